@@ -1,0 +1,28 @@
+"""symgrad: a symbolic graph compiler with readable derivatives, in the style of mxnet.sym."""
+
+from . import ops, sym
+from .errors import (
+    AutogradError,
+    BindError,
+    GraphFormatError,
+    NonFiniteError,
+    ShapeError,
+    SymgradError,
+    set_track_origin,
+)
+from .graph import NameManager, Symbol
+
+__version__ = "0.1.0"
+__all__ = [
+    "AutogradError",
+    "BindError",
+    "GraphFormatError",
+    "NameManager",
+    "NonFiniteError",
+    "ShapeError",
+    "Symbol",
+    "SymgradError",
+    "ops",
+    "set_track_origin",
+    "sym",
+]

@@ -1,0 +1,243 @@
+"""Reverse-mode differentiation as a graph transform: Symbols in, gradient Symbols out.
+
+Nodes are visited once in reverse topological order; each op's gradient rule (from
+its one declaration) emits Symbol nodes, so the result can be differentiated again.
+Cost is linear in graph size. Adjoints may be smaller than their node (a scalar seed
+stands for ones): elementwise rules broadcast them, and they are materialised only
+where a non-elementwise rule or a final gradient needs the full shape.
+
+Masked gradients: when a node's adjoint is `where(c, h, 0)` (it lies in the branch of
+a `where` that c selects) its elementwise gradient is computed from h and masked
+again, so the branch not taken never forms 0 * inf or 0 * nan (the "double where"
+JAX users write by hand).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import SymgradError
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, is_const, topo_order
+from .ops import elementwise as ew
+from .ops import reduction as red
+from .ops import shape as shp
+from .ops.registry import OPS, as_symbol, broadcast_shapes, origin_scope
+
+
+def covers(e: Symbol, x: Symbol) -> bool:
+    """True when e's shape provably contains x's: broadcast(e, x) has e's shape."""
+    if e is x:
+        return True
+    if e.shape is not None and x.shape is not None:
+        try:
+            return broadcast_shapes(e.shape, x.shape) == e.shape
+        except ValueError:
+            return False
+    opdef = OPS.get(e.op)
+    return bool(opdef and opdef.elementwise and any(covers(i, x) for i in e.inputs))
+
+
+def covered_by(e: Symbol, x: Symbol) -> bool:
+    """True when e's shape provably broadcasts into x's without growing it."""
+    if e is x or (e.op == CONST and e.shape == ()):
+        return True
+    if e.shape is not None and x.shape is not None:
+        try:
+            return broadcast_shapes(e.shape, x.shape) == x.shape
+        except ValueError:
+            return False
+    opdef = OPS.get(e.op)
+    return bool(opdef and opdef.elementwise and all(covered_by(i, x) for i in e.inputs))
+
+
+def same_shape(e: Symbol, x: Symbol) -> bool:
+    return covers(e, x) and covered_by(e, x)
+
+
+def sum_back(g: Symbol, x: Symbol) -> Symbol:
+    """Undo broadcasting: g summed down to x's shape (left alone when it already fits)."""
+    return g if covered_by(g, x) else shp.sum_like(g, x)
+
+
+def full_shape(g: Symbol, x: Symbol) -> Symbol:
+    """g broadcast up to x's shape (a scalar seed becomes an array of x's shape)."""
+    return g if covers(g, x) else shp.broadcast_like(g, x)
+
+
+def _mask_of(g: Symbol) -> tuple[Symbol, Symbol, bool] | None:
+    """(c, h, taken) when g is where(c, h, 0) (taken) or where(c, 0, h)."""
+    if g.op != "where":
+        return None
+    c, a, b = g.inputs
+    if is_const(b, 0) and b.shape == ():
+        return c, a, True
+    if is_const(a, 0) and a.shape == ():
+        return c, b, False
+    return None
+
+
+def _remask(c: Symbol, value: Symbol, taken: bool) -> Symbol:
+    return ew.where(c, value, 0) if taken else ew.where(c, 0, value)
+
+
+def _add_up(contribs: list[Symbol]) -> Symbol:
+    masks = [_mask_of(g) for g in contribs]
+    if len(contribs) > 1 and all(masks) and all(m[0] is masks[0][0] and m[2] == masks[0][2] for m in masks):
+        return _remask(masks[0][0], _add_up([m[1] for m in masks]), masks[0][2])
+    total = contribs[0]
+    for g in contribs[1:]:
+        total = total + g
+    return total
+
+
+def _grad_origin(node: Symbol) -> tuple | None:
+    if not node.origin:
+        return None
+    order = node.origin[2] if len(node.origin) > 2 else 0
+    return (node.origin[0], node.origin[1], order + 1)
+
+
+def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
+    opdef = OPS[node.op]
+    if opdef.grad is None:
+        raise SymgradError(f"op {node.op!r} ({node.name!r}) has no gradient rule; register one with grad=...")
+    mask = _mask_of(g) if opdef.elementwise else None
+    if mask is not None:
+        c, h, taken = mask
+        raw = opdef.grad(h, node, *node.inputs, **node.attrs)
+        raw = [None if r is None else _remask(c, as_symbol(r), taken) for r in raw]
+    else:
+        if not opdef.elementwise:
+            g = full_shape(g, node)
+        raw = opdef.grad(g, node, *node.inputs, **node.attrs)
+    if len(raw) != len(node.inputs):
+        raise SymgradError(
+            f"gradient rule of {node.op!r} returned {len(raw)} values for {len(node.inputs)} inputs"
+        )
+    out: list[Symbol | None] = []
+    for inp, r in zip(node.inputs, raw):
+        if r is None:
+            out.append(None)
+            continue
+        r = as_symbol(r)
+        out.append(sum_back(r, inp) if opdef.elementwise else r)
+    return out
+
+
+def reverse_mode(heads: list[Symbol], targets: list[Symbol], seeds: list[Symbol]) -> list[Symbol]:
+    """Gradients of sum_i <seed_i, head_i> with respect to each target node."""
+    order = topo_order(heads)
+    depends: set[int] = {id(t) for t in targets}
+    for node in order:
+        if node.inputs and any(id(i) in depends for i in node.inputs):
+            depends.add(id(node))
+    adjoints: dict[int, list[Symbol]] = {}
+    for head, seed in zip(heads, seeds):
+        if id(head) in depends:
+            adjoints.setdefault(id(head), []).append(seed)
+    for node in reversed(order):
+        if node.op in (VAR, CONST) or id(node) not in adjoints:
+            continue
+        g = _add_up(adjoints[id(node)])
+        with origin_scope(_grad_origin(node)):
+            input_grads = _input_grads(node, g)
+        for inp, gi in zip(node.inputs, input_grads):
+            if gi is not None and id(inp) in depends:
+                adjoints.setdefault(id(inp), []).append(gi)
+    results = []
+    for target in targets:
+        contribs = adjoints.get(id(target))
+        if not contribs:
+            results.append(_zeros_of(target))
+        else:
+            results.append(full_shape(_add_up(contribs), target))
+    return results
+
+
+def _zeros_of(x: Symbol) -> Symbol:
+    if x.shape is not None:
+        return shp.zeros(shape=x.shape, dtype=x.dtype or "float32")
+    return ew.zeros_like(x)
+
+
+def _resolve_targets(heads: list[Symbol], wrt: list[Any]) -> list[Symbol]:
+    by_name: dict[str, Symbol] = {}
+    for node in topo_order(heads):
+        if node.op == VAR:
+            by_name.setdefault(node.name, node)
+    targets = []
+    for w in wrt:
+        if isinstance(w, str):
+            if w not in by_name:
+                raise SymgradError(f"grad: {w!r} is not an argument of the graph; arguments: {list(by_name)}")
+            targets.append(by_name[w])
+        elif isinstance(w, Symbol) and w.op != GROUP:
+            targets.append(w)
+        else:
+            raise SymgradError(f"grad: wrt must be a variable Symbol or its name, got {w!r}")
+    return targets
+
+
+def _seeds(heads: list[Symbol], head_grads: Any) -> list[Symbol]:
+    if head_grads is None:
+        return [as_symbol(1.0) for _ in heads]
+    if isinstance(head_grads, Symbol) and head_grads.op == GROUP:
+        head_grads = list(head_grads.inputs)
+    if not isinstance(head_grads, (list, tuple)):
+        head_grads = [head_grads]
+    if len(head_grads) != len(heads):
+        raise SymgradError(f"grad: {len(head_grads)} head gradients for {len(heads)} outputs")
+    seeds = []
+    for head, hg in zip(heads, head_grads):
+        seed = as_symbol(1.0 if hg is None else hg)
+        if seed.shape is not None and head.shape is not None and seed.shape != head.shape:
+            if broadcast_shapes(seed.shape, head.shape) != head.shape:
+                from .errors import ShapeError
+
+                raise ShapeError(
+                    f"grad: head gradient of shape {seed.shape} does not match output {head.name!r} of shape {head.shape}"
+                )
+        seeds.append(seed)
+    return seeds
+
+
+def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> Any:
+    """Gradient graph(s) of y (of sum(y) for non-scalar y) with respect to wrt.
+
+    `wrt` is a variable, a name, or a list of them (a list is returned then). A
+    variable y does not depend on gets zeros of its shape.
+    """
+    if not isinstance(y, Symbol):
+        raise SymgradError(f"grad: y must be a Symbol, got {type(y).__name__}")
+    heads = y.outputs()
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    with NameManager():  # internal nodes do not use up the user's auto-name counters
+        targets = _resolve_targets(heads, wrt_list)
+        grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
+        if simplify:
+            from .simplify import simplify_all
+
+            grads = simplify_all(grads)
+    return grads[0] if single else grads
+
+
+def hvp(y: Symbol, x: Any, v: Any, simplify: bool = True) -> Symbol:
+    """Hessian-vector product H(y) v by reverse-over-reverse; the Hessian is never formed."""
+    g = grad(y, x, simplify=simplify)
+    return grad(red.sum(g * v), x, simplify=simplify)
+
+
+def jacobian(y: Symbol, x: Any, simplify: bool = True) -> Symbol:
+    """d y / d x as a Symbol of shape y.shape + x.shape (y's shape must be known)."""
+    if y.shape is None:
+        raise SymgradError("jacobian: the output's shape must be known; give the variables shapes with sym.var(..., shape=...)")
+    (target,) = _resolve_targets([y], [x])
+    if target.shape is None:
+        raise SymgradError("jacobian: the variable's shape must be known")
+    size = 1
+    for d in y.shape:
+        size *= d
+    flat = shp.reshape(y, shape=(size,))
+    rows = [grad(flat[i], target, simplify=simplify) for i in range(size)]
+    return shp.reshape(shp.stack(rows, axis=0), shape=y.shape + target.shape)

@@ -1,0 +1,437 @@
+"""The executor: bind arrays, compile a flat plan once, run forward and backward.
+
+At bind the graph is specialised to the bound shapes and dtypes, differentiated
+(`sym.grad` with head-gradient variables), simplified, and compiled into two Python
+functions generated from the plan: statements over numbered locals that call each
+op's pre-resolved kernel. Only slot numbers appear in the generated source: names,
+attributes and constants are passed in through the namespace, never printed into it.
+Each intermediate is deleted after its last use. When a run fails, or finite checks
+are on, the same plan is replayed node by node to name the node at fault.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import BindError, NonFiniteError, SymgradError, describe_origin
+from .graph import CONST, GROUP, VAR, Symbol, topo_order, var
+from .ops.registry import OPS, infer_graph, substitute
+
+GRAD_REQS = ("write", "add", "null")
+
+
+# ---- programs ------------------------------------------------------------------
+
+
+@dataclass
+class Program:
+    """A compiled straight-line function from input values to output (and kept) values."""
+
+    fn: Callable[..., tuple]
+    steps: list[tuple[Symbol, list[int], int]]  # (node, input slots, output slot) for replay
+    consts: list[tuple[int, Any]]
+    out_slots: list[int]
+    n_slots: int
+
+    def __call__(self, *values: Any) -> tuple:
+        return self.fn(*values)
+
+
+def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol]) -> Program:
+    """Generate the function computing outputs from the given input nodes' values."""
+    input_ids = {id(n): i for i, n in enumerate(inputs)}
+    order: list[Symbol] = []
+    seen: set[int] = set(input_ids)
+    for node in topo_order_from(outputs, input_ids):
+        if id(node) not in seen:
+            seen.add(id(node))
+            order.append(node)
+    slot: dict[int, int] = {id(n): i for i, n in enumerate(inputs)}
+    namespace: dict[str, Any] = {}
+    lines: list[str] = []
+    steps: list[tuple[Symbol, list[int], int]] = []
+    consts: list[tuple[int, Any]] = []
+    for node in order:
+        slot[id(node)] = len(slot)
+    last_use: dict[int, int] = {}
+    for pos, node in enumerate(order):
+        for i in node.inputs:
+            last_use[id(i)] = pos
+    pinned = {id(o) for o in outputs} | set(input_ids)
+    for pos, node in enumerate(order):
+        s = slot[id(node)]
+        if node.op == CONST:
+            namespace[f"c{s}"] = node.attrs["value"]
+            consts.append((s, node.attrs["value"]))
+            lines.append(f"    v{s} = c{s}")
+            continue
+        if node.op == VAR:
+            raise SymgradError(f"no value for variable {node.name!r}")
+        if node.op == GROUP:
+            raise SymgradError("a group cannot be an op input")
+        in_slots = [slot[id(i)] for i in node.inputs]
+        namespace[f"k{s}"] = OPS[node.op].kernel(node.attrs)
+        lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)})")
+        steps.append((node, in_slots, s))
+        dead = sorted({slot[id(i)] for i in node.inputs if last_use.get(id(i)) == pos and id(i) not in pinned})
+        if dead:
+            lines.append(f"    del {', '.join(f'v{j}' for j in dead)}")
+    args = ", ".join(f"v{i}" for i in range(len(inputs)))
+    result = ", ".join(f"v{slot[id(o)]}" for o in outputs)
+    source = f"def program({args}):\n" + "\n".join(lines) + f"\n    return ({result}{',' if outputs else ''})\n"
+    exec(compile(source, "<symgrad plan>", "exec"), namespace)  # noqa: S102 - source holds slot numbers only
+    return Program(namespace["program"], steps, consts, [slot[id(o)] for o in outputs], len(slot))
+
+
+def topo_order_from(outputs: Sequence[Symbol], stop: dict[int, int]) -> list[Symbol]:
+    """Topological order of what outputs need, not looking past the given input nodes."""
+    order: list[Symbol] = []
+    seen: set[int] = set()
+    for root in outputs:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(() if id(root) in stop else root.inputs))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(() if id(child) in stop else child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def replay(program: Program, values: Sequence[Any], check_finite: bool, part: str) -> tuple:
+    """Run a program node by node: names the failing node, or the first one to go non-finite."""
+    vals: list[Any] = [None] * program.n_slots
+    vals[: len(values)] = values
+    for const_slot, value in program.consts:
+        vals[const_slot] = value
+    for node, in_slots, out_slot in program.steps:
+        args = [vals[j] for j in in_slots]
+        try:
+            with np.errstate(all="ignore"):
+                out = OPS[node.op].kernel(node.attrs)(*args)
+        except Exception as exc:  # noqa: BLE001 - re-raised with the node named
+            raise SymgradError(
+                f"{node.op} {node.name!r} failed in the {part} pass: {exc}"
+                f" (input shapes {', '.join(str(np.shape(a)) for a in args)})" + describe_origin(node.origin)
+            ) from exc
+        if check_finite and not _all_finite(out) and all(_all_finite(a) for a in args):
+            raise NonFiniteError(_non_finite_message(node, args, out, part))
+        vals[out_slot] = out
+    return tuple(vals[j] for j in program.out_slots)
+
+
+def _all_finite(value: Any) -> bool:
+    arr = np.asarray(value)
+    return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
+
+
+def _non_finite_message(node: Symbol, args: list, out: Any, part: str) -> str:
+    from .printing import GraphPrinter
+
+    order = node.origin[2] if node.origin and len(node.origin) > 2 else 0
+    where = {0: "forward", 1: "first-order gradient"}.get(order, f"order-{order} gradient") if part != "eager" else part
+    expr = GraphPrinter([node]).result([node])
+    ranges = ", ".join(
+        f"{np.shape(a)} in [{np.nanmin(a):.4g}, {np.nanmax(a):.4g}]" if np.size(a) else f"{np.shape(a)} empty"
+        for a in args
+    )
+    bad = np.asarray(out)
+    kinds = [k for k, test in (("NaN", np.isnan), ("Inf", np.isinf)) if test(bad).any()]
+    return (
+        f"{node.op} {node.name!r} produced {'/'.join(kinds)} from finite inputs in the {where} part: {expr}\n"
+        f"  inputs: {ranges}" + describe_origin(node.origin[:2] if node.origin else None)
+    )
+
+
+# ---- compiled bindings ------------------------------------------------------------
+
+
+@dataclass
+class Compiled:
+    forward: Program
+    backward: Program | None
+    saved: list[Symbol]  # forward nodes the backward program reads
+    grad_names: list[str]
+    out_shapes: list[tuple]
+    out_dtypes: list[np.dtype]
+    arg_names: list[str]
+
+
+_CACHE: dict[tuple, Compiled] = {}
+_CACHE_LOCK = threading.Lock()
+CACHE_STATS = {"hits": 0, "misses": 0}
+
+
+def structure_key(outputs: Sequence[Symbol]) -> tuple:
+    """A hashable description of the graph's structure (ops, attrs, wiring, variables)."""
+    index: dict[int, int] = {}
+    parts: list[Any] = []
+    for node in topo_order(outputs):
+        index[id(node)] = len(index)
+        if node.op == VAR:
+            parts.append(("var", node.name, node.shape, str(node.dtype)))
+        elif node.op == CONST:
+            v = node.attrs["value"]
+            parts.append(("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", type(v), v))
+        else:
+            parts.append((node.op, repr(sorted(node.attrs.items())), tuple(index[id(i)] for i in node.inputs)))
+    return (tuple(parts), tuple(index[id(o)] for o in outputs))
+
+
+def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str]) -> Compiled:
+    """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes."""
+    from .autodiff import grad as derive
+    from .simplify import simplify_all
+
+    outputs = symbol.outputs()
+    key = (structure_key(outputs), tuple(sorted(shapes.items())), tuple(sorted((k, str(v)) for k, v in dtypes.items())), tuple(grad_names))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        CACHE_STATS["hits"] += 1
+        return hit
+    CACHE_STATS["misses"] += 1
+    arg_names = symbol.list_arguments()
+    shaped = {n: var(n, shape=shapes[n], dtype=dtypes[n]) for n in arg_names}
+    for node in topo_order(outputs):  # keep each variable's origin for error messages
+        if node.op == VAR and node.name in shaped:
+            shaped[node.name].origin = node.origin
+    special = substitute(symbol, shaped).outputs()
+    fwd_outputs = simplify_all(special)
+    out_shapes = [o.shape for o in special]
+    out_dtypes = [o.dtype or np.dtype(np.float64) for o in special]
+    arg_inputs = [shaped[n] for n in arg_names]
+    forward = None
+    backward = None
+    saved: list[Symbol] = []
+    if grad_names:
+        heads = [var(f"_head_grad{i}", shape=s, dtype=d) for i, (s, d) in enumerate(zip(out_shapes, out_dtypes))]
+        grads = derive(_group(fwd_outputs), [shaped[n] for n in grad_names], head_grads=heads)
+        fwd_ids = {id(n) for n in topo_order(fwd_outputs)}
+        bwd_nodes = topo_order(grads)
+        saved = [
+            n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and _feeds_backward(n, bwd_nodes, fwd_ids)
+        ]
+        forward = compile_program(fwd_outputs + saved, arg_inputs)
+        backward = compile_program(grads, saved + heads + arg_inputs)
+    else:
+        forward = compile_program(fwd_outputs, arg_inputs)
+    compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
+    with _CACHE_LOCK:
+        _CACHE[key] = compiled
+    return compiled
+
+
+def _group(nodes: list[Symbol]) -> Symbol:
+    from .graph import Group
+
+    return Group(nodes)
+
+
+def _feeds_backward(node: Symbol, bwd_nodes: list[Symbol], fwd_ids: set[int]) -> bool:
+    # A forward node is saved when some backward-only node reads it.
+    return any(id(node) in {id(i) for i in b.inputs} for b in bwd_nodes if id(b) not in fwd_ids)
+
+
+# ---- the Executor -------------------------------------------------------------------
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    if hasattr(value, "_is_ndarray"):
+        value = value.asnumpy()
+    arr = np.asarray(value)
+    if arr.dtype.kind == "c":
+        raise BindError(f"argument {name!r} is complex ({arr.dtype}); symgrad computes with real arrays")
+    if arr.dtype.kind not in "biuf":
+        raise BindError(f"argument {name!r} has dtype {arr.dtype}; give a real numeric array")
+    return arr
+
+
+def _per_arg(value: Any, names: list[str], what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        extra = [k for k in value if k not in names]
+        if extra:
+            raise BindError(f"{what}: {extra[0]!r} is not an argument of the symbol; arguments: {names}")
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(names):
+            raise BindError(f"{what}: {len(value)} arrays for {len(names)} arguments {names}")
+        return dict(zip(names, value))
+    raise BindError(f"{what} must be a dict or a list, got {type(value).__name__}")
+
+
+class Executor:
+    """A symbol bound to arrays: forward, backward, and MXNet's views of the arrays."""
+
+    def __init__(self, symbol: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write", **_ctx: Any) -> None:
+        self._symbol = symbol
+        names = symbol.list_arguments()
+        given = _per_arg(args, names, "bind")
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise BindError(f"bind: no array for argument {missing[0]!r}; expected {names}")
+        self.arg_dict = {n: _as_array(given[n], n) for n in names}
+        if isinstance(grad_req, str):
+            reqs = dict.fromkeys(names, grad_req)
+        else:
+            reqs = {n: "null" for n in names}
+            reqs.update(_per_arg(grad_req, names, "grad_req"))
+        for n, r in reqs.items():
+            if r not in GRAD_REQS:
+                raise BindError(f"grad_req for {n!r} is {r!r}; use one of {GRAD_REQS}")
+        self._grad_req = reqs
+        grads = _per_arg(args_grad, names, "args_grad")
+        self.grad_dict: dict[str, np.ndarray] = {}
+        for n in names:
+            if reqs[n] == "null":
+                continue
+            arr = self.arg_dict[n]
+            if arr.dtype.kind != "f":
+                raise BindError(
+                    f"argument {n!r} has integer dtype {arr.dtype} but its gradient is requested; "
+                    "pass a float array or grad_req='null' for it"
+                )
+            if n in grads and grads[n] is not None:
+                g = np.asarray(grads[n])
+                if g.shape != arr.shape:
+                    raise BindError(f"args_grad[{n!r}] has shape {g.shape}, argument has shape {arr.shape}")
+                self.grad_dict[n] = g
+            else:
+                self.grad_dict[n] = np.zeros_like(arr)
+        self._names = names
+        shapes = {n: a.shape for n, a in self.arg_dict.items()}
+        dtypes = {n: a.dtype for n, a in self.arg_dict.items()}
+        infer_graph(symbol.outputs(), shapes, dtypes)  # raises ShapeError naming the op and user line
+        grad_names = [n for n in names if reqs[n] != "null"]
+        self._compiled = compile_binding(symbol, shapes, dtypes, grad_names)
+        self._arg_list = [self.arg_dict[n] for n in names]
+        self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
+        self._default_heads = [np.ones(s, dtype=d) for s, d in zip(self._compiled.out_shapes, self._compiled.out_dtypes)]
+        self._saved: tuple | None = None
+        self.outputs: list[np.ndarray] = []
+
+    # MXNet's views
+    @property
+    def arg_arrays(self) -> list[np.ndarray]:
+        return [self.arg_dict[n] for n in self._names]
+
+    @property
+    def grad_arrays(self) -> list[np.ndarray | None]:
+        return [self.grad_dict.get(n) for n in self._names]
+
+    @property
+    def output_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(self._symbol.list_outputs(), self.outputs))
+
+    @property
+    def aux_arrays(self) -> list:
+        return []
+
+    def plan_stats(self) -> dict[str, int]:
+        """Steps and slots of the compiled forward and backward programs."""
+        c = self._compiled
+        stats = {"forward_steps": len(c.forward.steps), "saved_for_backward": len(c.saved)}
+        if c.backward is not None:
+            stats["backward_steps"] = len(c.backward.steps)
+        return stats
+
+    def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[np.ndarray]:
+        """Run the forward program; new_args are copied into the bound arrays first."""
+        for name, value in new_args.items():
+            target = self.arg_dict.get(name)
+            if target is None:
+                raise BindError(f"forward: {name!r} is not an argument; arguments: {self._names}")
+            value = _as_array(value, name)
+            if value.shape != target.shape:
+                raise BindError(
+                    f"forward: argument {name!r} has shape {value.shape} but was bound with {target.shape}; bind again for new shapes"
+                )
+            np.copyto(target, value)
+        program = self._compiled.forward
+        try:
+            if check_finite:
+                raise _Replay
+            results = program.fn(*self._arg_list)
+        except _Replay:
+            results = replay(program, self._arg_list, check_finite, "forward")
+        except SymgradError:
+            raise
+        except Exception:  # noqa: BLE001 - replay names the node at fault
+            results = replay(program, self._arg_list, False, "forward")
+        n_out = len(self._compiled.out_shapes)
+        self.outputs = [
+            r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
+            for r, d in zip(results[:n_out], self._compiled.out_dtypes)
+        ]
+        self._saved = results[n_out:] if is_train else None
+        return self.outputs
+
+    def backward(self, out_grads: Any = None, check_finite: bool = False) -> None:
+        """Fill the gradient arrays (grad_req 'write' or 'add') from the last forward(is_train=True)."""
+        c = self._compiled
+        if self._saved is None:
+            raise SymgradError("backward needs the values of a forward(is_train=True) call first")
+        if c.backward is None:
+            return
+        heads = self._default_heads if out_grads is None else self._head_grads(out_grads)
+        values = (*self._saved, *heads, *self._arg_list)
+        try:
+            if check_finite:
+                raise _Replay
+            grads = c.backward.fn(*values)
+        except _Replay:
+            grads = replay(c.backward, values, check_finite, "backward")
+        except SymgradError:
+            raise
+        except Exception:  # noqa: BLE001
+            grads = replay(c.backward, values, False, "backward")
+        for (target, add), g in zip(self._writes, grads):
+            if add:
+                target += g
+            else:
+                np.copyto(target, g)
+
+    def _head_grads(self, out_grads: Any) -> list[np.ndarray]:
+        if not isinstance(out_grads, (list, tuple)):
+            out_grads = [out_grads]
+        c = self._compiled
+        if len(out_grads) != len(c.out_shapes):
+            raise BindError(f"backward: {len(out_grads)} head gradients for {len(c.out_shapes)} outputs")
+        heads = []
+        for i, (g, shape, dtype) in enumerate(zip(out_grads, c.out_shapes, c.out_dtypes)):
+            g = _as_array(g, f"out_grads[{i}]")
+            if g.shape != shape:
+                raise BindError(f"backward: head gradient {i} has shape {g.shape}, output {i} has shape {shape}")
+            heads.append(g.astype(dtype, copy=False))
+        return heads
+
+
+class _Replay(Exception):
+    """Internal: take the node-by-node path."""
+
+
+def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any]) -> Executor:
+    """Bind zero arrays of the given shapes (other shapes inferred where declared)."""
+    names = symbol.list_arguments()
+    arg_shapes, _, _ = symbol.infer_shape(**shapes)
+    args = {}
+    for name, shape in zip(names, arg_shapes):
+        if shape is None:
+            raise BindError(f"simple_bind: no shape for argument {name!r}; pass {name}=(...)")
+        dtype = (type_dict or {}).get(name, "float32")
+        args[name] = np.zeros(shape, dtype=dtype)
+    return Executor(symbol, args, None, grad_req)

@@ -1,0 +1,447 @@
+"""The immutable Symbol graph: nodes, variables, constants, groups, names, traversal.
+
+A Symbol is one node of a DAG. It never changes after construction; rewrites build
+new nodes. Hashing is by identity (``==`` builds a comparison Symbol), so nodes can
+key dicts and sets. Methods that need a higher layer (ops, printing, the executor,
+serialization) import it inside the method, keeping imports flowing one way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import SymgradError, user_origin
+
+VAR = "var"
+CONST = "const"
+GROUP = "_group"
+
+
+class NameManager:
+    """MXNet-style auto names: one counter per hint (`_plus0`, `_plus1`, `sin0`).
+
+    ``with sg.NameManager():`` starts fresh counters for the block.
+    """
+
+    _local = threading.local()
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
+        self._previous: NameManager | None = None
+
+    def get(self, name: str | None, hint: str) -> str:
+        """The given name, or the next auto name for hint."""
+        if name is not None:
+            return name
+        count = self._counters.get(hint, 0)
+        self._counters[hint] = count + 1
+        return f"{hint}{count}"
+
+    def __enter__(self) -> NameManager:
+        self._previous = NameManager.current()
+        NameManager._local.current = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        NameManager._local.current = self._previous
+
+    @staticmethod
+    def current() -> NameManager:
+        """The name manager of this thread (one default per thread)."""
+        manager = getattr(NameManager._local, "current", None)
+        if manager is None:
+            manager = NameManager._local.current = NameManager()
+        return manager
+
+
+class Symbol:
+    """One node of a computation graph; build with `var`, operators and ops."""
+
+    __slots__ = ("op", "inputs", "attrs", "name", "shape", "dtype", "origin", "value", "__weakref__")
+    __array_ufunc__ = None  # NumPy scalars on the left defer to our reflected operators
+    __hash__ = object.__hash__
+
+    def __init__(
+        self,
+        op: str,
+        inputs: tuple[Symbol, ...] = (),
+        attrs: dict[str, Any] | None = None,
+        name: str | None = None,
+        shape: tuple[int, ...] | None = None,
+        dtype: np.dtype | None = None,
+        origin: tuple[str, int] | None = None,
+    ) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs if attrs is not None else {}
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.origin = origin
+        self.value = None  # eager mode keeps the recorded forward value here
+
+    def replace(self, inputs: tuple[Symbol, ...]) -> Symbol:
+        """The same op, attrs and name over new inputs (shape re-derived by the registry)."""
+        from .ops.registry import rebuild
+
+        return rebuild(self, inputs)
+
+    # ---- inspection -------------------------------------------------------
+    @property
+    def ndim(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    def __repr__(self) -> str:
+        if self.op == GROUP:
+            return f"<Symbol group [{', '.join(s.name or '?' for s in self.inputs)}]>"
+        return f"<Symbol {self.name}>"
+
+    def __str__(self) -> str:
+        from .printing import to_str
+
+        return to_str(self)
+
+    def _repr_latex_(self) -> str:
+        from .printing import to_latex
+
+        return f"$\\displaystyle {to_latex(self)}$"
+
+    def to_sympy(self) -> Any:
+        """This graph as a SymPy expression (matrix ops become named functions)."""
+        from .printing import to_sympy
+
+        return to_sympy(self)
+
+    def outputs(self) -> list[Symbol]:
+        """The output nodes: the members of a group, else this node."""
+        return list(self.inputs) if self.op == GROUP else [self]
+
+    def list_arguments(self) -> list[str]:
+        """Variable names in graph order."""
+        return [node.name for node in topo_order(self.outputs()) if node.op == VAR]
+
+    list_inputs = list_arguments
+
+    def list_outputs(self) -> list[str]:
+        return [f"{node.name}_output" for node in self.outputs()]
+
+    def list_auxiliary_states(self) -> list[str]:
+        return []
+
+    def get_internals(self) -> Symbol:
+        """A group of every variable and op node, in graph order."""
+        return Group([n for n in topo_order(self.outputs()) if n.op != CONST])
+
+    def get_children(self) -> Symbol | None:
+        """A group of this node's inputs (None for a variable)."""
+        return Group(list(self.inputs)) if self.inputs else None
+
+    def attr(self, key: str) -> Any:
+        return self.attrs.get(key)
+
+    def infer_shape(self, *args: Any, **shapes: Any) -> tuple:
+        """MXNet's triple (arg_shapes, out_shapes, aux_shapes); unknown entries are None."""
+        from .ops.registry import infer_meta
+
+        return infer_meta(self, "shape", args, shapes)
+
+    infer_shape_partial = infer_shape
+
+    def infer_type(self, *args: Any, **dtypes: Any) -> tuple:
+        """MXNet's triple (arg_types, out_types, aux_types) of NumPy dtypes."""
+        from .ops.registry import infer_meta
+
+        return infer_meta(self, "dtype", args, dtypes)
+
+    # ---- groups -----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.inputs) if self.op == GROUP else 1
+
+    def __iter__(self) -> Iterator[Symbol]:
+        return iter(self.outputs())
+
+    def __getitem__(self, index: Any) -> Symbol:
+        if self.op == GROUP:
+            if isinstance(index, str):
+                for node in self.inputs:
+                    if node.name == index or f"{node.name}_output" == index:
+                        return node
+                raise SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
+            return self.inputs[index]
+        from .ops import api
+        from .ops.shape import encode_index
+
+        return api.getitem(self, index=encode_index(index))
+
+    def __bool__(self) -> bool:
+        raise SymgradError(
+            f"the truth value of Symbol {self.name!r} is unknown until the graph runs; "
+            "use sym.where(cond, a, b) for a data-dependent choice, or eager mode "
+            "(nd arrays under autograd.record()) for Python if/while on values"
+        )
+
+    # ---- composition ------------------------------------------------------
+    def __call__(self, *args: Symbol, **kwargs: Symbol) -> Symbol:
+        return self.compose(*args, **kwargs)
+
+    def compose(self, *args: Symbol, name: str | None = None, **kwargs: Symbol) -> Symbol:
+        """Substitute variables (by position in list_arguments, or by name) with Symbols."""
+        from .ops.registry import substitute
+
+        names = self.list_arguments()
+        if len(args) > len(names):
+            raise SymgradError(f"compose: {len(args)} positional symbols for {len(names)} arguments {names}")
+        mapping = dict(zip(names, args))
+        for key in kwargs:
+            if key not in names:
+                raise SymgradError(f"compose: {key!r} is not an argument of {self!r}; arguments: {names}")
+        mapping.update(kwargs)
+        return substitute(self, mapping)
+
+    # ---- layers above ------------------------------------------------------
+    def tojson(self) -> str:
+        from .serialization import tojson
+
+        return tojson(self)
+
+    def save(self, path: str) -> None:
+        from .serialization import save
+
+        save(self, path)
+
+    def bind(self, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
+        from .executor import Executor
+
+        return Executor(self, args, args_grad, grad_req, **kwargs)
+
+    def simple_bind(self, grad_req: Any = "write", ctx: Any = None, type_dict: Any = None, **shapes: Any) -> Any:
+        from .executor import simple_bind
+
+        return simple_bind(self, grad_req, type_dict, shapes)
+
+    def eval(self, ctx: Any = None, **args: Any) -> list[np.ndarray]:
+        """Evaluate every output on the given arrays."""
+        return self.bind(args, grad_req="null").forward()
+
+    # ---- operators ---------------------------------------------------------
+    def __getattr__(self, attr: str) -> Any:
+        # Fluent methods (x.sum(), x.exp(), ...) for registered ops; slots never reach here.
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        from .ops.registry import fluent_method
+
+        return fluent_method(self, attr)
+
+    @property
+    def T(self) -> Symbol:
+        from .ops import api
+
+        return api.transpose(self)
+
+    def __neg__(self) -> Symbol:
+        from .ops import api
+
+        return api.negative(self)
+
+    def __pos__(self) -> Symbol:
+        return self
+
+    def __abs__(self) -> Symbol:
+        from .ops import api
+
+        return api.abs(self)
+
+    def __add__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("add", self, other, "_plus", "_plusscalar")
+
+    def __radd__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("add", other, self, "_plus", "_plusscalar")
+
+    def __sub__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("subtract", self, other, "_minus", "_minusscalar")
+
+    def __rsub__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("subtract", other, self, "_minus", "_rminusscalar")
+
+    def __mul__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("multiply", self, other, "_mul", "_mulscalar")
+
+    def __rmul__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("multiply", other, self, "_mul", "_mulscalar")
+
+    def __truediv__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("divide", self, other, "_div", "_divscalar")
+
+    def __rtruediv__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("divide", other, self, "_div", "_rdivscalar")
+
+    def __pow__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("power", self, other, "_power", "_powerscalar")
+
+    def __rpow__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("power", other, self, "_power", "_rpowerscalar")
+
+    def __matmul__(self, other: Any) -> Symbol:
+        from .ops import api
+
+        return api.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Symbol:
+        from .ops import api
+
+        return api.matmul(other, self)
+
+    def __lt__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("less", self, other, "_lesser", "_lesserscalar")
+
+    def __le__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("less_equal", self, other, "_lesser_equal", "_lesser_equalscalar")
+
+    def __gt__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("greater", self, other, "_greater", "_greaterscalar")
+
+    def __ge__(self, other: Any) -> Symbol:
+        from .ops.api import binary_operator
+
+        return binary_operator("greater_equal", self, other, "_greater_equal", "_greater_equalscalar")
+
+    def __eq__(self, other: Any) -> Symbol:  # type: ignore[override]
+        from .ops.api import binary_operator
+
+        return binary_operator("equal", self, other, "_equal", "_equalscalar")
+
+    def __ne__(self, other: Any) -> Symbol:  # type: ignore[override]
+        from .ops.api import binary_operator
+
+        return binary_operator("not_equal", self, other, "_not_equal", "_not_equalscalar")
+
+
+def normalize_shape(shape: Any) -> tuple[int, ...] | None:
+    """A shape as a tuple of ints (an int means a vector); None stays unknown."""
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    try:
+        dims = tuple(int(d) for d in shape)
+    except TypeError as exc:
+        raise SymgradError(f"shape must be a tuple of ints, got {shape!r}") from exc
+    if any(d < 0 for d in dims):
+        raise SymgradError(f"shape must not have negative sizes, got {shape!r}")
+    return dims
+
+
+def var(name: str, shape: Any = None, dtype: Any = None, **_mxnet_kwargs: Any) -> Symbol:
+    """A placeholder variable; `shape` and `dtype` are optional and checked at bind."""
+    if not isinstance(name, str):
+        raise SymgradError(f"variable name must be a string, got {name!r}")
+    return Symbol(
+        VAR,
+        name=name,
+        shape=normalize_shape(shape),
+        dtype=None if dtype is None else np.dtype(dtype),
+        origin=user_origin(),
+    )
+
+
+Variable = var
+
+
+def const(value: Any) -> Symbol:
+    """A constant node. Python scalars stay weakly typed, as NumPy treats them."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float)):
+        dtype = None  # weak: takes the dtype of what it meets
+        shape: tuple[int, ...] = ()
+    else:
+        value = np.array(value)
+        if value.dtype.kind not in "biuf":
+            raise SymgradError(f"constants must be real numbers, got dtype {value.dtype}")
+        value.setflags(write=False)
+        shape, dtype = value.shape, value.dtype
+    return Symbol(CONST, attrs={"value": value}, shape=shape, dtype=dtype)
+
+
+def is_const(node: Symbol, value: float | None = None) -> bool:
+    """True for a constant node (holding exactly `value`, everywhere, when given)."""
+    if node.op != CONST:
+        return False
+    if value is None:
+        return True
+    v = node.attrs["value"]
+    if isinstance(v, np.ndarray):
+        return v.size > 0 and bool(np.all(v == value))
+    return v == value
+
+
+def scalar_value(node: Symbol) -> float | None:
+    """The Python number of a 0-d constant node (weak or strong), else None."""
+    if node.op != CONST:
+        return None
+    v = node.attrs["value"]
+    if isinstance(v, np.ndarray):
+        return v.item() if v.ndim == 0 else None
+    return v
+
+
+def Group(symbols: Iterable[Symbol]) -> Symbol:
+    """One symbol with several outputs; nested groups are flattened."""
+    members: list[Symbol] = []
+    for s in symbols:
+        if not isinstance(s, Symbol):
+            raise SymgradError(f"Group takes Symbols, got {type(s).__name__}")
+        members.extend(s.outputs())
+    return Symbol(GROUP, tuple(members), name="group")
+
+
+def topo_order(outputs: Iterable[Symbol]) -> list[Symbol]:
+    """Every node reachable from outputs, inputs before users (iterative post-order DFS)."""
+    order: list[Symbol] = []
+    seen: set[int] = set()
+    for root in outputs:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order

@@ -1,0 +1,246 @@
+"""Elementwise ops: arithmetic, comparisons, math functions, where, clip, maximum.
+
+Conventions at the edges (the README's table): abs'(0) = 0, sign' = 0, relu'(0) = 0,
+maximum/minimum send a tie's gradient to the second argument (a constant operand is
+moved second, so `maximum(0, x)` and `maximum(x, 0)` agree with relu), clip passes
+gradient strictly inside its bounds, and x**y has finite gradients at x = 0 where the
+function is smooth. `where` gradients are masked by autodiff (see autodiff.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..graph import Symbol, is_const, scalar_value
+from .registry import apply, float_dtype, register, same_dtype
+
+
+def _sym_where(c: Any, a: Any, b: Any) -> Any:
+    return sp.Piecewise((a, sp.Ne(c, 0)), (b, True))
+
+
+def _compare(ufunc: np.ufunc):
+    def impl(a: Any, b: Any) -> np.ndarray:
+        return np.asarray(ufunc(a, b), dtype=float_dtype(np.result_type(a, b)))
+
+    return impl
+
+
+def _compare_sympy(relation: Any):
+    return lambda a, b: sp.Piecewise((1, relation(a, b)), (0, True))
+
+
+# ---- arithmetic --------------------------------------------------------------
+add = register(
+    "add", np.add, grad=lambda g, out, a, b: [g, g], sympy=lambda a, b: a + b, dtype=same_dtype, arity=2, hint="_plus"
+)
+subtract = register(
+    "subtract",
+    np.subtract,
+    grad=lambda g, out, a, b: [g, negative(g)],
+    sympy=lambda a, b: a - b,
+    arity=2,
+    hint="_minus",
+)
+multiply = register(
+    "multiply", np.multiply, grad=lambda g, out, a, b: [g * b, g * a], sympy=lambda a, b: a * b, arity=2, hint="_mul"
+)
+divide = register(
+    "divide",
+    np.true_divide,
+    grad=lambda g, out, a, b: [g / b, negative(g * out / b)],
+    sympy=lambda a, b: a / b,
+    dtype=float_dtype,
+    arity=2,
+    hint="_div",
+)
+
+
+def _power_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
+    c = scalar_value(b)
+    if c is not None:
+        # d/da a**c = c*a**(c-1); for c == 0 the function is constant (and 0*0**-1 would be NaN).
+        return [None if c == 0 else g * (c * a ** (c - 1) if c != 1 else 1), None]
+    d_a = where(b == 0, 0, b * a ** (b - 1))
+    d_b = where(a == 0, 0, out * log(a))  # 0**y is flat in y where it is smooth (y > 0)
+    return [g * d_a, g * d_b]
+
+
+power = register(
+    "power",
+    np.power,
+    grad=_power_grad,
+    sympy=lambda a, b: a**b,
+    dtype=same_dtype,
+    arity=2,
+    hint="_power",
+)
+negative = register("negative", np.negative, grad=lambda g, out, x: [negative(g)], sympy=lambda x: -x, arity=1)
+
+# ---- comparisons (0/1 values in the inputs' float dtype, no gradient) ---------
+_COMPARISONS = {
+    "greater": (np.greater, sp.StrictGreaterThan),
+    "greater_equal": (np.greater_equal, sp.GreaterThan),
+    "less": (np.less, sp.StrictLessThan),
+    "less_equal": (np.less_equal, sp.LessThan),
+    "equal": (np.equal, sp.Eq),
+    "not_equal": (np.not_equal, sp.Ne),
+}
+for _name, (_ufunc, _relation) in _COMPARISONS.items():
+    register(
+        _name,
+        _compare(_ufunc),
+        grad=lambda g, out, a, b: [None, None],
+        sympy=_compare_sympy(_relation),
+        dtype=lambda a, b: float_dtype(a, b),
+        arity=2,
+    )
+
+# ---- unary math ---------------------------------------------------------------
+
+
+def _unary(name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None) -> Any:
+    return register(name, impl, grad=grad, sympy=sympy, dtype=float_dtype, arity=1, method=True, hint=hint)
+
+
+exp = _unary("exp", np.exp, lambda g, out, x: [g * out], sp.exp)
+log = _unary("log", np.log, lambda g, out, x: [g / x], sp.log)
+log1p = _unary("log1p", np.log1p, lambda g, out, x: [g / (1 + x)], lambda x: sp.log(1 + x))
+expm1 = _unary("expm1", np.expm1, lambda g, out, x: [g * exp(x)], lambda x: sp.exp(x) - 1)
+sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt)
+square = _unary("square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2)
+abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs)  # noqa: A001 - the op's name
+sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign)
+sin = _unary("sin", np.sin, lambda g, out, x: [g * cos(x)], sp.sin)
+cos = _unary("cos", np.cos, lambda g, out, x: [g * negative(sin(x))], sp.cos)
+tan = _unary("tan", np.tan, lambda g, out, x: [g * (1 + out * out)], sp.tan)
+tanh = _unary("tanh", np.tanh, lambda g, out, x: [g * (1 - out * out)], sp.tanh)
+sinh = _unary("sinh", np.sinh, lambda g, out, x: [g * cosh(x)], sp.sinh)
+cosh = _unary("cosh", np.cosh, lambda g, out, x: [g * sinh(x)], sp.cosh)
+arcsin = _unary("arcsin", np.arcsin, lambda g, out, x: [g / sqrt(1 - x * x)], sp.asin)
+arccos = _unary("arccos", np.arccos, lambda g, out, x: [negative(g / sqrt(1 - x * x))], sp.acos)
+arctan = _unary("arctan", np.arctan, lambda g, out, x: [g / (1 + x * x)], sp.atan)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp(-log(1 + exp(-x))) never overflows: logaddexp is stable at both ends.
+    return np.exp(-np.logaddexp(0, -x))
+
+
+sigmoid = _unary("sigmoid", _sigmoid, lambda g, out, x: [g * (out * (1 - out))], lambda x: 1 / (1 + sp.exp(-x)))
+softplus = _unary("softplus", lambda x: np.logaddexp(0, x), lambda g, out, x: [g * sigmoid(x)], lambda x: sp.log(1 + sp.exp(x)))
+relu = _unary("relu", lambda x: np.maximum(x, 0), lambda g, out, x: [where(x > 0, g, 0)], lambda x: sp.Max(x, 0))
+
+try:  # SciPy's erf is vectorised C; without SciPy fall back to math.erf per element.
+    from scipy.special import erf as _erf_impl
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf_vec = np.frompyfunc(math.erf, 1, 1)
+
+    def _erf_impl(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        return _erf_vec(x).astype(float_dtype(x.dtype))
+
+
+erf = _unary("erf", _erf_impl, lambda g, out, x: [g * (2 / math.sqrt(math.pi)) * exp(negative(x * x))], sp.erf)
+
+# ---- selection ----------------------------------------------------------------
+
+
+def _where_impl(c: Any, a: Any, b: Any) -> np.ndarray:
+    return np.where(c, a, b)
+
+
+where = register(
+    "where",
+    _where_impl,
+    grad=lambda g, out, c, a, b: [None, where(c, g, 0), where(c, 0, g)],
+    sympy=_sym_where,
+    dtype=lambda c, a, b: same_dtype(a, b),
+    arity=3,
+)
+
+
+def _swap_constant_first(opdef_builder: Any):
+    # maximum(0, x) is built as maximum(x, 0): a tie's gradient goes to the second
+    # argument, so every spelling of relu gets relu's convention.
+    def builder(a: Any, b: Any, name: str | None = None) -> Symbol:
+        if not isinstance(a, Symbol) or (is_const(a) and isinstance(b, Symbol) and not is_const(b)):
+            a, b = b, a
+        return apply(opdef_builder.opdef, (a, b), {}, name)
+
+    builder.__name__ = opdef_builder.__name__
+    builder.opdef = opdef_builder.opdef
+    builder.__doc__ = opdef_builder.__doc__
+    return builder
+
+
+maximum = _swap_constant_first(
+    register(
+        "maximum",
+        np.maximum,
+        grad=lambda g, out, a, b: [where(a > b, g, 0), where(a > b, 0, g)],
+        sympy=sp.Max,
+        arity=2,
+    )
+)
+minimum = _swap_constant_first(
+    register(
+        "minimum",
+        np.minimum,
+        grad=lambda g, out, a, b: [where(a < b, g, 0), where(a < b, 0, g)],
+        sympy=sp.Min,
+        arity=2,
+    )
+)
+
+
+def _clip_grad(g: Symbol, out: Symbol, x: Symbol, a_min: Any = None, a_max: Any = None) -> list:
+    inside = None
+    if a_min is not None:
+        inside = x > a_min
+    if a_max is not None:
+        below = x < a_max
+        inside = below if inside is None else inside * below
+    return [g if inside is None else where(inside, g, 0)]
+
+
+def _clip_sympy(x: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    if a_min is not None:
+        x = sp.Max(x, a_min)
+    if a_max is not None:
+        x = sp.Min(x, a_max)
+    return x
+
+
+clip = register(
+    "clip",
+    lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max) if (a_min, a_max) != (None, None) else np.array(x),
+    grad=_clip_grad,
+    sympy=_clip_sympy,
+    dtype=lambda x, **_: same_dtype(x),
+    arity=1,
+    attrs={"a_min": None, "a_max": None},
+    elementwise=True,
+    method=True,
+)
+
+stop_gradient = register(
+    "stop_gradient",
+    lambda x: x,
+    grad=lambda g, out, x: [None],
+    sympy=sp.Function("stop_gradient"),
+    arity=1,
+    method=True,
+)
+BlockGrad = stop_gradient
+zeros_like = register(
+    "zeros_like", np.zeros_like, grad=lambda g, out, x: [None], sympy=lambda x: sp.Integer(0) * x, arity=1
+)
+ones_like = register(
+    "ones_like", np.ones_like, grad=lambda g, out, x: [None], sympy=lambda x: sp.Integer(0) * x + 1, arity=1
+)
+

@@ -1,0 +1,150 @@
+"""Reductions with NumPy's (axis=None, keepdims=False): sum mean max min prod norm logsumexp.
+
+Edge conventions: max/min split a tie's gradient evenly among the tied elements;
+norm at the zero vector has gradient 0; logsumexp of all -inf is -inf with gradient 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph import Symbol
+from . import elementwise as ew
+from . import shape as shp
+from .registry import float_dtype, register, same_dtype
+
+REDUCE_ATTRS = {"axis": None, "keepdims": False}
+
+
+def reduce_shape(x: tuple[int, ...], axis: tuple[int, ...] | None = None, keepdims: bool = False, **_: Any) -> tuple:
+    axes = shp.positive_axes(axis, len(x))
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(x))
+    return tuple(d for i, d in enumerate(x) if i not in axes)
+
+
+def unreduce(g: Symbol, axis: tuple[int, ...] | None, keepdims: bool) -> Symbol:
+    """g in keepdims form, so it broadcasts against the reduced input."""
+    if axis is None or keepdims:
+        return g
+    return shp.expand_dims(g, axis=axis)
+
+
+def reduced_count(x: Symbol, axis: tuple[int, ...] | None) -> Any:
+    """Number of elements each output of the reduction averages (a constant when known)."""
+    if x.shape is not None:
+        axes = shp.positive_axes(axis, len(x.shape))
+        return int(np.prod([x.shape[a] for a in axes]))
+    return reduce_size(x, axis=axis)
+
+
+reduce_size = register(
+    "reduce_size",
+    lambda x, axis: np.array(
+        np.prod([np.shape(x)[a] for a in (range(np.ndim(x)) if axis is None else axis)]), dtype=np.result_type(x)
+    ),
+    shape=lambda x, axis: (),
+    dtype=lambda x, **_: float_dtype(x),
+    grad=lambda g, out, x, axis: [None],
+    arity=1,
+    attrs={"axis": None},
+    normalize=shp.normalize_axis_attr,
+)
+
+
+def _reduction(name: str, impl: Any, grad: Any, dtype: Any = same_dtype, extra: dict | None = None) -> Any:
+    builder = register(
+        name,
+        impl,
+        shape=reduce_shape,
+        dtype=lambda x, **_: dtype(x),
+        grad=grad,
+        arity=1,
+        attrs={**REDUCE_ATTRS, **(extra or {})},
+        normalize=shp.normalize_axis_attr,
+        elementwise=False,
+        method=True,
+    )
+    builder.opdef.reduction = True
+    return builder
+
+
+def _sum_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    return [shp.broadcast_like(unreduce(g, axis, keepdims), x)]
+
+
+def _mean_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    return [shp.broadcast_like(unreduce(g, axis, keepdims) / reduced_count(x, axis), x)]
+
+
+def _extreme_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    hit = ew.equal(x, unreduce(out, axis, keepdims))
+    ties = sum(hit, axis=axis, keepdims=True)
+    return [ew.where(hit, unreduce(g, axis, keepdims) / ties, 0)]
+
+
+def _prod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    return [unreduce(g * out, axis, keepdims) / x]
+
+
+def _norm_impl(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = None) -> Any:
+    x = np.asarray(x)
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def _norm_grad(g: Symbol, out: Symbol, x: Symbol, ord: Any, axis: Any, keepdims: bool) -> list:
+    # At the zero vector the norm has no derivative; 0 is its minimal-norm subgradient.
+    norm_k = unreduce(out, axis, keepdims)
+    return [unreduce(g, axis, keepdims) * ew.where(norm_k == 0, 0, x / norm_k)]
+
+
+def _logsumexp_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    x = np.asarray(x)
+    peak = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+    peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or an inf) stays exact
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _logsumexp_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    lse = unreduce(out, axis, keepdims)
+    finite_lse = ew.where(lse == -np.inf, 0, lse)  # all -inf: exp(-inf - 0) = 0, not NaN
+    return [unreduce(g, axis, keepdims) * ew.exp(x - finite_lse)]
+
+
+def _check_ord(attrs: dict) -> dict:
+    attrs = shp.normalize_axis_attr(attrs)
+    p = attrs.pop("p", None)
+    if p is not None:
+        attrs["ord"] = p
+    if attrs.get("ord") not in (None, 2, "fro"):
+        raise ShapeError(f"norm supports the 2-norm (ord=None, 2 or 'fro'), got ord={attrs['ord']!r}")
+    attrs["ord"] = None
+    return attrs
+
+
+sum = _reduction("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), _sum_grad)  # noqa: A001
+mean = _reduction(
+    "mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_grad, float_dtype
+)
+max = _reduction("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims), _extreme_grad)  # noqa: A001
+min = _reduction("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims), _extreme_grad)  # noqa: A001
+prod = _reduction("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims), _prod_grad)
+logsumexp = _reduction("logsumexp", _logsumexp_impl, _logsumexp_grad, float_dtype)
+norm = register(
+    "norm",
+    _norm_impl,
+    shape=reduce_shape,
+    dtype=lambda x, **_: float_dtype(x),
+    grad=_norm_grad,
+    arity=1,
+    attrs={"ord": None, **REDUCE_ATTRS, "p": None},
+    normalize=_check_ord,
+    elementwise=False,
+    method=True,
+)
+norm.opdef.reduction = True

@@ -1,0 +1,373 @@
+"""The op registry: one OpDef per op, holding everything symgrad knows about it.
+
+An op is declared once, with `register`: its NumPy implementation, shape rule, dtype
+rule, gradient rule (written with Symbol ops, so higher order comes free) and SymPy
+form. Everything else (graph building, shape inference, autodiff, simplification,
+printing, the executor, eager mode) reads the declaration from `OPS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError, SymgradError, describe_origin, user_origin
+from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, normalize_shape, topo_order
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class OpDef:
+    """Everything about one op. `grad(g, out, *inputs, **attrs)` returns one Symbol or None per input."""
+
+    name: str
+    impl: Callable[..., Any]
+    shape: Callable[..., Shape]
+    dtype: Callable[..., Any]
+    grad: Callable[..., list] | None = None
+    sympy: Callable[..., Any] | None = None
+    arity: int | None = 1  # tensor inputs; None: all positional args ("list": one sequence)
+    attr_defaults: dict[str, Any] = field(default_factory=dict)
+    hint: str = ""
+    elementwise: bool = False  # broadcasting op: autodiff sums gradients back to input shapes
+    method: bool = False  # reachable as x.<name>()
+    normalize: Callable[[dict], dict] | None = None  # canonical attrs (e.g. axis as a tuple)
+    prepare: Callable[[dict], dict] | None = None  # attrs in the form the impl runs fastest with
+    reduction: bool = False  # axis/keepdims reduction: 0-d output for axis=None whatever the input
+
+    def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
+        """Split a builder call into (tensor inputs, attrs, name)."""
+        kwargs = dict(kwargs)
+        name = kwargs.pop("name", None)
+        if self.arity == "list":
+            if len(args) >= 1 and isinstance(args[0], (list, tuple)):
+                tensors, rest = list(args[0]), args[1:]
+            else:
+                tensors = [a for a in args if not _is_attr_value(a)]
+                rest = args[len(tensors) :]
+        elif self.arity is None:
+            tensors, rest = list(args), ()
+        else:
+            if len(args) < self.arity:
+                missing = self.arity - len(args)
+                raise SymgradError(f"{self.name}: expected {self.arity} input(s), got {len(args)} ({missing} missing)")
+            tensors, rest = list(args[: self.arity]), args[self.arity :]
+        attrs = dict(self.attr_defaults)
+        names = list(self.attr_defaults)
+        if len(rest) > len(names):
+            raise SymgradError(f"{self.name}: too many positional arguments {rest!r}; attributes are {names}")
+        attrs.update(zip(names, rest))
+        for key, value in kwargs.items():
+            if self.arity is not None and key not in attrs:
+                raise SymgradError(f"{self.name}: unknown argument {key!r}; expected one of {names + ['name']}")
+            attrs[key] = value
+        if self.normalize is not None:
+            attrs = self.normalize(attrs)
+        return tensors, attrs, name
+
+    def kernel(self, attrs: dict[str, Any]) -> Callable[..., Any]:
+        """The implementation with attrs bound, ready to call on arrays."""
+        if self.prepare is not None:
+            attrs = self.prepare(attrs)
+        return functools.partial(self.impl, **attrs) if attrs else self.impl
+
+
+def _is_attr_value(arg: Any) -> bool:
+    return arg is None or isinstance(arg, (int, str, tuple)) and not isinstance(arg, bool)
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """NumPy broadcasting of shapes; raises ValueError naming them."""
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return first
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for axis in range(ndim):
+        size = 1
+        for s in shapes:
+            d = s[axis - ndim + len(s)] if axis >= ndim - len(s) else 1
+            if d != 1:
+                if size not in (1, d):
+                    raise ValueError(f"cannot broadcast shapes {', '.join(map(str, shapes))}")
+                size = d
+        out.append(size)
+    return tuple(out)
+
+
+def elementwise_shape(*shapes: Shape, **_: Any) -> Shape:
+    return broadcast_shapes(*shapes)
+
+
+def same_dtype(*dtypes: Any, **_: Any) -> Any:
+    """NumPy's promotion of the inputs (weak Python scalars given as values)."""
+    return np.result_type(*dtypes)
+
+
+def float_dtype(*dtypes: Any, **_: Any) -> Any:
+    """Promotion, with integers and bools going to float64 (as np.sin does)."""
+    dt = np.result_type(*dtypes)
+    return dt if dt.kind in "fc" else np.dtype(np.float64)
+
+
+def register(
+    name: str,
+    impl: Callable[..., Any],
+    *,
+    shape: Callable[..., Shape] | None = None,
+    grad: Callable[..., list] | None = None,
+    sympy: Callable[..., Any] | None = None,
+    dtype: Callable[..., Any] | None = None,
+    arity: int | str | None = None,
+    attrs: dict[str, Any] | None = None,
+    hint: str | None = None,
+    elementwise: bool | None = None,
+    method: bool = False,
+    normalize: Callable[[dict], dict] | None = None,
+    prepare: Callable[[dict], dict] | None = None,
+) -> Callable[..., Symbol]:
+    """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
+
+    `impl(*arrays, **attrs)` is the NumPy implementation; `shape(*input_shapes, **attrs)`
+    the output shape (default: broadcasting); `grad(g, out, *inputs, **attrs)` one Symbol
+    or None per input; `sympy` a SymPy function for printing.
+    """
+    if not name.isidentifier():
+        raise SymgradError(f"op name must be a Python identifier, got {name!r}")
+    opdef = OpDef(
+        name=name,
+        impl=impl,
+        shape=shape or elementwise_shape,
+        dtype=dtype or (same_dtype if shape is None else same_dtype),
+        grad=grad,
+        sympy=sympy,
+        arity=arity,
+        attr_defaults=dict(attrs or {}),
+        hint=hint or name,
+        elementwise=shape is None if elementwise is None else elementwise,
+        method=method,
+        normalize=normalize,
+        prepare=prepare,
+    )
+    OPS[name] = opdef
+
+    def builder(*args: Any, **kwargs: Any) -> Symbol:
+        tensors, op_attrs, node_name = opdef.parse(args, kwargs)
+        return apply(opdef, tensors, op_attrs, node_name)
+
+    builder.__name__ = name
+    builder.__qualname__ = name
+    builder.__doc__ = f"Symbol op `{name}` (see the registry declaration)."
+    builder.opdef = opdef  # type: ignore[attr-defined]
+    _publish(name, builder)
+    return builder
+
+
+_PUBLISHERS: list[Callable[[str, Callable], None]] = []
+
+
+def _publish(name: str, builder: Callable) -> None:
+    # sym/nd namespaces that exist already learn of ops registered later (user ops).
+    for publish in _PUBLISHERS:
+        publish(name, builder)
+
+
+def on_register(publish: Callable[[str, Callable], None]) -> None:
+    """Call publish(name, builder) for each op registered from now on."""
+    _PUBLISHERS.append(publish)
+
+
+_origin_local = threading.local()
+
+
+class origin_scope:
+    """Nodes built inside take this origin (autodiff marks gradient nodes with their source)."""
+
+    def __init__(self, origin: tuple | None) -> None:
+        self.origin = origin
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_origin_local, "origin", False)
+        _origin_local.origin = self.origin
+
+    def __exit__(self, *exc: object) -> None:
+        _origin_local.origin = self.previous
+
+
+def as_symbol(value: Any) -> Symbol:
+    """A Symbol as is; numbers and arrays become constant nodes."""
+    if isinstance(value, Symbol):
+        if value.op == GROUP:
+            raise SymgradError(f"a group of {len(value.inputs)} outputs cannot be an op input; pick one with g[i]")
+        return value
+    if hasattr(value, "_is_ndarray"):
+        raise SymgradError("cannot mix an eager NDArray into a Symbol graph; use x.asnumpy() for a constant")
+    try:
+        return const(value)
+    except (TypeError, ValueError) as exc:
+        raise SymgradError(f"cannot use {type(value).__name__} {value!r} as a graph input") from exc
+
+
+def describe_node(node: Symbol) -> str:
+    return f"{node.op} {node.name!r}" if node.name else node.op
+
+
+def node_meta(
+    opdef: OpDef, shapes: Sequence[Any], dtypes: Sequence[Any], attrs: dict[str, Any], name: str | None, origin: Any
+) -> tuple:
+    """(shape, dtype) of a node from its inputs' (None where unknown; weak scalars as values)."""
+    shape = None
+    if opdef.reduction and attrs.get("axis") is None and not attrs.get("keepdims"):
+        shape = ()  # a full reduction is 0-d even when the input's shape is unknown
+    if all(s is not None for s in shapes):
+        try:
+            shape = tuple(opdef.shape(*shapes, **attrs))
+        except (ShapeError, ValueError, IndexError, TypeError) as exc:
+            detail = str(exc).removeprefix("ShapeError: ")
+            raise ShapeError(
+                f"{opdef.name} {name!r}: {detail} (input shapes {', '.join(map(str, shapes))})"
+                + describe_origin(origin)
+            ) from None
+    dtype = None
+    if all(d is not None for d in dtypes):
+        try:
+            dtype = np.dtype(opdef.dtype(*dtypes, **attrs))
+        except TypeError as exc:
+            raise SymgradError(f"{opdef.name} {name!r}: {exc}" + describe_origin(origin)) from None
+    return shape, dtype
+
+
+def _dtype_or_weak(node: Symbol) -> Any:
+    if node.dtype is not None:
+        return node.dtype
+    if node.op == CONST:
+        return node.attrs["value"]  # a weak Python scalar promotes as NumPy's rules say
+    return None
+
+
+def apply(opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Symbol:
+    """Build one node: constants for numbers, an auto name, shape and dtype when known."""
+    nodes = tuple(as_symbol(x) for x in inputs)
+    origin = getattr(_origin_local, "origin", False)
+    if origin is False:
+        origin = user_origin()
+    node_name = NameManager.current().get(name, opdef.hint)
+    shape, dtype = node_meta(opdef, [n.shape for n in nodes], [_dtype_or_weak(n) for n in nodes], attrs, node_name, origin)
+    return Symbol(opdef.name, nodes, attrs, node_name, shape, dtype, origin)
+
+
+def make(op: str, *inputs: Any, **attrs: Any) -> Symbol:
+    """Build a node of a registered op by name (used by rules and loaders)."""
+    opdef = OPS[op]
+    full = dict(opdef.attr_defaults)
+    full.update(attrs)
+    if opdef.normalize is not None:
+        full = opdef.normalize(full)
+    return apply(opdef, inputs, full)
+
+
+def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
+    """The same op, attrs, name and origin over new inputs."""
+    if node.op in (VAR, CONST):
+        return node
+    if node.op == GROUP:
+        return Symbol(GROUP, tuple(inputs), name=node.name)
+    opdef = OPS[node.op]
+    shape, dtype = node_meta(
+        opdef, [n.shape for n in inputs], [_dtype_or_weak(n) for n in inputs], node.attrs, node.name, node.origin
+    )
+    return Symbol(node.op, tuple(inputs), node.attrs, node.name, shape, dtype, node.origin)
+
+
+def substitute(symbol: Symbol, mapping: dict[str, Symbol]) -> Symbol:
+    """Replace variables by name with Symbols, rebuilding what depends on them."""
+    mapping = {k: as_symbol(v) for k, v in mapping.items()}
+    new: dict[int, Symbol] = {}
+    for node in topo_order(symbol.outputs()):
+        if node.op == VAR and node.name in mapping:
+            new[id(node)] = mapping[node.name]
+        elif node.inputs:
+            inputs = tuple(new[id(i)] for i in node.inputs)
+            changed = any(a is not b for a, b in zip(inputs, node.inputs))
+            new[id(node)] = rebuild(node, inputs) if changed else node
+        else:
+            new[id(node)] = node
+    if symbol.op == GROUP:
+        return Symbol(GROUP, tuple(new[id(o)] for o in symbol.inputs), name=symbol.name)
+    return new[id(symbol)]
+
+
+def infer_graph(
+    outputs: Sequence[Symbol], shapes: dict[str, Any], dtypes: dict[str, Any] | None = None, strict: bool = False
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Shapes and dtypes of every node given some variables' shapes/dtypes (by name)."""
+    dtypes = dtypes or {}
+    node_shape: dict[int, Any] = {}
+    node_dtype: dict[int, Any] = {}
+    for node in topo_order(outputs):
+        if node.op == VAR:
+            given = shapes.get(node.name)
+            given = normalize_shape(given) if given is not None else None
+            if given is not None and node.shape is not None and given != node.shape:
+                from ..errors import BindError
+
+                raise BindError(
+                    f"argument {node.name!r} has shape {given} but the variable was declared with shape {node.shape}"
+                    + describe_origin(node.origin)
+                )
+            node_shape[id(node)] = given if given is not None else node.shape
+            dt = dtypes.get(node.name)
+            node_dtype[id(node)] = np.dtype(dt) if dt is not None else node.dtype
+            if strict and node_shape[id(node)] is None:
+                from ..errors import BindError
+
+                raise BindError(f"no shape for argument {node.name!r}")
+        elif node.op == CONST:
+            node_shape[id(node)] = node.shape
+            node_dtype[id(node)] = _dtype_or_weak(node)
+        else:
+            in_shapes = [node_shape[id(i)] for i in node.inputs]
+            in_dtypes = [node_dtype[id(i)] for i in node.inputs]
+            shape, dtype = node_meta(OPS[node.op], in_shapes, in_dtypes, node.attrs, node.name, node.origin)
+            node_shape[id(node)] = shape
+            node_dtype[id(node)] = dtype
+    return node_shape, node_dtype
+
+
+def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) -> tuple:
+    """Symbol.infer_shape / infer_type: MXNet's (args, outputs, aux) triple."""
+    names = symbol.list_arguments()
+    if len(args) > len(names):
+        raise SymgradError(f"infer_{kind}: {len(args)} positional values for arguments {names}")
+    given = {**dict(zip(names, args)), **given}
+    for key in given:
+        if key not in names:
+            raise SymgradError(f"infer_{kind}: {key!r} is not an argument; arguments: {names}")
+    if kind == "shape":
+        table, _ = infer_graph(symbol.outputs(), given)
+    else:
+        _, table = infer_graph(symbol.outputs(), {}, given)
+    by_name = {n.name: table[id(n)] for n in topo_order(symbol.outputs()) if n.op == VAR}
+    return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], []
+
+
+def fluent_method(symbol: Symbol, attr: str) -> Callable[..., Symbol]:
+    """x.<op>(...) for ops registered with method=True."""
+    opdef = OPS.get(attr)
+    if opdef is None or not opdef.method:
+        raise AttributeError(f"Symbol has no attribute {attr!r}")
+
+    def method(*args: Any, **kwargs: Any) -> Symbol:
+        tensors, attrs, name = opdef.parse((symbol, *args), kwargs)
+        return apply(opdef, tensors, attrs, name)
+
+    return method

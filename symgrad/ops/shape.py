@@ -1,0 +1,529 @@
+"""Shape ops: reshape, expand_dims, squeeze, broadcast_to, concat, stack, flatten,
+indexing, and the shape-polymorphic helpers autodiff uses (`sum_like`,
+`broadcast_like`, `reshape_like`), which take their target shape from a second input
+so that gradient graphs work for whatever shapes are bound later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ShapeError
+from .registry import broadcast_shapes, register
+
+Shape = tuple[int, ...]
+
+
+def _axes(axis: Any) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    if isinstance(axis, (int, np.integer)):
+        return (int(axis),)
+    return tuple(int(a) for a in axis)
+
+
+def normalize_axis_attr(attrs: dict) -> dict:
+    """Axis attributes as tuples of ints (or None), so equal attrs compare equal."""
+    if "axis" in attrs and not isinstance(attrs["axis"], int):
+        attrs["axis"] = _axes(attrs["axis"])
+    return attrs
+
+
+def positive_axes(axis: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """Axes in range(ndim); raises ShapeError for an axis that does not exist."""
+    if axis is None:
+        return tuple(range(ndim))
+    out = []
+    for a in axis:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"axis {a} is out of range for {ndim}-d input")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {axis}")
+    return tuple(out)
+
+
+# ---- undoing broadcasting (autodiff's helpers) --------------------------------
+
+
+def sum_to_shape(g: Any, shape: Shape) -> Any:
+    """Undo broadcasting: sum g down to shape (a smaller g is left to broadcast)."""
+    g_shape = np.shape(g)
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)  # axes broadcasting added in front
+    axes = tuple(
+        i for i in range(len(g_shape)) if i < lead or (g_shape[i] != 1 and shape[i - lead] == 1)
+    )
+    if not axes:
+        return g
+    out = np.sum(g, axis=axes, keepdims=True)
+    return out.reshape(out.shape[lead:]) if lead > 0 else out
+
+
+def _sum_to_shape_rule(g: Shape, like: Shape) -> Shape:
+    lead = len(g) - len(like)
+    return tuple(
+        1 if like[i - lead] == 1 else d for i, d in enumerate(g) if i >= lead
+    )
+
+
+sum_like = register(
+    "sum_like",
+    lambda g, like: sum_to_shape(g, np.shape(like)),
+    shape=_sum_to_shape_rule,
+    dtype=lambda g, like: np.result_type(g),
+    grad=lambda gg, out, g, like: [broadcast_like(gg, g), None],
+    sympy=lambda g, like: g,
+    arity=2,
+)
+
+
+def _broadcast_like_impl(g: Any, like: Any) -> np.ndarray:
+    return np.broadcast_to(np.asarray(g, dtype=np.result_type(g, like)), np.shape(like))
+
+
+broadcast_like = register(
+    "broadcast_like",
+    _broadcast_like_impl,
+    shape=lambda g, like: broadcast_shapes(g, like),
+    dtype=lambda g, like: np.result_type(g, like),
+    grad=lambda gg, out, g, like: [sum_like(gg, g), None],
+    sympy=lambda g, like: g,
+    arity=2,
+    elementwise=False,
+)
+reshape_like = register(
+    "reshape_like",
+    lambda g, like: np.reshape(g, np.shape(like)),
+    shape=lambda g, like: _check_size(g, like),
+    dtype=lambda g, like: np.result_type(g),
+    grad=lambda gg, out, g, like: [reshape_like(gg, g), None],
+    arity=2,
+)
+
+
+def _check_size(g: Shape, like: Shape) -> Shape:
+    if int(np.prod(g)) != int(np.prod(like)):
+        raise ShapeError(f"cannot reshape {g} to {like}")
+    return like
+
+
+# ---- user-facing shape ops ----------------------------------------------------
+
+
+def _reshape_size_only(x: Shape, shape: Shape) -> Shape:
+    size = int(np.prod(x))
+    dims = list(shape)
+    if dims.count(-1) > 1:
+        raise ShapeError(f"can only infer one dimension of {shape}")
+    if -1 in dims:
+        known = int(np.prod([d for d in dims if d != -1]))
+        if known == 0 or size % known:
+            raise ShapeError(f"cannot reshape {x} into {shape}")
+        dims[dims.index(-1)] = size // known
+    if int(np.prod(dims)) != size:
+        raise ShapeError(f"cannot reshape {x} (size {size}) into {tuple(shape)}")
+    return tuple(dims)
+
+
+reshape = register(
+    "reshape",
+    lambda x, shape: np.reshape(x, shape),
+    shape=_reshape_size_only,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, shape: [reshape_like(g, x)],
+    sympy=None,
+    arity=1,
+    attrs={"shape": ()},
+    normalize=lambda a: {**a, "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"]))},
+    method=True,
+)
+
+
+def _expand_dims_shape(x: Shape, axis: tuple[int, ...]) -> Shape:
+    ndim = len(x) + len(axis)
+    axes = positive_axes(axis, ndim)
+    it = iter(x)
+    return tuple(1 if i in axes else next(it) for i in range(ndim))
+
+
+expand_dims = register(
+    "expand_dims",
+    lambda x, axis: np.expand_dims(x, axis),
+    shape=_expand_dims_shape,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, axis: [reshape_like(g, x)],
+    arity=1,
+    attrs={"axis": 0},
+    normalize=lambda a: {**a, "axis": _axes(a["axis"])},
+    method=True,
+)
+
+
+def _squeeze_shape(x: Shape, axis: tuple[int, ...] | None) -> Shape:
+    if axis is None:
+        return tuple(d for d in x if d != 1)
+    axes = positive_axes(axis, len(x))
+    for a in axes:
+        if x[a] != 1:
+            raise ShapeError(f"cannot squeeze axis {a} of size {x[a]}")
+    return tuple(d for i, d in enumerate(x) if i not in axes)
+
+
+squeeze = register(
+    "squeeze",
+    lambda x, axis=None: np.squeeze(x, axis),
+    shape=_squeeze_shape,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, axis: [reshape_like(g, x)],
+    arity=1,
+    attrs={"axis": None},
+    normalize=lambda a: {**a, "axis": _axes(a["axis"])},
+    method=True,
+)
+
+
+def _broadcast_to_shape(x: Shape, shape: Shape) -> Shape:
+    if len(shape) < len(x) or broadcast_shapes(x, shape) != tuple(shape):
+        raise ShapeError(f"cannot broadcast {x} to {tuple(shape)}")
+    return tuple(shape)
+
+
+broadcast_to = register(
+    "broadcast_to",
+    lambda x, shape: np.broadcast_to(x, shape),
+    shape=_broadcast_to_shape,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, shape: [sum_like(g, x)],
+    sympy=lambda x, shape: x,
+    arity=1,
+    attrs={"shape": ()},
+    normalize=lambda a: {**a, "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"]))},
+    elementwise=False,
+    method=True,
+)
+
+
+def _flatten_shape(x: Shape) -> Shape:
+    if len(x) == 0:
+        raise ShapeError("flatten needs at least 1 dimension")
+    return (x[0], int(np.prod(x[1:])))
+
+
+flatten = register(
+    "flatten",
+    lambda x: np.reshape(x, (np.shape(x)[0], -1)) if np.size(x) else np.reshape(x, _flatten_shape(np.shape(x))),
+    shape=_flatten_shape,
+    dtype=lambda x: np.result_type(x),
+    grad=lambda g, out, x: [reshape_like(g, x)],
+    arity=1,
+    method=True,
+)
+Flatten = flatten
+
+
+def _normalize_concat(attrs: dict) -> dict:
+    dim = attrs.pop("dim", None)
+    if dim is not None:
+        attrs["axis"] = int(dim)
+    return attrs
+
+
+def _concat_shape(*shapes: Shape, axis: int) -> Shape:
+    if not shapes:
+        raise ShapeError("concat needs at least one input")
+    ndim = len(shapes[0])
+    (a,) = positive_axes((axis,), ndim)
+    for s in shapes:
+        if len(s) != ndim or any(d != e for i, (d, e) in enumerate(zip(s, shapes[0])) if i != a):
+            raise ShapeError(f"concat along axis {axis}: shapes {', '.join(map(str, shapes))} differ off that axis")
+    return tuple(sum(s[a] for s in shapes) if i == a else d for i, d in enumerate(shapes[0]))
+
+
+def _concat_grad(g: Any, out: Any, *xs: Any, axis: int) -> list:
+    return [concat_part(g, *xs, index=i, axis=axis) for i in range(len(xs))]
+
+
+concat = register(
+    "concat",
+    lambda *xs, axis: np.concatenate(xs, axis=axis),
+    shape=_concat_shape,
+    dtype=lambda *d, **_: np.result_type(*d),
+    grad=_concat_grad,
+    arity="list",
+    attrs={"axis": 0, "dim": None},
+    normalize=_normalize_concat,
+)
+Concat = concatenate = concat
+
+
+def _concat_part_impl(g: Any, *xs: Any, index: int, axis: int) -> np.ndarray:
+    start = sum(np.shape(x)[axis] for x in xs[:index])
+    size = np.shape(xs[index])[axis]
+    key = [slice(None)] * np.ndim(g)
+    key[axis] = slice(start, start + size)
+    return g[tuple(key)]
+
+
+concat_part = register(
+    "concat_part",
+    _concat_part_impl,
+    shape=lambda g, *xs, index, axis: xs[index],
+    dtype=lambda g, *d, **_: np.result_type(g),
+    grad=lambda gg, out, g, *xs, index, axis: [
+        concat([gg if i == index else zeros_like_(x) for i, x in enumerate(xs)], axis=axis)
+    ]
+    + [None] * len(xs),
+    arity=None,
+    attrs={"index": 0, "axis": 0},
+)
+
+
+def zeros_like_(x: Any) -> Any:
+    from .elementwise import zeros_like
+
+    return zeros_like(x)
+
+
+def _stack_shape(*shapes: Shape, axis: int) -> Shape:
+    if not shapes or any(s != shapes[0] for s in shapes):
+        raise ShapeError(f"stack needs equal shapes, got {', '.join(map(str, shapes))}")
+    return _expand_dims_shape(shapes[0], (axis,))
+
+
+stack = register(
+    "stack",
+    lambda *xs, axis: np.stack(xs, axis=axis),
+    shape=_stack_shape,
+    dtype=lambda *d, **_: np.result_type(*d),
+    grad=lambda g, out, *xs, axis: [reshape_like(take(g, i, axis=axis), x) for i, x in enumerate(xs)],
+    arity="list",
+    attrs={"axis": 0},
+)
+
+
+def _take_shape(x: Shape, index: int, axis: int) -> Shape:
+    (a,) = positive_axes((axis,), len(x))
+    if not -x[a] <= index < x[a]:
+        raise ShapeError(f"index {index} is out of range for axis {axis} of size {x[a]}")
+    return x[:a] + x[a + 1 :]
+
+
+take = register(
+    "take",
+    lambda x, index, axis: np.take(x, index, axis=axis),
+    shape=_take_shape,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, index, axis: [put_like(g, x, index=index, axis=axis)],
+    arity=1,
+    attrs={"index": 0, "axis": 0},
+)
+
+
+def _put_like_impl(g: Any, like: Any, index: int, axis: int) -> np.ndarray:
+    out = np.zeros(np.shape(like), dtype=np.result_type(g))
+    key = [slice(None)] * out.ndim
+    key[axis] = index
+    out[tuple(key)] = g
+    return out
+
+
+put_like = register(
+    "put_like",
+    _put_like_impl,
+    shape=lambda g, like, index, axis: like,
+    dtype=lambda g, like, **_: np.result_type(g),
+    grad=lambda gg, out, g, like, index, axis: [take(gg, index, axis=axis), None],
+    arity=2,
+    attrs={"index": 0, "axis": 0},
+)
+
+# ---- indexing -----------------------------------------------------------------
+
+
+def encode_index(index: Any) -> tuple:
+    """A NumPy index as hashable, JSON-able data: ints, None, '...', ('slice', a, b, c), ('array', nested)."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list[Any] = []
+    for item in items:
+        if item is None or item is Ellipsis:
+            out.append(None if item is None else "...")
+        elif isinstance(item, slice):
+            out.append(("slice", _opt_int(item.start), _opt_int(item.stop), _opt_int(item.step)))
+        elif isinstance(item, (bool, np.bool_)):
+            raise ShapeError("indexing with a Python bool is not supported; use an array of indices")
+        elif isinstance(item, (int, np.integer)):
+            out.append(int(item))
+        elif isinstance(item, (list, tuple, np.ndarray)) or hasattr(item, "_is_ndarray"):
+            arr = np.asarray(item)
+            if arr.dtype == bool:
+                arr = np.nonzero(arr)[0] if arr.ndim == 1 else None
+                if arr is None:
+                    raise ShapeError("only 1-d boolean masks can be used as indices")
+            if arr.dtype.kind not in "iu":
+                raise ShapeError(f"index arrays must hold integers, got dtype {arr.dtype}")
+            out.append(("array", _to_tuple(arr.tolist())))
+        else:
+            raise ShapeError(f"unsupported index {item!r}: use ints, slices, None, ... or integer arrays")
+    return tuple(out)
+
+
+def _opt_int(v: Any) -> int | None:
+    if v is None:
+        return None
+    if not isinstance(v, (int, np.integer)):
+        raise ShapeError(f"slice bounds must be ints, got {v!r}")
+    return int(v)
+
+
+def _to_tuple(v: Any) -> Any:
+    return tuple(_to_tuple(x) for x in v) if isinstance(v, list) else v
+
+
+def decode_index(key: tuple) -> tuple:
+    """encode_index's data back to a NumPy index."""
+    out: list[Any] = []
+    for item in key:
+        if item == "...":
+            out.append(Ellipsis)
+        elif isinstance(item, (tuple, list)) and item and item[0] == "slice":
+            out.append(slice(*item[1:]))
+        elif isinstance(item, (tuple, list)) and item and item[0] == "array":
+            out.append(np.array(item[1], dtype=np.intp))
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _normalize_index(attrs: dict) -> dict:
+    attrs["index"] = canonical_index(attrs["index"])
+    return attrs
+
+
+def canonical_index(key: Any) -> tuple:
+    """encode_index's data (or its JSON lists) checked and as tuples; rejects anything else."""
+    if not isinstance(key, (list, tuple)):
+        raise ShapeError(f"an index must be a list of items, got {type(key).__name__}")
+    out: list[Any] = []
+    for item in key:
+        if item is None or item == "..." or (isinstance(item, int) and not isinstance(item, bool)):
+            out.append(item)
+        elif isinstance(item, (list, tuple)) and len(item) == 4 and item[0] == "slice":
+            out.append(("slice", *(_opt_int(v) for v in item[1:])))
+        elif isinstance(item, (list, tuple)) and len(item) == 2 and item[0] == "array":
+            arr = np.asarray(item[1])
+            if arr.dtype.kind not in "iu" and arr.size:
+                raise ShapeError(f"index arrays must hold integers, got {item[1]!r}")
+            out.append(("array", _to_tuple(arr.astype(np.intp).tolist())))
+        else:
+            raise ShapeError(f"unsupported index item {item!r}")
+    return tuple(out)
+
+
+def _getitem_shape(x: Shape, index: tuple) -> Shape:
+    try:
+        return np.broadcast_to(np.empty((), dtype=np.int8), x)[index].shape
+    except IndexError as exc:
+        raise ShapeError(f"index {index!r} does not fit shape {x}: {exc}") from None
+
+
+def _scatter_add_impl(g: Any, like: Any, index: tuple) -> np.ndarray:
+    out = np.zeros(np.shape(like), dtype=np.result_type(g))
+    np.add.at(out, index, g)  # repeated indices add up, as the chain rule says
+    return out
+
+
+_INDEX = {"index": ()}
+_prepare_index = lambda a: {"index": decode_index(a["index"])}  # noqa: E731
+
+getitem = register(
+    "getitem",
+    lambda x, index: np.asarray(x)[index],
+    shape=lambda x, index: _getitem_shape(x, decode_index(index)),
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, index: [scatter_like(g, x, index=index)],
+    arity=1,
+    attrs=_INDEX,
+    normalize=_normalize_index,
+    prepare=_prepare_index,
+    hint="slice",
+)
+scatter_like = register(
+    "scatter_like",
+    _scatter_add_impl,
+    shape=lambda g, like, index: like,
+    dtype=lambda g, like, **_: np.result_type(g),
+    grad=lambda gg, out, g, like, index: [getitem(gg, index=index), None],
+    arity=2,
+    attrs=_INDEX,
+    normalize=_normalize_index,
+    prepare=_prepare_index,
+)
+
+
+def _setitem_impl(x: Any, value: Any, index: tuple) -> np.ndarray:
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    out[index] = value
+    return out
+
+
+def _setitem_shape(x: Shape, value: Shape, index: tuple) -> Shape:
+    target = _getitem_shape(x, decode_index(index))
+    try:
+        broadcast_to_check = broadcast_shapes(value, target)
+    except ValueError:
+        raise ShapeError(f"cannot assign shape {value} to the indexed part of shape {target}") from None
+    if broadcast_to_check != target:
+        raise ShapeError(f"cannot assign shape {value} to the indexed part of shape {target}")
+    return x
+
+
+setitem = register(
+    "setitem",
+    _setitem_impl,
+    shape=_setitem_shape,
+    dtype=lambda x, value, **_: np.result_type(x, value),
+    grad=lambda g, out, x, value, index: [
+        setitem(g, 0, index=index),
+        sum_like(getitem(g, index=index), value),
+    ],
+    arity=2,
+    attrs=_INDEX,
+    normalize=_normalize_index,
+    prepare=_prepare_index,
+)
+
+
+def _normalize_creation(attrs: dict) -> dict:
+    shape = attrs["shape"]
+    attrs["shape"] = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    attrs["dtype"] = np.dtype(attrs["dtype"] or "float32").name
+    return attrs
+
+
+zeros = register(
+    "zeros",
+    lambda shape, dtype: np.zeros(shape, dtype),
+    shape=lambda shape, dtype: shape,
+    dtype=lambda shape, dtype: np.dtype(dtype),
+    grad=lambda g, out: [],
+    sympy=lambda shape, dtype: sp.Integer(0),
+    arity=0,
+    attrs={"shape": (), "dtype": None},
+    normalize=_normalize_creation,
+)
+ones = register(
+    "ones",
+    lambda shape, dtype: np.ones(shape, dtype),
+    shape=lambda shape, dtype: shape,
+    dtype=lambda shape, dtype: np.dtype(dtype),
+    grad=lambda g, out: [],
+    sympy=lambda shape, dtype: sp.Integer(1),
+    arity=0,
+    attrs={"shape": (), "dtype": None},
+    normalize=_normalize_creation,
+)

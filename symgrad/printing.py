@@ -1,0 +1,352 @@
+"""Printing: readable infix text, the SymPy bridge, and LaTeX.
+
+`str(s)` simplifies the graph, then prints it. Small scalar elementwise graphs go
+through SymPy (`simplify` under a size budget) so a derivative reads as SymPy would
+write it; everything else is printed from the graph with minimal parentheses,
+matrix ops as `dot(x, w)` and `x.T`, and shared subexpressions named once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+from .errors import SymgradError
+from .graph import CONST, GROUP, VAR, Symbol, topo_order
+from .ops import api
+from .ops.registry import OPS
+from .ops.shape import decode_index
+
+SYMPY_OPS = {
+    "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "sqrt", "sin", "cos", "tan",
+    "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "abs", "square", "log1p", "expm1", "erf", "sign",
+}  # fmt: skip
+SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
+SYMPY_MAX_NODES = 200
+
+# ---- constants -----------------------------------------------------------------
+
+
+def format_number(v: Any) -> str:
+    """Compact text for a number: 4, 0.5, -0.02, inf, nan."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    v = v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        if v in (float("inf"), float("-inf")):
+            return "inf" if v > 0 else "-inf"
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    return str(v)
+
+
+def format_const(value: Any) -> str:
+    if not isinstance(value, np.ndarray):
+        return format_number(value)
+    if value.ndim == 0:
+        return format_number(value.item())
+    if value.size and np.all(value == value.flat[0]):
+        v = value.flat[0].item()
+        if v == 1:
+            return f"ones({value.shape})"
+        if v == 0:
+            return f"zeros({value.shape})"
+        return f"full({value.shape}, {format_number(v)})"
+    if value.size <= 8:
+        return f"array({np.array2string(value, separator=', ')})"
+    return f"array<{value.shape}, {value.dtype}>"
+
+
+def format_name(name: str | None) -> str:
+    if name is None:
+        return "?"
+    return name if name.isidentifier() else repr(name)
+
+
+def format_index(key: tuple) -> str:
+    parts = []
+    for item in decode_index(key):
+        if item is None:
+            parts.append("None")
+        elif item is Ellipsis:
+            parts.append("...")
+        elif isinstance(item, slice):
+            text = ":".join("" if v is None else str(v) for v in (item.start, item.stop))
+            parts.append(text + (f":{item.step}" if item.step is not None else ""))
+        elif isinstance(item, np.ndarray):
+            parts.append(str(item.tolist()))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
+
+
+# ---- infix printing from the graph --------------------------------------------
+
+_BINARY = {"add": (" + ", 1), "subtract": (" - ", 1), "multiply": ("*", 2), "divide": ("/", 2), "power": ("**", 4)}
+_ATOM = 5
+
+
+class GraphPrinter:
+    """Infix text of a DAG; nodes used twice (and not tiny) are printed once as t0, t1, ..."""
+
+    def __init__(self, outputs: list[Symbol]) -> None:
+        self.order = topo_order(outputs)
+        uses: dict[int, int] = {}
+        for node in self.order:
+            for i in node.inputs:
+                uses[id(i)] = uses.get(id(i), 0) + 1
+        self.text: dict[int, tuple[str, int]] = {}
+        self.temps: list[tuple[str, str]] = []
+        for node in self.order:
+            text, prec = self.render(node)
+            shared = uses.get(id(node), 0) > 1 and node.op not in (VAR, CONST) and len(text) > 12
+            if shared:
+                tname = f"t{len(self.temps)}"
+                self.temps.append((tname, text))
+                text, prec = tname, _ATOM
+            self.text[id(node)] = (text, prec)
+
+    def arg(self, node: Symbol, min_prec: int) -> str:
+        text, prec = self.text[id(node)]
+        return f"({text})" if prec < min_prec else text
+
+    def render(self, node: Symbol) -> tuple[str, int]:
+        op = node.op
+        if op == VAR:
+            return format_name(node.name), _ATOM
+        if op == CONST:
+            text = format_const(node.attrs["value"])
+            return text, (_ATOM if not text.startswith("-") else 3)
+        if op in _BINARY:
+            sym, prec = _BINARY[op]
+            a, b = node.inputs
+            if op == "power":
+                return f"{self.arg(a, _ATOM)}**{self.arg(b, _ATOM)}", prec
+            right_prec = prec + 1 if op in ("subtract", "divide") else prec
+            left = self.arg(a, prec if op != "multiply" or not _is_neg_const(a) else 3)
+            return f"{left}{sym}{self.arg(b, right_prec)}", prec
+        if op == "negative":
+            return f"-{self.arg(node.inputs[0], 2)}", 3
+        if op == "transpose" and node.attrs["axes"] is None:
+            return f"{self.arg(node.inputs[0], _ATOM)}.T", _ATOM
+        if op == "getitem":
+            return f"{self.arg(node.inputs[0], _ATOM)}[{format_index(node.attrs['index'])}]", _ATOM
+        if op == "broadcast_to" and node.inputs[0].op == CONST and node.inputs[0].shape == ():
+            return format_const(np.full(node.attrs["shape"], node.inputs[0].attrs["value"])), _ATOM
+        if op == "broadcast_like" and node.inputs[0].op == CONST and node.inputs[0].shape == () and node.shape:
+            return format_const(np.full(node.shape, node.inputs[0].attrs["value"])), _ATOM
+        if op in ("zeros", "ones"):
+            return f"{op}({node.attrs['shape']})", _ATOM
+        args = [self.text[id(i)][0] for i in node.inputs]
+        opdef = OPS.get(op)
+        defaults = opdef.attr_defaults if opdef else {}
+        for key, value in node.attrs.items():
+            if key in defaults and defaults[key] == value:
+                continue
+            if key == "index" and op != "getitem":
+                value = f"[{format_index(value)}]"
+            args.append(f"{key}={value}")
+        return f"{op}({', '.join(args)})", _ATOM
+
+    def result(self, outputs: list[Symbol]) -> str:
+        body = ", ".join(self.text[id(o)][0] for o in outputs)
+        if len(outputs) > 1:
+            body = f"[{body}]"
+        if not self.temps:
+            return body
+        where = "\n".join(f"  {name} = {text}" for name, text in self.temps)
+        return f"{body}\n where\n{where}"
+
+
+def _is_neg_const(node: Symbol) -> bool:
+    return node.op == CONST and format_const(node.attrs["value"]).startswith("-")
+
+
+# ---- SymPy bridge ----------------------------------------------------------------
+
+
+def to_sympy(s: Symbol, symbols: dict[str, Any] | None = None) -> Any:
+    """The graph as a SymPy expression; ops with no SymPy form become named functions."""
+    if s.op == GROUP:
+        return [to_sympy(o, symbols) for o in s.inputs]
+    symbols = dict(symbols or {})
+    done: dict[int, Any] = {}
+    for node in topo_order([s]):
+        if node.op == VAR:
+            if node.name not in symbols:
+                symbols[node.name] = sp.Symbol(node.name, real=True)
+            done[id(node)] = symbols[node.name]
+        elif node.op == CONST:
+            v = node.attrs["value"]
+            if isinstance(v, np.ndarray) and v.ndim > 0:
+                done[id(node)] = sp.Symbol(format_const(v))
+            else:
+                done[id(node)] = sp.nsimplify(v.item() if isinstance(v, np.ndarray) else v, rational=False)
+        else:
+            args = [done[id(i)] for i in node.inputs]
+            opdef = OPS[node.op]
+            if opdef.sympy is not None:
+                done[id(node)] = opdef.sympy(*args, **node.attrs)
+            else:
+                extra = [sp.Symbol(f"{k}={v}") for k, v in node.attrs.items() if opdef.attr_defaults.get(k, ...) != v]
+                done[id(node)] = sp.Function(node.op)(*args, *extra)
+    return done[id(s)]
+
+
+def from_sympy(expr: Any, variables: Any) -> Symbol:
+    """A Symbol graph from a SymPy expression; `variables` maps names (or a list of vars)."""
+    if isinstance(variables, (list, tuple)):
+        variables = {v.name: v for v in variables}
+    cache: dict[Any, Symbol] = {}
+
+    def convert(e: Any) -> Any:
+        if e in cache:
+            return cache[e]
+        out = _convert(e)
+        cache[e] = out
+        return out
+
+    def _convert(e: Any) -> Any:
+        if e.is_Symbol:
+            if e.name not in variables:
+                raise SymgradError(f"from_sympy: no variable given for symbol {e.name!r}")
+            return variables[e.name]
+        if e.is_Number:
+            return float(e) if not e.is_Integer else int(e)
+        if e in (sp.pi, sp.E):
+            return float(e)
+        args = [convert(a) for a in e.args]
+        if e.is_Add:
+            total = args[0]
+            for a in args[1:]:
+                total = total + a
+            return total
+        if e.is_Mul:
+            prod = args[0]
+            for a in args[1:]:
+                prod = prod * a
+            return prod
+        if e.is_Pow:
+            base, exponent = args
+            if exponent == 0.5:
+                return api.sqrt(base)
+            return base**exponent
+        func = _FROM_SYMPY.get(type(e))
+        if func is None:
+            if isinstance(e, sp.Piecewise):
+                return _piecewise(e, convert)
+            if isinstance(e, sp.core.relational.Relational):
+                return _RELATIONS[type(e)](*args)
+            raise SymgradError(f"from_sympy: no symgrad op for {type(e).__name__} in {e}")
+        return func(*args)
+
+    return _as_symbol(convert(expr))
+
+
+def _as_symbol(value: Any) -> Symbol:
+    from .ops.registry import as_symbol
+
+    return as_symbol(value)
+
+
+def _piecewise(e: Any, convert: Any) -> Any:
+    result = None
+    for value, cond in reversed(e.args):
+        v = convert(value)
+        if cond == sp.true:
+            result = v
+        else:
+            result = api.where(convert(cond), v, result)
+    return result
+
+
+_FROM_SYMPY = {
+    sp.exp: api.exp, sp.log: api.log, sp.sin: api.sin, sp.cos: api.cos, sp.tan: api.tan, sp.sinh: api.sinh,
+    sp.cosh: api.cosh, sp.tanh: api.tanh, sp.asin: api.arcsin, sp.acos: api.arccos, sp.atan: api.arctan,
+    sp.Abs: api.abs, sp.sign: api.sign, sp.erf: api.erf, sp.Max: api.maximum, sp.Min: api.minimum,
+}  # fmt: skip
+_RELATIONS = {
+    sp.StrictGreaterThan: lambda a, b: a > b, sp.GreaterThan: lambda a, b: a >= b,
+    sp.StrictLessThan: lambda a, b: a < b, sp.LessThan: lambda a, b: a <= b,
+    sp.Eq: lambda a, b: a == b, sp.Ne: lambda a, b: a != b,
+}  # fmt: skip
+
+
+class SymgradStrPrinter(StrPrinter):
+    """SymPy's text with symgrad's function names."""
+
+    def _print_Abs(self, e: Any) -> str:
+        return f"abs({self._print(e.args[0])})"
+
+    def _print_Max(self, e: Any) -> str:
+        return f"maximum({', '.join(self._print(a) for a in e.args)})"
+
+    def _print_Min(self, e: Any) -> str:
+        return f"minimum({', '.join(self._print(a) for a in e.args)})"
+
+    def _print_Function(self, e: Any) -> str:
+        names = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}
+        name = names.get(e.func.__name__, e.func.__name__)
+        return f"{name}({', '.join(self._print(a) for a in e.args)})"
+
+    def _print_Float(self, e: Any) -> str:
+        return format_number(float(e))
+
+
+def _sympy_ready(nodes: list[Symbol]) -> bool:
+    if len(nodes) > SYMPY_MAX_NODES:
+        return False
+    for n in nodes:
+        if n.op == CONST and n.shape != ():
+            return False
+        if n.op not in (VAR, CONST) and n.op not in SYMPY_OPS:
+            return False
+        if n.shape not in (None, ()) and n.op == CONST:
+            return False
+    return True
+
+
+def _sympy_text(s: Symbol) -> str | None:
+    """SymPy's simplified text of a small elementwise graph, or None when not suitable."""
+    nodes = topo_order([s])
+    if not _sympy_ready(nodes):
+        return None
+    try:
+        expr = to_sympy(s)
+        if sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
+            simpler = sp.simplify(expr)
+            if sp.count_ops(simpler) <= sp.count_ops(expr):
+                expr = simpler
+        return SymgradStrPrinter().doprint(expr)
+    except Exception:  # noqa: BLE001 - SymPy may fail on odd input; the graph printer still works
+        return None
+
+
+def to_str(s: Symbol, simplify: bool = True) -> str:
+    """Readable infix text of the simplified graph."""
+    if simplify:
+        from .simplify import simplify as simplify_graph
+
+        s = simplify_graph(s)
+    outputs = s.outputs()
+    if len(outputs) == 1:
+        text = _sympy_text(outputs[0])
+        if text is not None:
+            return text
+    return GraphPrinter(outputs).result(outputs)
+
+
+def to_latex(s: Symbol) -> str:
+    """LaTeX of the simplified graph (SymPy's printer; matrix ops as named functions)."""
+    from .simplify import simplify as simplify_graph
+
+    s = simplify_graph(s)
+    exprs = [to_sympy(o) for o in s.outputs()]
+    small = [sp.simplify(e) if sp.count_ops(e) <= SYMPY_SIMPLIFY_OPS else e for e in exprs]
+    return ",\\ ".join(sp.latex(e) for e in small)

@@ -1,0 +1,698 @@
+"""Graph simplification: small local rewrite rules to a fixed point, with CSE.
+
+Each rule is a small function keyed by op that returns a replacement Symbol or None.
+A rule fires only when it keeps values (up to rounding), shape, dtype, and where NaN
+and Inf appear; rules that hold only for finite values (`x*0 -> 0`, `x - x -> 0`,
+`x/x -> 1`) are marked `finite=True` and run only under `assume_finite=True`.
+Stability rewrites (`log(1 + x) -> log1p(x)`, ...) run by default: they agree with
+the naive form wherever it is finite and accurate.
+
+The pass visits each node once bottom-up; rewritten nodes are normalised again, and
+every result is interned by (op, attrs, inputs) so equal subexpressions become one
+node (CSE). A work budget keeps the cost linear in graph size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .autodiff import covered_by, covers
+from .graph import CONST, GROUP, VAR, Group, NameManager, Symbol, const, is_const, scalar_value, topo_order
+from .ops import elementwise as ew
+from .ops import linalg as la
+from .ops import nn
+from .ops import reduction as red
+from .ops import shape as shp
+from .ops.registry import OPS, rebuild
+
+FOLD_LIMIT = 64  # constant-fold results up to this many elements; larger ones stay lazy
+
+
+@dataclass
+class Rule:
+    name: str
+    fn: Callable[[Symbol, Simplifier], Symbol | None]
+    finite: bool = False
+
+
+RULES: dict[str, list[Rule]] = {}
+
+
+def rewrites(*ops: str, finite: bool = False) -> Callable:
+    """Register a rule for nodes of the given ops."""
+
+    def decorate(fn: Callable) -> Callable:
+        for op in ops:
+            RULES.setdefault(op, []).append(Rule(fn.__name__, fn, finite))
+        return fn
+
+    return decorate
+
+
+@dataclass
+class Report:
+    """Which rules fired and how often (`sym.simplify(s, explain=True)`)."""
+
+    counts: Counter = field(default_factory=Counter)
+    nodes_before: int = 0
+    nodes_after: int = 0
+
+    def __str__(self) -> str:
+        lines = [f"nodes: {self.nodes_before} -> {self.nodes_after}"]
+        lines += [f"  {name}: {count}" for name, count in self.counts.most_common()]
+        return "\n".join(lines)
+
+
+def _attrs_key(attrs: dict[str, Any]) -> tuple:
+    return tuple(sorted(attrs.items()))
+
+
+def _const_key(node: Symbol) -> tuple:
+    v = node.attrs["value"]
+    if isinstance(v, np.ndarray):
+        if v.size > 1024:
+            return ("big", id(node))
+        return ("array", v.dtype.str, v.shape, v.tobytes())
+    return ("weak", type(v), v if v == v else "nan")
+
+
+_COMMUTATIVE = {"add", "multiply"}
+
+
+class Simplifier:
+    """One simplification run: memo of visited nodes, the CSE table, the budget."""
+
+    def __init__(self, assume_finite: bool, budget: int) -> None:
+        self.assume_finite = assume_finite
+        self.budget = budget
+        self.table: dict[tuple, Symbol] = {}
+        self.canonical: set[int] = set()
+        self.keep: list[Symbol] = []  # keeps ids in `canonical` from being reused
+        self.report = Report()
+
+    def run(self, outputs: list[Symbol]) -> list[Symbol]:
+        memo: dict[int, Symbol] = {}
+        for node in topo_order(outputs):
+            new = node
+            if node.inputs:
+                inputs = tuple(memo[id(i)] for i in node.inputs)
+                if any(a is not b for a, b in zip(inputs, node.inputs)):
+                    new = rebuild(node, inputs)
+            memo[id(node)] = self.normalize(new)
+        return [memo[id(o)] for o in outputs]
+
+    def intern(self, node: Symbol) -> Symbol:
+        if node.op == VAR:
+            return node
+        if node.op == CONST:
+            key: tuple = ("const", _const_key(node))
+        else:
+            ids = tuple(id(i) for i in node.inputs)
+            if node.op in _COMMUTATIVE:
+                ids = tuple(sorted(ids))
+            key = (node.op, _attrs_key(node.attrs), ids)
+        found = self.table.get(key)
+        if found is not None:
+            return found
+        self.table[key] = node
+        self.canonical.add(id(node))
+        self.keep.append(node)
+        return node
+
+    def normalize(self, node: Symbol) -> Symbol:
+        """Apply rules to node (whose inputs are normalised) until none fires."""
+        for _ in range(64):
+            node = self.intern(node)
+            folded = self.fold(node)
+            if folded is not None:
+                node = self.intern(folded)
+                self.report.counts["constant_fold"] += 1
+                continue
+            for rule in RULES.get(node.op, ()):
+                if rule.finite and not self.assume_finite:
+                    continue
+                if self.budget <= 0:
+                    return node
+                new = rule.fn(node, self)
+                if new is not None and new is not node:
+                    self.budget -= 1
+                    self.report.counts[rule.name] += 1
+                    node = self.normalize_new(new)
+                    break
+            else:
+                return node
+        return node
+
+    def normalize_new(self, root: Symbol) -> Symbol:
+        """Normalise the nodes a rule created (everything not already canonical)."""
+        memo: dict[int, Symbol] = {}
+        stack = [root]
+        order = []
+        seen: set[int] = set()
+        while stack:  # collect the new part of root's graph, post-order
+            n = stack.pop()
+            if id(n) in seen or id(n) in self.canonical or n.op == VAR:
+                continue
+            seen.add(id(n))
+            order.append(n)
+            stack.extend(n.inputs)
+        for n in _post_order(order, seen):
+            inputs = tuple(memo.get(id(i), i) for i in n.inputs)
+            if any(a is not b for a, b in zip(inputs, n.inputs)):
+                n2 = rebuild(n, inputs)
+            else:
+                n2 = n
+            memo[id(n)] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
+        return memo.get(id(root), root)
+
+    def fold(self, node: Symbol) -> Symbol | None:
+        """Evaluate an op whose inputs are all small constants."""
+        if node.op in (VAR, CONST, GROUP) or not all(i.op == CONST for i in node.inputs):
+            return None
+        if node.op in ("zeros", "ones") and int(np.prod(node.attrs["shape"])) > FOLD_LIMIT:
+            return None
+        opdef = OPS[node.op]
+        values = [i.attrs["value"] for i in node.inputs]
+        with np.errstate(all="ignore"):
+            try:
+                out = opdef.kernel(node.attrs)(*values)
+            except Exception:  # noqa: BLE001 - an op that fails on constants stays for the executor to report
+                return None
+        out_arr = np.asarray(out)
+        if out_arr.size > FOLD_LIMIT:
+            return None
+        weak = all(i.dtype is None for i in node.inputs) and out_arr.ndim == 0 and node.inputs
+        if weak:
+            return const(out_arr.item())
+        if node.dtype is not None and out_arr.dtype != node.dtype:
+            out_arr = out_arr.astype(node.dtype)
+        return const(out_arr)
+
+
+def _post_order(nodes: list[Symbol], members: set[int]) -> list[Symbol]:
+    order: list[Symbol] = []
+    done: set[int] = set()
+    for root in nodes:
+        stack = [(root, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if id(n) in done:
+                continue
+            if expanded:
+                done.add(id(n))
+                order.append(n)
+                continue
+            stack.append((n, True))
+            stack.extend((i, False) for i in n.inputs if id(i) in members and id(i) not in done)
+    return order
+
+
+def simplify_all(outputs: list[Symbol], assume_finite: bool = False) -> list[Symbol]:
+    """Simplify several outputs together (shared CSE table)."""
+    size = len(topo_order(outputs))
+    with NameManager():
+        return Simplifier(assume_finite, budget=20 * size + 1000).run(outputs)
+
+
+def simplify(s: Symbol, assume_finite: bool = False, explain: bool = False) -> Any:
+    """The simplified graph (and a Report of the rules that fired, with explain=True)."""
+    outputs = s.outputs()
+    before = len(topo_order(outputs))
+    with NameManager():
+        simplifier = Simplifier(assume_finite, budget=20 * before + 1000)
+        new = simplifier.run(outputs)
+    result = Group(new) if s.op == GROUP else new[0]
+    if explain:
+        simplifier.report.nodes_before = before
+        simplifier.report.nodes_after = len(topo_order(new))
+        return result, simplifier.report
+    return result
+
+
+# ---- helpers for rules ---------------------------------------------------------
+
+
+def _num(node: Symbol) -> float | None:
+    """The number of a 0-d constant, else None."""
+    return scalar_value(node)
+
+
+def _keeps_dtype(c: Symbol, x: Symbol) -> bool:
+    """Combining x with constant c leaves x's dtype alone."""
+    if c.dtype is None:  # weak Python scalar
+        v = c.attrs["value"]
+        return isinstance(v, int) or x.dtype is None or x.dtype.kind in "fc"
+    return x.dtype is not None and np.result_type(c.dtype, x.dtype) == x.dtype
+
+
+def _is_scalar_const(node: Symbol) -> bool:
+    return node.op == CONST and node.shape == ()
+
+
+def _identity_const(c: Symbol, x: Symbol, value: float) -> bool:
+    """c is `value` everywhere and combining it with x changes neither shape nor dtype."""
+    return is_const(c, value) and covered_by(c, x) and _keeps_dtype(c, x)
+
+
+def _coef_term(node: Symbol) -> tuple[Any, Symbol]:
+    """node as coefficient * term: c*t -> (c, t), -t -> (-1, t), t -> (1, t)."""
+    if node.op == "multiply" and _is_scalar_const(node.inputs[0]) and node.inputs[0].dtype is None:
+        return node.inputs[0].attrs["value"], node.inputs[1]
+    if node.op == "negative":
+        c, t = _coef_term(node.inputs[0])
+        return -c, t
+    return 1, node
+
+
+def _scaled(c: Any, t: Symbol) -> Symbol:
+    if c == 1:
+        return t
+    if c == -1:
+        return ew.negative(t)
+    return c * t
+
+
+# ---- arithmetic identities -----------------------------------------------------
+
+
+@rewrites("add")
+def add_zero(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x + 0 -> x, 0 + x -> x"""
+    a, b = node.inputs
+    if _identity_const(b, a, 0):
+        return a
+    if _identity_const(a, b, 0):
+        return b
+    return None
+
+
+@rewrites("add")
+def add_negative(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x + (-y) -> x - y, (-x) + y -> y - x"""
+    a, b = node.inputs
+    if b.op == "negative":
+        return a - b.inputs[0]
+    if a.op == "negative":
+        return b - a.inputs[0]
+    return None
+
+
+@rewrites("add")
+def constant_last(node: Symbol, s: Simplifier) -> Symbol | None:
+    """2 + x -> x + 2 (printing order)"""
+    a, b = node.inputs
+    if a.op == CONST and b.op != CONST:
+        return ew.add(b, a)
+    return None
+
+
+@rewrites("add", "subtract")
+def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x + x -> 2*x, 2*x + y + 2*x -> 4*x + y, c1 + x + c2 -> x + (c1 + c2)"""
+    terms: list[tuple[Any, Symbol]] = []
+
+    def flatten(n: Symbol, sign: int, depth: int) -> None:
+        if depth < 16 and n.op in ("add", "subtract") and (n is node or id(n) in s.canonical):
+            flatten(n.inputs[0], sign, depth + 1)
+            flatten(n.inputs[1], sign if n.op == "add" else -sign, depth + 1)
+        else:
+            c, t = _coef_term(n)
+            terms.append((sign * c, t))
+
+    flatten(node, 1, 0)
+    coefs: dict[int, Any] = {}
+    order: list[Symbol] = []
+    constant = 0
+    n_consts = 0
+    for c, t in terms:
+        if _is_scalar_const(t) and t.dtype is None:
+            constant = constant + c * t.attrs["value"]
+            n_consts += 1
+            continue
+        if id(t) not in coefs:
+            coefs[id(t)] = 0
+            order.append(t)
+        coefs[id(t)] = coefs[id(t)] + c
+    merged = len(order) + (1 if n_consts else 0) < len(terms)
+    if not merged:
+        return None
+    if not s.assume_finite and any(coefs[id(t)] == 0 for t in order):
+        return None  # x - x is NaN at inf: only under assume_finite
+    kept = [t for t in order if coefs[id(t)] != 0]
+    if not kept:
+        return None
+    if not all(covers(kept[0], t) and covered_by(t, kept[0]) for t in kept[1:]) and len(kept) != len(order):
+        return None  # dropping a term could change the broadcast shape
+    acc = _scaled(coefs[id(kept[0])], kept[0])
+    for t in kept[1:]:
+        c = coefs[id(t)]
+        acc = acc - _scaled(-c, t) if (isinstance(c, (int, float)) and c < 0) else acc + _scaled(c, t)
+    if constant != 0 or (n_consts and not kept):
+        acc = acc - (-constant) if constant < 0 else acc + constant
+    return acc
+
+
+@rewrites("subtract")
+def subtract_identities(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x - 0 -> x, 0 - x -> -x, x - (-y) -> x + y, x - c -> x + (-c)"""
+    a, b = node.inputs
+    if _identity_const(b, a, 0):
+        return a
+    if _identity_const(a, b, 0):
+        return ew.negative(b)
+    if b.op == "negative":
+        return a + b.inputs[0]
+    return None
+
+
+@rewrites("subtract", finite=True)
+def subtract_self(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x - x -> 0 (assume_finite: inf - inf is NaN)"""
+    a, b = node.inputs
+    return ew.zeros_like(a) if a is b else None
+
+
+@rewrites("multiply")
+def multiply_identities(node: Symbol, s: Simplifier) -> Symbol | None:
+    """1*x -> x, -1*x -> -x, x*c -> c*x"""
+    a, b = node.inputs
+    if _identity_const(a, b, 1):
+        return b
+    if _identity_const(b, a, 1):
+        return a
+    if _is_scalar_const(a) and _num(a) == -1 and _keeps_dtype(a, b):
+        return ew.negative(b)
+    if b.op == CONST and a.op != CONST:
+        return ew.multiply(b, a)
+    return None
+
+
+@rewrites("multiply", finite=True)
+def multiply_zero(node: Symbol, s: Simplifier) -> Symbol | None:
+    """0*x -> 0 (assume_finite: 0*inf is NaN)"""
+    a, b = node.inputs
+    if is_const(a, 0) and covered_by(a, b):
+        return ew.zeros_like(b)
+    return None
+
+
+@rewrites("multiply", "add", "subtract", "divide")
+def weaken_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
+    """float32(2) * x -> 2 * x when x has that dtype already (so coefficients collect)"""
+    a, b = node.inputs
+    for i, (c, other) in enumerate(((a, b), (b, a))):
+        if _is_scalar_const(c) and c.dtype is not None and c.dtype.kind == "f" and other.dtype == c.dtype:
+            weak = const(float(c.attrs["value"]))
+            return rebuild(node, (weak, b) if i == 0 else (a, weak))
+    return None
+
+
+@rewrites("multiply")
+def collect_factors(node: Symbol, s: Simplifier) -> Symbol | None:
+    """c*(d*x) -> (c*d)*x, (c*x)*y -> c*(x*y), c*(-x) -> (-c)*x, (-x)*(-y) -> x*y"""
+    a, b = node.inputs
+    ca, ta = _coef_term(a)
+    cb, tb = _coef_term(b)
+    if ca == 1 and cb == 1:
+        return None
+    if _is_scalar_const(a) and a.dtype is None:
+        c = a.attrs["value"]
+        if cb == 1:
+            return None
+        return _scaled(c * cb, tb)
+    if ta is a and tb is b:
+        return None
+    return _scaled(ca * cb, ta * tb)
+
+
+@rewrites("multiply")
+def multiply_self(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x*x -> x**2, x*x**n -> x**(n+1), x**m*x**n -> x**(m+n) for positive integer powers"""
+    a, b = node.inputs
+    base_a, pa = _power_of(a)
+    base_b, pb = _power_of(b)
+    if base_a is base_b and pa is not None and pb is not None and pa > 0 and pb > 0:
+        return base_a ** (pa + pb)
+    return None
+
+
+def _power_of(n: Symbol) -> tuple[Symbol, Any]:
+    if n.op == "power" and _is_scalar_const(n.inputs[1]) and n.inputs[1].dtype is None:
+        p = n.inputs[1].attrs["value"]
+        return n.inputs[0], p if float(p).is_integer() else None
+    if n.op == "square":
+        return n.inputs[0], 2
+    return n, 1
+
+
+@rewrites("multiply")
+def multiply_broadcast(node: Symbol, s: Simplifier) -> Symbol | None:
+    """broadcast_like(c, y) * x -> c * x when y's shape fits in x's"""
+    a, b = node.inputs
+    for u, v in ((a, b), (b, a)):
+        if u.op == "broadcast_like" and covered_by(u.inputs[1], v):
+            return u.inputs[0] * v
+        if u.op == "broadcast_to" and v.shape is not None and covered_by(u, v):
+            return u.inputs[0] * v
+    return None
+
+
+@rewrites("multiply")
+def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
+    """c * (x / d) -> (c/d) * x"""
+    a, b = node.inputs
+    if _is_scalar_const(a) and a.dtype is None and b.op == "divide":
+        d = b.inputs[1]
+        if _is_scalar_const(d) and d.dtype is None and _num(d) != 0:
+            return (a.attrs["value"] / d.attrs["value"]) * b.inputs[0]
+    return None
+
+
+@rewrites("divide")
+def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x/1 -> x, x/c -> (1/c)*x, (c*x)/y -> c*(x/y), x/(c*y) -> (1/c)*(x/y)"""
+    a, b = node.inputs
+    if _identity_const(b, a, 1):
+        return a
+    if _is_scalar_const(b) and b.dtype is None and _num(b) not in (0,) and a.op != CONST:
+        return (1 / b.attrs["value"]) * a
+    ca, ta = _coef_term(a)
+    if ca != 1 and ta is not a:
+        return _scaled(ca, ta / b)
+    cb, tb = _coef_term(b)
+    if cb != 1 and tb is not b and cb != 0:
+        return _scaled(1 / cb, a / tb)
+    return None
+
+
+@rewrites("divide", finite=True)
+def divide_self(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x/x -> 1 (assume_finite and nonzero: 0/0 and inf/inf are NaN)"""
+    a, b = node.inputs
+    return ew.ones_like(a) if a is b else None
+
+
+@rewrites("negative")
+def negative_identities(node: Symbol, s: Simplifier) -> Symbol | None:
+    """--x -> x, -(c*x) -> (-c)*x, -(x - y) -> y - x"""
+    (x,) = node.inputs
+    if x.op == "negative":
+        return x.inputs[0]
+    c, t = _coef_term(x)
+    if c != 1:
+        return _scaled(-c, t)
+    if x.op == "subtract":
+        return x.inputs[1] - x.inputs[0]
+    return None
+
+
+@rewrites("power")
+def power_identities(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x**1 -> x, x**0 -> ones_like(x), (x**a)**b -> x**(a*b) for integers, norm(x)**2 -> sum(x*x)"""
+    x, p = node.inputs
+    n = _num(p) if p.dtype is None else None
+    if n is None:
+        return None
+    if n == 1:
+        return x
+    if n == 0:
+        return ew.ones_like(x)
+    if x.op == "power":
+        inner = _num(x.inputs[1]) if x.inputs[1].dtype is None else None
+        if inner is not None and float(inner).is_integer() and float(n).is_integer():
+            return x.inputs[0] ** (inner * n)
+    if n == 2 and x.op == "norm":
+        y = x.inputs[0]
+        return red.sum(y * y, axis=x.attrs["axis"], keepdims=x.attrs["keepdims"])
+    if n == 2 and x.op == "sqrt":
+        return None
+    return None
+
+
+# ---- shape helpers autodiff emits ----------------------------------------------
+
+
+@rewrites("sum_like")
+def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """sum_like(g, x) -> g when g already fits x"""
+    g, like = node.inputs
+    if covered_by(g, like):
+        return g
+    if g.shape is not None and like.shape is not None:
+        axes = _sum_axes(g.shape, like.shape)
+        out = red.sum(g, axis=axes, keepdims=True) if axes else g
+        lead = len(g.shape) - len(like.shape)
+        if lead > 0:
+            out = shp.reshape(out, shape=out.shape[lead:])
+        return out
+    return None
+
+
+def _sum_axes(g: tuple, like: tuple) -> tuple:
+    lead = len(g) - len(like)
+    return tuple(i for i in range(len(g)) if i < lead or (g[i] != 1 and like[i - lead] == 1))
+
+
+@rewrites("broadcast_like")
+def broadcast_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """broadcast_like(g, x) -> g when g already has x's shape; else broadcast_to(g, x.shape)"""
+    g, like = node.inputs
+    if covers(g, like):
+        return g
+    if node.shape is None or node.dtype is None:
+        return None
+    if g.dtype is None and g.op == CONST:  # a weak scalar takes the dtype it broadcasts into
+        g = const(np.array(g.attrs["value"], dtype=node.dtype))
+    if g.dtype == node.dtype:
+        return shp.broadcast_to(g, shape=node.shape)
+    return None
+
+
+@rewrites("reshape_like")
+def reshape_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """reshape_like(g, x) -> g for equal shapes, else reshape(g, x.shape)"""
+    g, like = node.inputs
+    if g.shape is not None and g.shape == like.shape:
+        return g
+    if like.shape is not None:
+        return shp.reshape(g, shape=like.shape)
+    return None
+
+
+@rewrites("reshape")
+def reshape_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """reshape(x, x.shape) -> x, reshape(reshape(x)) -> reshape(x)"""
+    (x,) = node.inputs
+    if x.shape is not None and x.shape == node.shape:
+        return x
+    if x.op == "reshape" and node.shape is not None:
+        return shp.reshape(x.inputs[0], shape=node.shape)
+    return None
+
+
+@rewrites("broadcast_to")
+def broadcast_to_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """broadcast_to(x, x.shape) -> x"""
+    (x,) = node.inputs
+    return x if x.shape is not None and x.shape == node.shape else None
+
+
+@rewrites("transpose")
+def transpose_transpose(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x.T.T -> x; x.T -> x for 0-d and 1-d x"""
+    (x,) = node.inputs
+    if node.attrs["axes"] is None:
+        if x.op == "transpose" and x.attrs["axes"] is None:
+            return x.inputs[0]
+        if x.ndim is not None and x.ndim <= 1:
+            return x
+    return None
+
+
+@rewrites("sum")
+def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
+    """sum(c*x) -> c*sum(x), sum(broadcast_to(c, s)) -> c*size, sum of a 0-d x -> x"""
+    (x,) = node.inputs
+    axis, keepdims = node.attrs["axis"], node.attrs["keepdims"]
+    c, t = _coef_term(x)
+    if c != 1 and t is not x:
+        return _scaled(c, red.sum(t, axis=axis, keepdims=keepdims))
+    if x.op == "broadcast_to" and _is_scalar_const(x.inputs[0]) and axis is None and not keepdims:
+        size = int(np.prod(x.shape))
+        value = x.inputs[0].attrs["value"]
+        return const(value * size) if x.inputs[0].dtype is None else None
+    if x.shape == () and axis is None and x.dtype is not None and x.dtype.kind == "f":
+        return x
+    return None
+
+
+@rewrites("where")
+def where_same(node: Symbol, s: Simplifier) -> Symbol | None:
+    """where(c, a, a) -> a when c does not widen the shape"""
+    c, a, b = node.inputs
+    if a is b and covered_by(c, a):
+        return a
+    return None
+
+
+@rewrites("dot", "matmul")
+def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
+    """dot(c*a, b) -> c*dot(a, b); dot(a, broadcast_to(c, s)) -> c*dot(a, ones)"""
+    a, b = node.inputs
+    build = la.dot if node.op == "dot" else la.matmul
+    ca, ta = _coef_term(a)
+    cb, tb = _coef_term(b)
+    if (ca != 1 and ta is not a) or (cb != 1 and tb is not b):
+        return _scaled(ca * cb, build(ta, tb))
+    for u, v, left in ((a, b, True), (b, a, False)):
+        if u.op == "broadcast_to" and _is_scalar_const(u.inputs[0]) and u.inputs[0].dtype is None:
+            c = u.inputs[0].attrs["value"]
+            if c != 1:
+                ones = shp.broadcast_to(1.0, shape=u.shape)
+                return c * (build(ones, v) if left else build(v, ones))
+    return None
+
+
+# ---- stability rewrites --------------------------------------------------------
+
+
+@rewrites("log")
+def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
+    """log(1 + x) -> log1p(x), log(sigmoid(x)) -> -softplus(-x), log(softmax) -> log_softmax,
+    log(sum(exp(x))) -> logsumexp(x)"""
+    (x,) = node.inputs
+    if x.op == "add":
+        a, b = x.inputs
+        for one, rest in ((a, b), (b, a)):
+            if _identity_const(one, rest, 1):
+                return ew.log1p(rest)
+    if x.op == "sigmoid":
+        return ew.negative(ew.softplus(ew.negative(x.inputs[0])))
+    if x.op == "softmax":
+        return nn.log_softmax(x.inputs[0], axis=x.attrs["axis"])
+    if x.op == "sum" and x.inputs[0].op == "exp":
+        return red.logsumexp(x.inputs[0].inputs[0], axis=x.attrs["axis"], keepdims=x.attrs["keepdims"])
+    return None
+
+
+@rewrites("subtract")
+def expm1_stability(node: Symbol, s: Simplifier) -> Symbol | None:
+    """exp(x) - 1 -> expm1(x)"""
+    a, b = node.inputs
+    if a.op == "exp" and _identity_const(b, a, 1):
+        return ew.expm1(a.inputs[0])
+    return None
+
+
+@rewrites("add")
+def expm1_stability_add(node: Symbol, s: Simplifier) -> Symbol | None:
+    """exp(x) + (-1) -> expm1(x)"""
+    a, b = node.inputs
+    if a.op == "exp" and _identity_const(b, a, -1):
+        return ew.expm1(a.inputs[0])
+    return None
