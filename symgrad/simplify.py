@@ -113,8 +113,8 @@ class Simplifier:
             key: tuple = ("const", _const_key(node))
         else:
             ids = tuple(id(i) for i in node.inputs)
-            if node.op in _COMMUTATIVE:
-                ids = tuple(sorted(ids))
+            if node.op in _COMMUTATIVE and all(i.op != CONST for i in node.inputs):
+                ids = tuple(sorted(ids))  # constants have a fixed side, set by the rules
             key = (node.op, _attrs_key(node.attrs), ids)
         found = self.table.get(key)
         if found is not None:

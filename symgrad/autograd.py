@@ -1,0 +1,390 @@
+"""`symgrad.autograd`: record eager ops as a Symbol graph, differentiate it with sym.grad.
+
+`backward` derives the gradient graph of what was recorded with the compiler's
+`sym.grad`, compiles it with the executor's program compiler, and runs it on the
+values recorded during the forward computation. The compiled backward is cached by
+the recorded graph's structure, shapes and dtypes, so a loop that records the same
+structure again pays derivation once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .autodiff import grad as derive
+from .errors import AutogradError, NonFiniteError, SymgradError
+from .executor import Program, compile_program, replay
+from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
+from .nd import FREED, STATE, NDArray, invoke
+from .ops.registry import OPS, register, substitute
+
+# ---- recording state -------------------------------------------------------------------
+
+
+def is_recording() -> bool:
+    return STATE.recording
+
+
+def is_training() -> bool:
+    return STATE.training
+
+
+def set_recording(is_recording: bool) -> bool:
+    previous, STATE.recording = STATE.recording, bool(is_recording)
+    return previous
+
+
+def set_training(train_mode: bool) -> bool:
+    previous, STATE.training = STATE.training, bool(train_mode)
+    return previous
+
+
+@contextmanager
+def _scope(recording: bool | None, training: bool | None):
+    previous = (STATE.recording, STATE.training)
+    if recording is not None:
+        STATE.recording = recording
+    if training is not None:
+        STATE.training = training
+    try:
+        yield
+    finally:
+        STATE.recording, STATE.training = previous
+
+
+def record(train_mode: bool = True):
+    """Record eager operations on arrays with history (attach_grad) inside the block."""
+    return _scope(True, train_mode)
+
+
+def pause(train_mode: bool = False):
+    """Stop recording inside the block."""
+    return _scope(False, train_mode)
+
+
+def train_mode():
+    return _scope(None, True)
+
+
+def predict_mode():
+    return _scope(None, False)
+
+
+_anomaly = threading.local()
+
+
+@contextmanager
+def detect_anomaly():
+    """Inside, a backward that turns finite values into NaN/Inf raises NonFiniteError naming the node."""
+    previous = getattr(_anomaly, "on", False)
+    _anomaly.on = True
+    try:
+        yield
+    finally:
+        _anomaly.on = previous
+
+
+def mark_variables(variables: Any, gradients: Any, grad_reqs: Any = "write") -> None:
+    """MXNet's mark_variables: attach the given gradient buffers to the variables."""
+    variables = variables if isinstance(variables, (list, tuple)) else [variables]
+    gradients = gradients if isinstance(gradients, (list, tuple)) else [gradients]
+    reqs = grad_reqs if isinstance(grad_reqs, (list, tuple)) else [grad_reqs] * len(variables)
+    for v, g, r in zip(variables, gradients, reqs):
+        v.attach_grad(r)
+        v._grad = g
+
+
+# ---- compiled backward programs ------------------------------------------------------------
+
+
+@dataclass
+class _Backward:
+    program: Program
+    feed_positions: list[int]  # positions in the recorded topological order of the program's inputs
+    target_positions: list[int]
+    n_heads: int
+
+
+_CACHE: dict[tuple, _Backward] = {}
+_CACHE_LOCK = threading.Lock()
+CACHE_STATS = {"hits": 0, "misses": 0}
+
+
+def _structure(order: list[Symbol], heads: list[Symbol], targets: set[int], seeded: tuple) -> tuple:
+    """Ops, attrs, wiring, leaf shapes/dtypes and constants of a recorded graph (values aside)."""
+    index: dict[int, int] = {}
+    parts: list[Any] = []
+    for node in order:
+        index[id(node)] = len(index)
+        if node.op == VAR:
+            parts.append((id(node) in targets, node.shape, node.dtype.str))
+        elif node.op == CONST:
+            v = node.attrs["value"]
+            parts.append(("c", v.tobytes(), v.dtype.str, v.shape) if isinstance(v, np.ndarray) else ("c", type(v), v))
+        else:
+            parts.append((node.op, tuple(node.attrs.items()), tuple(index[id(i)] for i in node.inputs)))
+    return (tuple(parts), tuple(index[id(h)] for h in heads), seeded)
+
+
+def _compile(order: list[Symbol], heads: list[Symbol], targets: list[Symbol], head_grads: list) -> _Backward:
+    head_vars = [
+        None if hg is None else var(f"_head_grad{i}", shape=h.shape, dtype=h.dtype) for i, (h, hg) in enumerate(zip(heads, head_grads))
+    ]
+    seeds = [const(1.0) if hv is None else hv for hv in head_vars]
+    grads = derive(Group(heads), targets, head_grads=seeds)
+    position = {id(n): i for i, n in enumerate(order)}
+    feed = [n for n in topo_order(grads) if id(n) in position and n.op != CONST]
+    inputs = feed + [hv for hv in head_vars if hv is not None]
+    program = compile_program(grads, inputs)
+    return _Backward(program, [position[id(n)] for n in feed], [position[id(t)] for t in targets], len(inputs) - len(feed))
+
+
+def _run_backward(
+    heads: Sequence[NDArray], head_grads: Any, variables: Sequence[NDArray] | None, retain_graph: bool
+) -> tuple[list[np.ndarray], list[Symbol]]:
+    """Gradients of the heads w.r.t. variables (default: every attached leaf reached)."""
+    head_nodes = []
+    for h in heads:
+        if not isinstance(h, NDArray):
+            raise AutogradError(f"backward: heads must be NDArrays, got {type(h).__name__}")
+        if h._node is None or h._node.op == VAR and h._grad is None:
+            raise AutogradError(
+                "backward: this array has no recorded history; compute it inside `with autograd.record():` "
+                "from arrays that called attach_grad()"
+            )
+        head_nodes.append(h._node)
+    grads_in = _head_grads(heads, head_grads)
+    order = topo_order(head_nodes)
+    for node in order:
+        if node.value is FREED:
+            raise AutogradError(
+                "backward: the recorded graph was already freed by an earlier backward; "
+                "pass retain_graph=True to that first backward to backpropagate through it again"
+            )
+    if variables is None:
+        targets = [n for n in order if n.op == VAR and n.name.startswith("var")]
+    else:
+        targets = []
+        for v in variables:
+            if not isinstance(v, NDArray) or v._node is None:
+                raise AutogradError("grad: each variable must be an NDArray with attach_grad() or recorded history")
+            targets.append(v._node)
+    position = {id(n): i for i, n in enumerate(order)}
+    if any(id(t) not in position for t in targets):
+        raise AutogradError("grad: a variable is not part of the recorded computation of the heads")
+    seeded = tuple(g is not None for g in grads_in)
+    key = (_structure(order, head_nodes, set(), seeded), tuple(position[id(t)] for t in targets))
+    with _CACHE_LOCK:
+        compiled = _CACHE.get(key)
+    if compiled is None:
+        CACHE_STATS["misses"] += 1
+        compiled = _compile(order, head_nodes, targets, list(grads_in))
+        with _CACHE_LOCK:
+            _CACHE[key] = compiled
+    else:
+        CACHE_STATS["hits"] += 1
+    values = [order[p].value for p in compiled.feed_positions] + [g for g in grads_in if g is not None]
+    if getattr(_anomaly, "on", False):
+        results = replay(compiled.program, values, True, "backward")
+    else:
+        try:
+            results = compiled.program.fn(*values)
+        except NonFiniteError:
+            raise
+        except Exception:  # noqa: BLE001 - replay names the node at fault
+            results = replay(compiled.program, values, False, "backward")
+    if not retain_graph:
+        for node in order:
+            if node.op not in (VAR, CONST):
+                node.value = FREED
+    return [np.asarray(r) for r in results], targets
+
+
+def _head_grads(heads: Sequence[NDArray], head_grads: Any) -> list[np.ndarray | None]:
+    if head_grads is None:
+        return [None] * len(heads)
+    if not isinstance(head_grads, (list, tuple)):
+        head_grads = [head_grads]
+    if len(head_grads) != len(heads):
+        raise AutogradError(f"backward: {len(head_grads)} head gradients for {len(heads)} heads")
+    out = []
+    for h, g in zip(heads, head_grads):
+        if g is None:
+            out.append(None)
+            continue
+        arr = np.asarray(g._data if isinstance(g, NDArray) else g, dtype=h.dtype)
+        if arr.shape != h.shape:
+            raise AutogradError(f"backward: head gradient of shape {arr.shape} for an output of shape {h.shape}")
+        out.append(arr)
+    return out
+
+
+def backward(heads: Any, head_grads: Any = None, retain_graph: bool = False, train_mode: bool = True) -> None:
+    """Write the gradients of heads (sum of each) into every attached variable's .grad.
+
+    A variable attached with 'write' that the heads do not reach gets zeros, never a
+    gradient left from an earlier backward; 'add' adds (zeros included).
+    """
+    heads = heads if isinstance(heads, (list, tuple)) else [heads]
+    grads, targets = _run_backward(heads, head_grads, None, retain_graph)
+    reached = {id(t): g for t, g in zip(targets, grads)}
+    for ref in list(STATE.attached.values()):
+        array = ref()
+        if array is None or array._grad is None or array._node is None:
+            continue
+        g = reached.get(id(array._node))
+        buffer = array._grad._data
+        if array._grad_req == "add":
+            if g is not None:
+                buffer += g
+        elif g is None:
+            buffer[...] = 0
+        else:
+            np.copyto(buffer, g)
+
+
+def grad(
+    heads: Any,
+    variables: Any,
+    head_grads: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    train_mode: bool = True,
+) -> list[NDArray]:
+    """Gradients of heads w.r.t. variables, returned (not written into .grad).
+
+    With create_graph=True the gradients are recorded too, so they can be differentiated again.
+    """
+    heads = heads if isinstance(heads, (list, tuple)) else [heads]
+    single = not isinstance(variables, (list, tuple))
+    variables = [variables] if single else list(variables)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if not create_graph:
+        grads, _ = _run_backward(heads, head_grads, variables, retain_graph)
+        return [NDArray(g) for g in grads]
+    return _recorded_grad(heads, head_grads, variables, retain_graph)
+
+
+def _recorded_grad(heads: list, head_grads: Any, variables: list, retain_graph: bool) -> list[NDArray]:
+    """Differentiate symbolically and run the gradient graph as recorded eager ops."""
+    for h in heads:
+        if h._node is None:
+            raise AutogradError("grad: a head has no recorded history")
+    grads_in = _head_grads(heads, head_grads)
+    seeds = [const(1.0) if g is None else NDArray(g) for g in grads_in]
+    head_nodes = [h._node for h in heads]
+    for node in topo_order(head_nodes):
+        if node.value is FREED:
+            raise AutogradError("grad: the recorded graph was already freed; pass retain_graph=True earlier")
+    seed_vars = [var(f"_seed{i}", shape=h.shape, dtype=h.dtype) for i, h in enumerate(heads)]
+    gsyms = derive(Group(head_nodes), [v._node for v in variables], head_grads=seed_vars)
+    feed: dict[int, Any] = {}
+    for sv, seed in zip(seed_vars, seeds):
+        feed[id(sv)] = seed.attrs["value"] if isinstance(seed, Symbol) else seed
+    recorded = {id(n) for n in topo_order(head_nodes)}
+    with record():
+        results = _interpret(gsyms, feed, recorded)
+    return results
+
+
+def _interpret(outputs: list[Symbol], feed: dict[int, Any], recorded: set[int]) -> list[NDArray]:
+    """Evaluate Symbols with eager (recorded) ops; recorded nodes stand for their own values."""
+    done: dict[int, Any] = dict(feed)
+    for node in topo_order(outputs):
+        if id(node) in done:
+            continue
+        if id(node) in recorded or node.op == VAR:
+            done[id(node)] = NDArray(node.value, node)
+        elif node.op == CONST:
+            done[id(node)] = node.attrs["value"]
+        else:
+            done[id(node)] = invoke(OPS[node.op], tuple(done[id(i)] for i in node.inputs), node.attrs)
+    out = []
+    for o in outputs:
+        value = done[id(o)]
+        out.append(value if isinstance(value, NDArray) else NDArray(np.asarray(value)))
+    return out
+
+
+def get_symbol(x: NDArray) -> Symbol:
+    """The recorded history of x as a Symbol: attached arrays are variables, other data constants."""
+    if not isinstance(x, NDArray) or x._node is None:
+        raise AutogradError("get_symbol: this array has no recorded history")
+    order = topo_order([x._node])
+    mapping = {
+        n.name: const(n.value) for n in order if n.op == VAR and not n.name.startswith("var") and n.value is not None
+    }
+    return substitute(x._node, mapping)
+
+
+# ---- custom functions ------------------------------------------------------------------------------
+
+
+class Function:
+    """A custom op: subclass with forward(*inputs) and backward(*output_grads) on NDArrays.
+
+    Call an instance on NDArrays inside `record()`; backward's gradients flow to the inputs.
+    """
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple = ()
+
+    def save_for_backward(self, *arrays: NDArray) -> None:
+        self.saved_tensors = arrays
+
+    def forward(self, *inputs: NDArray) -> NDArray:
+        raise SymgradError(f"{type(self).__name__} must define forward(self, *inputs)")
+
+    def backward(self, *output_grads: NDArray) -> Any:
+        raise SymgradError(f"{type(self).__name__} must define backward(self, *output_grads)")
+
+    def __call__(self, *inputs: NDArray) -> NDArray:
+        with pause(train_mode=STATE.training):
+            out = self.forward(*inputs)
+        if not isinstance(out, NDArray):
+            raise SymgradError(f"{type(self).__name__}.forward must return one NDArray")
+        if STATE.recording and any(isinstance(i, NDArray) and i._node is not None for i in inputs):
+            attrs = {"fn": self, "shape": out.shape, "dtype": out.dtype.str}
+            recorded = invoke(OPS["custom_function"], tuple(inputs), attrs)
+            return recorded
+        return out
+
+    def _run_backward(self, g: np.ndarray, index: int) -> np.ndarray:
+        with pause():
+            grads = self.backward(NDArray(np.asarray(g)))
+        grads = grads if isinstance(grads, (list, tuple)) else (grads,)
+        chosen = grads[index]
+        return chosen._data if isinstance(chosen, NDArray) else np.asarray(chosen)
+
+
+def _custom_impl(*arrays: np.ndarray, fn: Function, shape: tuple, dtype: str) -> np.ndarray:
+    with pause():
+        out = fn.forward(*(NDArray(a) for a in arrays))
+    return out._data
+
+
+register(
+    "custom_function",
+    _custom_impl,
+    shape=lambda *shapes, fn, shape, dtype: shape,
+    dtype=lambda *dtypes, fn, shape, dtype: np.dtype(dtype),
+    grad=lambda g, out, *inputs, fn, shape, dtype: [
+        custom_function_grad(g, *inputs, fn=fn, index=i) for i in range(len(inputs))
+    ],
+    elementwise=False,
+)
+custom_function_grad = register(
+    "custom_function_grad",
+    lambda g, *inputs, fn, index: fn._run_backward(g, index),
+    shape=lambda g, *shapes, fn, index: shapes[index],
+    dtype=lambda g, *dtypes, fn, index: np.result_type(g),
+    grad=None,
+    elementwise=False,
+)

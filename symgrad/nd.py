@@ -1,0 +1,428 @@
+"""`symgrad.nd`: eager NDArrays over NumPy, recording onto Symbol graphs.
+
+An eager op runs the op's one declared NumPy implementation at once. While
+`autograd.record()` is on and an input has history, the op is also recorded as a
+Symbol node holding its value, so what `record()` captures is a Symbol graph that
+`sym.grad`, the simplifier and the executor's compiler differentiate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .errors import SymgradError, user_origin
+from .graph import CONST, VAR, Symbol, const
+from .ops import registry as _registry
+from .ops.registry import OPS, OpDef
+from .ops.shape import encode_index
+
+FREED = "freed"  # node.value after a backward without retain_graph
+
+
+class _State(threading.local):
+    """Recording flags and attached variables, per thread."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.training = False
+        # id -> weak reference (NDArray's == builds an array, so no WeakSet)
+        self.attached: dict[int, weakref.ref] = {}
+
+
+STATE = _State()
+_leaf_ids = itertools.count()
+
+
+def _leaf(data: np.ndarray, attached: bool) -> Symbol:
+    """A variable node standing for an array's current value in a recorded graph."""
+    node = Symbol(VAR, name=f"{'var' if attached else '_data'}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
+    node.value = data
+    return node
+
+
+class NDArray:
+    """An n-dimensional array (a NumPy array inside) that autograd can record."""
+
+    __slots__ = ("_data", "_node", "_grad", "_grad_req", "__weakref__")
+    __array_ufunc__ = None  # NumPy scalars on the left defer to our reflected operators
+    __hash__ = object.__hash__
+    _is_ndarray = True
+
+    def __init__(self, data: Any, node: Symbol | None = None) -> None:
+        self._data = data
+        self._node = node
+        self._grad: NDArray | None = None
+        self._grad_req = "null"
+
+    # ---- basics -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def context(self) -> str:
+        return "cpu(0)"
+
+    ctx = context
+
+    @property
+    def T(self) -> NDArray:
+        return invoke(OPS["transpose"], (self,), {"axes": None})
+
+    @property
+    def grad(self) -> NDArray | None:
+        return self._grad
+
+    def asnumpy(self) -> np.ndarray:
+        return self._data.copy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def asscalar(self) -> Any:
+        if self._data.size != 1:
+            raise SymgradError(f"asscalar needs an array of size 1, got shape {self.shape}")
+        return self._data.reshape(()).item()
+
+    item = asscalar
+
+    def __float__(self) -> float:
+        return float(self.asscalar())
+
+    def __int__(self) -> int:
+        return int(self.asscalar())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise SymgradError(
+                f"the truth value of an NDArray of shape {self.shape} is ambiguous; use .sum(), .max() or .min()"
+            )
+        return bool(self.asscalar())
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        dims = "x".join(str(d) for d in self.shape) or "scalar"
+        return f"\n{self._data}\n<NDArray {dims} @cpu(0)>"
+
+    __str__ = __repr__
+
+    def astype(self, dtype: Any) -> NDArray:
+        return NDArray(self._data.astype(dtype))
+
+    def copy(self) -> NDArray:
+        return NDArray(self._data.copy())
+
+    def detach(self) -> NDArray:
+        """The same values with no history: gradients stop here."""
+        return NDArray(self._data)
+
+    def zeros_like(self) -> NDArray:
+        return NDArray(np.zeros_like(self._data))
+
+    # ---- autograd -----------------------------------------------------------------
+    def attach_grad(self, grad_req: str = "write", stype: Any = None) -> None:
+        """Make this array a variable: allocate .grad (zeros); 'add' accumulates across backwards."""
+        if grad_req not in ("write", "add", "null"):
+            raise SymgradError(f"attach_grad: grad_req must be 'write', 'add' or 'null', got {grad_req!r}")
+        if self._data.dtype.kind != "f":
+            raise SymgradError(f"attach_grad needs a floating-point array, got dtype {self.dtype}; use .astype('float32')")
+        self._grad = NDArray(np.zeros_like(self._data))
+        self._grad_req = grad_req
+        self._node = _leaf(self._data, attached=True) if grad_req != "null" else None
+        attached = STATE.attached
+        key = id(self)
+        if grad_req != "null":
+            attached[key] = weakref.ref(self, lambda _ref: attached.pop(key, None))
+        else:
+            attached.pop(key, None)
+
+    def backward(self, out_grad: Any = None, retain_graph: bool = False, train_mode: bool = True) -> None:
+        """Gradients of this array (of sum(self) without out_grad) into every attached variable."""
+        from .autograd import backward
+
+        backward([self], None if out_grad is None else [out_grad], retain_graph=retain_graph, train_mode=train_mode)
+
+    # ---- indexing -------------------------------------------------------------------
+    def __getitem__(self, index: Any) -> NDArray:
+        return invoke(OPS["getitem"], (self,), {"index": encode_index(_plain_index(index))})
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        index = _plain_index(index)
+        value_data = value._data if isinstance(value, NDArray) else value
+        tracked = STATE.recording and (self._node is not None or (isinstance(value, NDArray) and value._node is not None))
+        if not tracked:
+            self._data[index] = value_data
+            if self._node is not None and self._node.op != VAR:
+                self._node = None  # the history no longer describes these values
+            return
+        # Functional update: recorded nodes keep the old values; gradients flow to `value`.
+        result = invoke(OPS["setitem"], (self, value), {"index": encode_index(index)})
+        self._data, self._node = result._data, result._node
+
+    # ---- operators ---------------------------------------------------------------------
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        opdef = OPS.get(attr)
+        if opdef is None or not opdef.method:
+            raise AttributeError(f"NDArray has no attribute {attr!r}")
+        return lambda *args, **kwargs: call(opdef, (self, *args), kwargs)
+
+    def __neg__(self) -> NDArray:
+        return invoke(OPS["negative"], (self,), {})
+
+    def __pos__(self) -> NDArray:
+        return self
+
+    def __abs__(self) -> NDArray:
+        return invoke(OPS["abs"], (self,), {})
+
+    def __add__(self, other: Any) -> NDArray:
+        return invoke(OPS["add"], (self, other), {})
+
+    def __radd__(self, other: Any) -> NDArray:
+        return invoke(OPS["add"], (other, self), {})
+
+    def __sub__(self, other: Any) -> NDArray:
+        return invoke(OPS["subtract"], (self, other), {})
+
+    def __rsub__(self, other: Any) -> NDArray:
+        return invoke(OPS["subtract"], (other, self), {})
+
+    def __mul__(self, other: Any) -> NDArray:
+        return invoke(OPS["multiply"], (self, other), {})
+
+    def __rmul__(self, other: Any) -> NDArray:
+        return invoke(OPS["multiply"], (other, self), {})
+
+    def __truediv__(self, other: Any) -> NDArray:
+        return invoke(OPS["divide"], (self, other), {})
+
+    def __rtruediv__(self, other: Any) -> NDArray:
+        return invoke(OPS["divide"], (other, self), {})
+
+    def __pow__(self, other: Any) -> NDArray:
+        return invoke(OPS["power"], (self, other), {})
+
+    def __rpow__(self, other: Any) -> NDArray:
+        return invoke(OPS["power"], (other, self), {})
+
+    def __matmul__(self, other: Any) -> NDArray:
+        return invoke(OPS["matmul"], (self, other), {})
+
+    def __rmatmul__(self, other: Any) -> NDArray:
+        return invoke(OPS["matmul"], (other, self), {})
+
+    def __lt__(self, other: Any) -> NDArray:
+        return invoke(OPS["less"], (self, other), {})
+
+    def __le__(self, other: Any) -> NDArray:
+        return invoke(OPS["less_equal"], (self, other), {})
+
+    def __gt__(self, other: Any) -> NDArray:
+        return invoke(OPS["greater"], (self, other), {})
+
+    def __ge__(self, other: Any) -> NDArray:
+        return invoke(OPS["greater_equal"], (self, other), {})
+
+    def __eq__(self, other: Any) -> NDArray:  # type: ignore[override]
+        return invoke(OPS["equal"], (self, other), {})
+
+    def __ne__(self, other: Any) -> NDArray:  # type: ignore[override]
+        return invoke(OPS["not_equal"], (self, other), {})
+
+    def __iadd__(self, other: Any) -> NDArray:
+        return self._inplace("add", other)
+
+    def __isub__(self, other: Any) -> NDArray:
+        return self._inplace("subtract", other)
+
+    def __imul__(self, other: Any) -> NDArray:
+        return self._inplace("multiply", other)
+
+    def __itruediv__(self, other: Any) -> NDArray:
+        return self._inplace("divide", other)
+
+    def _inplace(self, op: str, other: Any) -> NDArray:
+        result = invoke(OPS[op], (self, other), {})
+        if self._node is None and result._node is None and result._data.dtype == self._data.dtype:
+            self._data[...] = result._data  # no history: update in place, as NumPy does
+        else:
+            self._data, self._node = result._data, result._node
+        return self
+
+
+def _plain_index(index: Any) -> Any:
+    if isinstance(index, NDArray):
+        return index._data.astype(np.intp)
+    if isinstance(index, tuple):
+        return tuple(i._data.astype(np.intp) if isinstance(i, NDArray) else i for i in index)
+    return index
+
+
+def _to_input(value: Any) -> Any:
+    """The NumPy value of an op input (NDArrays unwrapped, numbers as weak scalars)."""
+    if isinstance(value, NDArray):
+        return value._data
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (int, float, bool, np.ndarray)):
+        return value
+    if isinstance(value, Symbol):
+        raise SymgradError("cannot mix a Symbol into eager nd code; use sym ops for graphs")
+    return np.asarray(value)
+
+
+def _graph_input(value: Any) -> Symbol:
+    """The node standing for an op input in the recorded graph."""
+    if isinstance(value, NDArray):
+        if value._node is None:
+            value._node = _leaf(value._data, attached=False)
+        return value._node
+    if isinstance(value, np.ndarray):
+        return _leaf(value, attached=False)
+    return const(value)
+
+
+def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
+    """Run an op eagerly; record it when recording and some input has history."""
+    values = [_to_input(x) for x in inputs]
+    run_attrs = opdef.prepare(attrs) if opdef.prepare is not None else attrs
+    try:
+        out = opdef.impl(*values, **run_attrs)
+    except Exception as exc:  # noqa: BLE001 - re-raised naming the op and shapes
+        shapes = ", ".join(str(np.shape(v)) for v in values)
+        raise _shape_or_symgrad(exc)(f"nd.{opdef.name}: {exc} (input shapes {shapes})") from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if STATE.recording and any(isinstance(x, NDArray) and x._node is not None for x in inputs):
+        node = Symbol(
+            opdef.name,
+            tuple(_graph_input(x) for x in inputs),
+            attrs,
+            opdef.name,
+            out.shape,
+            out.dtype,
+            user_origin(),
+        )
+        node.value = out
+        return NDArray(out, node)
+    return NDArray(out)
+
+
+def _shape_or_symgrad(exc: Exception) -> type:
+    from .errors import ShapeError
+
+    return ShapeError if isinstance(exc, (ValueError, IndexError)) else SymgradError
+
+
+def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
+    """nd.<op>(...) with the same signature as sym.<op>(...)."""
+    tensors, attrs, _ = opdef.parse(args, kwargs)
+    if opdef.name in ("maximum", "minimum") and not isinstance(tensors[0], NDArray):
+        tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder
+    return invoke(opdef, tuple(tensors), attrs)
+
+
+def _make_eager(opdef: OpDef) -> Any:
+    def eager(*args: Any, **kwargs: Any) -> NDArray:
+        return call(opdef, args, kwargs)
+
+    eager.__name__ = opdef.name
+    eager.__doc__ = f"Eager op `{opdef.name}` on NDArrays (recorded under autograd.record())."
+    return eager
+
+
+def _publish(name: str, builder: Any) -> None:
+    globals()[name] = _make_eager(builder.opdef)
+
+
+for _name, _opdef in list(OPS.items()):
+    globals()[_name] = _make_eager(_opdef)
+_registry.on_register(_publish)
+BlockGrad = globals()["stop_gradient"]
+Concat = concatenate = globals()["concat"]
+
+
+# ---- creation ---------------------------------------------------------------------
+
+
+def _default_dtype(data: Any, dtype: Any) -> Any:
+    if dtype is not None:
+        return np.dtype(dtype)
+    if isinstance(data, NDArray):
+        return data.dtype
+    if isinstance(data, np.ndarray) and data.dtype.kind in "fiub":
+        return data.dtype
+    return np.dtype(np.float32)  # Python data defaults to float32, as in MXNet and PyTorch
+
+
+def array(data: Any, ctx: Any = None, dtype: Any = None) -> NDArray:
+    """An NDArray from Python or NumPy data (a copy)."""
+    raw = data._data if isinstance(data, NDArray) else data
+    return NDArray(np.array(raw, dtype=_default_dtype(data, dtype)))
+
+
+def zeros(shape: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:
+    return NDArray(np.zeros(shape, dtype=dtype))
+
+
+def ones(shape: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:
+    return NDArray(np.ones(shape, dtype=dtype))
+
+
+def full(shape: Any, val: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:
+    return NDArray(np.full(shape, val, dtype=dtype))
+
+
+def empty(shape: Any, ctx: Any = None, dtype: Any = "float32") -> NDArray:
+    return NDArray(np.zeros(shape, dtype=dtype))
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1.0, repeat: int = 1, ctx: Any = None, dtype: Any = "float32") -> NDArray:
+    values = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype)
+    return NDArray(np.repeat(values, repeat) if repeat != 1 else values)
+
+
+class _Random:
+    """nd.random: normal and uniform sampling (NumPy's global generator)."""
+
+    @staticmethod
+    def normal(loc: float = 0.0, scale: float = 1.0, shape: Any = (), dtype: Any = "float32", **_: Any) -> NDArray:
+        return NDArray(np.asarray(np.random.normal(loc, scale, size=shape), dtype=dtype))
+
+    @staticmethod
+    def uniform(low: float = 0.0, high: float = 1.0, shape: Any = (), dtype: Any = "float32", **_: Any) -> NDArray:
+        return NDArray(np.asarray(np.random.uniform(low, high, size=shape), dtype=dtype))
+
+    @staticmethod
+    def seed(seed: int) -> None:
+        np.random.seed(seed)
+
+
+random = _Random()
+random_normal = random.normal  # MXNet 0.x names used by older tutorials
+random_uniform = random.uniform
+
+
+def is_recorded(node: Symbol | None) -> bool:
+    return node is not None and node.op not in (VAR, CONST)
