@@ -1,0 +1,215 @@
+"""Eager mode: NDArray basics, recording, backward errors, grad_req, higher order, get_symbol, Function."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import autograd, nd
+
+
+def test_python_data_defaults_to_float32_and_prints_like_mxnet():
+    x = nd.array([[1, 2]])
+    assert x.dtype == np.float32
+    assert repr(x) == "\n[[1. 2.]]\n<NDArray 1x2 @cpu(0)>"
+    assert x.shape == (1, 2) and x.size == 2 and x.ndim == 2
+    assert x.T.shape == (2, 1)
+    assert float(nd.array([3.5])) == 3.5
+    np.testing.assert_array_equal(np.asarray(x), [[1, 2]])
+
+
+def test_every_registered_op_is_an_nd_function_with_the_same_result_as_numpy():
+    x = nd.array([[0.5, 1.5], [2.0, 3.0]])
+    np.testing.assert_allclose(nd.exp(x).asnumpy(), np.exp(x.asnumpy()))
+    np.testing.assert_allclose(x.sum(axis=0).asnumpy(), [2.5, 4.5])
+    np.testing.assert_allclose(nd.norm(x).asscalar(), np.linalg.norm(x.asnumpy()), rtol=1e-6)
+    np.testing.assert_array_equal((x > 1).asnumpy(), [[0, 1], [1, 1]])
+    assert (x > 1).dtype == np.float32
+
+
+def test_second_backward_without_retain_graph_says_to_pass_retain_graph():
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = (x * x).sum()
+    y.backward()
+    with pytest.raises(sg.AutogradError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_backward_on_array_without_history_says_so():
+    with pytest.raises(sg.AutogradError, match="no recorded history"):
+        nd.array([1.0]).backward()
+    x = nd.array([1.0])
+    x.attach_grad()
+    y = x * 2  # not recorded
+    with pytest.raises(sg.AutogradError, match="no recorded history"):
+        y.backward()
+
+
+def test_grad_req_add_accumulates_what_write_overwrites():
+    def run(req):
+        x = nd.array([1.0, 2.0, 3.0])
+        x.attach_grad(grad_req=req)
+        for _ in range(3):
+            with autograd.record():
+                y = (x * x).sum()
+            y.backward()
+        return x.grad.asnumpy()
+
+    np.testing.assert_array_equal(run("write"), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(run("add"), [6.0, 12.0, 18.0])
+
+
+def test_write_variable_not_reached_by_backward_gets_zeros_not_a_stale_gradient():
+    a = nd.array([1.0, 2.0])
+    b = nd.array([3.0])
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        y = (a * b).sum()
+    y.backward()
+    np.testing.assert_array_equal(b.grad.asnumpy(), [3.0])
+    with autograd.record():
+        z = (a * a).sum()
+    z.backward()
+    np.testing.assert_array_equal(b.grad.asnumpy(), [0.0])
+    np.testing.assert_array_equal(a.grad.asnumpy(), [2.0, 4.0])
+
+
+@pytest.mark.parametrize("identity", [lambda a: a * 1, lambda a: a + 0, lambda a: 1 * a - 0])
+def test_identity_ops_pass_gradients_through(identity):
+    a = nd.array([1.0, -2.0])
+    a.attach_grad()
+    with autograd.record():
+        b = identity(a)
+        y = (b * b).sum()
+    y.backward()
+    np.testing.assert_array_equal(a.grad.asnumpy(), [2.0, -4.0])
+
+
+def test_create_graph_gives_second_derivatives():
+    x = nd.array([0.5, 1.0, 2.0], dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.sin(x) * x
+        (g,) = autograd.grad(y, [x], create_graph=True)
+        total = g.sum()
+    total.backward()
+    xv = x.asnumpy()
+    np.testing.assert_allclose(g.asnumpy(), np.cos(xv) * xv + np.sin(xv), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.asnumpy(), -np.sin(xv) * xv + 2 * np.cos(xv), rtol=1e-12)
+
+
+def test_autograd_grad_returns_gradients_without_writing_grad():
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = (x**3).sum()
+    (g,) = autograd.grad(y, [x])
+    np.testing.assert_allclose(g.asnumpy(), [3.0, 12.0])
+    np.testing.assert_array_equal(x.grad.asnumpy(), [0.0, 0.0])
+
+
+def test_autograd_backward_with_several_heads_and_head_grads():
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y1 = x * 2
+        y2 = x * x
+    autograd.backward([y1, y2], [nd.array([1.0, 1.0]), nd.array([10.0, 10.0])])
+    np.testing.assert_allclose(x.grad.asnumpy(), [2 + 20, 2 + 40])
+
+
+def test_get_symbol_reproduces_value_and_gradient():
+    x = nd.array([0.3, 0.7, 1.1], dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.exp(x) * nd.sin(x) + x
+    y.backward()
+    s = autograd.get_symbol(y)
+    (name,) = s.list_arguments()
+    ex = s.bind({name: x.asnumpy()})
+    (out,) = ex.forward(is_train=True)
+    ex.backward()
+    np.testing.assert_allclose(out, y.asnumpy(), rtol=1e-12)
+    np.testing.assert_allclose(ex.grad_dict[name], x.grad.asnumpy(), rtol=1e-12)
+    assert "sin" in str(s) and "exp" in str(s)
+
+
+def test_indexed_assignment_sends_gradient_to_the_value_not_the_overwritten_entries():
+    m = nd.array([[2.0, 3.0]])
+    m.attach_grad()
+    base = nd.array([[5.0, 7.0]])
+    base.attach_grad()
+    with autograd.record():
+        n = base * 1
+        n[0, 0] = m[0, 0] ** 2
+    n.backward(nd.ones_like(n))
+    np.testing.assert_array_equal(m.grad.asnumpy(), [[4.0, 0.0]])
+    np.testing.assert_array_equal(base.grad.asnumpy(), [[0.0, 1.0]])
+
+
+class Square(autograd.Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, dy):
+        (x,) = self.saved_tensors
+        return 2 * x * dy
+
+
+def test_custom_function_forward_and_backward():
+    x = nd.array([1.0, -3.0])
+    x.attach_grad()
+    with autograd.record():
+        y = Square()(x) * 3
+    np.testing.assert_array_equal(y.asnumpy(), [3.0, 27.0])
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [6.0, -18.0])
+
+
+def test_recording_state_flags():
+    assert not autograd.is_recording()
+    with autograd.record():
+        assert autograd.is_recording() and autograd.is_training()
+        with autograd.pause():
+            assert not autograd.is_recording()
+    with autograd.predict_mode():
+        assert not autograd.is_training()
+
+
+def test_a_loop_recording_the_same_structure_reuses_the_backward_plan():
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    before = dict(autograd.CACHE_STATS)
+    for _ in range(5):
+        with autograd.record():
+            y = (nd.tanh(x) * x).sum()
+        y.backward()
+    assert autograd.CACHE_STATS["hits"] - before["hits"] >= 4
+
+
+def test_two_threads_record_and_backward_without_mixing_tapes():
+    errors = []
+
+    def work(scale):
+        try:
+            x = nd.array([1.0, 2.0, 3.0], dtype="float64")
+            x.attach_grad()
+            for _ in range(50):
+                with autograd.record():
+                    y = (x * x * scale).sum()
+                y.backward()
+                np.testing.assert_allclose(x.grad.asnumpy(), 2 * scale * x.asnumpy())
+        except Exception as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (1.0, 5.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
