@@ -214,6 +214,12 @@ class Symbol:
         save(self, path)
 
     def bind(self, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
+        """An executor over these arrays; Dask arrays give a DaskExecutor with lazy results."""
+        values = args.values() if isinstance(args, dict) else args if isinstance(args, (list, tuple)) else ()
+        if any(type(v).__module__.startswith("dask.array") for v in values):
+            from .dask import DaskExecutor
+
+            return DaskExecutor(self, args, grad_req)
         from .executor import Executor
 
         return Executor(self, args, args_grad, grad_req, **kwargs)

@@ -27,7 +27,7 @@ def _axes(axis: Any) -> tuple[int, ...] | None:
 
 def normalize_axis_attr(attrs: dict) -> dict:
     """Axis attributes as tuples of ints (or None), so equal attrs compare equal."""
-    if "axis" in attrs and not isinstance(attrs["axis"], int):
+    if "axis" in attrs:
         attrs["axis"] = _axes(attrs["axis"])
     return attrs
 
