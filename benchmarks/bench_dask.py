@@ -64,17 +64,17 @@ def main() -> None:
     print(f"data: {rows} rows x {features + 1} float64 columns = {data_mib:.0f} MiB")
 
     x, y = make_data(da, rows, features, rows // 8)
-    xs, ys = x.compute(), y.compute()
+    in_memory = {"x": x.compute(), "y": y.compute(), "w": w}
 
     def numpy_run():
-        ex = s.bind({"x": xs, "y": ys, "w": w}, grad_req={"x": "null", "y": "null", "w": "write"})
+        ex = s.bind(in_memory, grad_req={"x": "null", "y": "null", "w": "write"})
         (loss,) = ex.forward(is_train=True)
         ex.backward()
         return float(loss), ex.grad_dict["w"].copy()
 
     (ref_loss, ref_grad), t_np, m_np = timed(numpy_run)
     rows_out = [("NumPy in memory", 1, t_np, m_np)]
-    del xs, ys
+    in_memory.clear()
 
     for n_chunks in (4, 8, 16, 32):
         x, y = make_data(da, rows, features, rows // n_chunks)
@@ -82,9 +82,12 @@ def main() -> None:
         np.testing.assert_allclose(grads["w"], ref_grad, rtol=1e-9)
         rows_out.append((f"Dask threads, {n_chunks} chunks", n_chunks, t, m))
 
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         for n_chunks in (8, 16):
             x, y = make_data(da, rows, features, rows // n_chunks)
             (loss, grads), t, _ = timed(

@@ -111,9 +111,7 @@ def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
             g = full_shape(g, node)
         raw = opdef.grad(g, node, *node.inputs, **node.attrs)
     if len(raw) != len(node.inputs):
-        raise SymgradError(
-            f"gradient rule of {node.op!r} returned {len(raw)} values for {len(node.inputs)} inputs"
-        )
+        raise SymgradError(f"gradient rule of {node.op!r} returned {len(raw)} values for {len(node.inputs)} inputs")
     out: list[Symbol | None] = []
     for inp, r in zip(node.inputs, raw):
         if r is None:
@@ -195,7 +193,8 @@ def _seeds(heads: list[Symbol], head_grads: Any) -> list[Symbol]:
                 from .errors import ShapeError
 
                 raise ShapeError(
-                    f"grad: head gradient of shape {seed.shape} does not match output {head.name!r} of shape {head.shape}"
+                    f"grad: head gradient of shape {seed.shape} does not match output {head.name!r}"
+                    f" of shape {head.shape}"
                 )
         seeds.append(seed)
     return seeds
@@ -231,7 +230,9 @@ def hvp(y: Symbol, x: Any, v: Any, simplify: bool = True) -> Symbol:
 def jacobian(y: Symbol, x: Any, simplify: bool = True) -> Symbol:
     """d y / d x as a Symbol of shape y.shape + x.shape (y's shape must be known)."""
     if y.shape is None:
-        raise SymgradError("jacobian: the output's shape must be known; give the variables shapes with sym.var(..., shape=...)")
+        raise SymgradError(
+            "jacobian: the output's shape must be known; give the variables shapes with sym.var(..., shape=...)"
+        )
     (target,) = _resolve_targets([y], [x])
     if target.shape is None:
         raise SymgradError("jacobian: the variable's shape must be known")

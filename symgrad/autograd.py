@@ -134,7 +134,8 @@ def _structure(order: list[Symbol], heads: list[Symbol], targets: set[int], seed
 
 def _compile(order: list[Symbol], heads: list[Symbol], targets: list[Symbol], head_grads: list) -> _Backward:
     head_vars = [
-        None if hg is None else var(f"_head_grad{i}", shape=h.shape, dtype=h.dtype) for i, (h, hg) in enumerate(zip(heads, head_grads))
+        None if hg is None else var(f"_head_grad{i}", shape=h.shape, dtype=h.dtype)
+        for i, (h, hg) in enumerate(zip(heads, head_grads))
     ]
     seeds = [const(1.0) if hv is None else hv for hv in head_vars]
     grads = derive(Group(heads), targets, head_grads=seeds)
@@ -142,7 +143,9 @@ def _compile(order: list[Symbol], heads: list[Symbol], targets: list[Symbol], he
     feed = [n for n in topo_order(grads) if id(n) in position and n.op != CONST]
     inputs = feed + [hv for hv in head_vars if hv is not None]
     program = compile_program(grads, inputs)
-    return _Backward(program, [position[id(n)] for n in feed], [position[id(t)] for t in targets], len(inputs) - len(feed))
+    return _Backward(
+        program, [position[id(n)] for n in feed], [position[id(t)] for t in targets], len(inputs) - len(feed)
+    )
 
 
 def _run_backward(

@@ -65,7 +65,9 @@ class DaskExecutor:
         if missing:
             raise BindError(f"bind: no array for argument {missing[0]!r}; expected {names}")
         self.arg_dict = {n: given[n] if is_dask_array(given[n]) else np.asarray(given[n]) for n in names}
-        reqs = dict.fromkeys(names, grad_req) if isinstance(grad_req, str) else {n: grad_req.get(n, "null") for n in names}
+        reqs = (
+            dict.fromkeys(names, grad_req) if isinstance(grad_req, str) else {n: grad_req.get(n, "null") for n in names}
+        )
         self._names = names
         self._symbol = symbol
         self._grad_names = [n for n in names if reqs[n] != "null"]
@@ -84,7 +86,9 @@ class DaskExecutor:
             if name not in self.arg_dict:
                 raise BindError(f"forward: {name!r} is not an argument; arguments: {self._names}")
             if tuple(value.shape) != tuple(self.arg_dict[name].shape):
-                raise BindError(f"forward: argument {name!r} has shape {value.shape}, bound with {self.arg_dict[name].shape}")
+                raise BindError(
+                    f"forward: argument {name!r} has shape {value.shape}, bound with {self.arg_dict[name].shape}"
+                )
             self.arg_dict[name] = value
         results = self._compiled.forward.fn(*(self.arg_dict[n] for n in self._names))
         n_out = len(self._compiled.out_shapes)
@@ -168,7 +172,9 @@ def grad_over(
         raise SymgradError(f"grad_over: no data or parameter array for {missing}")
     arrays = {}
     for name, value in data.items():
-        arrays[name] = value if is_dask_array(value) else da.from_array(np.asarray(value), chunks=_row_chunks(value, chunks))
+        arrays[name] = (
+            value if is_dask_array(value) else da.from_array(np.asarray(value), chunks=_row_chunks(value, chunks))
+        )
     first = next(iter(arrays.values()))
     splits = first.chunks[0]
     total = sum(splits)

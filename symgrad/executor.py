@@ -184,7 +184,9 @@ def structure_key(outputs: Sequence[Symbol]) -> tuple:
             parts.append(("var", node.name, node.shape, str(node.dtype)))
         elif node.op == CONST:
             v = node.attrs["value"]
-            parts.append(("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", type(v), v))
+            parts.append(
+                ("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", type(v), v)
+            )
         else:
             parts.append((node.op, repr(sorted(node.attrs.items())), tuple(index[id(i)] for i in node.inputs)))
     return (tuple(parts), tuple(index[id(o)] for o in outputs))
@@ -196,7 +198,12 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
     from .simplify import simplify_all
 
     outputs = symbol.outputs()
-    key = (structure_key(outputs), tuple(sorted(shapes.items())), tuple(sorted((k, str(v)) for k, v in dtypes.items())), tuple(grad_names))
+    key = (
+        structure_key(outputs),
+        tuple(sorted(shapes.items())),
+        tuple(sorted((k, str(v)) for k, v in dtypes.items())),
+        tuple(grad_names),
+    )
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
@@ -222,7 +229,9 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
         fwd_ids = {id(n) for n in topo_order(fwd_outputs)}
         bwd_nodes = topo_order(grads)
         saved = [
-            n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and _feeds_backward(n, bwd_nodes, fwd_ids)
+            n
+            for n in bwd_nodes
+            if id(n) in fwd_ids and n.op not in (VAR, CONST) and _feeds_backward(n, bwd_nodes, fwd_ids)
         ]
         forward = compile_program(fwd_outputs + saved, arg_inputs)
         backward = compile_program(grads, saved + heads + arg_inputs)
@@ -320,7 +329,9 @@ class Executor:
         self._compiled = compile_binding(symbol, shapes, dtypes, grad_names)
         self._arg_list = [self.arg_dict[n] for n in names]
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
-        self._default_heads = [np.ones(s, dtype=d) for s, d in zip(self._compiled.out_shapes, self._compiled.out_dtypes)]
+        self._default_heads = [
+            np.ones(s, dtype=d) for s, d in zip(self._compiled.out_shapes, self._compiled.out_dtypes)
+        ]
         self._saved: tuple | None = None
         self.outputs: list[np.ndarray] = []
 
@@ -358,7 +369,8 @@ class Executor:
             value = _as_array(value, name)
             if value.shape != target.shape:
                 raise BindError(
-                    f"forward: argument {name!r} has shape {value.shape} but was bound with {target.shape}; bind again for new shapes"
+                    f"forward: argument {name!r} has shape {value.shape} but was bound with {target.shape};"
+                    " bind again for new shapes"
                 )
             np.copyto(target, value)
         program = self._compiled.forward

@@ -144,7 +144,9 @@ class NDArray:
         if grad_req not in ("write", "add", "null"):
             raise SymgradError(f"attach_grad: grad_req must be 'write', 'add' or 'null', got {grad_req!r}")
         if self._data.dtype.kind != "f":
-            raise SymgradError(f"attach_grad needs a floating-point array, got dtype {self.dtype}; use .astype('float32')")
+            raise SymgradError(
+                f"attach_grad needs a floating-point array, got dtype {self.dtype}; use .astype('float32')"
+            )
         self._grad = NDArray(np.zeros_like(self._data))
         self._grad_req = grad_req
         self._node = _leaf(self._data, attached=True) if grad_req != "null" else None
@@ -168,7 +170,9 @@ class NDArray:
     def __setitem__(self, index: Any, value: Any) -> None:
         index = _plain_index(index)
         value_data = value._data if isinstance(value, NDArray) else value
-        tracked = STATE.recording and (self._node is not None or (isinstance(value, NDArray) and value._node is not None))
+        tracked = STATE.recording and (
+            self._node is not None or (isinstance(value, NDArray) and value._node is not None)
+        )
         if not tracked:
             self._data[index] = value_data
             if self._node is not None and self._node.op != VAR:
@@ -398,7 +402,9 @@ def empty(shape: Any, ctx: Any = None, dtype: Any = "float32") -> NDArray:
     return NDArray(np.zeros(shape, dtype=dtype))
 
 
-def arange(start: Any, stop: Any = None, step: Any = 1.0, repeat: int = 1, ctx: Any = None, dtype: Any = "float32") -> NDArray:
+def arange(
+    start: Any, stop: Any = None, step: Any = 1.0, repeat: int = 1, ctx: Any = None, dtype: Any = "float32"
+) -> NDArray:
     values = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype)
     return NDArray(np.repeat(values, repeat) if repeat != 1 else values)
 

@@ -152,7 +152,9 @@ def _load_node(entry: dict, built: list[Symbol], where: str) -> Symbol:
         dtype = entry.get("dtype")
         if dtype is not None and dtype not in _DTYPES:
             raise GraphFormatError(f"{where}: unsupported dtype {dtype!r}")
-        node = Symbol(VAR, name=name, shape=_shape(entry.get("shape"), where), dtype=None if dtype is None else np.dtype(dtype))
+        node = Symbol(
+            VAR, name=name, shape=_shape(entry.get("shape"), where), dtype=None if dtype is None else np.dtype(dtype)
+        )
         return node
     if op == CONST:
         return _const_node(entry.get("value"), where)
@@ -165,7 +167,9 @@ def _load_node(entry: dict, built: list[Symbol], where: str) -> Symbol:
     nodes = []
     for j in inputs:
         if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < len(built):
-            raise GraphFormatError(f"{where}: input {j!r} is not an earlier node (inputs may only point back; no cycles)")
+            raise GraphFormatError(
+                f"{where}: input {j!r} is not an earlier node (inputs may only point back; no cycles)"
+            )
         nodes.append(built[j])
     if isinstance(opdef.arity, int) and len(nodes) != opdef.arity:
         raise GraphFormatError(f"{where}: op {op!r} takes {opdef.arity} inputs, got {len(nodes)}")

@@ -13,7 +13,19 @@ from .printing import from_sympy
 from .serialization import load, load_json
 from .simplify import simplify
 
-__all__ = ["Group", "Symbol", "Variable", "var", "grad", "hvp", "jacobian", "simplify", "from_sympy", "load", "load_json"]
+__all__ = [
+    "Group",
+    "Symbol",
+    "Variable",
+    "var",
+    "grad",
+    "hvp",
+    "jacobian",
+    "simplify",
+    "from_sympy",
+    "load",
+    "load_json",
+]
 
 
 def _publish(name: str, builder: Any) -> None:

@@ -21,7 +21,12 @@ def numpy_and_dask(s, arrays, chunks, grad_req="write"):
     douts = dex.forward(is_train=True)
     dex.backward()
     assert all(type(o).__module__.startswith("dask") for o in douts)
-    return outs, grads, [np.asarray(o.compute()) for o in douts], {k: np.asarray(v.compute()) for k, v in dex.grad_dict.items()}
+    return (
+        outs,
+        grads,
+        [np.asarray(o.compute()) for o in douts],
+        {k: np.asarray(v.compute()) for k, v in dex.grad_dict.items()},
+    )
 
 
 def tutorial_graphs():
@@ -100,9 +105,14 @@ def test_grad_over_local_cluster_with_two_worker_processes():
     loss = sym.mean((sym.dot(x, w) - y) ** 2)
     xs, ys, ws = rng.normal(size=(400, 6)), rng.normal(size=(400, 1)), rng.normal(size=(6, 1))
     expected = 2 * xs.T @ (xs @ ws - ys) / 400
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
-        got_loss, got = sgdask.grad_over(loss, "w", data={"x": xs, "y": ys}, params={"w": ws}, chunks=100, client=client)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        got_loss, got = sgdask.grad_over(
+            loss, "w", data={"x": xs, "y": ys}, params={"w": ws}, chunks=100, client=client
+        )
     assert got_loss == pytest.approx(np.mean((xs @ ws - ys) ** 2), rel=1e-12)
     np.testing.assert_allclose(got["w"], expected, rtol=1e-12)

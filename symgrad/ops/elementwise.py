@@ -132,7 +132,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 sigmoid = _unary("sigmoid", _sigmoid, lambda g, out, x: [g * (out * (1 - out))], lambda x: 1 / (1 + sp.exp(-x)))
-softplus = _unary("softplus", lambda x: np.logaddexp(0, x), lambda g, out, x: [g * sigmoid(x)], lambda x: sp.log(1 + sp.exp(x)))
+softplus = _unary(
+    "softplus", lambda x: np.logaddexp(0, x), lambda g, out, x: [g * sigmoid(x)], lambda x: sp.log(1 + sp.exp(x))
+)
 relu = _unary("relu", lambda x: np.maximum(x, 0), lambda g, out, x: [where(x > 0, g, 0)], lambda x: sp.Max(x, 0))
 
 try:  # SciPy's erf is vectorised C; without SciPy fall back to math.erf per element.
@@ -243,4 +245,3 @@ zeros_like = register(
 ones_like = register(
     "ones_like", np.ones_like, grad=lambda g, out, x: [None], sympy=lambda x: sp.Integer(0) * x + 1, arity=1
 )
-

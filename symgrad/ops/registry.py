@@ -261,7 +261,9 @@ def apply(opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str 
     if origin is False:
         origin = user_origin()
     node_name = NameManager.current().get(name, opdef.hint)
-    shape, dtype = node_meta(opdef, [n.shape for n in nodes], [_dtype_or_weak(n) for n in nodes], attrs, node_name, origin)
+    shape, dtype = node_meta(
+        opdef, [n.shape for n in nodes], [_dtype_or_weak(n) for n in nodes], attrs, node_name, origin
+    )
     return Symbol(opdef.name, nodes, attrs, node_name, shape, dtype, origin)
 
 

@@ -55,9 +55,7 @@ def sum_to_shape(g: Any, shape: Shape) -> Any:
     if g_shape == shape:
         return g
     lead = len(g_shape) - len(shape)  # axes broadcasting added in front
-    axes = tuple(
-        i for i in range(len(g_shape)) if i < lead or (g_shape[i] != 1 and shape[i - lead] == 1)
-    )
+    axes = tuple(i for i in range(len(g_shape)) if i < lead or (g_shape[i] != 1 and shape[i - lead] == 1))
     if not axes:
         return g
     out = np.sum(g, axis=axes, keepdims=True)
@@ -66,9 +64,7 @@ def sum_to_shape(g: Any, shape: Shape) -> Any:
 
 def _sum_to_shape_rule(g: Shape, like: Shape) -> Shape:
     lead = len(g) - len(like)
-    return tuple(
-        1 if like[i - lead] == 1 else d for i, d in enumerate(g) if i >= lead
-    )
+    return tuple(1 if like[i - lead] == 1 else d for i, d in enumerate(g) if i >= lead)
 
 
 sum_like = register(
@@ -139,7 +135,10 @@ reshape = register(
     sympy=None,
     arity=1,
     attrs={"shape": ()},
-    normalize=lambda a: {**a, "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"]))},
+    normalize=lambda a: {
+        **a,
+        "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"])),
+    },
     method=True,
 )
 
@@ -202,7 +201,10 @@ broadcast_to = register(
     sympy=lambda x, shape: x,
     arity=1,
     attrs={"shape": ()},
-    normalize=lambda a: {**a, "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"]))},
+    normalize=lambda a: {
+        **a,
+        "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"])),
+    },
     elementwise=False,
     method=True,
 )
@@ -274,10 +276,9 @@ concat_part = register(
     _concat_part_impl,
     shape=lambda g, *xs, index, axis: xs[index],
     dtype=lambda g, *d, **_: np.result_type(g),
-    grad=lambda gg, out, g, *xs, index, axis: [
-        concat([gg if i == index else zeros_like_(x) for i, x in enumerate(xs)], axis=axis)
-    ]
-    + [None] * len(xs),
+    grad=lambda gg, out, g, *xs, index, axis: (
+        [concat([gg if i == index else zeros_like_(x) for i, x in enumerate(xs)], axis=axis)] + [None] * len(xs)
+    ),
     arity=None,
     attrs={"index": 0, "axis": 0},
 )
