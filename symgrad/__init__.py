@@ -1,9 +1,10 @@
 """symgrad: a symbolic graph compiler with readable derivatives, in the style of mxnet.sym."""
 
-from . import ops, sym
+from . import ops, sym, testing, viz
 from .errors import (
     AutogradError,
     BindError,
+    ExpressionError,
     GraphFormatError,
     NonFiniteError,
     ShapeError,
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AutogradError",
     "BindError",
+    "ExpressionError",
     "GraphFormatError",
     "NameManager",
     "NonFiniteError",
@@ -25,4 +27,6 @@ __all__ = [
     "ops",
     "set_track_origin",
     "sym",
+    "testing",
+    "viz",
 ]

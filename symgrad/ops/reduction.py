@@ -28,8 +28,8 @@ def reduce_shape(x: tuple[int, ...], axis: tuple[int, ...] | None = None, keepdi
 
 def unreduce(g: Symbol, axis: tuple[int, ...] | None, keepdims: bool) -> Symbol:
     """g in keepdims form, so it broadcasts against the reduced input."""
-    if axis is None or keepdims:
-        return g
+    if axis is None or keepdims or g.shape == ():
+        return g  # a 0-d g broadcasts against anything already
     return shp.expand_dims(g, axis=axis)
 
 

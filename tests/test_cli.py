@@ -1,0 +1,85 @@
+"""The command line: printed derivatives, values, and hostile input that runs nothing."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from symgrad import ExpressionError
+from symgrad.cli import main, parse_expression
+
+
+def run(*argv):
+    return subprocess.run([sys.executable, "-m", "symgrad", *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_diff_prints_the_simplified_derivative():
+    done = run("diff", "2*dot(x, x)", "--wrt", "x")
+    assert done.returncode == 0
+    assert done.stdout.strip() == "4*x"
+
+
+def test_diff_at_a_point_prints_the_values(capsys):
+    assert main(["diff", "2*dot(x, x)", "--wrt", "x", "--at", "x=0,1,2,3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "4*x"
+    assert "[ 0.,  4.,  8., 12.]" in out[1]
+
+
+def test_diff_with_two_variables(capsys):
+    assert main(["diff", "sin(x)*y", "--wrt", "x", "--wrt", "y", "--at", "x=0", "--at", "y=2"]) == 0
+    out = capsys.readouterr().out
+    assert "d/dx = y*cos(x)" in out and "d/dy = sin(x)" in out
+    assert "2." in out
+
+
+def test_diff_of_an_op_with_keyword_arguments(capsys):
+    assert main(["diff", "sum(x*x, axis=0)", "--wrt", "x", "--shape", "x=3"]) == 0
+    assert capsys.readouterr().out.strip() == "2*x"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('touch PWNED')",
+        "().__class__",
+        "x.__class__",
+        "open('PWNED', 'w')",
+        "lambda: 1",
+        "[x for x in y]",
+        "'text'",
+        "(y := 1)",
+        "exp(x)[0]",
+        "sum(x, name='a')",
+        "eval('1')",
+    ],
+)
+def test_hostile_expressions_exit_2_and_run_nothing(text, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "symgrad", "diff", text, "--wrt", "x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("symgrad: error:") and done.stderr.count("\n") == 1
+    assert not os.path.exists(tmp_path / "PWNED")
+
+
+def test_parse_expression_raises_expression_error_for_non_expressions():
+    with pytest.raises(ExpressionError):
+        parse_expression("import os")
+    expr, variables = parse_expression("x + 2*y")
+    assert sorted(variables) == ["x", "y"]
+
+
+def test_help_and_demo():
+    assert "diff" in run("--help").stdout
+    assert "--wrt" in run("diff", "--help").stdout
+    demo = run("demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "(<Symbol 1>, <Symbol 2>, <Symbol _plus0>)" in demo.stdout
+    assert "[[3.]\n [3.]]" in demo.stdout
+    assert "4*x" in demo.stdout
