@@ -14,6 +14,7 @@ JAX users write by hand).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from .errors import SymgradError
@@ -23,18 +24,43 @@ from .ops import reduction as red
 from .ops import shape as shp
 from .ops.registry import OPS, as_symbol, broadcast_shapes, origin_scope
 
+_LEAVES: dict[int, tuple[weakref.ref, frozenset | None]] = {}  # id -> (node, leaves); Symbol == builds a node
+_MAX_LEAVES = 32
 
-def covers(e: Symbol, x: Symbol) -> bool:
-    """True when e's shape provably contains x's: broadcast(e, x) has e's shape."""
-    if e is x:
-        return True
-    if e.shape is not None and x.shape is not None:
-        try:
-            return broadcast_shapes(e.shape, x.shape) == e.shape
-        except ValueError:
-            return False
-    opdef = OPS.get(e.op)
-    return bool(opdef and opdef.elementwise and any(covers(i, x) for i in e.inputs))
+
+def broadcast_leaves(e: Symbol) -> frozenset | None:
+    """The nodes e's shape is the broadcast of (through elementwise ops), or None when too many.
+
+    For shapes unknown until bind: e's shape fits in x's when e's leaves are among x's.
+    """
+    hit = _LEAVES.get(id(e))
+    if hit is not None and hit[0]() is e:
+        return hit[1]
+    if e.op == CONST and e.shape == ():
+        leaves: frozenset | None = frozenset()
+    else:
+        opdef = OPS.get(e.op)
+        if opdef is not None and (opdef.elementwise or e.op == "broadcast_like"):
+            leaves = frozenset()
+            for i in e.inputs[1:] if e.op == "where" else e.inputs:
+                sub = broadcast_leaves(i)
+                if sub is None:
+                    leaves = None
+                    break
+                leaves = leaves | sub
+            if leaves is not None and len(leaves) > _MAX_LEAVES:
+                leaves = None
+            if e.op == "where" and leaves is not None:  # the condition broadcasts too
+                cond = broadcast_leaves(e.inputs[0])
+                leaves = None if cond is None else leaves | cond
+        elif opdef is not None and opdef.shape_of is not None:
+            leaves = broadcast_leaves(e.inputs[opdef.shape_of])
+        else:
+            leaves = frozenset([e])
+    if len(_LEAVES) > 100_000:
+        _LEAVES.clear()
+    _LEAVES[id(e)] = (weakref.ref(e), leaves)
+    return leaves
 
 
 def covered_by(e: Symbol, x: Symbol) -> bool:
@@ -46,12 +72,16 @@ def covered_by(e: Symbol, x: Symbol) -> bool:
             return broadcast_shapes(e.shape, x.shape) == x.shape
         except ValueError:
             return False
-    opdef = OPS.get(e.op)
-    return bool(opdef and opdef.elementwise and all(covered_by(i, x) for i in e.inputs))
+    try:
+        le, lx = broadcast_leaves(e), broadcast_leaves(x)
+    except RecursionError:
+        return False
+    return le is not None and lx is not None and le <= lx
 
 
-def same_shape(e: Symbol, x: Symbol) -> bool:
-    return covers(e, x) and covered_by(e, x)
+def covers(e: Symbol, x: Symbol) -> bool:
+    """True when e's shape provably contains x's: broadcast(e, x) has e's shape."""
+    return covered_by(x, e)
 
 
 def sum_back(g: Symbol, x: Symbol) -> Symbol:

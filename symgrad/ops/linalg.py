@@ -88,6 +88,7 @@ dot_adjoint_lhs = register(
     shape=lambda g, a, b: a,
     dtype=lambda g, a, b: same_dtype(g, b),
     grad=lambda G, out, g, a, b: [dot(G, b), None, dot_adjoint_rhs(g, G, b)],
+    shape_of=1,
     arity=3,
 )
 dot_adjoint_rhs = register(
@@ -96,6 +97,7 @@ dot_adjoint_rhs = register(
     shape=lambda g, a, b: b,
     dtype=lambda g, a, b: same_dtype(g, a),
     grad=lambda G, out, g, a, b: [dot(a, G), dot_adjoint_lhs(g, a, G), None],
+    shape_of=2,
     arity=3,
 )
 
@@ -200,6 +202,7 @@ eye_like = register(
     shape=lambda x: x,
     dtype=lambda x: same_dtype(x),
     grad=lambda g, out, x: [None],
+    shape_of=0,
     arity=1,
 )
 

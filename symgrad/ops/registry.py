@@ -40,6 +40,7 @@ class OpDef:
     normalize: Callable[[dict], dict] | None = None  # canonical attrs (e.g. axis as a tuple)
     prepare: Callable[[dict], dict] | None = None  # attrs in the form the impl runs fastest with
     reduction: bool = False  # axis/keepdims reduction: 0-d output for axis=None whatever the input
+    shape_of: int | None = None  # index of the input whose shape the output always has (shapes unknown)
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -134,6 +135,7 @@ def register(
     method: bool = False,
     normalize: Callable[[dict], dict] | None = None,
     prepare: Callable[[dict], dict] | None = None,
+    shape_of: int | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -157,6 +159,7 @@ def register(
         method=method,
         normalize=normalize,
         prepare=prepare,
+        shape_of=shape_of,
     )
     OPS[name] = opdef
 

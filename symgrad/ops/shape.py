@@ -98,6 +98,7 @@ reshape_like = register(
     shape=lambda g, like: _check_size(g, like),
     dtype=lambda g, like: np.result_type(g),
     grad=lambda gg, out, g, like: [reshape_like(gg, g), None],
+    shape_of=1,
     arity=2,
 )
 
@@ -293,7 +294,8 @@ def zeros_like_(x: Any) -> Any:
 def _stack_shape(*shapes: Shape, axis: int) -> Shape:
     if not shapes or any(s != shapes[0] for s in shapes):
         raise ShapeError(f"stack needs equal shapes, got {', '.join(map(str, shapes))}")
-    return _expand_dims_shape(shapes[0], (axis,))
+    (a,) = positive_axes((axis,), len(shapes[0]) + 1)
+    return shapes[0][:a] + (len(shapes),) + shapes[0][a:]
 
 
 stack = register(
@@ -339,6 +341,7 @@ put_like = register(
     shape=lambda g, like, index, axis: like,
     dtype=lambda g, like, **_: np.result_type(g),
     grad=lambda gg, out, g, like, index, axis: [take(gg, index, axis=axis), None],
+    shape_of=1,
     arity=2,
     attrs={"index": 0, "axis": 0},
 )
@@ -459,6 +462,7 @@ scatter_like = register(
     shape=lambda g, like, index: like,
     dtype=lambda g, like, **_: np.result_type(g),
     grad=lambda gg, out, g, like, index: [getitem(gg, index=index), None],
+    shape_of=1,
     arity=2,
     attrs=_INDEX,
     normalize=_normalize_index,
@@ -492,6 +496,7 @@ setitem = register(
         setitem(g, 0, index=index),
         sum_like(getitem(g, index=index), value),
     ],
+    shape_of=0,
     arity=2,
     attrs=_INDEX,
     normalize=_normalize_index,
