@@ -16,7 +16,7 @@ from ..errors import ShapeError
 from ..graph import Symbol
 from . import elementwise as ew
 from . import shape as shp
-from .registry import register, same_dtype
+from .registry import OPS, apply, register, same_dtype
 
 Shape = tuple[int, ...]
 
@@ -81,25 +81,36 @@ def _dot_rhs_impl(g: Any, a: Any, b: Any) -> np.ndarray:
     return np.moveaxis(np.tensordot(a, g, axes=(lead, lead)), 0, -2)
 
 
-# <G, L(g, b)> = <dot(G, b), g>: the adjoints are bilinear and differentiate into each other.
-dot_adjoint_lhs = register(
-    "dot_adjoint_lhs",
-    _dot_lhs_impl,
-    shape=lambda g, a, b: a,
-    dtype=lambda g, a, b: same_dtype(g, b),
-    grad=lambda G, out, g, a, b: [dot(G, b), None, dot_adjoint_rhs(g, G, b)],
-    shape_of=1,
-    arity=3,
-)
-dot_adjoint_rhs = register(
-    "dot_adjoint_rhs",
-    _dot_rhs_impl,
-    shape=lambda g, a, b: b,
-    dtype=lambda g, a, b: same_dtype(g, a),
-    grad=lambda G, out, g, a, b: [dot(a, G), dot_adjoint_lhs(g, a, G), None],
-    shape_of=2,
-    arity=3,
-)
+def _adjoint_pair(forward: str, lhs_impl: Any, rhs_impl: Any) -> tuple:
+    """Rank-generic adjoints of a bilinear product p(a, b) (dot or matmul).
+
+    L(g, a, b) = d<g, p(a, b)>/da and R(g, a, b) = d<g, p(a, b)>/db. Since
+    <G, L(g, a, b)> = <p(G, b), g>, their gradients are again p, L and R, so
+    higher order closes.
+    """
+    product = OPS[forward]
+    lhs = register(
+        f"{forward}_adjoint_lhs",
+        lhs_impl,
+        shape=lambda g, a, b: a,
+        dtype=lambda g, a, b: same_dtype(g, b),
+        grad=lambda G, out, g, a, b: [apply(product, (G, b), {}), None, rhs(g, G, b)],
+        shape_of=1,
+        arity=3,
+    )
+    rhs = register(
+        f"{forward}_adjoint_rhs",
+        rhs_impl,
+        shape=lambda g, a, b: b,
+        dtype=lambda g, a, b: same_dtype(g, a),
+        grad=lambda G, out, g, a, b: [apply(product, (a, G), {}), lhs(g, a, G), None],
+        shape_of=2,
+        arity=3,
+    )
+    return lhs, rhs
+
+
+dot_adjoint_lhs, dot_adjoint_rhs = _adjoint_pair("dot", _dot_lhs_impl, _dot_rhs_impl)
 
 
 def _matmul_shape(a: Shape, b: Shape) -> Shape:
@@ -125,14 +136,40 @@ def matrix_transpose(x: Symbol) -> Symbol:
     return transpose(x) if x.ndim == 2 else swapaxes(x, axis1=-1, axis2=-2)
 
 
+def _matmul_lhs_impl(g: Any, a: Any, b: Any) -> np.ndarray:
+    """d<g, matmul(a, b)>/da for any ranks (batch broadcasting summed back)."""
+    if np.ndim(b) == 1:
+        grad = np.expand_dims(g, -1) * b if np.ndim(a) > 1 else np.multiply(g, b)
+    elif np.ndim(a) == 1:
+        grad = np.sum(np.expand_dims(g, -2) * b, axis=-1)
+    else:
+        grad = np.matmul(g, np.swapaxes(b, -1, -2))
+    return shp.sum_to_shape(grad, np.shape(a))
+
+
+def _matmul_rhs_impl(g: Any, a: Any, b: Any) -> np.ndarray:
+    """d<g, matmul(a, b)>/db for any ranks (batch broadcasting summed back)."""
+    if np.ndim(a) == 1:
+        grad = np.multiply(g, a) if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
+    elif np.ndim(b) == 1:
+        grad = a * np.expand_dims(g, -1)
+    else:
+        grad = np.matmul(np.swapaxes(a, -1, -2), g)
+    return shp.sum_to_shape(grad, np.shape(b))
+
+
 def _matmul_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
+    from .reduction import sum as reduce_sum
+
+    if a.ndim is None or b.ndim is None:
+        return [matmul_adjoint_lhs(g, a, b), matmul_adjoint_rhs(g, a, b)]
     if a.ndim == 1 and b.ndim == 1:
         return [g * b, g * a]
-    if b.ndim == 1:
+    if b.ndim == 1:  # out[..., i] = sum_k a[..., i, k] b[k]
         ga = shp.expand_dims(g, axis=-1) * b
-        gb = matmul(matrix_transpose(a), g)
-    elif a.ndim == 1:
-        ga = matmul(g, matrix_transpose(b))
+        gb = a * shp.expand_dims(g, axis=-1)
+    elif a.ndim == 1:  # out[..., j] = sum_k a[k] b[..., k, j]
+        ga = reduce_sum(shp.expand_dims(g, axis=-2) * b, axis=-1)
         gb = shp.expand_dims(a, axis=-1) * shp.expand_dims(g, axis=-2)
     else:
         ga = matmul(g, matrix_transpose(b))
@@ -141,6 +178,7 @@ def _matmul_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
 
 
 matmul = register("matmul", np.matmul, shape=_matmul_shape, dtype=same_dtype, grad=_matmul_grad, arity=2)
+matmul_adjoint_lhs, matmul_adjoint_rhs = _adjoint_pair("matmul", _matmul_lhs_impl, _matmul_rhs_impl)
 
 
 def _transpose_shape(x: Shape, axes: tuple[int, ...] | None) -> Shape:

@@ -81,7 +81,7 @@ def _mean_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> 
 
 
 def _extreme_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
-    hit = ew.equal(x, unreduce(out, axis, keepdims))
+    hit = x == unreduce(out, axis, keepdims)
     ties = sum(hit, axis=axis, keepdims=True)
     return [ew.where(hit, unreduce(g, axis, keepdims) / ties, 0)]
 

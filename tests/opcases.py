@@ -1,0 +1,159 @@
+"""One table of op cases shared by the forward, gradient and property sweeps.
+
+Each case: (name, builder over Symbols, NumPy reference over arrays, input arrays).
+Inputs are float64 and inside each op's domain; broadcasting, axes and keepdims
+appear where the op has them.
+"""
+
+import numpy as np
+
+from symgrad import sym
+
+rng = np.random.default_rng(42)
+
+
+def pos(*shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def unit(*shape):
+    return rng.uniform(-0.8, 0.8, shape)
+
+
+def any_(*shape):
+    return rng.normal(size=shape)
+
+
+def softmax_np(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def logsumexp_np(x, axis=None, keepdims=False):
+    m = x.max(axis=axis, keepdims=True)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+try:
+    from scipy.special import erf as erf_np
+except ImportError:  # pragma: no cover
+    import math
+
+    erf_np = np.vectorize(math.erf)
+
+UNARY = [
+    ("exp", sym.exp, np.exp, any_),
+    ("log", sym.log, np.log, pos),
+    ("log1p", sym.log1p, np.log1p, pos),
+    ("expm1", sym.expm1, np.expm1, any_),
+    ("sqrt", sym.sqrt, np.sqrt, pos),
+    ("square", sym.square, np.square, any_),
+    ("abs", sym.abs, np.abs, pos),
+    ("sin", sym.sin, np.sin, any_),
+    ("cos", sym.cos, np.cos, any_),
+    ("tan", sym.tan, np.tan, unit),
+    ("tanh", sym.tanh, np.tanh, any_),
+    ("sinh", sym.sinh, np.sinh, any_),
+    ("cosh", sym.cosh, np.cosh, any_),
+    ("arcsin", sym.arcsin, np.arcsin, unit),
+    ("arccos", sym.arccos, np.arccos, unit),
+    ("arctan", sym.arctan, np.arctan, any_),
+    ("sigmoid", sym.sigmoid, lambda x: 1 / (1 + np.exp(-x)), any_),
+    ("relu", sym.relu, lambda x: np.maximum(x, 0), pos),
+    ("softplus", sym.softplus, lambda x: np.log1p(np.exp(x)), any_),
+    ("erf", sym.erf, erf_np, any_),
+    ("negative", lambda x: -x, np.negative, any_),
+]
+
+# (name, builder, reference, [arrays])
+CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
+    ("add_broadcast", lambda a, b: a + b, np.add, [any_(3, 1), any_(1, 4)]),
+    ("subtract_broadcast", lambda a, b: a - b, np.subtract, [any_(4), any_(3, 4)]),
+    ("multiply_broadcast", lambda a, b: a * b, np.multiply, [any_(3, 4), any_(4)]),
+    ("divide", lambda a, b: a / b, np.divide, [any_(3, 4), pos(3, 4)]),
+    ("power", lambda a, b: a**b, np.power, [pos(3, 4), any_(3, 4)]),
+    ("power_scalar", lambda a: a**3, lambda a: a**3, [any_(3, 4)]),
+    ("rpower_scalar", lambda a: 2.0**a, lambda a: 2.0**a, [any_(3, 4)]),
+    ("maximum", sym.maximum, np.maximum, [any_(3, 4), any_(3, 4)]),
+    ("minimum", sym.minimum, np.minimum, [any_(3, 4), any_(4)]),
+    (
+        "where",
+        lambda c, a, b: sym.where(c > 0, a, b),
+        lambda c, a, b: np.where(c > 0, a, b),
+        [any_(3, 4), any_(3, 4), any_(4)],
+    ),
+    ("clip", lambda x: sym.clip(x, -0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5), [any_(3, 4)]),
+    ("sum", sym.sum, np.sum, [any_(3, 4)]),
+    ("sum_axis", lambda x: sym.sum(x, axis=1), lambda x: np.sum(x, axis=1), [any_(3, 4)]),
+    (
+        "sum_keepdims",
+        lambda x: sym.sum(x, axis=(0, 2), keepdims=True),
+        lambda x: np.sum(x, axis=(0, 2), keepdims=True),
+        [any_(2, 3, 4)],
+    ),
+    ("mean_axis", lambda x: sym.mean(x, axis=0), lambda x: np.mean(x, axis=0), [any_(3, 4)]),
+    ("max_axis", lambda x: sym.max(x, axis=-1), lambda x: np.max(x, axis=-1), [any_(3, 4)]),
+    ("min", sym.min, np.min, [any_(3, 4)]),
+    (
+        "prod_axis",
+        lambda x: sym.prod(x, axis=1, keepdims=True),
+        lambda x: np.prod(x, axis=1, keepdims=True),
+        [pos(3, 4)],
+    ),
+    ("norm", sym.norm, np.linalg.norm, [any_(3, 4)]),
+    ("norm_axis", lambda x: sym.norm(x, axis=1), lambda x: np.linalg.norm(x, axis=1), [any_(3, 4)]),
+    ("logsumexp", sym.logsumexp, logsumexp_np, [any_(3, 4)]),
+    (
+        "logsumexp_axis",
+        lambda x: sym.logsumexp(x, axis=1, keepdims=True),
+        lambda x: logsumexp_np(x, 1, True),
+        [any_(3, 4)],
+    ),
+    ("softmax", sym.softmax, softmax_np, [any_(3, 4)]),
+    ("log_softmax_axis0", lambda x: sym.log_softmax(x, axis=0), lambda x: np.log(softmax_np(x, 0)), [any_(3, 4)]),
+    ("dot_matrix", sym.dot, np.dot, [any_(3, 4), any_(4, 2)]),
+    ("dot_vector", sym.dot, np.dot, [any_(4), any_(4)]),
+    ("dot_matrix_vector", sym.dot, np.dot, [any_(3, 4), any_(4)]),
+    ("dot_vector_matrix", sym.dot, np.dot, [any_(4), any_(4, 2)]),
+    ("matmul_batched", sym.matmul, np.matmul, [any_(2, 3, 4), any_(4, 5)]),
+    ("matmul_broadcast_batch", lambda a, b: a @ b, np.matmul, [any_(2, 1, 3, 4), any_(3, 4, 2)]),
+    ("matmul_vector", sym.matmul, np.matmul, [any_(2, 3, 4), any_(4)]),
+    ("transpose", lambda x: x.T, np.transpose, [any_(3, 4)]),
+    (
+        "transpose_axes",
+        lambda x: sym.transpose(x, axes=(1, 2, 0)),
+        lambda x: np.transpose(x, (1, 2, 0)),
+        [any_(2, 3, 4)],
+    ),
+    ("reshape", lambda x: sym.reshape(x, shape=(4, -1)), lambda x: x.reshape(4, -1), [any_(3, 4)]),
+    ("expand_dims", lambda x: sym.expand_dims(x, axis=1), lambda x: np.expand_dims(x, 1), [any_(3, 4)]),
+    ("squeeze", lambda x: sym.squeeze(x, axis=1), lambda x: np.squeeze(x, 1), [any_(3, 1, 4)]),
+    (
+        "broadcast_to",
+        lambda x: sym.broadcast_to(x, shape=(2, 3, 4)),
+        lambda x: np.broadcast_to(x, (2, 3, 4)),
+        [any_(3, 1)],
+    ),
+    (
+        "concat",
+        lambda a, b: sym.concat([a, b], axis=1),
+        lambda a, b: np.concatenate([a, b], 1),
+        [any_(3, 2), any_(3, 4)],
+    ),
+    ("stack", lambda a, b: sym.stack([a, b], axis=1), lambda a, b: np.stack([a, b], 1), [any_(3, 4), any_(3, 4)]),
+    ("flatten", sym.flatten, lambda x: x.reshape(x.shape[0], -1), [any_(2, 3, 4)]),
+    ("index_slice", lambda x: x[1:, ::2], lambda x: x[1:, ::2], [any_(3, 4)]),
+    ("index_int", lambda x: x[1], lambda x: x[1], [any_(3, 4)]),
+    ("index_repeated", lambda x: x[np.array([0, 2, 0, 0])], lambda x: x[np.array([0, 2, 0, 0])], [any_(3, 4)]),
+    ("index_mixed", lambda x: x[np.array([1, 1]), 2:], lambda x: x[np.array([1, 1]), 2:], [any_(3, 4)]),
+    ("trace", sym.trace, np.trace, [any_(3, 3)]),
+    ("inv", sym.inv, np.linalg.inv, [any_(3, 3) + 3 * np.eye(3)]),
+    ("logdet", sym.logdet, lambda x: np.linalg.slogdet(x)[1], [any_(3, 3) + 3 * np.eye(3)]),
+    ("stop_gradient", sym.stop_gradient, lambda x: x, [any_(3, 4)]),
+    ("zeros_like", sym.zeros_like, np.zeros_like, [any_(3, 4)]),
+    ("ones_like", sym.ones_like, np.ones_like, [any_(3, 4)]),
+]
+
+# The gradient of these is zero or absent by definition; finite differences would say otherwise.
+NO_NUMERIC_GRAD = {"stop_gradient"}

@@ -1,0 +1,168 @@
+"""Every op: forward against NumPy in float32 and float64, gradients against finite differences."""
+
+import numpy as np
+import pytest
+from opcases import CASES, NO_NUMERIC_GRAD
+
+from symgrad import sym
+from symgrad.graph import topo_order
+
+IDS = [c[0] for c in CASES]
+
+
+def variables(arrays, dtype=None):
+    return [sym.var(f"in{i}", shape=a.shape, dtype=dtype) for i, a in enumerate(arrays)]
+
+
+def feed(arrays, dtype=np.float64):
+    return {f"in{i}": a.astype(dtype) for i, a in enumerate(arrays)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_matches_numpy(case, dtype):
+    name, build, reference, arrays = case
+    s = build(*variables(arrays))
+    (out,) = s.eval(**feed(arrays, dtype))
+    expected = reference(*[a.astype(dtype) for a in arrays])
+    assert out.shape == np.shape(expected)
+    assert out.dtype == dtype, f"{name}: {out.dtype}"
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+
+
+def numeric_gradient(s, arrays, heads, eps=1e-6):
+    ex = s.bind(feed(arrays), grad_req="null")
+    grads = []
+    for i, a in enumerate(arrays):
+        g = np.zeros_like(a)
+        target = ex.arg_dict[f"in{i}"].reshape(-1)
+        for j in range(a.size):
+            old = target[j]
+            target[j] = old + eps
+            up = np.sum(ex.forward()[0] * heads)
+            target[j] = old - eps
+            down = np.sum(ex.forward()[0] * heads)
+            target[j] = old
+            g.reshape(-1)[j] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] not in NO_NUMERIC_GRAD], ids=lambda c: c[0])
+def test_gradient_matches_central_differences(case):
+    name, build, _, arrays = case
+    s = build(*variables(arrays))
+    ex = s.bind(feed(arrays))
+    (out,) = ex.forward(is_train=True)
+    heads = np.random.default_rng(7).uniform(0.5, 1.5, out.shape)
+    ex.backward(heads)
+    for i, expected in enumerate(numeric_gradient(s, arrays, heads)):
+        np.testing.assert_allclose(ex.grad_dict[f"in{i}"], expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] not in NO_NUMERIC_GRAD], ids=lambda c: c[0])
+def test_gradient_without_declared_shapes_matches_declared(case):
+    """Shape-polymorphic gradient graphs (no shapes at sym.grad time) give the same numbers."""
+    name, build, _, arrays = case
+    free = [sym.var(f"in{i}") for i in range(len(arrays))]
+    s = sym.sum(build(*free) * 1.5)
+    grads = sym.grad(s, free)
+    values = sym.Group(grads).eval(**feed(arrays))
+    shaped = build(*variables(arrays))
+    ex = shaped.bind(feed(arrays))
+    ex.forward(is_train=True)
+    ex.backward(np.full(ex.outputs[0].shape, 1.5))
+    for i, v in enumerate(values):
+        np.testing.assert_allclose(
+            np.broadcast_to(v, arrays[i].shape), ex.grad_dict[f"in{i}"], rtol=1e-10, atol=1e-12, err_msg=name
+        )
+
+
+@pytest.mark.parametrize(
+    "f, x0",
+    [(lambda x: sym.sin(x) * x, 0.7), (lambda x: sym.exp(x) / (1 + x * x), 0.3), (lambda x: sym.tanh(x) ** 2, -0.4)],
+)
+def test_second_and_third_derivatives_match_differences_of_the_lower_order(f, x0):
+    x = sym.var("x")
+    d1 = sym.grad(f(x), x)
+    d2 = sym.grad(d1, x)
+    d3 = sym.grad(d2, x)
+    eps = 1e-5
+
+    def at(s, v):
+        return float(s.eval(x=np.array(v))[0])
+
+    for lower, higher in ((d1, d2), (d2, d3)):
+        numeric = (at(lower, x0 + eps) - at(lower, x0 - eps)) / (2 * eps)
+        assert at(higher, x0) == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+
+
+def test_disconnected_variable_gets_zeros_of_its_shape_and_repeated_use_adds_up():
+    x, y = sym.var("x", shape=(3,)), sym.var("y", shape=(2, 2))
+    gx, gy = sym.grad(sym.sum(x * x + x), [x, y])
+    xv = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(gy.eval()[0], np.zeros((2, 2)))
+    np.testing.assert_array_equal(gx.eval(x=xv)[0], 2 * xv + 1)
+
+
+def test_head_gradients_weight_the_outputs():
+    x = sym.var("x", shape=(3,))
+    g = sym.grad(x * x, x, head_grads=sym.var("h", shape=(3,)))
+    xv, hv = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, -2.0])
+    np.testing.assert_array_equal(g.eval(x=xv, h=hv)[0], 2 * xv * hv)
+
+
+def test_grad_req_write_add_null():
+    x, w = sym.var("x"), sym.var("w")
+    s = sym.sum(x * w)
+    xv, wv = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    ex = s.bind(
+        {"x": xv, "w": wv},
+        grad_req={"x": "add", "w": "write", "w_unused": "null"} if False else {"x": "add", "w": "write"},
+    )
+    for _ in range(2):
+        ex.forward(is_train=True)
+        ex.backward()
+    np.testing.assert_array_equal(ex.grad_dict["x"], 2 * wv)
+    np.testing.assert_array_equal(ex.grad_dict["w"], xv)
+    ex_null = s.bind({"x": xv, "w": wv}, grad_req={"x": "null", "w": "write"})
+    assert "x" not in ex_null.grad_dict and ex_null.grad_arrays[0] is None
+
+
+def test_backward_twice_after_one_forward_and_before_any_forward():
+    x = sym.var("x")
+    ex = (x * x).bind({"x": np.array([3.0])})
+    with pytest.raises(Exception, match="forward\\(is_train=True\\)"):
+        ex.backward()
+    ex.forward(is_train=True)
+    ex.backward()
+    ex.backward()
+    np.testing.assert_array_equal(ex.grad_dict["x"], [6.0])
+
+
+def test_mlp_gradient_graph_is_at_most_three_times_the_forward_graph():
+    x, labels = sym.var("x", shape=(64, 784)), sym.var("labels", shape=(64, 10))
+    w1, b1 = sym.var("w1", shape=(784, 256)), sym.var("b1", shape=(256,))
+    w2, b2 = sym.var("w2", shape=(256, 10)), sym.var("b2", shape=(10,))
+    logits = sym.dot(sym.tanh(sym.dot(x, w1) + b1), w2) + b2
+    loss = -sym.mean(sym.sum(labels * sym.log_softmax(logits), axis=1))
+    grads = sym.grad(loss, [w1, b1, w2, b2])
+    forward_nodes = len(topo_order([loss]))
+    gradient_nodes = len(topo_order(grads))
+    assert gradient_nodes <= 3 * forward_nodes, (gradient_nodes, forward_nodes)
+
+
+@pytest.mark.parametrize("product", [sym.dot, sym.matmul])
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,))])
+def test_rank_generic_product_adjoints_differentiate_again(product, shapes):
+    """With no shapes declared, second derivatives of dot/matmul go through their adjoint ops."""
+    rng = np.random.default_rng(3)
+    x, w, v = sym.var("x"), sym.var("w"), sym.var("v")
+    f = sym.sum(sym.tanh(product(x, w)))
+    hv = sym.hvp(f, x, v)
+    xv, wv, vv = rng.normal(size=shapes[0]), rng.normal(size=shapes[1]), rng.normal(size=shapes[0])
+    g = sym.grad(f, x)
+    eps = 1e-6
+    numeric = (g.eval(x=xv + eps * vv, w=wv)[0] - g.eval(x=xv - eps * vv, w=wv)[0]) / (2 * eps)
+    np.testing.assert_allclose(hv.eval(x=xv, w=wv, v=vv)[0], numeric, rtol=1e-6, atol=1e-8)
