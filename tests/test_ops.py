@@ -117,10 +117,7 @@ def test_grad_req_write_add_null():
     x, w = sym.var("x"), sym.var("w")
     s = sym.sum(x * w)
     xv, wv = np.array([1.0, 2.0]), np.array([3.0, 4.0])
-    ex = s.bind(
-        {"x": xv, "w": wv},
-        grad_req={"x": "add", "w": "write", "w_unused": "null"} if False else {"x": "add", "w": "write"},
-    )
+    ex = s.bind({"x": xv, "w": wv}, grad_req={"x": "add", "w": "write"})
     for _ in range(2):
         ex.forward(is_train=True)
         ex.backward()
