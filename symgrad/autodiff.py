@@ -188,6 +188,20 @@ def _zeros_of(x: Symbol) -> Symbol:
     return ew.zeros_like(x)
 
 
+def _one_node_per_name(heads: list[Symbol]) -> list[Symbol]:
+    """Variables are identified by name (as at bind): merge same-named variable nodes."""
+    first: dict[str, Symbol] = {}
+    duplicated = False
+    for node in topo_order(heads):
+        if node.op == VAR:
+            duplicated |= first.setdefault(node.name, node) is not node
+    if not duplicated:
+        return heads
+    from .ops.registry import substitute
+
+    return [substitute(h, first) for h in heads]
+
+
 def _resolve_targets(heads: list[Symbol], wrt: list[Any]) -> list[Symbol]:
     by_name: dict[str, Symbol] = {}
     for node in topo_order(heads):
@@ -199,6 +213,8 @@ def _resolve_targets(heads: list[Symbol], wrt: list[Any]) -> list[Symbol]:
             if w not in by_name:
                 raise SymgradError(f"grad: {w!r} is not an argument of the graph; arguments: {list(by_name)}")
             targets.append(by_name[w])
+        elif isinstance(w, Symbol) and w.op == VAR:
+            targets.append(by_name.get(w.name, w))  # the graph's variable of that name
         elif isinstance(w, Symbol) and w.op != GROUP:
             targets.append(w)
         else:
@@ -238,7 +254,7 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
     """
     if not isinstance(y, Symbol):
         raise SymgradError(f"grad: y must be a Symbol, got {type(y).__name__}")
-    heads = y.outputs()
+    heads = _one_node_per_name(y.outputs())
     single = not isinstance(wrt, (list, tuple))
     wrt_list = [wrt] if single else list(wrt)
     with NameManager():  # internal nodes do not use up the user's auto-name counters

@@ -121,8 +121,9 @@ class Symbol:
         return list(self.inputs) if self.op == GROUP else [self]
 
     def list_arguments(self) -> list[str]:
-        """Variable names in graph order."""
-        return [node.name for node in topo_order(self.outputs()) if node.op == VAR]
+        """Variable names in graph order (variables of the same name are one argument, as in MXNet)."""
+        names = [node.name for node in topo_order(self.outputs()) if node.op == VAR]
+        return list(dict.fromkeys(names))
 
     list_inputs = list_arguments
 

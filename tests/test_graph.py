@@ -1,0 +1,165 @@
+"""Symbols: auto names, arguments and outputs, shape inference, JSON, bind errors."""
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import sym
+
+NAMED = [
+    (lambda a, b: a + b, "_plus0"),
+    (lambda a, b: a + 2, "_plusscalar0"),
+    (lambda a, b: 2 + a, "_plusscalar0"),
+    (lambda a, b: a - b, "_minus0"),
+    (lambda a, b: a - 2, "_minusscalar0"),
+    (lambda a, b: 1 - a, "_rminusscalar0"),
+    (lambda a, b: a * b, "_mul0"),
+    (lambda a, b: 2 * a, "_mulscalar0"),
+    (lambda a, b: a / b, "_div0"),
+    (lambda a, b: a / 2, "_divscalar0"),
+    (lambda a, b: 2 / a, "_rdivscalar0"),
+    (lambda a, b: a**b, "_power0"),
+    (lambda a, b: a**2, "_powerscalar0"),
+    (lambda a, b: 2**a, "_rpowerscalar0"),
+    (lambda a, b: -a, "negative0"),
+    (lambda a, b: abs(a), "abs0"),
+    (lambda a, b: a > b, "_greater0"),
+    (lambda a, b: a < 1, "_lesserscalar0"),
+    (lambda a, b: sym.sin(a), "sin0"),
+    (lambda a, b: sym.dot(a, b), "dot0"),
+    (lambda a, b: a @ b, "matmul0"),
+    (lambda a, b: sym.sum(a, axis=0), "sum0"),
+    (lambda a, b: a[0], "slice0"),
+]
+
+
+@pytest.mark.parametrize("build, name", NAMED, ids=[n for _, n in NAMED])
+def test_auto_name_of_every_operator_form(build, name):
+    with sg.NameManager():
+        a, b = sym.var("a"), sym.var("b")
+        assert build(a, b).name == name
+
+
+def test_counters_are_per_hint_and_name_overrides():
+    with sg.NameManager():
+        a = sym.var("a")
+        assert [(a + 1).name, (a + 1).name, (a * a).name] == ["_plusscalar0", "_plusscalar1", "_mul0"]
+        assert sym.exp(a, name="e").name == "e"
+        assert repr(a + a) == "<Symbol _plus0>"
+
+
+def test_arguments_outputs_groups_and_internals():
+    with sg.NameManager():
+        x, w, b = sym.var("x"), sym.var("w"), sym.var("b")
+        y = sym.dot(x, w) + b
+        assert y.list_arguments() == ["x", "w", "b"]
+        assert y.list_outputs() == ["_plus0_output"]
+        g = sym.Group([y, sym.exp(x)])
+        assert len(g) == 2 and g[1].name == "exp0"
+        assert g.list_outputs() == ["_plus0_output", "exp0_output"]
+        assert [s.name for s in y.get_internals()] == ["x", "w", "dot0", "b", "_plus0"]
+
+
+def test_composition_substitutes_variables():
+    x, y = sym.var("x"), sym.var("y")
+    f = x * 2 + 1
+    g = f(x=sym.sin(y))
+    assert g.list_arguments() == ["y"]
+    np.testing.assert_allclose(g.eval(y=np.array(0.5))[0], np.sin(0.5) * 2 + 1)
+    h = f(x=f)  # substitution, never a cycle: (x*2 + 1)*2 + 1
+    np.testing.assert_allclose(h.eval(x=np.array(1.0))[0], 7.0)
+
+
+def test_truth_value_of_a_symbol_says_to_use_where_or_record():
+    x = sym.var("x")
+    with pytest.raises(sg.SymgradError, match=r"sym\.where.*autograd\.record"):
+        if x > 0:
+            pass
+
+
+def test_infer_shape_full_partial_and_mismatch():
+    with sg.NameManager():
+        x, w, b = sym.var("x"), sym.var("w"), sym.var("b")
+        y = sym.dot(x, w) + b
+        assert y.infer_shape(x=(5, 3), w=(3, 2), b=(2,)) == ([(5, 3), (3, 2), (2,)], [(5, 2)], [])
+        assert y.infer_shape(x=(5, 3)) == ([(5, 3), None, None], [None], [])
+        with pytest.raises(sg.ShapeError) as err:
+            y.infer_shape(x=(5, 3), w=(4, 2), b=(2,))
+        message = str(err.value)
+        assert "dot" in message and "'dot0'" in message and "(5, 3)" in message and "(4, 2)" in message
+
+
+def test_infer_type():
+    x, y = sym.var("x"), sym.var("y")
+    assert (x * y).infer_type(x="float32", y="float32")[1] == [np.dtype("float32")]
+    assert (x * y).infer_type(x="float32", y="float64")[1] == [np.dtype("float64")]
+
+
+def test_json_round_trip_gives_identical_outputs_and_gradients():
+    name = "we'ird \"name\"\nwith __import__('os') and ünïcode"
+    x, y = sym.var(name), sym.var("y")
+    s = sym.sum(sym.log1p(sym.exp(x[np.array([0, 2, 2])])) * y) / 3 + sym.sum(sym.maximum(x[1:], 0.5) * np.inf)
+    s = sym.Group([s, sym.where(x > 0, x, -x) * np.nan])
+    text = s.tojson()
+    loaded = sym.load_json(text)
+    assert loaded.list_arguments() == s.list_arguments()
+    args = {name: np.array([0.5, -1.0, 2.0]), "y": np.array([1.0, 2.0, 3.0])}
+    for a, b in zip(s.eval(**args), loaded.eval(**args)):
+        np.testing.assert_array_equal(a, b)
+    grads = [sym.Group(sym.grad(t[0], [name, "y"])).eval(**args) for t in (s, loaded)]
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_and_load(tmp_path):
+    x = sym.var("x", shape=(2,))
+    path = tmp_path / "graph.json"
+    (sym.exp(x) * 2).save(str(path))
+    np.testing.assert_allclose(sym.load(str(path)).eval(x=np.zeros(2))[0], [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[]",
+        '{"nodes": [], "heads": []}',
+        '{"nodes": [{"op": "exec", "name": "a", "inputs": []}], "heads": [0]}',
+        '{"nodes": [{"op": "null", "name": "a"}, {"op": "sin", "name": "s", "inputs": [2]}], "heads": [1]}',
+        '{"nodes": [{"op": "null", "name": "a"}, {"op": "sum", "name": "s", "inputs": [0], "attrs": {"bogus": 1}}], "heads": [1]}',
+        '{"nodes": [{"op": "null", "name": "a"}, {"op": "sum", "name": "s", "inputs": [0], "attrs": {"axis": {"x": 1}}}], "heads": [1]}',
+        '{"nodes": [{"op": "_const", "name": "c", "value": "__import__"}], "heads": [0]}',
+        '{"nodes": [{"op": "null", "name": "a"}], "heads": [5]}',
+    ],
+)
+def test_malformed_json_raises_graph_format_error(text):
+    with pytest.raises(sg.GraphFormatError):
+        sym.load_json(text)
+
+
+def test_bind_errors_name_the_argument():
+    x, w = sym.var("x", shape=(3,)), sym.var("w")
+    s = sym.sum(x * w)
+    ok = {"x": np.ones(3), "w": np.ones(3)}
+    with pytest.raises(sg.BindError, match="'w'"):
+        s.bind({"x": np.ones(3)})
+    with pytest.raises(sg.BindError, match="'z'"):
+        s.bind({**ok, "z": np.ones(3)})
+    with pytest.raises(sg.BindError, match="'x'.*shape"):
+        s.bind({"x": np.ones(4), "w": np.ones(4)})
+    ex = s.bind(ok)
+    with pytest.raises(sg.BindError, match="'w' has shape"):
+        ex.forward(w=np.ones(5))
+    with pytest.raises(sg.BindError, match="integer"):
+        s.bind({"x": np.ones(3), "w": np.ones(3, dtype=int)})
+    with pytest.raises(sg.BindError, match="complex"):
+        s.bind({"x": np.ones(3), "w": np.ones(3, dtype=complex)})
+    with pytest.raises(sg.BindError, match="grad_req"):
+        s.bind(ok, grad_req="sometimes")
+    with pytest.raises(sg.BindError, match="args_grad"):
+        s.bind(ok, args_grad={"x": np.zeros(2)})
+    ex.forward(is_train=True)
+    with pytest.raises(sg.BindError, match="head gradient"):
+        ex.backward(np.ones(3))
+    with pytest.raises(sg.ShapeError, match="multiply"):
+        (sym.var("a") * sym.var("b")).bind({"a": np.ones(3), "b": np.ones(4)})
