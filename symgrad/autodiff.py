@@ -259,6 +259,12 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
     wrt_list = [wrt] if single else list(wrt)
     with NameManager():  # internal nodes do not use up the user's auto-name counters
         targets = _resolve_targets(heads, wrt_list)
+        if simplify and all(t.op == VAR for t in targets):
+            from .simplify import simplify_all
+
+            # Stability rewrites first (log(sigmoid(x)) -> -softplus(-x), ...), so the
+            # gradient is derived from the accurate form; variables are kept as they are.
+            heads = simplify_all(heads)
         grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
         if simplify:
             from .simplify import simplify_all

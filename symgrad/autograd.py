@@ -303,10 +303,10 @@ def _interpret(outputs: list[Symbol], feed: dict[int, Any], recorded: set[int]) 
     for node in topo_order(outputs):
         if id(node) in done:
             continue
-        if id(node) in recorded or node.op == VAR:
-            done[id(node)] = NDArray(node.value, node)
-        elif node.op == CONST:
+        if node.op == CONST:
             done[id(node)] = node.attrs["value"]
+        elif id(node) in recorded or node.op == VAR:
+            done[id(node)] = NDArray(node.value, node)
         else:
             done[id(node)] = invoke(OPS[node.op], tuple(done[id(i)] for i in node.inputs), node.attrs)
     out = []

@@ -140,8 +140,8 @@ def _all_finite(value: Any) -> bool:
 def _non_finite_message(node: Symbol, args: list, out: Any, part: str) -> str:
     from .printing import GraphPrinter
 
-    order = node.origin[2] if node.origin and len(node.origin) > 2 else 0
-    where = {0: "forward", 1: "first-order gradient"}.get(order, f"order-{order} gradient") if part != "eager" else part
+    order = node.origin[2] if node.origin and len(node.origin) > 2 else int(part == "backward")
+    where = {0: "forward", 1: "first-order gradient"}.get(order, f"order-{order} gradient")
     expr = GraphPrinter([node]).result([node])
     ranges = ", ".join(
         f"{np.shape(a)} in [{np.nanmin(a):.4g}, {np.nanmax(a):.4g}]" if np.size(a) else f"{np.shape(a)} empty"

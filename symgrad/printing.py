@@ -90,6 +90,14 @@ def format_index(key: tuple) -> str:
 
 _BINARY = {"add": (" + ", 1), "subtract": (" - ", 1), "multiply": ("*", 2), "divide": ("/", 2), "power": ("**", 4)}
 _ATOM = 5
+_COMPARE = {
+    "greater": " > ",
+    "greater_equal": " >= ",
+    "less": " < ",
+    "less_equal": " <= ",
+    "equal": " == ",
+    "not_equal": " != ",
+}
 
 
 class GraphPrinter:
@@ -133,6 +141,9 @@ class GraphPrinter:
             return f"{left}{sym}{self.arg(b, right_prec)}", prec
         if op == "negative":
             return f"-{self.arg(node.inputs[0], 2)}", 3
+        if op in _COMPARE:
+            a, b = node.inputs
+            return f"{self.arg(a, 1)}{_COMPARE[op]}{self.arg(b, 1)}", 0
         if op == "transpose" and node.attrs["axes"] is None:
             return f"{self.arg(node.inputs[0], _ATOM)}.T", _ATOM
         if op == "getitem":
@@ -319,6 +330,9 @@ def _sympy_text(s: Symbol) -> str | None:
         return None
     try:
         expr = to_sympy(s)
+        names = {n.name for n in nodes if n.op == VAR}
+        if {str(v) for v in expr.free_symbols} != names:
+            return None  # SymPy cancelled a variable (x - x -> 0): not exact for inf/NaN, print the graph
         if sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
             simpler = sp.simplify(expr)
             if sp.count_ops(simpler) <= sp.count_ops(expr):

@@ -28,7 +28,7 @@ from .ops import linalg as la
 from .ops import nn
 from .ops import reduction as red
 from .ops import shape as shp
-from .ops.registry import OPS, rebuild
+from .ops.registry import OPS, origin_scope, rebuild
 
 FOLD_LIMIT = 64  # constant-fold results up to this many elements; larger ones stay lazy
 
@@ -138,7 +138,8 @@ class Simplifier:
                     continue
                 if self.budget <= 0:
                     return node
-                new = rule.fn(node, self)
+                with origin_scope(node.origin):  # new nodes keep the rewritten node's origin
+                    new = rule.fn(node, self)
                 if new is not None and new is not node:
                     self.budget -= 1
                     self.report.counts[rule.name] += 1
@@ -326,6 +327,7 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
 
     flatten(node, 1, 0)
     coefs: dict[int, Any] = {}
+    signs: dict[int, set] = {}
     order: list[Symbol] = []
     constant = 0
     n_consts = 0
@@ -336,11 +338,15 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
             continue
         if id(t) not in coefs:
             coefs[id(t)] = 0
+            signs[id(t)] = set()
             order.append(t)
         coefs[id(t)] = coefs[id(t)] + c
+        signs[id(t)].add(c > 0)
     merged = len(order) + (1 if n_consts else 0) < len(terms)
     if not merged:
         return None
+    if not s.assume_finite and any(len(signs[id(t)]) > 1 for t in order):
+        return None  # x + x - x is NaN at x = inf, x is not: mixed signs merge only for finite x
     if not s.assume_finite and any(coefs[id(t)] == 0 for t in order):
         return None  # x - x is NaN at inf: only under assume_finite
     kept = [t for t in order if coefs[id(t)] != 0]
@@ -655,6 +661,16 @@ def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
             if c != 1:
                 ones = shp.broadcast_to(1.0, shape=u.shape)
                 return c * (build(ones, v) if left else build(v, ones))
+    return None
+
+
+@rewrites("trace")
+def trace_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
+    """trace(dot(a, b)) -> sum(a * b.T): the same diagonal products, none of the others"""
+    (x,) = node.inputs
+    if x.op in ("dot", "matmul") and all(i.ndim == 2 for i in x.inputs):
+        a, b = x.inputs
+        return red.sum(a * la.transpose(b))
     return None
 
 

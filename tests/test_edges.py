@@ -1,0 +1,339 @@
+"""Gradients at the edges: masked where, one subgradient per function, exact rewrites, user lines.
+
+Expected values are computed by hand at the singular points; each case is checked
+symbolically (sym.grad, evaluated) and eagerly (nd + autograd), first and second order.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import autograd, nd, sym
+from symgrad.executor import compile_program, replay
+
+
+def symbolic(f, x0, order=1):
+    """d^order f / dx^order at x0 through sym.grad (summed over elements)."""
+    x = sym.var("x")
+    s = f(x, sym)
+    for _ in range(order):
+        s = sym.grad(sym.sum(s), x)
+    return np.broadcast_to(s.eval(x=np.asarray(x0, dtype=np.float64))[0], np.shape(x0))
+
+
+def eager(f, x0, order=1):
+    """The same through eager recording (create_graph for the second order)."""
+    x = nd.array(np.asarray(x0, dtype=np.float64), dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = f(x, nd).sum()
+        if order == 2:
+            (g,) = autograd.grad(y, [x], create_graph=True)
+            y = g.sum()
+    y.backward()
+    return x.grad.asnumpy()
+
+
+BOTH = pytest.mark.parametrize("mode", [symbolic, eager], ids=["symbolic", "eager"])
+X3 = [-1.0, 0.0, 1.0]
+
+MASKED = [
+    ("sqrt", lambda x, m: m.where(x > 0, m.sqrt(x), 0), [0.0, 0.0, 0.5]),
+    ("log", lambda x, m: m.where(x > 0, m.log(x), 0), [0.0, 0.0, 1.0]),
+    ("reciprocal", lambda x, m: m.where(x != 0, 1 / x, 0), [-1.0, 0.0, -1.0]),
+    ("pow_half", lambda x, m: m.where(x > 0, x**0.5, 0), [0.0, 0.0, 0.5]),
+    ("chain", lambda x, m: m.where(x > 0, m.sin(m.sqrt(x)) * 2, 0), [0.0, 0.0, np.cos(1.0)]),
+]
+
+
+@BOTH
+@pytest.mark.parametrize("name, f, expected", MASKED, ids=[m[0] for m in MASKED])
+def test_where_gradient_never_forms_nan_from_the_branch_not_taken(mode, name, f, expected):
+    np.testing.assert_allclose(mode(f, X3), expected, rtol=1e-12)
+
+
+@BOTH
+def test_where_with_exp_overflow_in_the_untaken_branch(mode):
+    f = lambda x, m: m.where(x < 100, m.exp(x), 0)  # noqa: E731
+    np.testing.assert_allclose(mode(f, [1000.0, 0.0]), [0.0, 1.0])
+
+
+RELU_SPELLINGS = [
+    ("relu", lambda x, m: m.relu(x)),
+    ("maximum(x, 0)", lambda x, m: m.maximum(x, 0)),
+    ("maximum(0, x)", lambda x, m: m.maximum(0, x)),
+    ("where(x > 0, x, 0)", lambda x, m: m.where(x > 0, x, 0)),
+    ("clip(x, 0, None)", lambda x, m: m.clip(x, 0, None)),
+]
+
+
+@BOTH
+@pytest.mark.parametrize("name, f", RELU_SPELLINGS, ids=[r[0] for r in RELU_SPELLINGS])
+def test_every_spelling_of_relu_has_the_same_gradient_and_zero_second_derivative(mode, name, f):
+    np.testing.assert_array_equal(mode(f, X3), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(mode(f, X3, order=2), [0.0, 0.0, 0.0])
+
+
+@BOTH
+def test_abs_sign_clip_maximum_at_their_kinks(mode):
+    np.testing.assert_array_equal(mode(lambda x, m: m.abs(x), X3), [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(mode(lambda x, m: m.abs(x), X3, order=2), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(mode(lambda x, m: m.sign(x), X3), [0.0, 0.0, 0.0])
+    clip = lambda x, m: m.clip(x, -1.0, 1.0)  # noqa: E731
+    np.testing.assert_array_equal(mode(clip, [-1.0, 0.0, 1.0, 2.0]), [0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(mode(clip, [-1.0, 0.0, 1.0, 2.0], order=2), [0.0, 0.0, 0.0, 0.0])
+    tie = lambda x, m: m.maximum(x, x * 1)  # noqa: E731 - maximum(x, x) is x: gradient 1
+    np.testing.assert_array_equal(mode(tie, X3), [1.0, 1.0, 1.0])
+
+
+def test_maximum_tie_goes_to_the_second_argument():
+    x, y = sym.var("x"), sym.var("y")
+    gx, gy = sym.grad(sym.maximum(x, y), [x, y])
+    args = {"x": np.array([1.0, 2.0, 3.0]), "y": np.array([1.0, 3.0, 2.0])}
+    np.testing.assert_array_equal(gx.eval(**args)[0], [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(gy.eval(**args)[0], [1.0, 1.0, 0.0])
+
+
+def test_max_reduction_splits_ties_evenly():
+    x = sym.var("x")
+    g = sym.grad(sym.max(x), x)
+    np.testing.assert_array_equal(g.eval(x=np.array([3.0, 1.0, 3.0]))[0], [0.5, 0.0, 0.5])
+
+
+@BOTH
+def test_norm_at_the_zero_vector_has_gradient_zero(mode):
+    f = lambda x, m: m.norm(x)  # noqa: E731
+    np.testing.assert_array_equal(mode(f, [0.0, 0.0, 0.0]), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(mode(f, [3.0, 0.0, 4.0]), [0.6, 0.0, 0.8])
+
+
+def test_norm_squared_differentiates_and_simplifies_like_sum_of_squares():
+    x = sym.var("x")
+    assert str(sym.simplify(sym.norm(x) ** 2)) == str(sym.simplify(sym.sum(x * x)))
+    g = sym.grad(sym.norm(x) ** 2, x)
+    np.testing.assert_array_equal(g.eval(x=np.array([0.0, 0.0]))[0], [0.0, 0.0])
+    np.testing.assert_array_equal(g.eval(x=np.array([1.0, -2.0]))[0], [2.0, -4.0])
+
+
+@BOTH
+def test_logsumexp_of_all_minus_inf(mode):
+    x = sym.var("x")
+    np.testing.assert_array_equal(sym.logsumexp(x).eval(x=np.full(3, -np.inf))[0], -np.inf)
+    np.testing.assert_array_equal(mode(lambda x, m: m.logsumexp(x), [-np.inf] * 3), [0.0, 0.0, 0.0])
+
+
+def test_power_at_zero_has_finite_gradients_where_smooth():
+    x, y = sym.var("x"), sym.var("y")
+    zero = {"x": np.array(0.0)}
+    assert float(sym.grad(x**0, x).eval(**zero)[0]) == 0.0
+    assert float(sym.grad(x**2, x).eval(**zero)[0]) == 0.0
+    gx, gy = sym.grad(x**y, [x, y])
+    assert float(gy.eval(x=np.array(0.0), y=np.array(2.0))[0]) == 0.0
+    assert float(gx.eval(x=np.array(0.0), y=np.array(0.0))[0]) == 0.0
+    assert float(gx.eval(x=np.array(0.0), y=np.array(2.0))[0]) == 0.0
+    assert float(gy.eval(x=np.array(2.0), y=np.array(3.0))[0]) == pytest.approx(8 * np.log(2))
+
+
+# ---- rewrites never change results -------------------------------------------------------------
+
+REWRITE_CASES = [
+    lambda x, y: x * 1 + 0,
+    lambda x, y: 2 * (3 * x),
+    lambda x, y: x + x + y - x,
+    lambda x, y: x - x,
+    lambda x, y: x * 0,
+    lambda x, y: x / x,
+    lambda x, y: -(-x),
+    lambda x, y: sym.log(1 + x * x),
+    lambda x, y: sym.exp(x) - 1,
+    lambda x, y: sym.norm(x) ** 2,
+    lambda x, y: x.T.T * y,
+    lambda x, y: sym.where(x > 0, y, y),
+    lambda x, y: sym.sum(2 * x, axis=1),
+    lambda x, y: x * x * x,
+    lambda x, y: (x**2) ** 3,
+    lambda x, y: x / 2 * 4,
+    lambda x, y: sym.log(sym.sigmoid(x)),
+    lambda x, y: sym.log(sym.softmax(x)),
+    lambda x, y: sym.log(sym.sum(sym.exp(x), axis=1, keepdims=True)),
+    lambda x, y: sym.dot(2 * x, y.T),
+    lambda x, y: x * y + y * x,
+    lambda x, y: sym.broadcast_to(sym.sum(x, axis=0), shape=(3, 4)) * y,
+]
+
+
+def seeded(rng, shape, dtype):
+    a = rng.normal(size=shape).astype(dtype)
+    a.flat[rng.choice(a.size, 3, replace=False)] = [np.nan, np.inf, -np.inf]
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("index", range(len(REWRITE_CASES)))
+def test_simplify_keeps_values_nan_and_inf_positions_shape_and_dtype(index, dtype):
+    x, y = sym.var("x", shape=(3, 4), dtype=dtype), sym.var("y", shape=(3, 4), dtype=dtype)
+    s = REWRITE_CASES[index](x, y)
+    rng = np.random.default_rng(index)
+    for _ in range(3):
+        args = {"x": seeded(rng, (3, 4), dtype), "y": seeded(rng, (3, 4), dtype)}
+        args = {k: v for k, v in args.items() if k in s.list_arguments()}
+        plain = s.eval(**args)[0]  # bind compiles the simplified graph; compare with the graph as built:
+        raw = replay(compile_program([s], [x, y]), [args.get("x"), args.get("y")], False, "forward")[0]
+        assert plain.shape == np.shape(raw) and plain.dtype == np.asarray(raw).dtype
+        stable = index in (16, 17, 18)  # stability rewrites: equal where the naive form is finite
+        plain, raw = np.atleast_1d(plain), np.atleast_1d(raw)
+        mask = np.isfinite(raw) if stable else slice(None)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(plain[mask], raw[mask], rtol=tol, atol=tol, equal_nan=True)
+
+
+def test_finite_only_rules_need_assume_finite():
+    x = sym.var("x")
+    for s, folded in ((x - x, "zeros_like(x)"), (x * 0, "zeros_like(x)"), (x / x, "ones_like(x)")):
+        assert str(sym.simplify(s)) != folded
+        assert str(sym.simplify(s, assume_finite=True)) == folded
+
+
+def test_explain_reports_rules_and_counts():
+    x = sym.var("x")
+    simplified, report = sym.simplify(2 * (3 * x) + x * 1, explain=True)
+    assert str(simplified) == "7*x"
+    assert report.counts["collect_factors"] >= 1 and report.counts["multiply_identities"] >= 1
+    assert report.nodes_after < report.nodes_before
+
+
+# ---- errors at the user's line ------------------------------------------------------------------
+
+
+def test_shape_error_at_bind_quotes_the_users_file_and_line():
+    a, b = sym.var("a"), sym.var("b")
+    line = inspect.currentframe().f_lineno + 1
+    c = sym.exp(a) + b
+    with pytest.raises(sg.ShapeError) as err:
+        c.bind({"a": np.ones(3), "b": np.ones(4)})
+    message = str(err.value)
+    assert f"{__file__}:{line}" in message and "c = sym.exp(a) + b" in message
+    assert "(3,)" in message and "(4,)" in message
+
+
+def test_shape_error_at_construction_with_declared_shapes():
+    a, b = sym.var("a", shape=(2, 3)), sym.var("b", shape=(4, 5))
+    with pytest.raises(sg.ShapeError, match=r"dot.*\(2, 3\).*\(4, 5\)[\s\S]*test_edges.py"):
+        sym.dot(a, b)
+
+
+def test_origin_tracking_can_be_switched_off():
+    sg.set_track_origin(False)
+    try:
+        a, b = sym.var("a"), sym.var("b")
+        c = a + b
+        with pytest.raises(sg.ShapeError) as err:
+            c.bind({"a": np.ones(3), "b": np.ones(4)})
+        assert "built at" not in str(err.value)
+    finally:
+        sg.set_track_origin(True)
+
+
+def test_check_finite_names_the_first_non_finite_node_in_the_forward_part():
+    x = sym.var("x")
+    y = sym.log(x - 1) * 2
+    ex = y.bind({"x": np.array([1.0, 2.0])})
+    with pytest.raises(sg.NonFiniteError) as err:
+        ex.forward(check_finite=True)
+    message = str(err.value)
+    assert "log" in message and "forward" in message and "test_edges.py" in message
+    assert "x - 1" in message or "[0" in message
+
+
+def test_check_finite_in_the_gradient_part():
+    x = sym.var("x")
+    ex = sym.sqrt(x).bind({"x": np.array([0.0, 4.0])})
+    ex.forward(is_train=True, check_finite=True)
+    with pytest.raises(sg.NonFiniteError, match="gradient"):
+        ex.backward(check_finite=True)
+
+
+def test_detect_anomaly_in_eager_mode():
+    x = nd.array([0.0, 4.0], dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.sqrt(x).sum()
+    with autograd.detect_anomaly(), pytest.raises(sg.NonFiniteError, match="Inf"):
+        y.backward()
+
+
+# ---- jacobians and Hessian-vector products ----------------------------------------------------
+
+
+def test_jacobian_matches_finite_differences():
+    x = sym.var("x", shape=(3,))
+    a = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+    J = sym.jacobian(sym.tanh(sym.dot(a, x)), x)
+    x0 = np.array([0.1, -0.2, 0.3])
+    expected = (1 - np.tanh(a @ x0) ** 2)[:, None] * a
+    np.testing.assert_allclose(J.eval(x=x0)[0], expected, rtol=1e-12)
+
+
+def test_hvp_matches_differences_of_the_gradient_and_never_forms_the_hessian():
+    n = 50
+    x, v = sym.var("x", shape=(n,)), sym.var("v", shape=(n,))
+    f = sym.sum(sym.exp(x) * sym.sin(x)) + sym.dot(x, x) ** 2
+    hv = sym.hvp(f, x, v)
+    from symgrad.graph import topo_order
+
+    assert all(node.shape is None or len(node.shape) < 2 for node in topo_order([hv]))
+    rng = np.random.default_rng(0)
+    x0, v0 = rng.normal(size=n), rng.normal(size=n)
+    g = sym.grad(f, x)
+    eps = 1e-6
+    numeric = (g.eval(x=x0 + eps * v0)[0] - g.eval(x=x0 - eps * v0)[0]) / (2 * eps)
+    np.testing.assert_allclose(hv.eval(x=x0, v=v0)[0], numeric, rtol=1e-6)
+
+
+# ---- matrix calculus prints as matrices ---------------------------------------------------------
+
+
+def numeric_matrix_grad(s, X0, A0, eps=1e-6):
+    grad = np.zeros_like(X0)
+    for i in np.ndindex(X0.shape):
+        up, down = X0.copy(), X0.copy()
+        up[i] += eps
+        down[i] -= eps
+        args = {"A": A0} if "A" in s.list_arguments() else {}
+        grad[i] = (float(s.eval(X=up, **args)[0]) - float(s.eval(X=down, **args)[0])) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize(
+    "build, text",
+    [
+        (lambda X, A: sym.trace(sym.dot(X, A)), "A.T"),
+        (lambda X, A: sym.trace(sym.dot(sym.dot(X.T, A), X)), None),
+        (lambda X, A: sym.logdet(X), "inv(X).T"),
+    ],
+    ids=["trace(XA)", "trace(X.T A X)", "logdet(X)"],
+)
+def test_matrix_cookbook_identities(build, text):
+    X, A = sym.var("X", shape=(3, 3)), sym.var("A", shape=(3, 3))
+    rng = np.random.default_rng(5)
+    X0, A0 = rng.normal(size=(3, 3)) + 3 * np.eye(3), rng.normal(size=(3, 3))
+    s = build(X, A)
+    g = sym.grad(s, X)
+    assert g.shape == (3, 3)
+    args = {k: v for k, v in {"X": X0, "A": A0}.items() if k in g.list_arguments()}
+    np.testing.assert_allclose(g.eval(**args)[0], numeric_matrix_grad(s, X0, A0), rtol=1e-6, atol=1e-8)
+    if text is not None:
+        assert str(g) == text
+    else:
+        np.testing.assert_allclose(g.eval(**args)[0], (A0 + A0.T) @ X0, rtol=1e-12)
+        assert "eye" not in str(g) and str(g).count("dot") <= 2, str(g)
+
+
+def test_frobenius_norm_gradient_is_a_over_its_norm():
+    A = sym.var("A", shape=(3, 3))
+    g = sym.grad(sym.norm(A), A)
+    A0 = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_allclose(g.eval(A=A0)[0], A0 / np.linalg.norm(A0), rtol=1e-12)
+    assert "norm(A)" in str(g)
