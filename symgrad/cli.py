@@ -94,8 +94,8 @@ def parse_expression(text: str, shapes: dict[str, tuple] | None = None) -> tuple
         raise ExpressionError("expression is nested too deeply") from None
     except SymgradError as exc:
         raise ExpressionError(str(exc)) from None
-    except (TypeError, ValueError) as exc:
-        raise ExpressionError(f"bad arguments: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise ExpressionError(f"cannot build the expression: {exc}") from None
     if not isinstance(result, Symbol):
         raise ExpressionError("the expression has no variable to differentiate")
     return result, variables

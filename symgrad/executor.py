@@ -288,6 +288,8 @@ class Executor:
 
     def __init__(self, symbol: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write", **_ctx: Any) -> None:
         self._symbol = symbol
+        if not symbol.outputs():
+            raise BindError("bind: the symbol has no outputs (an empty Group); nothing to compute")
         names = symbol.list_arguments()
         given = _per_arg(args, names, "bind")
         missing = [n for n in names if n not in given]

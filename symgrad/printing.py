@@ -22,7 +22,7 @@ from .ops.shape import decode_index
 
 SYMPY_OPS = {
     "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "sqrt", "sin", "cos", "tan",
-    "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "abs", "square", "log1p", "expm1", "erf", "sign",
+    "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "abs", "square", "erf", "sign",
 }  # fmt: skip
 SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
 SYMPY_MAX_NODES = 200
@@ -150,8 +150,12 @@ class GraphPrinter:
             return f"{self.arg(node.inputs[0], _ATOM)}[{format_index(node.attrs['index'])}]", _ATOM
         if op == "broadcast_to" and node.inputs[0].op == CONST and node.inputs[0].shape == ():
             return format_const(np.full(node.attrs["shape"], node.inputs[0].attrs["value"])), _ATOM
-        if op == "broadcast_like" and node.inputs[0].op == CONST and node.inputs[0].shape == () and node.shape:
-            return format_const(np.full(node.shape, node.inputs[0].attrs["value"])), _ATOM
+        if op == "broadcast_like" and node.inputs[0].op == CONST and node.inputs[0].shape == ():
+            value = node.inputs[0].attrs["value"]
+            if node.shape:
+                return format_const(np.full(node.shape, value)), _ATOM
+            ones = f"ones_like({self.text[id(node.inputs[1])][0]})"
+            return (ones, _ATOM) if value == 1 else (f"{self.arg(node.inputs[0], 2)}*{ones}", 2)
         if op in ("zeros", "ones"):
             return f"{op}({node.attrs['shape']})", _ATOM
         args = [self.text[id(i)][0] for i in node.inputs]

@@ -23,6 +23,10 @@ VERSION = 1
 _DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
 
 
+def _is_dtype(value: Any) -> bool:
+    return isinstance(value, str) and value in _DTYPES
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
@@ -86,7 +90,7 @@ def _number(v: Any, where: str) -> Any:
 def _const_node(value: Any, where: str) -> Symbol:
     if isinstance(value, dict):
         dtype = value.get("dtype")
-        if dtype not in _DTYPES:
+        if not _is_dtype(dtype):
             raise GraphFormatError(f"{where}: unsupported dtype {dtype!r}")
         shape = _shape(value.get("shape"), where)
         data = value.get("data")
@@ -150,7 +154,7 @@ def _load_node(entry: dict, built: list[Symbol], where: str) -> Symbol:
         raise GraphFormatError(f"{where}: 'op' and 'name' must be strings")
     if op == "null":
         dtype = entry.get("dtype")
-        if dtype is not None and dtype not in _DTYPES:
+        if dtype is not None and not _is_dtype(dtype):
             raise GraphFormatError(f"{where}: unsupported dtype {dtype!r}")
         node = Symbol(
             VAR, name=name, shape=_shape(entry.get("shape"), where), dtype=None if dtype is None else np.dtype(dtype)
@@ -180,7 +184,7 @@ def _load_node(entry: dict, built: list[Symbol], where: str) -> Symbol:
     for key, value in raw_attrs.items():
         if opdef.arity is not None and key not in opdef.attr_defaults:
             raise GraphFormatError(f"{where}: op {op!r} has no attribute {key!r}")
-        if key == "dtype" and value is not None and value not in _DTYPES:
+        if key == "dtype" and value is not None and not _is_dtype(value):
             raise GraphFormatError(f"{where}: unsupported dtype {value!r}")
         attrs[key] = _attr_value(value, where)
     try:

@@ -135,31 +135,3 @@ def test_save_and_load(tmp_path):
 def test_malformed_json_raises_graph_format_error(text):
     with pytest.raises(sg.GraphFormatError):
         sym.load_json(text)
-
-
-def test_bind_errors_name_the_argument():
-    x, w = sym.var("x", shape=(3,)), sym.var("w")
-    s = sym.sum(x * w)
-    ok = {"x": np.ones(3), "w": np.ones(3)}
-    with pytest.raises(sg.BindError, match="'w'"):
-        s.bind({"x": np.ones(3)})
-    with pytest.raises(sg.BindError, match="'z'"):
-        s.bind({**ok, "z": np.ones(3)})
-    with pytest.raises(sg.BindError, match="'x'.*shape"):
-        s.bind({"x": np.ones(4), "w": np.ones(4)})
-    ex = s.bind(ok)
-    with pytest.raises(sg.BindError, match="'w' has shape"):
-        ex.forward(w=np.ones(5))
-    with pytest.raises(sg.BindError, match="integer"):
-        s.bind({"x": np.ones(3), "w": np.ones(3, dtype=int)})
-    with pytest.raises(sg.BindError, match="complex"):
-        s.bind({"x": np.ones(3), "w": np.ones(3, dtype=complex)})
-    with pytest.raises(sg.BindError, match="grad_req"):
-        s.bind(ok, grad_req="sometimes")
-    with pytest.raises(sg.BindError, match="args_grad"):
-        s.bind(ok, args_grad={"x": np.zeros(2)})
-    ex.forward(is_train=True)
-    with pytest.raises(sg.BindError, match="head gradient"):
-        ex.backward(np.ones(3))
-    with pytest.raises(sg.ShapeError, match="multiply"):
-        (sym.var("a") * sym.var("b")).bind({"a": np.ones(3), "b": np.ones(4)})

@@ -1,0 +1,151 @@
+"""The bad-input table (README "Errors"): one test per row, each with its error class and message."""
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import autograd, nd, sym
+
+
+@pytest.fixture
+def bound():
+    x, w = sym.var("x", shape=(3,)), sym.var("w")
+    return sym.sum(x * w), {"x": np.ones(3), "w": np.ones(3)}
+
+
+def test_shape_differs_from_declared_shape_at_bind(bound):
+    s, _ = bound
+    with pytest.raises(sg.BindError, match=r"'x' has shape \(4,\) but the variable was declared with shape \(3,\)"):
+        s.bind({"x": np.ones(4), "w": np.ones(4)})
+
+
+def test_shapes_an_op_cannot_combine_at_bind():
+    a, b = sym.var("a"), sym.var("b")
+    c = a * b
+    with pytest.raises(
+        sg.ShapeError, match=r"multiply '_mul\d+': cannot broadcast shapes \(3,\), \(4,\)[\s\S]*c = a \* b"
+    ):
+        c.bind({"a": np.ones(3), "b": np.ones(4)})
+
+
+def test_wrong_shape_at_forward(bound):
+    s, args = bound
+    ex = s.bind(args)
+    with pytest.raises(sg.BindError, match=r"forward: argument 'w' has shape \(5,\) but was bound with \(3,\)"):
+        ex.forward(w=np.ones(5))
+
+
+def test_integer_array_where_a_gradient_is_asked(bound):
+    s, _ = bound
+    with pytest.raises(sg.BindError, match=r"'w' has integer dtype int64 but its gradient is requested"):
+        s.bind({"x": np.ones(3), "w": np.arange(3)})
+    s.bind({"x": np.ones(3), "w": np.arange(3)}, grad_req={"x": "write", "w": "null"})  # fine without
+
+
+def test_complex_array(bound):
+    s, _ = bound
+    with pytest.raises(sg.BindError, match="'w' is complex"):
+        s.bind({"x": np.ones(3), "w": np.ones(3, dtype=complex)})
+
+
+def test_missing_argument(bound):
+    s, _ = bound
+    with pytest.raises(sg.BindError, match=r"no array for argument 'w'; expected \['x', 'w'\]"):
+        s.bind({"x": np.ones(3)})
+
+
+def test_extra_argument(bound):
+    s, args = bound
+    with pytest.raises(sg.BindError, match="'z' is not an argument of the symbol"):
+        s.bind({**args, "z": np.ones(3)})
+
+
+def test_bad_grad_req(bound):
+    s, args = bound
+    with pytest.raises(sg.BindError, match="grad_req for 'x' is 'sometimes'"):
+        s.bind(args, grad_req="sometimes")
+
+
+def test_head_gradient_of_the_wrong_shape(bound):
+    s, args = bound
+    ex = s.bind(args)
+    ex.forward(is_train=True)
+    with pytest.raises(sg.BindError, match=r"head gradient 0 has shape \(3,\), output 0 has shape \(\)"):
+        ex.backward(np.ones(3))
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = x * 2
+    with pytest.raises(sg.AutogradError, match=r"head gradient of shape \(3,\) for an output of shape \(2,\)"):
+        y.backward(nd.ones((3,)))
+
+
+def test_backward_before_forward_is_train(bound):
+    s, args = bound
+    with pytest.raises(sg.SymgradError, match=r"forward\(is_train=True\)"):
+        s.bind(args).backward()
+
+
+def test_backward_twice_without_retain_graph():
+    x = nd.array([1.0])
+    x.attach_grad()
+    with autograd.record():
+        y = x * x
+    y.backward()
+    with pytest.raises(sg.AutogradError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_backward_on_something_not_recorded():
+    with pytest.raises(sg.AutogradError, match="no recorded history"):
+        (nd.array([1.0]) * 2).backward()
+
+
+def test_nan_and_inf_inputs_propagate_and_never_crash():
+    x = sym.var("x")
+    s = sym.sum(sym.exp(x) * 2)
+    ex = s.bind({"x": np.array([np.nan, np.inf, 1.0])})
+    (out,) = ex.forward(is_train=True)
+    ex.backward()
+    assert np.isnan(out)
+    np.testing.assert_array_equal(ex.grad_dict["x"], [np.nan, np.inf, 2 * np.e])
+
+
+def test_a_cycle_cannot_be_built_or_loaded():
+    x = sym.var("x")
+    y = x + 1
+    z = y(x=y)  # substitution into an immutable graph: (x + 1) + 1, never a cycle
+    np.testing.assert_array_equal(z.eval(x=np.array(1.0))[0], 3.0)
+    cyclic = '{"nodes": [{"op": "sin", "name": "a", "inputs": [1]}, {"op": "sin", "name": "b", "inputs": [0]}], "heads": [1]}'
+    with pytest.raises(sg.GraphFormatError, match="earlier node"):
+        sym.load_json(cyclic)
+
+
+def test_an_empty_graph():
+    with pytest.raises(sg.GraphFormatError, match="no outputs"):
+        sym.load_json('{"nodes": [], "heads": []}')
+    with pytest.raises(sg.BindError, match="no outputs"):
+        sym.Group([]).bind({})
+
+
+def test_zero_size_arrays_run_forward_and_backward():
+    x, w = sym.var("x"), sym.var("w")
+    s = sym.sum(sym.tanh(sym.dot(x, w)))
+    ex = s.bind({"x": np.zeros((0, 3)), "w": np.ones((3, 2))})
+    (out,) = ex.forward(is_train=True)
+    ex.backward()
+    assert out == 0.0 and ex.grad_dict["x"].shape == (0, 3)
+    np.testing.assert_array_equal(ex.grad_dict["w"], np.zeros((3, 2)))
+
+
+def test_truth_value_of_a_symbol():
+    x = sym.var("x")
+    with pytest.raises(sg.SymgradError, match=r"use sym\.where"):
+        bool(x > 0)
+
+
+def test_malformed_json():
+    with pytest.raises(sg.GraphFormatError, match="not valid JSON"):
+        sym.load_json("{oops")
+    with pytest.raises(sg.GraphFormatError, match="unknown op 'system'"):
+        sym.load_json('{"nodes": [{"op": "system", "name": "rm -rf /"}], "heads": [0]}')
