@@ -259,18 +259,28 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
     wrt_list = [wrt] if single else list(wrt)
     with NameManager():  # internal nodes do not use up the user's auto-name counters
         targets = _resolve_targets(heads, wrt_list)
-        if simplify and all(t.op == VAR for t in targets):
-            from .simplify import simplify_all
-
-            # Stability rewrites first (log(sigmoid(x)) -> -softplus(-x), ...), so the
-            # gradient is derived from the accurate form; variables are kept as they are.
-            heads = simplify_all(heads)
-        grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
         if simplify:
-            from .simplify import simplify_all
-
-            grads = simplify_all(grads)
+            _, grads = derive_simplified(heads, targets, head_grads)
+        else:
+            grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
     return grads[0] if single else grads
+
+
+def derive_simplified(
+    heads: list[Symbol], targets: list[Symbol], head_grads: Any = None
+) -> tuple[list[Symbol], list[Symbol]]:
+    """(simplified heads, simplified gradients), sharing one simplifier so the forward part is done once.
+
+    The heads are simplified first (stability rewrites such as log(sigmoid(x)) ->
+    -softplus(-x)) so gradients are derived from the accurate form.
+    """
+    from .simplify import Simplifier
+
+    simplifier = Simplifier(assume_finite=False, budget=40 * len(topo_order(heads)) + 2000)
+    if all(t.op == VAR for t in targets):  # variables survive simplification as they are
+        heads = simplifier.run(heads)
+    grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
+    return heads, simplifier.run(grads)
 
 
 def hvp(y: Symbol, x: Any, v: Any, simplify: bool = True) -> Symbol:

@@ -156,7 +156,7 @@ def _run_backward(
     for h in heads:
         if not isinstance(h, NDArray):
             raise AutogradError(f"backward: heads must be NDArrays, got {type(h).__name__}")
-        if h._node is None or h._node.op == VAR and h._grad is None:
+        if h._node is None or h._node.op == VAR and h._grad is None and h._node.name.startswith("_data"):
             raise AutogradError(
                 "backward: this array has no recorded history; compute it inside `with autograd.record():` "
                 "from arrays that called attach_grad()"
@@ -292,9 +292,12 @@ def _recorded_grad(heads: list, head_grads: Any, variables: list, retain_graph: 
     for sv, seed in zip(seed_vars, seeds):
         feed[id(sv)] = seed.attrs["value"] if isinstance(seed, Symbol) else seed
     recorded = {id(n) for n in topo_order(head_nodes)}
-    with record():
-        results = _interpret(gsyms, feed, recorded)
-    return results
+    previous, STATE.record_all = STATE.record_all, True  # masks like x > 0 must stay in the history
+    try:
+        with record():
+            return _interpret(gsyms, feed, recorded)
+    finally:
+        STATE.record_all = previous
 
 
 def _interpret(outputs: list[Symbol], feed: dict[int, Any], recorded: set[int]) -> list[NDArray]:

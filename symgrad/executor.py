@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
-from .graph import CONST, GROUP, VAR, Symbol, topo_order, var
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, topo_order, var
 from .ops.registry import OPS, infer_graph, substitute
 
 GRAD_REQS = ("write", "add", "null")
@@ -42,20 +42,20 @@ class Program:
         return self.fn(*values)
 
 
+# Past this many steps, compiling generated source costs more than it saves: loop over the plan.
+CODEGEN_LIMIT = 2_000
+
+
 def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol]) -> Program:
-    """Generate the function computing outputs from the given input nodes' values."""
+    """Compile the straight-line function computing outputs from the given input nodes' values.
+
+    Small plans become generated Python (numbered locals, kernels passed in by name);
+    large ones a loop over pre-resolved (kernel, input slots, output slot) steps.
+    Either way each intermediate is dropped after its last use.
+    """
     input_ids = {id(n): i for i, n in enumerate(inputs)}
-    order: list[Symbol] = []
-    seen: set[int] = set(input_ids)
-    for node in topo_order_from(outputs, input_ids):
-        if id(node) not in seen:
-            seen.add(id(node))
-            order.append(node)
+    order = [n for n in topo_order_from(outputs, input_ids) if id(n) not in input_ids]
     slot: dict[int, int] = {id(n): i for i, n in enumerate(inputs)}
-    namespace: dict[str, Any] = {}
-    lines: list[str] = []
-    steps: list[tuple[Symbol, list[int], int]] = []
-    consts: list[tuple[int, Any]] = []
     for node in order:
         slot[id(node)] = len(slot)
     last_use: dict[int, int] = {}
@@ -63,29 +63,61 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol]) -> Prog
         for i in node.inputs:
             last_use[id(i)] = pos
     pinned = {id(o) for o in outputs} | set(input_ids)
+    steps: list[tuple[Symbol, list[int], int]] = []
+    consts: list[tuple[int, Any]] = []
+    plan: list[tuple[Any, tuple[int, ...], int, tuple[int, ...]]] = []
     for pos, node in enumerate(order):
         s = slot[id(node)]
         if node.op == CONST:
-            namespace[f"c{s}"] = node.attrs["value"]
             consts.append((s, node.attrs["value"]))
-            lines.append(f"    v{s} = c{s}")
             continue
         if node.op == VAR:
             raise SymgradError(f"no value for variable {node.name!r}")
         if node.op == GROUP:
             raise SymgradError("a group cannot be an op input")
         in_slots = [slot[id(i)] for i in node.inputs]
-        namespace[f"k{s}"] = OPS[node.op].kernel(node.attrs)
-        lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)})")
         steps.append((node, in_slots, s))
-        dead = sorted({slot[id(i)] for i in node.inputs if last_use.get(id(i)) == pos and id(i) not in pinned})
+        dead = tuple(sorted({slot[id(i)] for i in node.inputs if last_use.get(id(i)) == pos and id(i) not in pinned}))
+        plan.append((OPS[node.op].kernel(node.attrs), tuple(in_slots), s, dead))
+    out_slots = [slot[id(o)] for o in outputs]
+    build = _generated if len(plan) <= CODEGEN_LIMIT else _looped
+    return Program(build(plan, consts, len(inputs), out_slots, len(slot)), steps, consts, out_slots, len(slot))
+
+
+def _generated(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
+    """Python source over numbered locals; only slot numbers appear in it, never user text."""
+    namespace: dict[str, Any] = {}
+    lines = []
+    for s, value in consts:
+        namespace[f"c{s}"] = value
+        lines.append(f"    v{s} = c{s}")
+    for kernel, in_slots, s, dead in plan:
+        namespace[f"k{s}"] = kernel
+        lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)})")
         if dead:
             lines.append(f"    del {', '.join(f'v{j}' for j in dead)}")
-    args = ", ".join(f"v{i}" for i in range(len(inputs)))
-    result = ", ".join(f"v{slot[id(o)]}" for o in outputs)
-    source = f"def program({args}):\n" + "\n".join(lines) + f"\n    return ({result}{',' if outputs else ''})\n"
+    args = ", ".join(f"v{i}" for i in range(n_inputs))
+    result = ", ".join(f"v{j}" for j in out_slots)
+    source = f"def program({args}):\n" + "\n".join(lines) + f"\n    return ({result}{',' if out_slots else ''})\n"
     exec(compile(source, "<symgrad plan>", "exec"), namespace)  # noqa: S102 - source holds slot numbers only
-    return Program(namespace["program"], steps, consts, [slot[id(o)] for o in outputs], len(slot))
+    return namespace["program"]
+
+
+def _looped(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
+    """The same plan as a loop (no compile cost for very large graphs)."""
+
+    def program(*values: Any) -> tuple:
+        vals: list[Any] = [None] * n_slots
+        vals[:n_inputs] = values
+        for s, value in consts:
+            vals[s] = value
+        for kernel, in_slots, s, dead in plan:
+            vals[s] = kernel(*[vals[j] for j in in_slots])
+            for j in dead:
+                vals[j] = None
+        return tuple(vals[j] for j in out_slots)
+
+    return program
 
 
 def topo_order_from(outputs: Sequence[Symbol], stop: dict[int, int]) -> list[Symbol]:
@@ -194,7 +226,7 @@ def structure_key(outputs: Sequence[Symbol]) -> tuple:
 
 def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str]) -> Compiled:
     """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes."""
-    from .autodiff import grad as derive
+    from .autodiff import derive_simplified
     from .simplify import simplify_all
 
     outputs = symbol.outputs()
@@ -216,7 +248,7 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
         if node.op == VAR and node.name in shaped:
             shaped[node.name].origin = node.origin
     special = substitute(symbol, shaped).outputs()
-    fwd_outputs = simplify_all(special)
+    fwd_outputs = simplify_all(special) if not grad_names else None
     out_shapes = [o.shape for o in special]
     out_dtypes = [o.dtype or np.dtype(np.float64) for o in special]
     arg_inputs = [shaped[n] for n in arg_names]
@@ -225,14 +257,13 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
     saved: list[Symbol] = []
     if grad_names:
         heads = [var(f"_head_grad{i}", shape=s, dtype=d) for i, (s, d) in enumerate(zip(out_shapes, out_dtypes))]
-        grads = derive(_group(fwd_outputs), [shaped[n] for n in grad_names], head_grads=heads)
+        with NameManager():
+            fwd_outputs, grads = derive_simplified(special, [shaped[n] for n in grad_names], heads)
         fwd_ids = {id(n) for n in topo_order(fwd_outputs)}
         bwd_nodes = topo_order(grads)
-        saved = [
-            n
-            for n in bwd_nodes
-            if id(n) in fwd_ids and n.op not in (VAR, CONST) and _feeds_backward(n, bwd_nodes, fwd_ids)
-        ]
+        # Forward values that some backward-only node reads are kept from forward to backward.
+        read = {id(i) for b in bwd_nodes if id(b) not in fwd_ids for i in b.inputs}
+        saved = [n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and id(n) in read]
         forward = compile_program(fwd_outputs + saved, arg_inputs)
         backward = compile_program(grads, saved + heads + arg_inputs)
     else:
@@ -241,17 +272,6 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
     with _CACHE_LOCK:
         _CACHE[key] = compiled
     return compiled
-
-
-def _group(nodes: list[Symbol]) -> Symbol:
-    from .graph import Group
-
-    return Group(nodes)
-
-
-def _feeds_backward(node: Symbol, bwd_nodes: list[Symbol], fwd_ids: set[int]) -> bool:
-    # A forward node is saved when some backward-only node reads it.
-    return any(id(node) in {id(i) for i in b.inputs} for b in bwd_nodes if id(b) not in fwd_ids)
 
 
 # ---- the Executor -------------------------------------------------------------------

@@ -384,11 +384,24 @@ def var(name: str, shape: Any = None, dtype: Any = None, **_mxnet_kwargs: Any) -
 Variable = var
 
 
+_SCALAR_CONSTS: dict[tuple, Symbol] = {}
+
+
 def const(value: Any) -> Symbol:
-    """A constant node. Python scalars stay weakly typed, as NumPy treats them."""
+    """A constant node. Python scalars stay weakly typed, as NumPy treats them.
+
+    Scalar constants are shared (nodes are immutable), so eager loops do not rebuild them.
+    """
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, (bool, int, float)):
+        key = (type(value), value)
+        node = _SCALAR_CONSTS.get(key)
+        if node is not None:
+            return node
+        if len(_SCALAR_CONSTS) < 10_000:
+            node = _SCALAR_CONSTS[key] = Symbol(CONST, attrs={"value": value}, shape=(), dtype=None)
+            return node
         dtype = None  # weak: takes the dtype of what it meets
         shape: tuple[int, ...] = ()
     else:

@@ -30,6 +30,7 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.recording = False
         self.training = False
+        self.record_all = False  # record ops with zero gradient too (create_graph's gradient graphs)
         # id -> weak reference (NDArray's == builds an array, so no WeakSet)
         self.attached: dict[int, weakref.ref] = {}
 
@@ -38,9 +39,9 @@ STATE = _State()
 _leaf_ids = itertools.count()
 
 
-def _leaf(data: np.ndarray, attached: bool) -> Symbol:
+def _leaf(data: np.ndarray, attached: bool, prefix: str = "_data") -> Symbol:
     """A variable node standing for an array's current value in a recorded graph."""
-    node = Symbol(VAR, name=f"{'var' if attached else '_data'}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
+    node = Symbol(VAR, name=f"{'var' if attached else prefix}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
     node.value = data
     return node
 
@@ -309,28 +310,32 @@ def _graph_input(value: Any) -> Symbol:
 
 def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     """Run an op eagerly; record it when recording and some input has history."""
-    values = [_to_input(x) for x in inputs]
-    run_attrs = opdef.prepare(attrs) if opdef.prepare is not None else attrs
+    values = [x._data if type(x) is NDArray else _to_input(x) for x in inputs]
     try:
-        out = opdef.impl(*values, **run_attrs)
+        if opdef.prepare is None:
+            out = opdef.impl(*values, **attrs)
+        else:
+            out = opdef.impl(*values, **opdef.prepare(attrs))
     except Exception as exc:  # noqa: BLE001 - re-raised naming the op and shapes
         shapes = ", ".join(str(np.shape(v)) for v in values)
         raise _shape_or_symgrad(exc)(f"nd.{opdef.name}: {exc} (input shapes {shapes})") from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if STATE.recording and any(isinstance(x, NDArray) and x._node is not None for x in inputs):
-        node = Symbol(
-            opdef.name,
-            tuple(_graph_input(x) for x in inputs),
-            attrs,
-            opdef.name,
-            out.shape,
-            out.dtype,
-            user_origin(),
-        )
-        node.value = out
-        return NDArray(out, node)
-    return NDArray(out)
+    if not STATE.recording:
+        return NDArray(out)
+    for x in inputs:
+        if type(x) is NDArray and x._node is not None:
+            break
+    else:
+        return NDArray(out)
+    if opdef.nondiff and not STATE.record_all:
+        # Zero gradient: a bare leaf records that it was computed under record(), cheaply.
+        return NDArray(out, _leaf(out, attached=False, prefix="_nondiff"))
+    node = Symbol(
+        opdef.name, tuple(_graph_input(x) for x in inputs), attrs, opdef.name, out.shape, out.dtype, user_origin()
+    )
+    node.value = out
+    return NDArray(out, node)
 
 
 def _shape_or_symgrad(exc: Exception) -> type:

@@ -98,6 +98,9 @@ class Simplifier:
     def run(self, outputs: list[Symbol]) -> list[Symbol]:
         memo: dict[int, Symbol] = {}
         for node in topo_order(outputs):
+            if id(node) in self.canonical:  # already normalised by an earlier run of this simplifier
+                memo[id(node)] = node
+                continue
             new = node
             if node.inputs:
                 inputs = tuple(memo[id(i)] for i in node.inputs)

@@ -91,7 +91,7 @@ _COMPARISONS = {
     "not_equal": (np.not_equal, sp.Ne),
 }
 for _name, (_ufunc, _relation) in _COMPARISONS.items():
-    register(
+    _comparison = register(
         _name,
         _compare(_ufunc),
         grad=lambda g, out, a, b: [None, None],
@@ -99,6 +99,7 @@ for _name, (_ufunc, _relation) in _COMPARISONS.items():
         dtype=lambda a, b: float_dtype(a, b),
         arity=2,
     )
+    _comparison.opdef.nondiff = True
 
 # ---- unary math ---------------------------------------------------------------
 
@@ -115,6 +116,7 @@ sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt)
 square = _unary("square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2)
 abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs)  # noqa: A001 - the op's name
 sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign)
+sign.opdef.nondiff = True
 sin = _unary("sin", np.sin, lambda g, out, x: [g * cos(x)], sp.sin)
 cos = _unary("cos", np.cos, lambda g, out, x: [g * negative(sin(x))], sp.cos)
 tan = _unary("tan", np.tan, lambda g, out, x: [g * (1 + out * out)], sp.tan)

@@ -41,6 +41,7 @@ class OpDef:
     prepare: Callable[[dict], dict] | None = None  # attrs in the form the impl runs fastest with
     reduction: bool = False  # axis/keepdims reduction: 0-d output for axis=None whatever the input
     shape_of: int | None = None  # index of the input whose shape the output always has (shapes unknown)
+    nondiff: bool = False  # gradient is zero for every input: eager mode need not record it
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
