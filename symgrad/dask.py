@@ -103,11 +103,12 @@ class DaskExecutor:
             raise SymgradError("backward needs the values of a forward(is_train=True) call first")
         if c.backward is None:
             return
+        args = [self.arg_dict[n] for n in self._names]
         if out_grads is None:
-            heads = [np.ones(s, d) for s, d in zip(c.out_shapes, c.out_dtypes)]
+            grads = c.backward.fn(*self._saved, *args)
         else:
             heads = list(out_grads) if isinstance(out_grads, (list, tuple)) else [out_grads]
-        grads = c.backward.fn(*self._saved, *heads, *(self.arg_dict[n] for n in self._names))
+            grads = c.backward_with_heads().fn(*heads, *args)
         for name, g in zip(self._grad_names, grads):
             self.grad_dict[name] = _lazy(self.grad_dict[name] + g if self._add[name] else g)
 

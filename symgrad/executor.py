@@ -193,12 +193,29 @@ def _non_finite_message(node: Symbol, args: list, out: Any, part: str) -> str:
 @dataclass
 class Compiled:
     forward: Program
-    backward: Program | None
+    backward: Program | None  # for the default head gradient (ones), folded into the graph
     saved: list[Symbol]  # forward nodes the backward program reads
     grad_names: list[str]
     out_shapes: list[tuple]
     out_dtypes: list[np.dtype]
     arg_names: list[str]
+    special: list[Symbol] | None = None  # the graph specialised to the bound shapes
+    targets: list[Symbol] | None = None
+    _with_heads: Program | None = None
+
+    def backward_with_heads(self) -> Program:
+        """Backward for given head gradients: inputs are the heads then the arguments (built on first use)."""
+        if self._with_heads is None:
+            from .autodiff import derive_simplified
+
+            heads = [
+                var(f"_head_grad{i}", shape=s, dtype=d)
+                for i, (s, d) in enumerate(zip(self.out_shapes, self.out_dtypes))
+            ]
+            with NameManager():
+                _, grads = derive_simplified(self.special, self.targets, heads)
+            self._with_heads = compile_program(grads, heads + self.targets)
+        return self._with_heads
 
 
 _CACHE: dict[tuple, Compiled] = {}
@@ -256,19 +273,19 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
     backward = None
     saved: list[Symbol] = []
     if grad_names:
-        heads = [var(f"_head_grad{i}", shape=s, dtype=d) for i, (s, d) in enumerate(zip(out_shapes, out_dtypes))]
-        with NameManager():
-            fwd_outputs, grads = derive_simplified(special, [shaped[n] for n in grad_names], heads)
+        with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
+            fwd_outputs, grads = derive_simplified(special, [shaped[n] for n in grad_names])
         fwd_ids = {id(n) for n in topo_order(fwd_outputs)}
         bwd_nodes = topo_order(grads)
         # Forward values that some backward-only node reads are kept from forward to backward.
         read = {id(i) for b in bwd_nodes if id(b) not in fwd_ids for i in b.inputs}
         saved = [n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and id(n) in read]
         forward = compile_program(fwd_outputs + saved, arg_inputs)
-        backward = compile_program(grads, saved + heads + arg_inputs)
+        backward = compile_program(grads, saved + arg_inputs)
     else:
         forward = compile_program(fwd_outputs, arg_inputs)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
+    compiled.special, compiled.targets = special, arg_inputs
     with _CACHE_LOCK:
         _CACHE[key] = compiled
     return compiled
@@ -351,10 +368,9 @@ class Executor:
         self._compiled = compile_binding(symbol, shapes, dtypes, grad_names)
         self._arg_list = [self.arg_dict[n] for n in names]
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
-        self._default_heads = [
-            np.ones(s, dtype=d) for s, d in zip(self._compiled.out_shapes, self._compiled.out_dtypes)
-        ]
         self._saved: tuple | None = None
+        self._n_out = len(self._compiled.out_shapes)
+        self._out_dtypes = self._compiled.out_dtypes
         self.outputs: list[np.ndarray] = []
 
     # MXNet's views
@@ -384,6 +400,25 @@ class Executor:
 
     def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[np.ndarray]:
         """Run the forward program; new_args are copied into the bound arrays first."""
+        if new_args:
+            self._copy_in(new_args)
+        program = self._compiled.forward
+        if check_finite:
+            results = replay(program, self._arg_list, True, "forward")
+        else:
+            try:
+                results = program.fn(*self._arg_list)
+            except Exception:  # noqa: BLE001 - replay names the node at fault
+                results = replay(program, self._arg_list, False, "forward")
+        n_out = self._n_out
+        self.outputs = outputs = [
+            r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
+            for r, d in zip(results[:n_out], self._out_dtypes)
+        ]
+        self._saved = results[n_out:] if is_train else None
+        return outputs
+
+    def _copy_in(self, new_args: dict[str, Any]) -> None:
         for name, value in new_args.items():
             target = self.arg_dict.get(name)
             if target is None:
@@ -395,44 +430,27 @@ class Executor:
                     " bind again for new shapes"
                 )
             np.copyto(target, value)
-        program = self._compiled.forward
-        try:
-            if check_finite:
-                raise _Replay
-            results = program.fn(*self._arg_list)
-        except _Replay:
-            results = replay(program, self._arg_list, check_finite, "forward")
-        except SymgradError:
-            raise
-        except Exception:  # noqa: BLE001 - replay names the node at fault
-            results = replay(program, self._arg_list, False, "forward")
-        n_out = len(self._compiled.out_shapes)
-        self.outputs = [
-            r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
-            for r, d in zip(results[:n_out], self._compiled.out_dtypes)
-        ]
-        self._saved = results[n_out:] if is_train else None
-        return self.outputs
 
     def backward(self, out_grads: Any = None, check_finite: bool = False) -> None:
         """Fill the gradient arrays (grad_req 'write' or 'add') from the last forward(is_train=True)."""
-        c = self._compiled
-        if self._saved is None:
+        saved = self._saved
+        if saved is None:
             raise SymgradError("backward needs the values of a forward(is_train=True) call first")
-        if c.backward is None:
+        program = self._compiled.backward
+        if program is None:
             return
-        heads = self._default_heads if out_grads is None else self._head_grads(out_grads)
-        values = (*self._saved, *heads, *self._arg_list)
-        try:
-            if check_finite:
-                raise _Replay
-            grads = c.backward.fn(*values)
-        except _Replay:
-            grads = replay(c.backward, values, check_finite, "backward")
-        except SymgradError:
-            raise
-        except Exception:  # noqa: BLE001
-            grads = replay(c.backward, values, False, "backward")
+        if out_grads is None:
+            values = (*saved, *self._arg_list)
+        else:
+            program = self._compiled.backward_with_heads()
+            values = (*self._head_grads(out_grads), *self._arg_list)
+        if check_finite:
+            grads = replay(program, values, True, "backward")
+        else:
+            try:
+                grads = program.fn(*values)
+            except Exception:  # noqa: BLE001 - replay names the node at fault
+                grads = replay(program, values, False, "backward")
         for (target, add), g in zip(self._writes, grads):
             if add:
                 target += g
@@ -452,10 +470,6 @@ class Executor:
                 raise BindError(f"backward: head gradient {i} has shape {g.shape}, output {i} has shape {shape}")
             heads.append(g.astype(dtype, copy=False))
         return heads
-
-
-class _Replay(Exception):
-    """Internal: take the node-by-node path."""
 
 
 def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any]) -> Executor:
