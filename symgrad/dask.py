@@ -74,7 +74,8 @@ class DaskExecutor:
         self._add = {n: reqs[n] == "add" for n in self._grad_names}
         shapes = {n: tuple(a.shape) for n, a in self.arg_dict.items()}
         dtypes = {n: np.dtype(a.dtype) for n, a in self.arg_dict.items()}
-        self._compiled = compile_binding(symbol, shapes, dtypes, self._grad_names)
+        # Dask arrays are immutable: no writing into dead buffers (out=) on this path.
+        self._compiled = compile_binding(symbol, shapes, dtypes, self._grad_names, reuse_buffers=False)
         _check_dask_forms(self._compiled)
         self.grad_dict: dict[str, Any] = {n: np.zeros(shapes[n], dtypes[n]) for n in self._grad_names}
         self.outputs: list[Any] = []

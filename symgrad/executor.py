@@ -37,6 +37,7 @@ class Program:
     consts: list[tuple[int, Any]]
     out_slots: list[int]
     n_slots: int
+    reused: int = 0  # steps that write into a dead input's buffer
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)
@@ -46,7 +47,7 @@ class Program:
 CODEGEN_LIMIT = 2_000
 
 
-def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol]) -> Program:
+def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_buffers: bool = True) -> Program:
     """Compile the straight-line function computing outputs from the given input nodes' values.
 
     Small plans become generated Python (numbered locals, kernels passed in by name);
@@ -63,9 +64,10 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol]) -> Prog
         for i in node.inputs:
             last_use[id(i)] = pos
     pinned = {id(o) for o in outputs} | set(input_ids)
+    reuse = plan_buffer_reuse(order, outputs) if reuse_buffers else {}
     steps: list[tuple[Symbol, list[int], int]] = []
     consts: list[tuple[int, Any]] = []
-    plan: list[tuple[Any, tuple[int, ...], int, tuple[int, ...]]] = []
+    plan: list[tuple[Any, tuple[int, ...], int, tuple[int, ...], int | None]] = []
     for pos, node in enumerate(order):
         s = slot[id(node)]
         if node.op == CONST:
@@ -78,10 +80,56 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol]) -> Prog
         in_slots = [slot[id(i)] for i in node.inputs]
         steps.append((node, in_slots, s))
         dead = tuple(sorted({slot[id(i)] for i in node.inputs if last_use.get(id(i)) == pos and id(i) not in pinned}))
-        plan.append((OPS[node.op].kernel(node.attrs), tuple(in_slots), s, dead))
+        target = reuse.get(id(node))
+        plan.append(
+            (OPS[node.op].kernel(node.attrs), tuple(in_slots), s, dead, None if target is None else slot[target])
+        )
     out_slots = [slot[id(o)] for o in outputs]
     build = _generated if len(plan) <= CODEGEN_LIMIT else _looped
-    return Program(build(plan, consts, len(inputs), out_slots, len(slot)), steps, consts, out_slots, len(slot))
+    fn = build(plan, consts, len(inputs), out_slots, len(slot))
+    return Program(fn, steps, consts, out_slots, len(slot), len(reuse))
+
+
+def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[int, int]:
+    """Which ufunc steps may write into the buffer of an input that dies at that step.
+
+    Only buffers a ufunc step created are reused (never arguments, constants or saved
+    values), only with the same shape and dtype, and only once every node that may
+    alias the buffer (views such as reshape or transpose, identities such as
+    stop_gradient) is dead too. Returns {id(node): id(input whose buffer it takes)}.
+    """
+    fresh = {id(n) for n in order if isinstance(OPS.get(n.op) and OPS[n.op].impl, np.ufunc) and n.shape}
+    roots: dict[int, frozenset] = {}
+    for n in order:  # the fresh buffers each node's value may share memory with
+        if id(n) in fresh:
+            roots[id(n)] = frozenset([id(n)])
+        else:
+            roots[id(n)] = frozenset().union(*(roots.get(id(i), frozenset()) for i in n.inputs))
+    last: dict[int, int] = {}
+    for pos, n in enumerate(order):
+        for i in n.inputs:
+            for r in roots.get(id(i), ()):
+                last[r] = pos
+    kept = set().union(*(roots.get(id(o), frozenset()) for o in outputs)) if outputs else set()
+    reuse: dict[int, int] = {}
+    taken: set[int] = set()
+    for pos, n in enumerate(order):
+        if id(n) not in fresh:
+            continue
+        for i in n.inputs:
+            if (
+                id(i) in fresh
+                and id(i) not in kept
+                and id(i) not in taken
+                and last.get(id(i)) == pos
+                and i.shape == n.shape
+                and i.dtype == n.dtype
+                and i.dtype is not None
+            ):
+                reuse[id(n)] = id(i)
+                taken.add(id(i))
+                break
+    return reuse
 
 
 def _generated(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
@@ -91,9 +139,10 @@ def _generated(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_
     for s, value in consts:
         namespace[f"c{s}"] = value
         lines.append(f"    v{s} = c{s}")
-    for kernel, in_slots, s, dead in plan:
+    for kernel, in_slots, s, dead, into in plan:
         namespace[f"k{s}"] = kernel
-        lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)})")
+        out = "" if into is None else f", out=v{into}"
+        lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)}{out})")
         if dead:
             lines.append(f"    del {', '.join(f'v{j}' for j in dead)}")
     args = ", ".join(f"v{i}" for i in range(n_inputs))
@@ -111,8 +160,11 @@ def _looped(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slo
         vals[:n_inputs] = values
         for s, value in consts:
             vals[s] = value
-        for kernel, in_slots, s, dead in plan:
-            vals[s] = kernel(*[vals[j] for j in in_slots])
+        for kernel, in_slots, s, dead, into in plan:
+            if into is None:
+                vals[s] = kernel(*[vals[j] for j in in_slots])
+            else:
+                vals[s] = kernel(*[vals[j] for j in in_slots], out=vals[into])
             for j in dead:
                 vals[j] = None
         return tuple(vals[j] for j in out_slots)
@@ -201,6 +253,7 @@ class Compiled:
     arg_names: list[str]
     special: list[Symbol] | None = None  # the graph specialised to the bound shapes
     targets: list[Symbol] | None = None
+    reuse_buffers: bool = True
     _with_heads: Program | None = None
 
     def backward_with_heads(self) -> Program:
@@ -214,7 +267,7 @@ class Compiled:
             ]
             with NameManager():
                 _, grads = derive_simplified(self.special, self.targets, heads)
-            self._with_heads = compile_program(grads, heads + self.targets)
+            self._with_heads = compile_program(grads, heads + self.targets, self.reuse_buffers)
         return self._with_heads
 
 
@@ -241,7 +294,9 @@ def structure_key(outputs: Sequence[Symbol]) -> tuple:
     return (tuple(parts), tuple(index[id(o)] for o in outputs))
 
 
-def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str]) -> Compiled:
+def compile_binding(
+    symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool = True
+) -> Compiled:
     """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes."""
     from .autodiff import derive_simplified
     from .simplify import simplify_all
@@ -252,6 +307,7 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
         tuple(sorted(shapes.items())),
         tuple(sorted((k, str(v)) for k, v in dtypes.items())),
         tuple(grad_names),
+        reuse_buffers,
     )
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
@@ -280,12 +336,12 @@ def compile_binding(symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list
         # Forward values that some backward-only node reads are kept from forward to backward.
         read = {id(i) for b in bwd_nodes if id(b) not in fwd_ids for i in b.inputs}
         saved = [n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and id(n) in read]
-        forward = compile_program(fwd_outputs + saved, arg_inputs)
-        backward = compile_program(grads, saved + arg_inputs)
+        forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers)
+        backward = compile_program(grads, saved + arg_inputs, reuse_buffers)
     else:
-        forward = compile_program(fwd_outputs, arg_inputs)
+        forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
-    compiled.special, compiled.targets = special, arg_inputs
+    compiled.special, compiled.targets, compiled.reuse_buffers = special, arg_inputs, reuse_buffers
     with _CACHE_LOCK:
         _CACHE[key] = compiled
     return compiled
@@ -393,9 +449,14 @@ class Executor:
     def plan_stats(self) -> dict[str, int]:
         """Steps and slots of the compiled forward and backward programs."""
         c = self._compiled
-        stats = {"forward_steps": len(c.forward.steps), "saved_for_backward": len(c.saved)}
+        stats = {
+            "forward_steps": len(c.forward.steps),
+            "forward_buffers_reused": c.forward.reused,
+            "saved_for_backward": len(c.saved),
+        }
         if c.backward is not None:
             stats["backward_steps"] = len(c.backward.steps)
+            stats["backward_buffers_reused"] = c.backward.reused
         return stats
 
     def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[np.ndarray]:

@@ -51,3 +51,22 @@ def test_hostile_names_and_constants_never_reach_the_generated_source():
     np.testing.assert_allclose(ex.grad_dict[name], 3.5 * np.exp([0.0, 1.0]))
     source_consts = executor.compile_program([s], [x]).consts
     assert all(not isinstance(v, str) for _, v in source_consts)
+
+
+def test_an_elementwise_chain_reuses_a_few_buffers():
+    import tracemalloc
+
+    x, z = sym.var("x"), sym.var("z")
+    t = x
+    for _ in range(4):
+        t = sym.exp(-sym.tanh(sym.sin(t) * z) * 0.5) + z
+    n = 200_000
+    ex = t.bind({"x": np.linspace(-1, 1, n), "z": np.linspace(1, 2, n)}, grad_req="null")
+    stats = ex.plan_stats()
+    assert stats["forward_buffers_reused"] >= stats["forward_steps"] - 6
+    ex.forward()
+    tracemalloc.start()
+    ex.forward()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak <= 3 * n * 8  # a small multiple of one array, not one array per op
