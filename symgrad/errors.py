@@ -17,16 +17,23 @@ def set_track_origin(enabled: bool) -> None:
     TRACK_ORIGIN[0] = bool(enabled)
 
 
+_INSIDE: dict = {}  # code object -> whether it belongs to symgrad (checked once per function)
+
+
 def user_origin() -> tuple[str, int] | None:
     """(file, line) of the innermost caller outside the symgrad package."""
     if not TRACK_ORIGIN[0]:
         return None
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None:
+        code = frame.f_code
+        inside = _INSIDE.get(code)
+        if inside is None:
+            inside = _INSIDE[code] = code.co_filename.startswith(_PACKAGE_DIR)
+        if not inside:
+            return (code.co_filename, frame.f_lineno)
         frame = frame.f_back
-    if frame is None:
-        return None
-    return (frame.f_code.co_filename, frame.f_lineno)
+    return None
 
 
 def describe_origin(origin: tuple[str, int] | None) -> str:

@@ -344,9 +344,18 @@ def _shape_or_symgrad(exc: Exception) -> type:
     return ShapeError if isinstance(exc, (ValueError, IndexError)) else SymgradError
 
 
+_DEFAULT_ATTRS: dict[str, dict] = {}
+
+
 def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
     """nd.<op>(...) with the same signature as sym.<op>(...)."""
-    tensors, attrs, _ = opdef.parse(args, kwargs)
+    if not kwargs and len(args) == opdef.arity:  # x.sum(), x.norm(): default attributes, parsed once
+        attrs = _DEFAULT_ATTRS.get(opdef.name)
+        if attrs is None:
+            attrs = _DEFAULT_ATTRS[opdef.name] = opdef.parse(args, kwargs)[1]
+        tensors = list(args)
+    else:
+        tensors, attrs, _ = opdef.parse(args, kwargs)
     if opdef.name in ("maximum", "minimum") and not isinstance(tensors[0], NDArray):
         tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder
     return invoke(opdef, tuple(tensors), attrs)

@@ -25,7 +25,10 @@ def _sym_where(c: Any, a: Any, b: Any) -> Any:
 
 def _compare(ufunc: np.ufunc):
     def impl(a: Any, b: Any) -> np.ndarray:
-        return np.asarray(ufunc(a, b), dtype=float_dtype(np.result_type(a, b)))
+        dtype = getattr(a, "dtype", None)
+        if dtype is None or dtype.kind != "f" or getattr(b, "dtype", dtype) != dtype:
+            dtype = float_dtype(np.result_type(a, b))  # the common case above skips this lookup
+        return np.asarray(ufunc(a, b), dtype=dtype)
 
     return impl
 

@@ -92,6 +92,8 @@ def _prod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> 
 
 def _norm_impl(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = None) -> Any:
     x = np.asarray(x)
+    if axis is None and not keepdims and x.dtype.kind == "f":
+        return np.sqrt(np.vdot(x, x))  # one pass, no temporary
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
 
