@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 import symgrad  # noqa: E402
 from symgrad import autograd, nd, sym  # noqa: E402
+from symgrad.demo import control_flow  # noqa: E402 - the tutorials' while/if function
 
 HERE = pathlib.Path(__file__).resolve().parent
 BATCHES, MIN_BATCH = 7, 0.2
@@ -399,17 +400,6 @@ def w5(sizes=(1_000, 10_000, 20_000)):
 
 
 # ---- W6 eager ------------------------------------------------------------------------------------
-
-
-def control_flow(a):
-    b = a * 2
-    while b.norm() < 1000:
-        b = b * 2
-    if b.sum() > 0:
-        c = b
-    else:
-        c = 100 * b
-    return c
 
 
 def w6():

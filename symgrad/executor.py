@@ -55,7 +55,7 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
     Either way each intermediate is dropped after its last use.
     """
     input_ids = {id(n): i for i, n in enumerate(inputs)}
-    order = [n for n in topo_order_from(outputs, input_ids) if id(n) not in input_ids]
+    order = [n for n in topo_order(outputs, input_ids) if id(n) not in input_ids]
     slot: dict[int, int] = {id(n): i for i, n in enumerate(inputs)}
     for node in order:
         slot[id(node)] = len(slot)
@@ -170,28 +170,6 @@ def _looped(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slo
         return tuple(vals[j] for j in out_slots)
 
     return program
-
-
-def topo_order_from(outputs: Sequence[Symbol], stop: dict[int, int]) -> list[Symbol]:
-    """Topological order of what outputs need, not looking past the given input nodes."""
-    order: list[Symbol] = []
-    seen: set[int] = set()
-    for root in outputs:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(() if id(root) in stop else root.inputs))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((child, iter(() if id(child) in stop else child.inputs)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
 
 
 def replay(program: Program, values: Sequence[Any], check_finite: bool, part: str) -> tuple:

@@ -9,7 +9,7 @@ serialization) import it inside the method, keeping imports flowing one way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -445,21 +445,24 @@ def Group(symbols: Iterable[Symbol]) -> Symbol:
     return Symbol(GROUP, tuple(members), name="group")
 
 
-def topo_order(outputs: Iterable[Symbol]) -> list[Symbol]:
-    """Every node reachable from outputs, inputs before users (iterative post-order DFS)."""
+def topo_order(outputs: Iterable[Symbol], stop: Container[int] = ()) -> list[Symbol]:
+    """Every node reachable from outputs, inputs before users (iterative post-order DFS).
+
+    Nodes whose id is in `stop` are listed but not looked through (a program's inputs).
+    """
     order: list[Symbol] = []
     seen: set[int] = set()
     for root in outputs:
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(() if id(root) in stop else root.inputs))]
         while stack:
             node, children = stack[-1]
             for child in children:
                 if id(child) not in seen:
                     seen.add(id(child))
-                    stack.append((child, iter(child.inputs)))
+                    stack.append((child, iter(() if id(child) in stop else child.inputs)))
                     break
             else:
                 stack.pop()

@@ -112,6 +112,11 @@ def _check_size(g: Shape, like: Shape) -> Shape:
 # ---- user-facing shape ops ----------------------------------------------------
 
 
+def _normalize_shape_attr(attrs: dict) -> dict:
+    shape = attrs["shape"]
+    return {**attrs, "shape": (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)}
+
+
 def _reshape_size_only(x: Shape, shape: Shape) -> Shape:
     size = int(np.prod(x))
     dims = list(shape)
@@ -136,10 +141,7 @@ reshape = register(
     sympy=None,
     arity=1,
     attrs={"shape": ()},
-    normalize=lambda a: {
-        **a,
-        "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"])),
-    },
+    normalize=_normalize_shape_attr,
     method=True,
 )
 
@@ -159,7 +161,7 @@ expand_dims = register(
     grad=lambda g, out, x, axis: [reshape_like(g, x)],
     arity=1,
     attrs={"axis": 0},
-    normalize=lambda a: {**a, "axis": _axes(a["axis"])},
+    normalize=normalize_axis_attr,
     method=True,
 )
 
@@ -182,7 +184,7 @@ squeeze = register(
     grad=lambda g, out, x, axis: [reshape_like(g, x)],
     arity=1,
     attrs={"axis": None},
-    normalize=lambda a: {**a, "axis": _axes(a["axis"])},
+    normalize=normalize_axis_attr,
     method=True,
 )
 
@@ -202,10 +204,7 @@ broadcast_to = register(
     sympy=lambda x, shape: x,
     arity=1,
     attrs={"shape": ()},
-    normalize=lambda a: {
-        **a,
-        "shape": tuple(int(d) for d in ((a["shape"],) if isinstance(a["shape"], int) else a["shape"])),
-    },
+    normalize=_normalize_shape_attr,
     elementwise=False,
     method=True,
 )
