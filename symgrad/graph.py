@@ -179,10 +179,12 @@ class Symbol:
         return api.getitem(self, index=encode_index(index))
 
     def __bool__(self) -> bool:
+        from .errors import describe_origin
+
         raise SymgradError(
             f"the truth value of Symbol {self.name!r} is unknown until the graph runs; "
             "use sym.where(cond, a, b) for a data-dependent choice, or eager mode "
-            "(nd arrays under autograd.record()) for Python if/while on values"
+            "(nd arrays under autograd.record()) for Python if/while on values" + describe_origin(self.origin)
         )
 
     # ---- composition ------------------------------------------------------

@@ -166,6 +166,8 @@ class GraphPrinter:
                 continue
             if key == "index" and op != "getitem":
                 value = f"[{format_index(value)}]"
+            elif isinstance(value, tuple) and len(value) == 1 and key in ("axis", "axes"):
+                value = value[0]  # sum(x, axis=0), as it was written
             args.append(f"{key}={value}")
         return f"{op}({', '.join(args)})", _ATOM
 

@@ -37,7 +37,17 @@ BINARY = [
 
 def _reduce_or_shape(a, draw):
     """A shape-changing step that keeps a (3, 4)-broadcastable result."""
-    choice = draw(st.integers(0, 7))
+    choice = draw(st.integers(0, 12))
+    if choice == 8:
+        return sym.norm(a, axis=1, keepdims=True)
+    if choice == 9:
+        return sym.max(a, axis=0, keepdims=True) + sym.min(a, axis=1, keepdims=True)
+    if choice == 10:
+        return sym.sum(sym.stack([a, a * 2], axis=0), axis=0)
+    if choice == 11:
+        return sym.clip(a, -0.5, 0.5) + sym.prod(a * 0.1 + 1, axis=1, keepdims=True)
+    if choice == 12:
+        return sym.expand_dims(sym.squeeze(sym.reshape(a, shape=(3, 1, 4)), axis=1), axis=0)[0]
     if choice == 0:
         return sym.sum(a, axis=0, keepdims=True)
     if choice == 1:

@@ -213,3 +213,30 @@ def test_two_threads_record_and_backward_without_mixing_tapes():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_two_threads_run_executors_of_the_same_structure_without_mixing_buffers():
+    from symgrad import sym
+
+    errors = []
+
+    def work(scale):
+        try:
+            x = sym.var("x")
+            s = sym.sum(sym.sin(x) * x)
+            xv = np.linspace(0, 1, 50) * scale
+            ex = s.bind({"x": xv})
+            for _ in range(100):
+                (out,) = ex.forward(is_train=True)
+                ex.backward()
+                np.testing.assert_allclose(out, np.sum(np.sin(xv) * xv))
+                np.testing.assert_allclose(ex.grad_dict["x"], np.cos(xv) * xv + np.sin(xv))
+        except Exception as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (1.0, 3.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
