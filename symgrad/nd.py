@@ -22,6 +22,8 @@ from .ops.registry import OPS, OpDef
 from .ops.shape import encode_index
 
 FREED = "freed"  # node.value after a backward without retain_graph
+# History of an output with zero gradient (a comparison under record()): backward gives zeros.
+NONDIFF = Symbol(VAR, name="_nondiff", shape=None)
 
 
 class _State(threading.local):
@@ -39,9 +41,9 @@ STATE = _State()
 _leaf_ids = itertools.count()
 
 
-def _leaf(data: np.ndarray, attached: bool, prefix: str = "_data") -> Symbol:
+def _leaf(data: np.ndarray, attached: bool) -> Symbol:
     """A variable node standing for an array's current value in a recorded graph."""
-    node = Symbol(VAR, name=f"{'var' if attached else prefix}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
+    node = Symbol(VAR, name=f"{'var' if attached else '_data'}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
     node.value = data
     return node
 
@@ -299,8 +301,8 @@ def _to_input(value: Any) -> Any:
 
 def _graph_input(value: Any) -> Symbol:
     """The node standing for an op input in the recorded graph."""
-    if isinstance(value, NDArray):
-        if value._node is None:
+    if type(value) is NDArray:
+        if value._node is None or value._node is NONDIFF:
             value._node = _leaf(value._data, attached=False)
         return value._node
     if isinstance(value, np.ndarray):
@@ -308,9 +310,12 @@ def _graph_input(value: Any) -> Symbol:
     return const(value)
 
 
+_PLAIN = (float, int)  # Python numbers pass to NumPy as they are (weakly typed)
+
+
 def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     """Run an op eagerly; record it when recording and some input has history."""
-    values = [x._data if type(x) is NDArray else _to_input(x) for x in inputs]
+    values = [x._data if type(x) is NDArray else x if type(x) in _PLAIN else _to_input(x) for x in inputs]
     try:
         if opdef.prepare is None:
             out = opdef.impl(*values, **attrs)
@@ -329,10 +334,10 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     else:
         return NDArray(out)
     if opdef.nondiff and not STATE.record_all:
-        # Zero gradient: a bare leaf records that it was computed under record(), cheaply.
-        return NDArray(out, _leaf(out, attached=False, prefix="_nondiff"))
+        # Zero gradient: mark it as computed under record(); a leaf is made only if it is used.
+        return NDArray(out, NONDIFF)
     node = Symbol(
-        opdef.name, tuple(_graph_input(x) for x in inputs), attrs, opdef.name, out.shape, out.dtype, user_origin()
+        opdef.name, tuple([_graph_input(x) for x in inputs]), attrs, opdef.name, out.shape, out.dtype, user_origin()
     )
     node.value = out
     return NDArray(out, node)
@@ -374,8 +379,19 @@ def _publish(name: str, builder: Any) -> None:
     globals()[name] = _make_eager(builder.opdef)
 
 
+def _make_method(opdef: OpDef) -> Any:
+    def method(self: NDArray, *args: Any, **kwargs: Any) -> NDArray:
+        return call(opdef, (self, *args), kwargs)
+
+    method.__name__ = opdef.name
+    method.__doc__ = f"x.{opdef.name}(...) is nd.{opdef.name}(x, ...)."
+    return method
+
+
 for _name, _opdef in list(OPS.items()):
     globals()[_name] = _make_eager(_opdef)
+    if _opdef.method and not hasattr(NDArray, _name):
+        setattr(NDArray, _name, _make_method(_opdef))  # a real method: no __getattr__ on hot paths
 _registry.on_register(_publish)
 BlockGrad = globals()["stop_gradient"]
 Concat = concatenate = globals()["concat"]
