@@ -36,7 +36,7 @@ def broadcast_leaves(e: Symbol) -> frozenset | None:
     hit = _LEAVES.get(id(e))
     if hit is not None and hit[0]() is e:
         return hit[1]
-    if e.op == CONST and e.shape == ():
+    if e.shape == ():  # a 0-d value broadcasts into anything
         leaves: frozenset | None = frozenset()
     else:
         opdef = OPS.get(e.op)
@@ -65,7 +65,7 @@ def broadcast_leaves(e: Symbol) -> frozenset | None:
 
 def covered_by(e: Symbol, x: Symbol) -> bool:
     """True when e's shape provably broadcasts into x's without growing it."""
-    if e is x or (e.op == CONST and e.shape == ()):
+    if e is x or e.shape == ():
         return True
     if e.shape is not None and x.shape is not None:
         try:

@@ -40,7 +40,7 @@ def describe_origin(origin: tuple[str, int] | None) -> str:
     """'built at file:line: <source>' for messages, or '' when unknown."""
     if not origin:
         return ""
-    filename, lineno = origin
+    filename, lineno = origin[0], origin[1]  # gradient nodes carry (file, line, order)
     source = linecache.getline(filename, lineno).strip()
     return f"\n  built at {filename}:{lineno}" + (f": {source}" if source else "")
 

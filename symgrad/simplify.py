@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .autodiff import covered_by, covers
+from .autodiff import broadcast_leaves, covered_by, covers
 from .graph import CONST, GROUP, VAR, Group, NameManager, Symbol, const, is_const, scalar_value, topo_order
 from .ops import elementwise as ew
 from .ops import linalg as la
@@ -473,12 +473,18 @@ def multiply_broadcast(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("multiply")
 def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
-    """c * (x / d) -> (c/d) * x"""
+    """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y"""
     a, b = node.inputs
     if _is_scalar_const(a) and a.dtype is None and b.op == "divide":
-        d = b.inputs[1]
+        n, d = b.inputs
         if _is_scalar_const(d) and d.dtype is None and _num(d) != 0:
-            return (a.attrs["value"] / d.attrs["value"]) * b.inputs[0]
+            return (a.attrs["value"] / d.attrs["value"]) * n
+        if _is_scalar_const(n) and n.dtype is None:
+            return (a.attrs["value"] * n.attrs["value"]) / d
+    for u, v in ((a, b), (b, a)):  # (1/r) * y -> y / r
+        if u.op == "divide" and _is_scalar_const(u.inputs[0]) and _num(u.inputs[0]) == 1 and u.inputs[0].dtype is None:
+            if v.op != CONST:
+                return v / u.inputs[1]
     return None
 
 
@@ -637,6 +643,17 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
         return const(value * size) if x.inputs[0].dtype is None else None
     if x.shape == () and axis is None and x.dtype is not None and x.dtype.kind == "f":
         return x
+    return None
+
+
+@rewrites("reduce_size")
+def reduce_size_of_leaf(node: Symbol, s: Simplifier) -> Symbol | None:
+    """reduce_size(x**2) -> reduce_size(x): an elementwise expression of one array has its shape"""
+    (x,) = node.inputs
+    leaves = broadcast_leaves(x)
+    if leaves is not None and len(leaves) == 1 and x.op not in (VAR, CONST):
+        (leaf,) = leaves
+        return red.reduce_size(leaf, axis=node.attrs["axis"])
     return None
 
 

@@ -268,6 +268,7 @@ inv = register(
     grad=lambda g, out, x: [ew.negative(dot(transpose(out), dot(g, transpose(out))))],
     arity=1,
 )
+trace.opdef.scalar_output = True
 logdet = register(
     "logdet",
     lambda x: np.linalg.slogdet(x)[1],
@@ -276,3 +277,4 @@ logdet = register(
     grad=lambda g, out, x: [g * transpose(inv(x))],
     arity=1,
 )
+logdet.opdef.scalar_output = True

@@ -53,6 +53,7 @@ reduce_size = register(
     attrs={"axis": None},
     normalize=shp.normalize_axis_attr,
 )
+reduce_size.opdef.scalar_output = True
 
 
 def _reduction(name: str, impl: Any, grad: Any, dtype: Any = same_dtype, extra: dict | None = None) -> Any:

@@ -42,6 +42,7 @@ class OpDef:
     reduction: bool = False  # axis/keepdims reduction: 0-d output for axis=None whatever the input
     shape_of: int | None = None  # index of the input whose shape the output always has (shapes unknown)
     nondiff: bool = False  # gradient is zero for every input: eager mode need not record it
+    scalar_output: bool = False  # always 0-d, whatever the input shapes (known before bind)
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -230,7 +231,7 @@ def node_meta(
 ) -> tuple:
     """(shape, dtype) of a node from its inputs' (None where unknown; weak scalars as values)."""
     shape = None
-    if opdef.reduction and attrs.get("axis") is None and not attrs.get("keepdims"):
+    if opdef.scalar_output or (opdef.reduction and attrs.get("axis") is None and not attrs.get("keepdims")):
         shape = ()  # a full reduction is 0-d even when the input's shape is unknown
     if all(s is not None for s in shapes):
         try:
