@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SymgradError, user_origin
-from .graph import CONST, VAR, Symbol, const
+from .graph import VAR, Symbol, const
 from .ops import registry as _registry
 from .ops.registry import OPS, OpDef
 from .ops.shape import encode_index
@@ -458,7 +458,3 @@ class _Random:
 random = _Random()
 random_normal = random.normal  # MXNet 0.x names used by older tutorials
 random_uniform = random.uniform
-
-
-def is_recorded(node: Symbol | None) -> bool:
-    return node is not None and node.op not in (VAR, CONST)

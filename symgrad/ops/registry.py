@@ -222,10 +222,6 @@ def as_symbol(value: Any) -> Symbol:
         raise SymgradError(f"cannot use {type(value).__name__} {value!r} as a graph input") from exc
 
 
-def describe_node(node: Symbol) -> str:
-    return f"{node.op} {node.name!r}" if node.name else node.op
-
-
 def node_meta(
     opdef: OpDef, shapes: Sequence[Any], dtypes: Sequence[Any], attrs: dict[str, Any], name: str | None, origin: Any
 ) -> tuple:
@@ -270,16 +266,6 @@ def apply(opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str 
         opdef, [n.shape for n in nodes], [_dtype_or_weak(n) for n in nodes], attrs, node_name, origin
     )
     return Symbol(opdef.name, nodes, attrs, node_name, shape, dtype, origin)
-
-
-def make(op: str, *inputs: Any, **attrs: Any) -> Symbol:
-    """Build a node of a registered op by name (used by rules and loaders)."""
-    opdef = OPS[op]
-    full = dict(opdef.attr_defaults)
-    full.update(attrs)
-    if opdef.normalize is not None:
-        full = opdef.normalize(full)
-    return apply(opdef, inputs, full)
 
 
 def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
