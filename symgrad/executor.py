@@ -38,6 +38,7 @@ class Program:
     out_slots: list[int]
     n_slots: int
     reused: int = 0  # steps that write into a dead input's buffer
+    peak_bytes: int = 0  # planned peak of the intermediates alive at once (inputs not counted)
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)
@@ -87,7 +88,25 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
     out_slots = [slot[id(o)] for o in outputs]
     build = _generated if len(plan) <= CODEGEN_LIMIT else _looped
     fn = build(plan, consts, len(inputs), out_slots, len(slot))
-    return Program(fn, steps, consts, out_slots, len(slot), len(reuse))
+    return Program(fn, steps, consts, out_slots, len(slot), len(reuse), planned_peak(plan, steps))
+
+
+_VIEWS = {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "swapaxes", "broadcast_to"}
+
+
+def planned_peak(plan: list, steps: list) -> int:
+    """Peak bytes of the step results alive at once, as the plan frees and reuses them."""
+    live: dict[int, int] = {}
+    peak = 0
+    for (_, _, s, dead, into), (node, _, _) in zip(plan, steps):
+        size = 0
+        if into is None and node.op not in _VIEWS and node.shape is not None and node.dtype is not None:
+            size = int(np.prod(node.shape)) * node.dtype.itemsize
+        live[s] = live.pop(into, 0) if into is not None else size
+        peak = max(peak, sum(live.values()))
+        for j in dead:
+            live.pop(j, None)
+    return peak
 
 
 def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[int, int]:
@@ -430,11 +449,13 @@ class Executor:
         stats = {
             "forward_steps": len(c.forward.steps),
             "forward_buffers_reused": c.forward.reused,
+            "forward_peak_bytes": c.forward.peak_bytes,
             "saved_for_backward": len(c.saved),
         }
         if c.backward is not None:
             stats["backward_steps"] = len(c.backward.steps)
             stats["backward_buffers_reused"] = c.backward.reused
+            stats["backward_peak_bytes"] = c.backward.peak_bytes
         return stats
 
     def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[np.ndarray]:
