@@ -315,6 +315,9 @@ class SymgradStrPrinter(StrPrinter):
     def _print_Float(self, e: Any) -> str:
         return format_number(float(e))
 
+    def _print_Symbol(self, e: Any) -> str:
+        return format_name(e.name)  # as the graph printer: a name such as "a b" or "" prints quoted
+
 
 def _sympy_ready(nodes: list[Symbol]) -> bool:
     if len(nodes) > SYMPY_MAX_NODES:

@@ -94,9 +94,12 @@ def _const_node(value: Any, where: str) -> Symbol:
             raise GraphFormatError(f"{where}: unsupported dtype {dtype!r}")
         shape = _shape(value.get("shape"), where)
         data = value.get("data")
-        if not isinstance(data, list) or shape is None or len(data) != int(np.prod(shape)):
+        if not isinstance(data, list) or shape is None or len(data) != math.prod(shape):  # exact, no int64 wrap
             raise GraphFormatError(f"{where}: constant data does not match its shape {shape}")
-        arr = np.array([_number(x, where) for x in data], dtype=dtype).reshape(shape)
+        try:
+            arr = np.array([_number(x, where) for x in data], dtype=dtype).reshape(shape)
+        except (ValueError, OverflowError) as exc:  # 1e300 into float16, -1 into uint8, ...
+            raise GraphFormatError(f"{where}: constant data does not fit {dtype}: {exc}") from None
         return const(arr)
     return const(_number(value, where))
 
@@ -135,7 +138,10 @@ def load_json(text: Any) -> Symbol:
         where = f"node {i}"
         if not isinstance(entry, dict):
             raise GraphFormatError(f"{where}: expected an object, got {type(entry).__name__}")
-        built.append(_load_node(entry, built, where))
+        try:
+            built.append(_load_node(entry, built, where))
+        except RecursionError:  # attributes nested hundreds deep
+            raise GraphFormatError(f"{where}: attributes are nested too deeply") from None
     heads = doc["heads"]
     if not heads:
         raise GraphFormatError("the graph has no outputs ('heads' is empty)")

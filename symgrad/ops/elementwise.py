@@ -20,6 +20,9 @@ from .registry import apply, float_dtype, register, same_dtype
 
 
 def _sym_where(c: Any, a: Any, b: Any) -> Any:
+    pieces = c.args if isinstance(c, sp.Piecewise) else ()
+    if len(pieces) == 2 and pieces[0].expr == 1 and pieces[1] == (0, sp.true):
+        return sp.Piecewise((a, pieces[0].cond), (b, True))  # a comparison's 0/1: SymPy fails on Ne(Piecewise, 0)
     return sp.Piecewise((a, sp.Ne(c, 0)), (b, True))
 
 
