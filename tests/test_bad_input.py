@@ -40,6 +40,8 @@ def test_integer_array_where_a_gradient_is_asked(bound):
     with pytest.raises(sg.BindError, match=r"'w' has integer dtype int64 but its gradient is requested"):
         s.bind({"x": np.ones(3), "w": np.arange(3)})
     s.bind({"x": np.ones(3), "w": np.arange(3)}, grad_req={"x": "write", "w": "null"})  # fine without
+    with pytest.raises(sg.SymgradError, match="attach_grad needs a floating-point array, got dtype int64"):
+        nd.array([1, 2], dtype="int64").attach_grad()
 
 
 def test_complex_array(bound):
@@ -109,12 +111,22 @@ def test_nan_and_inf_inputs_propagate_and_never_crash():
     ex.backward()
     assert np.isnan(out)
     np.testing.assert_array_equal(ex.grad_dict["x"], [np.nan, np.inf, 2 * np.e])
+    a = nd.array([np.nan, np.inf, 1.0], dtype="float64")
+    a.attach_grad()
+    with autograd.record():
+        b = nd.sum(nd.exp(a) * 2)
+    b.backward()
+    assert np.isnan(b.asscalar())
+    np.testing.assert_array_equal(a.grad.asnumpy(), [np.nan, np.inf, 2 * np.e])
 
 
 def test_a_cycle_cannot_be_built_or_loaded():
     x = sym.var("x")
     y = x + 1
     z = y(x=y)  # substitution into an immutable graph: (x + 1) + 1, never a cycle
+    assert z.op == "add" and z.inputs[0].op == "add" and z.inputs[0].inputs[0] is x
+    assert z.list_arguments() == ["x"] and str(z) == "x + 2"
+    assert y.inputs[0] is x  # y itself is unchanged
     np.testing.assert_array_equal(z.eval(x=np.array(1.0))[0], 3.0)
     cyclic = '{"nodes": [{"op": "sin", "name": "a", "inputs": [1]}, {"op": "sin", "name": "b", "inputs": [0]}], "heads": [1]}'
     with pytest.raises(sg.GraphFormatError, match="earlier node"):
@@ -136,6 +148,17 @@ def test_zero_size_arrays_run_forward_and_backward():
     ex.backward()
     assert out == 0.0 and ex.grad_dict["x"].shape == (0, 3)
     np.testing.assert_array_equal(ex.grad_dict["w"], np.zeros((3, 2)))
+    v = sym.var("v")
+    ex = (sym.sin(v) * v).bind({"v": np.zeros((0,))})
+    (out,) = ex.forward(is_train=True)
+    ex.backward()
+    assert out.shape == (0,) and ex.grad_dict["v"].shape == (0,)
+    a = nd.zeros((0, 3), dtype="float64")
+    a.attach_grad()
+    with autograd.record():
+        b = nd.sum(nd.exp(a), axis=1)
+    b.backward()
+    assert b.shape == (0,) and a.grad.shape == (0, 3)
 
 
 def test_truth_value_of_a_symbol():
