@@ -413,6 +413,8 @@ def _default_dtype(data: Any, dtype: Any) -> Any:
 def array(data: Any, ctx: Any = None, dtype: Any = None) -> NDArray:
     """An NDArray from Python or NumPy data (a copy)."""
     raw = data._data if isinstance(data, NDArray) else data
+    if np.iscomplexobj(raw):
+        raise SymgradError("nd.array: complex data is not supported; symgrad computes with real arrays")
     return NDArray(np.array(raw, dtype=_default_dtype(data, dtype)))
 
 

@@ -240,3 +240,10 @@ def test_two_threads_run_executors_of_the_same_structure_without_mixing_buffers(
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_complex_data_is_refused_not_silently_truncated():
+    import symgrad as sg
+
+    with pytest.raises(sg.SymgradError, match="complex"):
+        nd.array(np.array([1j]))
