@@ -192,54 +192,53 @@ def test_a_loop_recording_the_same_structure_reuses_the_backward_plan():
     assert autograd.CACHE_STATS["hits"] - before["hits"] >= 4
 
 
-def test_two_threads_record_and_backward_without_mixing_tapes():
+def run_in_threads(work, scales):
+    """Run work(scale) in one thread per scale; re-raise the first failure here."""
     errors = []
 
-    def work(scale):
+    def guarded(scale):
         try:
-            x = nd.array([1.0, 2.0, 3.0], dtype="float64")
-            x.attach_grad()
-            for _ in range(50):
-                with autograd.record():
-                    y = (x * x * scale).sum()
-                y.backward()
-                np.testing.assert_allclose(x.grad.asnumpy(), 2 * scale * x.asnumpy())
+            work(scale)
         except Exception as exc:  # noqa: BLE001 - reported to the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in (1.0, 5.0)]
+    threads = [threading.Thread(target=guarded, args=(s,)) for s in scales]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    if errors:
+        raise errors[0]
+
+
+def test_two_threads_record_and_backward_without_mixing_tapes():
+    def work(scale):
+        x = nd.array([1.0, 2.0, 3.0], dtype="float64")
+        x.attach_grad()
+        for _ in range(50):
+            with autograd.record():
+                y = (x * x * scale).sum()
+            y.backward()
+            np.testing.assert_allclose(x.grad.asnumpy(), 2 * scale * x.asnumpy())
+
+    run_in_threads(work, (1.0, 5.0))
 
 
 def test_two_threads_run_executors_of_the_same_structure_without_mixing_buffers():
     from symgrad import sym
 
-    errors = []
-
     def work(scale):
-        try:
-            x = sym.var("x")
-            s = sym.sum(sym.sin(x) * x)
-            xv = np.linspace(0, 1, 50) * scale
-            ex = s.bind({"x": xv})
-            for _ in range(100):
-                (out,) = ex.forward(is_train=True)
-                ex.backward()
-                np.testing.assert_allclose(out, np.sum(np.sin(xv) * xv))
-                np.testing.assert_allclose(ex.grad_dict["x"], np.cos(xv) * xv + np.sin(xv))
-        except Exception as exc:  # noqa: BLE001 - reported to the main thread
-            errors.append(exc)
+        x = sym.var("x")
+        s = sym.sum(sym.sin(x) * x)
+        xv = np.linspace(0, 1, 50) * scale
+        ex = s.bind({"x": xv})
+        for _ in range(100):
+            (out,) = ex.forward(is_train=True)
+            ex.backward()
+            np.testing.assert_allclose(out, np.sum(np.sin(xv) * xv))
+            np.testing.assert_allclose(ex.grad_dict["x"], np.cos(xv) * xv + np.sin(xv))
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in (1.0, 3.0)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_in_threads(work, (1.0, 3.0))
 
 
 def test_complex_data_is_refused_not_silently_truncated():
