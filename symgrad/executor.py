@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import tiling
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
 from .graph import CONST, GROUP, VAR, NameManager, Symbol, topo_order, var
 from .ops.registry import OPS, infer_graph, substitute
@@ -39,6 +40,7 @@ class Program:
     n_slots: int
     reused: int = 0  # steps that write into a dead input's buffer
     peak_bytes: int = 0  # planned peak of the intermediates alive at once (inputs not counted)
+    tile: int = 0  # elements per tile when the program runs tiled (see tiling.py), else 0
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)
@@ -86,9 +88,23 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
             (OPS[node.op].kernel(node.attrs), tuple(in_slots), s, dead, None if target is None else slot[target])
         )
     out_slots = [slot[id(o)] for o in outputs]
+    if reuse_buffers and len(plan) <= CODEGEN_LIMIT:
+        namespace: dict[str, Any] = {}
+        tiled = tiling.compile_tiled(order, inputs, outputs, slot, namespace)
+        if tiled is not None:
+            lines, tile, scratch = tiled
+            fn = _function(lines, namespace, len(inputs), out_slots)
+            out_bytes = sum(_nbytes(o) for o in outputs if id(o) not in input_ids and o.op != CONST)
+            return Program(fn, steps, consts, out_slots, len(slot), len(reuse), scratch + out_bytes, tile)
     build = _generated if len(plan) <= CODEGEN_LIMIT else _looped
     fn = build(plan, consts, len(inputs), out_slots, len(slot))
     return Program(fn, steps, consts, out_slots, len(slot), len(reuse), planned_peak(plan, steps))
+
+
+def _nbytes(node: Symbol) -> int:
+    if node.shape is None or node.dtype is None:
+        return 0
+    return int(np.prod(node.shape)) * node.dtype.itemsize
 
 
 _VIEWS = {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "swapaxes", "broadcast_to"}
@@ -99,9 +115,7 @@ def planned_peak(plan: list, steps: list) -> int:
     live: dict[int, int] = {}
     peak = 0
     for (_, _, s, dead, into), (node, _, _) in zip(plan, steps):
-        size = 0
-        if into is None and node.op not in _VIEWS and node.shape is not None and node.dtype is not None:
-            size = int(np.prod(node.shape)) * node.dtype.itemsize
+        size = _nbytes(node) if into is None and node.op not in _VIEWS else 0
         live[s] = live.pop(into, 0) if into is not None else size
         peak = max(peak, sum(live.values()))
         for j in dead:
@@ -164,6 +178,11 @@ def _generated(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_
         lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)}{out})")
         if dead:
             lines.append(f"    del {', '.join(f'v{j}' for j in dead)}")
+    return _function(lines, namespace, n_inputs, out_slots)
+
+
+def _function(lines: list[str], namespace: dict[str, Any], n_inputs: int, out_slots: list[int]) -> Callable[..., tuple]:
+    """Compile `def program(v0, v1, ...)` from body lines that mention slot numbers only."""
     args = ", ".join(f"v{i}" for i in range(n_inputs))
     result = ", ".join(f"v{j}" for j in out_slots)
     source = f"def program({args}):\n" + "\n".join(lines) + f"\n    return ({result}{',' if out_slots else ''})\n"
@@ -251,6 +270,7 @@ class Compiled:
     special: list[Symbol] | None = None  # the graph specialised to the bound shapes
     targets: list[Symbol] | None = None
     reuse_buffers: bool = True
+    train: Program | None = None  # forward(is_train=True) computing the gradients too (tiled graphs)
     _with_heads: Program | None = None
 
     def backward_with_heads(self) -> Program:
@@ -291,6 +311,18 @@ def structure_key(outputs: Sequence[Symbol]) -> tuple:
     return (tuple(parts), tuple(index[id(o)] for o in outputs))
 
 
+def _fused_train(outputs: list[Symbol], grads: list[Symbol], args: list[Symbol], reuse: bool) -> Program | None:
+    """Outputs and default-head gradients in one tiled pass, when the whole graph tiles.
+
+    Tiled, the backward recomputes nothing and keeps no forward values: each tile's
+    forward intermediates are still in cache when its gradient needs them.
+    """
+    if not reuse or max((int(np.prod(a.shape)) for a in args if a.shape is not None), default=0) < tiling.TILE_MIN_SIZE:
+        return None
+    program = compile_program(outputs + grads, args, reuse)
+    return program if program.tile else None
+
+
 def compile_binding(
     symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool = True
 ) -> Compiled:
@@ -323,7 +355,7 @@ def compile_binding(
     out_dtypes = [o.dtype or np.dtype(np.float64) for o in special]
     arg_inputs = [shaped[n] for n in arg_names]
     forward = None
-    backward = None
+    backward = train = None
     saved: list[Symbol] = []
     if grad_names:
         with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
@@ -333,11 +365,17 @@ def compile_binding(
         # Forward values that some backward-only node reads are kept from forward to backward.
         read = {id(i) for b in bwd_nodes if id(b) not in fwd_ids for i in b.inputs}
         saved = [n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and id(n) in read]
-        forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers)
-        backward = compile_program(grads, saved + arg_inputs, reuse_buffers)
+        train = _fused_train(fwd_outputs, grads, arg_inputs, reuse_buffers)
+        if train is not None:  # one tiled pass computes outputs and gradients; nothing is saved
+            saved = []
+            forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
+        else:
+            forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers)
+            backward = compile_program(grads, saved + arg_inputs, reuse_buffers)
     else:
         forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
+    compiled.train = train
     compiled.special, compiled.targets, compiled.reuse_buffers = special, arg_inputs, reuse_buffers
     with _CACHE_LOCK:
         _CACHE[key] = compiled
@@ -422,6 +460,7 @@ class Executor:
         self._arg_list = [self.arg_dict[n] for n in names]
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
         self._saved: tuple | None = None
+        self._fused = False  # the last forward(is_train=True) computed the gradients too
         self._n_out = len(self._compiled.out_shapes)
         self._out_dtypes = self._compiled.out_dtypes
         self.outputs: list[np.ndarray] = []
@@ -444,14 +483,19 @@ class Executor:
         return []
 
     def plan_stats(self) -> dict[str, int]:
-        """Steps and slots of the compiled forward and backward programs."""
+        """Steps, reused buffers and planned peak bytes of the compiled programs (and tile length if tiled)."""
         c = self._compiled
         stats = {
             "forward_steps": len(c.forward.steps),
             "forward_buffers_reused": c.forward.reused,
             "forward_peak_bytes": c.forward.peak_bytes,
+            "forward_tile": c.forward.tile,
             "saved_for_backward": len(c.saved),
         }
+        if c.train is not None:
+            stats["fused_steps"] = len(c.train.steps)
+            stats["fused_peak_bytes"] = c.train.peak_bytes
+            stats["fused_tile"] = c.train.tile
         if c.backward is not None:
             stats["backward_steps"] = len(c.backward.steps)
             stats["backward_buffers_reused"] = c.backward.reused
@@ -462,7 +506,8 @@ class Executor:
         """Run the forward program; new_args are copied into the bound arrays first."""
         if new_args:
             self._copy_in(new_args)
-        program = self._compiled.forward
+        train = self._compiled.train if is_train else None
+        program = train or self._compiled.forward
         if check_finite:
             results = replay(program, self._arg_list, True, "forward")
         else:
@@ -476,6 +521,7 @@ class Executor:
             for r, d in zip(results[:n_out], self._out_dtypes)
         ]
         self._saved = results[n_out:] if is_train else None
+        self._fused = train is not None
         return outputs
 
     def _copy_in(self, new_args: dict[str, Any]) -> None:
@@ -497,7 +543,12 @@ class Executor:
         if saved is None:
             raise SymgradError("backward needs the values of a forward(is_train=True) call first")
         program = self._compiled.backward
-        if program is None:
+        if out_grads is None and self._fused:  # the fused forward pass computed them
+            if check_finite:
+                saved = replay(self._compiled.train, self._arg_list, True, "backward")[self._n_out :]
+            self._write_grads(saved)
+            return
+        if program is None and out_grads is None:
             return
         if out_grads is None:
             values = (*saved, *self._arg_list)
@@ -511,6 +562,9 @@ class Executor:
                 grads = program.fn(*values)
             except Exception:  # noqa: BLE001 - replay names the node at fault
                 grads = replay(program, values, False, "backward")
+        self._write_grads(grads)
+
+    def _write_grads(self, grads: Sequence[Any]) -> None:
         for (target, add), g in zip(self._writes, grads):
             if add:
                 target += g
