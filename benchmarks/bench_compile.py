@@ -1,6 +1,6 @@
 """Issue #4: time to derive and simplify the gradient of random elementwise DAGs (sym.grad only).
 
-    python benchmarks/bench_compile.py
+python benchmarks/bench_compile.py
 """
 
 from __future__ import annotations

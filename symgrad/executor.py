@@ -53,6 +53,9 @@ CODEGEN_LIMIT = 2_000
 def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_buffers: bool = True) -> Program:
     """Compile the straight-line function computing outputs from the given input nodes' values.
 
+    With reuse_buffers (the NumPy path) the plan may also write into dead buffers, run
+    tiled, and call NumPy-only kernels; without it (Dask arrays) it calls the ops' impls.
+
     Small plans become generated Python (numbered locals, kernels passed in by name);
     large ones a loop over pre-resolved (kernel, input slots, output slot) steps.
     Either way each intermediate is dropped after its last use.
@@ -68,6 +71,7 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
             last_use[id(i)] = pos
     pinned = {id(o) for o in outputs} | set(input_ids)
     reuse = plan_buffer_reuse(order, outputs) if reuse_buffers else {}
+    kernel_of = (lambda n: OPS[n.op].numpy_kernel_for(n)) if reuse_buffers else (lambda n: OPS[n.op].kernel(n.attrs))
     steps: list[tuple[Symbol, list[int], int]] = []
     consts: list[tuple[int, Any]] = []
     plan: list[tuple[Any, tuple[int, ...], int, tuple[int, ...], int | None]] = []
@@ -84,9 +88,7 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
         steps.append((node, in_slots, s))
         dead = tuple(sorted({slot[id(i)] for i in node.inputs if last_use.get(id(i)) == pos and id(i) not in pinned}))
         target = reuse.get(id(node))
-        plan.append(
-            (OPS[node.op].kernel(node.attrs), tuple(in_slots), s, dead, None if target is None else slot[target])
-        )
+        plan.append((kernel_of(node), tuple(in_slots), s, dead, None if target is None else slot[target]))
     out_slots = [slot[id(o)] for o in outputs]
     if reuse_buffers and len(plan) <= CODEGEN_LIMIT:
         namespace: dict[str, Any] = {}

@@ -175,7 +175,7 @@ def compile_tiled(
             if part[id(node)] == "big":
                 emit(f"    f{s} = v{s}.reshape(-1)")
         elif part[id(node)] == "small":
-            namespace[f"k{s}"] = OPS[node.op].kernel(node.attrs)
+            namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
             emit(f"    v{s} = k{s}({', '.join(f'v{slot[id(i)]}' for i in node.inputs)})")
     small_in_body = {id(i) for n in body for i in n.inputs if part[id(i)] == "small"}
     for node in [*inputs, *order]:
@@ -208,7 +208,7 @@ def compile_tiled(
         emit(_accumulate(pending.pop(0), slot))
     for pos, node in enumerate(body):
         s = slot[id(node)]
-        namespace[f"k{s}"] = OPS[node.op].kernel(node.attrs)
+        namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
         args = ", ".join(f"t{slot[id(i)]}" for i in node.inputs)
         if node.op in _SPREADS:
             namespace[f"d{s}"] = node.dtype
@@ -236,7 +236,7 @@ def compile_tiled(
     for node in order:
         if part[id(node)] == "late":
             s = slot[id(node)]
-            namespace[f"k{s}"] = OPS[node.op].kernel(node.attrs)
+            namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
             emit(f"    v{s} = k{s}({', '.join(f'v{slot[id(i)]}' for i in node.inputs)})")
     return lines, tile, tile * sum(d.itemsize for d in buffer_dtypes)
 

@@ -71,3 +71,24 @@ def test_an_elementwise_chain_reuses_a_few_buffers():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak <= 3 * n * 8  # a small multiple of one array, not one array per op
+
+
+def test_numpy_only_kernels_give_the_generic_kernels_values_bitwise():
+    from symgrad.ops.registry import OPS
+
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        a = rng.normal(size=(3, 4, 5)).astype(dtype)
+        a[0, 1, 2] = np.nan
+        x = sym.var("x", shape=a.shape, dtype=dtype)
+        nodes = [sym.transpose(x), sym.transpose(x, axes=(1, 0, 2))]
+        for op in ("sum", "mean", "max", "min", "prod"):
+            for axis in (None, 0, (0, 2), (-1,)):
+                for keepdims in (False, True):
+                    nodes.append(getattr(sym, op)(x, axis=axis, keepdims=keepdims))
+        for node in nodes:
+            opdef = OPS[node.op]
+            assert opdef.numpy_kernel is not None
+            fast, generic = opdef.numpy_kernel_for(node)(a), opdef.kernel(node.attrs)(a)
+            assert type(fast) is type(generic) and np.asarray(fast).dtype == np.asarray(generic).dtype, node.op
+            np.testing.assert_array_equal(fast, generic, err_msg=f"{node.op} {node.attrs}")

@@ -209,6 +209,17 @@ transpose = register(
 )
 
 
+def _numpy_transpose(node: Symbol) -> Any:
+    """An ndarray's own transpose method (the value has ndim >= 1, so it is an ndarray)."""
+    if not node.inputs[0].shape:
+        return None
+    axes = node.attrs["axes"]
+    return np.ndarray.transpose if axes is None else lambda x: x.transpose(axes)
+
+
+transpose.opdef.numpy_kernel = _numpy_transpose
+
+
 def _swapaxes_shape(x: Shape, axis1: int, axis2: int) -> Shape:
     i, j = shp.positive_axes((axis1, axis2), len(x)) if axis1 % max(len(x), 1) != axis2 % max(len(x), 1) else (0, 0)
     dims = list(x)

@@ -6,6 +6,7 @@ norm at the zero vector has gradient 0; logsumexp of all -inf is -inf with gradi
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,25 @@ mean = _reduction(
 max = _reduction("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims), _extreme_grad)  # noqa: A001
 min = _reduction("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims), _extreme_grad)  # noqa: A001
 prod = _reduction("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims), _prod_grad)
+
+
+def _ufunc_reduce(ufunc: np.ufunc) -> Any:
+    """np.sum/max/min/prod of an ndarray is exactly ufunc.reduce, minus two dispatch layers."""
+    return lambda node: functools.partial(ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"])
+
+
+def _numpy_mean(node: Symbol) -> Any:
+    """np.mean of float32/float64 is add.reduce divided by the count, which is known at bind."""
+    x = node.inputs[0]
+    if x.shape is None or x.dtype not in (np.float32, np.float64) or not np.prod(x.shape):
+        return None
+    count, axis, keepdims = reduced_count(x, node.attrs["axis"]), node.attrs["axis"], node.attrs["keepdims"]
+    return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)
+
+
+for _builder, _ufunc in ((sum, np.add), (max, np.maximum), (min, np.minimum), (prod, np.multiply)):
+    _builder.opdef.numpy_kernel = _ufunc_reduce(_ufunc)
+mean.opdef.numpy_kernel = _numpy_mean
 logsumexp = _reduction("logsumexp", _logsumexp_impl, _logsumexp_grad, float_dtype)
 norm = register(
     "norm",

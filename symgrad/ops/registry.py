@@ -43,6 +43,9 @@ class OpDef:
     shape_of: int | None = None  # index of the input whose shape the output always has (shapes unknown)
     nondiff: bool = False  # gradient is zero for every input: eager mode need not record it
     scalar_output: bool = False  # always 0-d, whatever the input shapes (known before bind)
+    # For NumPy arrays only (the executor's own plans, not Dask): the same values with fewer
+    # Python layers, chosen per node from its attrs and input shapes; None keeps `kernel`.
+    numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -79,6 +82,11 @@ class OpDef:
         if self.prepare is not None:
             attrs = self.prepare(attrs)
         return functools.partial(self.impl, **attrs) if attrs else self.impl
+
+    def numpy_kernel_for(self, node: Symbol) -> Callable[..., Any]:
+        """The kernel for this node when its inputs are NumPy arrays (see `numpy_kernel`)."""
+        fast = self.numpy_kernel(node) if self.numpy_kernel is not None else None
+        return fast if fast is not None else self.kernel(node.attrs)
 
 
 def _is_attr_value(arg: Any) -> bool:
