@@ -18,7 +18,7 @@ import weakref
 from typing import Any
 
 from .errors import SymgradError
-from .graph import CONST, GROUP, VAR, NameManager, Symbol, is_const, topo_order
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, is_const, topo_order
 from .ops import elementwise as ew
 from .ops import reduction as red
 from .ops import shape as shp
@@ -257,7 +257,7 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
     heads = _one_node_per_name(y.outputs())
     single = not isinstance(wrt, (list, tuple))
     wrt_list = [wrt] if single else list(wrt)
-    with NameManager():  # internal nodes do not use up the user's auto-name counters
+    with NameManager(), gc_paused():  # internal nodes do not use up the user's auto-name counters
         targets = _resolve_targets(heads, wrt_list)
         if simplify:
             _, grads = derive_simplified(heads, targets, head_grads)

@@ -11,6 +11,7 @@ are on, the same plan is replayed node by node to name the node at fault.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import tiling
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
-from .graph import CONST, GROUP, VAR, NameManager, Symbol, topo_order, var
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, topo_order, var
 from .ops.registry import OPS, infer_graph, substitute
 
 GRAD_REQS = ("write", "add", "null")
@@ -46,8 +47,12 @@ class Program:
         return self.fn(*values)
 
 
-# Past this many steps, compiling generated source costs more than it saves: loop over the plan.
+# Tiled programs (generated code only) are tried up to this many steps.
 CODEGEN_LIMIT = 2_000
+# A plan's first calls loop over its steps; then it is compiled to Python source. The loop
+# costs ~0.5 us more per step and call, compiling ~12 us per step once: switching after
+# 24 calls keeps the total within twice the better choice made in hindsight (ski rental).
+CODEGEN_AFTER_CALLS = 24
 
 
 def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_buffers: bool = True) -> Program:
@@ -56,9 +61,10 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
     With reuse_buffers (the NumPy path) the plan may also write into dead buffers, run
     tiled, and call NumPy-only kernels; without it (Dask arrays) it calls the ops' impls.
 
-    Small plans become generated Python (numbered locals, kernels passed in by name);
-    large ones a loop over pre-resolved (kernel, input slots, output slot) steps.
-    Either way each intermediate is dropped after its last use.
+    A plan first runs as a loop over pre-resolved (kernel, input slots, output slot)
+    steps, and once it has been called often enough as generated Python (numbered
+    locals, kernels passed in by name). Either way each intermediate is dropped after
+    its last use.
     """
     input_ids = {id(n): i for i, n in enumerate(inputs)}
     order = [n for n in topo_order(outputs, input_ids) if id(n) not in input_ids]
@@ -98,15 +104,29 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
             fn = _function(lines, namespace, len(inputs), out_slots)
             out_bytes = sum(_nbytes(o) for o in outputs if id(o) not in input_ids and o.op != CONST)
             return Program(fn, steps, consts, out_slots, len(slot), len(reuse), scratch + out_bytes, tile)
-    build = _generated if len(plan) <= CODEGEN_LIMIT else _looped
-    fn = build(plan, consts, len(inputs), out_slots, len(slot))
-    return Program(fn, steps, consts, out_slots, len(slot), len(reuse), planned_peak(plan, steps))
+    program = Program(None, steps, consts, out_slots, len(slot), len(reuse), planned_peak(plan, steps))
+    program.fn = _tiered(program, plan, consts, len(inputs), out_slots, len(slot))
+    return program
+
+
+def _tiered(program: Program, plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Any:
+    """The step loop for the first CODEGEN_AFTER_CALLS calls, then generated code in its place."""
+    looped = _looped(plan, consts, n_inputs, out_slots, n_slots)
+    calls = [0]
+
+    def first_calls(*values: Any) -> tuple:
+        calls[0] += 1
+        if calls[0] >= CODEGEN_AFTER_CALLS:
+            program.fn = _generated(plan, consts, n_inputs, out_slots, n_slots)
+        return looped(*values)
+
+    return first_calls
 
 
 def _nbytes(node: Symbol) -> int:
     if node.shape is None or node.dtype is None:
         return 0
-    return int(np.prod(node.shape)) * node.dtype.itemsize
+    return math.prod(node.shape) * node.dtype.itemsize
 
 
 _VIEWS = {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "swapaxes", "broadcast_to"}
@@ -115,13 +135,16 @@ _VIEWS = {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "swa
 def planned_peak(plan: list, steps: list) -> int:
     """Peak bytes of the step results alive at once, as the plan frees and reuses them."""
     live: dict[int, int] = {}
-    peak = 0
+    total = peak = 0
     for (_, _, s, dead, into), (node, _, _) in zip(plan, steps):
-        size = _nbytes(node) if into is None and node.op not in _VIEWS else 0
-        live[s] = live.pop(into, 0) if into is not None else size
-        peak = max(peak, sum(live.values()))
+        if into is None:
+            live[s] = _nbytes(node) if node.op not in _VIEWS else 0
+            total += live[s]
+        else:
+            live[s] = live.pop(into, 0)
+        peak = max(peak, total)
         for j in dead:
-            live.pop(j, None)
+            total -= live.pop(j, 0)
     return peak
 
 
@@ -193,7 +216,7 @@ def _function(lines: list[str], namespace: dict[str, Any], n_inputs: int, out_sl
 
 
 def _looped(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
-    """The same plan as a loop (no compile cost for very large graphs)."""
+    """The same plan as a loop over its steps (no compile cost)."""
 
     def program(*values: Any) -> tuple:
         vals: list[Any] = [None] * n_slots
@@ -319,7 +342,7 @@ def _fused_train(outputs: list[Symbol], grads: list[Symbol], args: list[Symbol],
     Tiled, the backward recomputes nothing and keeps no forward values: each tile's
     forward intermediates are still in cache when its gradient needs them.
     """
-    if not reuse or max((int(np.prod(a.shape)) for a in args if a.shape is not None), default=0) < tiling.TILE_MIN_SIZE:
+    if not reuse or max((math.prod(a.shape) for a in args if a.shape is not None), default=0) < tiling.TILE_MIN_SIZE:
         return None
     program = compile_program(outputs + grads, args, reuse)
     return program if program.tile else None
@@ -329,9 +352,6 @@ def compile_binding(
     symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool = True
 ) -> Compiled:
     """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes."""
-    from .autodiff import derive_simplified
-    from .simplify import simplify_all
-
     outputs = symbol.outputs()
     key = (
         structure_key(outputs),
@@ -346,6 +366,19 @@ def compile_binding(
         CACHE_STATS["hits"] += 1
         return hit
     CACHE_STATS["misses"] += 1
+    with gc_paused():
+        compiled = _compile_binding(symbol, outputs, shapes, dtypes, grad_names, reuse_buffers)
+    with _CACHE_LOCK:
+        _CACHE[key] = compiled
+    return compiled
+
+
+def _compile_binding(
+    symbol: Symbol, outputs: list[Symbol], shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool
+) -> Compiled:
+    from .autodiff import derive_simplified
+    from .simplify import simplify_all
+
     arg_names = symbol.list_arguments()
     shaped = {n: var(n, shape=shapes[n], dtype=dtypes[n]) for n in arg_names}
     for node in topo_order(outputs):  # keep each variable's origin for error messages
@@ -379,8 +412,6 @@ def compile_binding(
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
     compiled.train = train
     compiled.special, compiled.targets, compiled.reuse_buffers = special, arg_inputs, reuse_buffers
-    with _CACHE_LOCK:
-        _CACHE[key] = compiled
     return compiled
 
 

@@ -14,6 +14,7 @@ node (CSE). A work budget keeps the cost linear in graph size.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,7 +179,7 @@ class Simplifier:
         """Evaluate an op whose inputs are all small constants."""
         if node.op in (VAR, CONST, GROUP) or not all(i.op == CONST for i in node.inputs):
             return None
-        if node.op in ("zeros", "ones") and int(np.prod(node.attrs["shape"])) > FOLD_LIMIT:
+        if node.op in ("zeros", "ones") and math.prod(node.attrs["shape"]) > FOLD_LIMIT:
             return None
         opdef = OPS[node.op]
         values = [i.attrs["value"] for i in node.inputs]
@@ -638,7 +639,7 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
     if c != 1 and t is not x:
         return _scaled(c, red.sum(t, axis=axis, keepdims=keepdims))
     if x.op == "broadcast_to" and _is_scalar_const(x.inputs[0]) and axis is None and not keepdims:
-        size = int(np.prod(x.shape))
+        size = math.prod(x.shape)
         value = x.inputs[0].attrs["value"]
         return const(value * size) if x.inputs[0].dtype is None else None
     if x.shape == () and axis is None and x.dtype is not None and x.dtype.kind == "f":

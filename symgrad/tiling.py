@@ -11,6 +11,7 @@ same; only a reduction's summation order differs (partial sums per tile, by ulps
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ _SPREADS = {"broadcast_to", "broadcast_like"}  # of a size-1 value: every tile i
 
 
 def _size(shape: tuple | None) -> int:
-    return -1 if shape is None else int(np.prod(shape, dtype=np.int64))
+    return -1 if shape is None else math.prod(shape)
 
 
 def _covers_all_axes(node: Symbol, ndim: int) -> bool:

@@ -7,6 +7,7 @@ norm at the zero vector has gradient 0; logsumexp of all -inf is -inf with gradi
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ def reduced_count(x: Symbol, axis: tuple[int, ...] | None) -> Any:
     """Number of elements each output of the reduction averages (a constant when known)."""
     if x.shape is not None:
         axes = shp.positive_axes(axis, len(x.shape))
-        return int(np.prod([x.shape[a] for a in axes]))
+        return math.prod(x.shape[a] for a in axes)
     return reduce_size(x, axis=axis)
 
 
@@ -148,7 +149,7 @@ def _ufunc_reduce(ufunc: np.ufunc) -> Any:
 def _numpy_mean(node: Symbol) -> Any:
     """np.mean of float32/float64 is add.reduce divided by the count, which is known at bind."""
     x = node.inputs[0]
-    if x.shape is None or x.dtype not in (np.float32, np.float64) or not np.prod(x.shape):
+    if x.shape is None or x.dtype not in (np.float32, np.float64) or not math.prod(x.shape):
         return None
     count, axis, keepdims = reduced_count(x, node.attrs["axis"]), node.attrs["axis"], node.attrs["keepdims"]
     return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)

@@ -6,6 +6,7 @@ so that gradient graphs work for whatever shapes are bound later.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -104,7 +105,7 @@ reshape_like = register(
 
 
 def _check_size(g: Shape, like: Shape) -> Shape:
-    if int(np.prod(g)) != int(np.prod(like)):
+    if math.prod(g) != math.prod(like):
         raise ShapeError(f"cannot reshape {g} to {like}")
     return like
 
@@ -118,16 +119,16 @@ def _normalize_shape_attr(attrs: dict) -> dict:
 
 
 def _reshape_size_only(x: Shape, shape: Shape) -> Shape:
-    size = int(np.prod(x))
+    size = math.prod(x)
     dims = list(shape)
     if dims.count(-1) > 1:
         raise ShapeError(f"can only infer one dimension of {shape}")
     if -1 in dims:
-        known = int(np.prod([d for d in dims if d != -1]))
+        known = math.prod(d for d in dims if d != -1)
         if known == 0 or size % known:
             raise ShapeError(f"cannot reshape {x} into {shape}")
         dims[dims.index(-1)] = size // known
-    if int(np.prod(dims)) != size:
+    if math.prod(dims) != size:
         raise ShapeError(f"cannot reshape {x} (size {size}) into {tuple(shape)}")
     return tuple(dims)
 
@@ -213,7 +214,7 @@ broadcast_to = register(
 def _flatten_shape(x: Shape) -> Shape:
     if len(x) == 0:
         raise ShapeError("flatten needs at least 1 dimension")
-    return (x[0], int(np.prod(x[1:])))
+    return (x[0], math.prod(x[1:]))
 
 
 flatten = register(
