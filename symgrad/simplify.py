@@ -91,6 +91,7 @@ class Simplifier:
     def __init__(self, assume_finite: bool, budget: int) -> None:
         self.assume_finite = assume_finite
         self.budget = budget
+        self.rules = {op: [r for r in rules if assume_finite or not r.finite] for op, rules in RULES.items()}
         self.table: dict[tuple, Symbol] = {}
         self.canonical: set[int] = set()
         self.keep: list[Symbol] = []  # keeps ids in `canonical` from being reused
@@ -137,20 +138,21 @@ class Simplifier:
                 node = self.intern(folded)
                 self.report.counts["constant_fold"] += 1
                 continue
-            for rule in RULES.get(node.op, ()):
-                if rule.finite and not self.assume_finite:
-                    continue
-                if self.budget <= 0:
-                    return node
-                with origin_scope(node.origin):  # new nodes keep the rewritten node's origin
-                    new = rule.fn(node, self)
-                if new is not None and new is not node:
-                    self.budget -= 1
-                    self.report.counts[rule.name] += 1
-                    node = self.normalize_new(new)
-                    break
-            else:
+            rules = self.rules.get(node.op)
+            if not rules:
                 return node
+            if self.budget <= 0:
+                return node
+            with origin_scope(node.origin):  # new nodes keep the rewritten node's origin
+                for rule in rules:
+                    new = rule.fn(node, self)
+                    if new is not None and new is not node:
+                        break
+                else:
+                    return node
+            self.budget -= 1
+            self.report.counts[rule.name] += 1
+            node = self.normalize_new(new)
         return node
 
     def normalize_new(self, root: Symbol) -> Symbol:
