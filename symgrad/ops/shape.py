@@ -145,6 +145,9 @@ reshape = register(
     normalize=_normalize_shape_attr,
     method=True,
 )
+reshape.opdef.numpy_kernel = lambda node: (
+    (lambda x, shape=node.attrs["shape"]: x.reshape(shape)) if node.inputs[0].shape else None
+)  # an ndarray's own method, minus np.reshape's dispatch
 
 
 def _expand_dims_shape(x: Shape, axis: tuple[int, ...]) -> Shape:
