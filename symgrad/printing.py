@@ -26,6 +26,7 @@ SYMPY_OPS = {
 }  # fmt: skip
 SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
 SYMPY_MAX_NODES = 200
+SYMPY_SWELL = 3  # a tree this many times the graph's size prints with temporaries instead
 
 # ---- constants -----------------------------------------------------------------
 
@@ -319,9 +320,17 @@ class SymgradStrPrinter(StrPrinter):
         return format_name(e.name)  # as the graph printer: a name such as "a b" or "" prints quoted
 
 
+def _tree_size(nodes: list[Symbol]) -> int:
+    """Nodes of the expression written out as a tree (each shared node once per use)."""
+    size: dict[int, int] = {}
+    for n in nodes:
+        size[id(n)] = 1 + sum(size[id(i)] for i in n.inputs)
+    return size[id(nodes[-1])]
+
+
 def _sympy_ready(nodes: list[Symbol]) -> bool:
-    if len(nodes) > SYMPY_MAX_NODES:
-        return False
+    if len(nodes) > SYMPY_MAX_NODES or _tree_size(nodes) > SYMPY_SWELL * len(nodes) + 20:
+        return False  # as a tree it swells: print the graph, shared values as temporaries
     for n in nodes:
         if n.op == CONST and n.shape != ():
             return False

@@ -77,3 +77,18 @@ def test_latex_and_sympy_bridge():
     assert sp.simplify(s.to_sympy() - sp.sin(sp.Symbol("x", real=True)) * sp.Symbol("x", real=True)) == 0
     back = sym.from_sympy(sp.exp(x_sp) * sp.cos(x_sp) + x_sp**2, [x])
     np.testing.assert_allclose(back.eval(x=np.array(0.3))[0], np.exp(0.3) * np.cos(0.3) + 0.09)
+
+
+def test_a_deep_chain_gradient_prints_with_temporaries_not_as_a_swollen_tree():
+    def printed(depth):
+        x, z = sym.var("x", shape=(5,)), sym.var("z", shape=(5,))
+        t = x
+        for _ in range(depth):
+            t = sym.exp(-((sym.tanh(sym.sin(t) * z) + z) ** 2))
+        return str(sym.grad(sym.sum(t), x))
+
+    two, four, eight = printed(2), printed(4), printed(8)
+    assert "\n where\n" in four and "t0 = tanh(sin(x)*z)" in four
+    assert len(eight) < 2.5 * len(four) < 6.25 * len(two)  # grows with the depth, not exponentially
+    x = sym.var("x")
+    assert str(sym.grad(sym.exp(sym.sin(x)) * sym.sin(x), x)) == "(sin(x) + 1)*exp(sin(x))*cos(x)"
