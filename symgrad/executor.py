@@ -351,6 +351,12 @@ _CACHE_LOCK = threading.Lock()
 CACHE_STATS = {"hits": 0, "misses": 0}
 
 
+def clear_cache() -> None:
+    """Forget every compiled plan (the next bind of any structure compiles afresh)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def structure_key(outputs: Sequence[Symbol]) -> tuple:
     """A hashable description of the graph's structure (ops, attrs, wiring, variables)."""
     index: dict[int, int] = {}

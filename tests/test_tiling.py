@@ -16,12 +16,12 @@ def untiled(monkeypatch):
 
     def bind(symbol, args, **kw):
         monkeypatch.setattr(tiling, "TILE_MIN_SIZE", 2**62)
-        executor._CACHE.clear()
+        executor.clear_cache()
         try:
             return symbol.bind(args, **kw)
         finally:
             monkeypatch.undo()
-            executor._CACHE.clear()
+            executor.clear_cache()
 
     return bind
 
