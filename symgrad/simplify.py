@@ -318,9 +318,17 @@ def constant_last(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
+def _has_terms(n: Symbol) -> bool:
+    """n is a sum, difference, negation or scaled term (collect_terms looks inside)."""
+    return n.op in ("add", "subtract", "negative") or (n.op == "multiply" and _is_scalar_const(n.inputs[0]))
+
+
 @rewrites("add", "subtract")
 def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     """x + x -> 2*x, 2*x + y + 2*x -> 4*x + y, c1 + x + c2 -> x + (c1 + c2)"""
+    a, b = node.inputs
+    if a is not b and not (_has_terms(a) or _has_terms(b)):
+        return None  # two different terms with coefficient 1: nothing to collect
     terms: list[tuple[Any, Symbol]] = []
 
     def flatten(n: Symbol, sign: int, depth: int) -> None:
