@@ -247,7 +247,9 @@ def node_meta(
                 + describe_origin(origin)
             ) from None
     dtype = None
-    if all(d is not None for d in dtypes):
+    if opdef.dtype is same_dtype and len(dtypes) == 2 and dtypes[0] is dtypes[1] and isinstance(dtypes[0], np.dtype):
+        dtype = dtypes[0]  # the common case, without np.result_type
+    elif all(d is not None for d in dtypes):
         try:
             dtype = np.dtype(opdef.dtype(*dtypes, **attrs))
         except TypeError as exc:
@@ -265,7 +267,7 @@ def _dtype_or_weak(node: Symbol) -> Any:
 
 def apply(opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Symbol:
     """Build one node: constants for numbers, an auto name, shape and dtype when known."""
-    nodes = tuple(as_symbol(x) for x in inputs)
+    nodes = tuple([x if type(x) is Symbol and x.op != GROUP else as_symbol(x) for x in inputs])
     origin = getattr(_origin_local, "origin", False)
     if origin is False:
         origin = user_origin()
