@@ -20,7 +20,7 @@ import numpy as np
 from .autodiff import grad as derive
 from .errors import AutogradError, NonFiniteError, SymgradError
 from .executor import Program, compile_program, replay
-from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
+from .graph import CONST, VAR, Group, Symbol, const, scalar_key, topo_order, var
 from .nd import FREED, STATE, NDArray, invoke
 from .ops.registry import OPS, register, substitute
 
@@ -126,7 +126,8 @@ def _structure(order: list[Symbol], heads: list[Symbol], targets: set[int], seed
             parts.append((id(node) in targets, node.shape, node.dtype.str))
         elif node.op == CONST:
             v = node.attrs["value"]
-            parts.append(("c", v.tobytes(), v.dtype.str, v.shape) if isinstance(v, np.ndarray) else ("c", type(v), v))
+            array = isinstance(v, np.ndarray)
+            parts.append(("c", v.tobytes(), v.dtype.str, v.shape) if array else ("c", *scalar_key(v)))
         else:
             parts.append((node.op, tuple(node.attrs.items()), tuple(index[id(i)] for i in node.inputs)))
     return (tuple(parts), tuple(index[id(h)] for h in heads), seeded)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import tiling
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
-from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, topo_order, var
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, scalar_key, topo_order, var
 from .ops.registry import OPS, infer_graph, substitute
 
 GRAD_REQS = ("write", "add", "null")
@@ -368,7 +368,7 @@ def structure_key(outputs: Sequence[Symbol]) -> tuple:
         elif node.op == CONST:
             v = node.attrs["value"]
             parts.append(
-                ("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", type(v), v)
+                ("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", *scalar_key(v))
             )
         else:
             parts.append((node.op, repr(sorted(node.attrs.items())), tuple(index[id(i)] for i in node.inputs)))

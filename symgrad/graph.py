@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import threading
 from collections.abc import Container, Iterable, Iterator
 from typing import Any
@@ -391,6 +392,11 @@ Variable = var
 _SCALAR_CONSTS: dict[tuple, Symbol] = {}
 
 
+def scalar_key(value: bool | int | float) -> tuple:
+    """A Python scalar as a key that tells -0.0 from 0.0 (equal, but 1/-0.0 is -inf); NaNs all alike."""
+    return (type(value), value if value == value else "nan", math.copysign(1.0, value))
+
+
 def const(value: Any) -> Symbol:
     """A constant node. Python scalars stay weakly typed, as NumPy treats them.
 
@@ -399,7 +405,7 @@ def const(value: Any) -> Symbol:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, (bool, int, float)):
-        key = (type(value), value)
+        key = scalar_key(value)
         node = _SCALAR_CONSTS.get(key)
         if node is not None:
             return node

@@ -8,6 +8,7 @@ matrix ops as `dot(x, w)` and `x.T`, and shared subexpressions named once.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,8 @@ def format_number(v: Any) -> str:
             return "nan"
         if v in (float("inf"), float("-inf")):
             return "inf" if v > 0 else "-inf"
+        if v == 0 and math.copysign(1.0, v) < 0:
+            return "-0.0"  # not "0": x/-0.0 is -inf
         if v.is_integer() and abs(v) < 1e15:
             return str(int(v))
         return repr(v)
@@ -328,12 +331,16 @@ def _tree_size(nodes: list[Symbol]) -> int:
     return size[id(nodes[-1])]
 
 
+def _negative_zero(v: Any) -> bool:
+    return isinstance(v, (float, np.floating)) and v == 0 and math.copysign(1.0, v) < 0
+
+
 def _sympy_ready(nodes: list[Symbol]) -> bool:
     if len(nodes) > SYMPY_MAX_NODES or _tree_size(nodes) > SYMPY_SWELL * len(nodes) + 20:
         return False  # as a tree it swells: print the graph, shared values as temporaries
     for n in nodes:
-        if n.op == CONST and n.shape != ():
-            return False
+        if n.op == CONST and (n.shape != () or _negative_zero(n.attrs["value"])):
+            return False  # SymPy has no -0.0: it would print 0
         if n.op not in (VAR, CONST) and n.op not in SYMPY_OPS:
             return False
         if n.shape not in (None, ()) and n.op == CONST:
@@ -351,6 +358,8 @@ def _sympy_text(s: Symbol) -> str | None:
         names = {n.name for n in nodes if n.op == VAR}
         if {str(v) for v in expr.free_symbols} != names:
             return None  # SymPy cancelled a variable (x - x -> 0): not exact for inf/NaN, print the graph
+        if expr.has(sp.zoo, sp.nan):
+            return None  # x/0.0 is zoo*x to SymPy, but inf or -inf (by the signs) to NumPy
         if sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
             simpler = sp.simplify(expr)
             if sp.count_ops(simpler) <= sp.count_ops(expr):

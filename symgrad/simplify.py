@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .autodiff import broadcast_leaves, covered_by, covers
-from .graph import CONST, GROUP, VAR, Group, NameManager, Symbol, const, is_const, scalar_value, topo_order
+from .graph import CONST, GROUP, VAR, Group, NameManager, Symbol, const, is_const, scalar_key, scalar_value, topo_order
 from .ops import elementwise as ew
 from .ops import linalg as la
 from .ops import nn
@@ -79,7 +79,7 @@ def _const_key(node: Symbol) -> tuple:
         if v.size > 1024:
             return ("big", id(node))
         return ("array", v.dtype.str, v.shape, v.tobytes())
-    return ("weak", type(v), v if v == v else "nan")
+    return ("weak", *scalar_key(v))
 
 
 _COMMUTATIVE = {"add", "multiply"}
@@ -287,13 +287,21 @@ def _scaled(c: Any, t: Symbol) -> Symbol:
 # ---- arithmetic identities -----------------------------------------------------
 
 
+def _zero_keeps_sign(c: Symbol, x: Symbol, negative: bool) -> bool:
+    """Adding (negative) or subtracting (not negative) the zero constant c leaves x's zeros alone:
+    -0.0 + 0.0 is +0.0, so x + 0 -> x holds for a -0.0 constant or for x without signed zeros."""
+    if x.dtype is not None and x.dtype.kind in "biu":
+        return True
+    return bool(np.all(np.signbit(c.attrs["value"]) == negative))
+
+
 @rewrites("add")
 def add_zero(node: Symbol, s: Simplifier) -> Symbol | None:
-    """x + 0 -> x, 0 + x -> x"""
+    """x + (-0.0) -> x, (-0.0) + x -> x (with +0.0 only for integer x: -0.0 + 0.0 is +0.0)"""
     a, b = node.inputs
-    if _identity_const(b, a, 0):
+    if _identity_const(b, a, 0) and _zero_keeps_sign(b, a, negative=True):
         return a
-    if _identity_const(a, b, 0):
+    if _identity_const(a, b, 0) and _zero_keeps_sign(a, b, negative=True):
         return b
     return None
 
@@ -379,11 +387,11 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("subtract")
 def subtract_identities(node: Symbol, s: Simplifier) -> Symbol | None:
-    """x - 0 -> x, 0 - x -> -x, x - (-y) -> x + y, x - c -> x + (-c)"""
+    """x - 0.0 -> x, -0.0 - x -> -x, x - (-y) -> x + y (signed zeros as in add_zero)"""
     a, b = node.inputs
-    if _identity_const(b, a, 0):
+    if _identity_const(b, a, 0) and _zero_keeps_sign(b, a, negative=False):
         return a
-    if _identity_const(a, b, 0):
+    if _identity_const(a, b, 0) and _zero_keeps_sign(a, b, negative=True):
         return ew.negative(b)
     if b.op == "negative":
         return a + b.inputs[0]

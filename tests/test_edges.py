@@ -337,3 +337,26 @@ def test_frobenius_norm_gradient_is_a_over_its_norm():
     A0 = np.arange(9.0).reshape(3, 3)
     np.testing.assert_allclose(g.eval(A=A0)[0], A0 / np.linalg.norm(A0), rtol=1e-12)
     assert "norm(A)" in str(g)
+
+
+def test_negative_zero_constants_keep_their_sign_everywhere():
+    """-0.0 == 0.0, but 1/-0.0 is -inf: the constant cache, CSE, the plan cache and the printer tell them apart."""
+    x = sym.var("x")
+    one = np.array(1.0)
+    with np.errstate(divide="ignore"):
+        for zero, expected in ((0.0, np.inf), (-0.0, -np.inf), (0.0, np.inf)):  # 0.0 again: the plan cache
+            (out,) = (x / zero).bind({"x": one}).forward()
+            assert out == expected
+            assert (x / zero).eval(x=one)[0] == expected
+        both = sym.simplify(1 / (x + 0.0) + 1 / (x + -0.0))  # CSE must not merge the two
+        (out,) = both.eval(x=np.array(-0.0))
+        assert np.isnan(out)  # 1/(-0.0 + 0.0) + 1/(-0.0 + -0.0) = inf + -inf
+        a = nd.array([2.0])
+        a.attach_grad()
+        for zero, expected in ((0.0, np.inf), (-0.0, -np.inf)):  # the eager backward-plan cache
+            with autograd.record():
+                y = (a / zero).sum()
+            y.backward()
+            assert float(y.asnumpy()) == expected
+            assert float(a.grad.asnumpy()[0]) == expected
+    assert str(x / -0.0) == "x/-0.0" and str(x * -0.0) == "-0.0*x"
