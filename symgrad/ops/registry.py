@@ -237,7 +237,9 @@ def node_meta(
     shape = None
     if opdef.scalar_output or (opdef.reduction and attrs.get("axis") is None and not attrs.get("keepdims")):
         shape = ()  # a full reduction is 0-d even when the input's shape is unknown
-    if all(s is not None for s in shapes):
+    if opdef.shape is elementwise_shape and shapes and shapes[0] is not None and shapes.count(shapes[0]) == len(shapes):
+        shape = shapes[0]  # the common case: inputs of one shape
+    elif all(s is not None for s in shapes):
         try:
             shape = tuple(opdef.shape(*shapes, **attrs))
         except (ShapeError, ValueError, IndexError, TypeError) as exc:
