@@ -65,7 +65,7 @@ def broadcast_leaves(e: Symbol) -> frozenset | None:
 
 def covered_by(e: Symbol, x: Symbol) -> bool:
     """True when e's shape provably broadcasts into x's without growing it."""
-    if e is x or e.shape == ():
+    if e is x or e.shape == () or (e.shape is not None and e.shape == x.shape):
         return True
     if e.shape is not None and x.shape is not None:
         try:
