@@ -21,16 +21,20 @@ _INSIDE: dict = {}  # code object -> whether it belongs to symgrad (checked once
 
 
 def user_origin() -> tuple[str, int] | None:
-    """(file, line) of the innermost caller outside the symgrad package."""
+    """(file, line) of the innermost caller outside the symgrad package (called from inside it)."""
     if not TRACK_ORIGIN[0]:
         return None
-    frame = sys._getframe(1)
+    try:
+        frame = sys._getframe(2)  # frame 1 is symgrad's own caller
+    except ValueError:  # called from the top of the stack
+        return None
+    inside = _INSIDE
     while frame is not None:
         code = frame.f_code
-        inside = _INSIDE.get(code)
-        if inside is None:
-            inside = _INSIDE[code] = code.co_filename.startswith(_PACKAGE_DIR)
-        if not inside:
+        known = inside.get(code)
+        if known is None:
+            known = inside[code] = code.co_filename.startswith(_PACKAGE_DIR)
+        if not known:
             return (code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return None
