@@ -643,16 +643,19 @@ class Executor:
         """The gradient arrays the backward program may write into directly ('write' only).
 
         Its steps write with `out=`, which needs a C-contiguous array of the gradient's
-        exact dtype that shares no memory with an argument; others are copied into.
+        exact dtype that shares no memory with an argument or another gradient array
+        (those are copied into, in order, as before).
         """
         program = self._compiled.backward
         if program is None or not program.writes_into:
             return []
+        arrays = [self.grad_dict[n] for n in grad_names]
         targets: list[np.ndarray | None] = []
-        for n, g in zip(grad_names, self._compiled.grad_dtypes):
-            t = self.grad_dict[n]
+        for i, (n, g) in enumerate(zip(grad_names, self._compiled.grad_dtypes)):
+            t = arrays[i]
             ok = reqs[n] == "write" and type(t) is np.ndarray and t.flags.c_contiguous and t.dtype == g
-            targets.append(t if ok and not any(np.shares_memory(t, a) for a in self._arg_list) else None)
+            others = self._arg_list + arrays[:i] + arrays[i + 1 :]
+            targets.append(t if ok and not any(np.shares_memory(t, a) for a in others) else None)
         return targets
 
     def _write_grads(self, grads: Sequence[Any]) -> None:

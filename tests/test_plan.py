@@ -146,3 +146,13 @@ def test_backward_writes_into_the_bound_gradient_arrays_in_place():
             h = np.tanh(xv @ wv)
             np.testing.assert_allclose(expected, xv.T @ (2 * h * (1 - h * h)), rtol=1e-12)
         np.testing.assert_array_equal(got, expected)
+
+
+def test_gradient_arrays_that_share_memory_are_copied_into_in_order():
+    x, y = sym.var("x"), sym.var("y")
+    shared = np.zeros(3)
+    ex = sym.sum(x * 2 + y * 3).bind({"x": np.ones(3), "y": np.ones(3)}, args_grad={"x": shared, "y": shared})
+    ex.forward(is_train=True)
+    ex.backward()
+    assert ex._targets == [None, None]
+    np.testing.assert_array_equal(shared, [3.0, 3.0, 3.0])  # y's gradient, written last, as before
