@@ -319,6 +319,12 @@ class SymgradStrPrinter(StrPrinter):
     def _print_Float(self, e: Any) -> str:
         return format_number(float(e))
 
+    def _print_Infinity(self, e: Any) -> str:
+        return "inf"
+
+    def _print_NegativeInfinity(self, e: Any) -> str:
+        return "-inf"
+
     def _print_Symbol(self, e: Any) -> str:
         return format_name(e.name)  # as the graph printer: a name such as "a b" or "" prints quoted
 
@@ -360,6 +366,8 @@ def _sympy_text(s: Symbol) -> str | None:
             return None  # SymPy cancelled a variable (x - x -> 0): not exact for inf/NaN, print the graph
         if expr.has(sp.zoo, sp.nan):
             return None  # x/0.0 is zoo*x to SymPy, but inf or -inf (by the signs) to NumPy
+        if any(not math.isfinite(float(f)) or (float(f) == 0) != (f == 0) for f in expr.atoms(sp.Float)):
+            return None  # SymPy merged 1e200*1e200 into 1e400, which no float holds; the graph keeps both
         if sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
             simpler = sp.simplify(expr)
             if sp.count_ops(simpler) <= sp.count_ops(expr):

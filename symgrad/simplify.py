@@ -276,6 +276,28 @@ def _coef_term(node: Symbol) -> tuple[Any, Symbol]:
     return 1, node
 
 
+def _product(*factors: Any) -> Any:
+    """The product of constant factors, or None where merging them would overflow to inf or
+    underflow to 0 though each factor is finite and nonzero (c*(d*x) -> (c*d)*x is then wrong)."""
+    value = math.prod(factors)
+    return value if _stays_a_number(value, factors, product=True) else None
+
+
+def _quotient(c: Any, d: Any) -> Any:
+    """c/d for a nonzero d, or None where it overflows or underflows (as _product)."""
+    value = c / d
+    return value if _stays_a_number(value, (c, d), product=True) else None
+
+
+def _stays_a_number(value: Any, parts: Any, product: bool = False) -> bool:
+    try:
+        if all(math.isfinite(p) for p in parts) and not math.isfinite(value):
+            return False
+        return not (product and value == 0 and all(p != 0 for p in parts))
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _scaled(c: Any, t: Symbol) -> Symbol:
     if c == 1:
         return t
@@ -367,6 +389,9 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     merged = len(order) + (1 if n_consts else 0) < len(terms)
     if not merged:
         return None
+    numbers = [c for c, _ in terms] + [t.attrs["value"] for _, t in terms if _is_scalar_const(t) and t.dtype is None]
+    if not all(_stays_a_number(v, numbers) for v in (constant, *coefs.values())):
+        return None  # 1e308*x + 1e308*x is finite at x = 0.5, inf*x is not
     if not s.assume_finite and any(len(signs[id(t)]) > 1 for t in order):
         return None  # x + x - x is NaN at x = inf, x is not: mixed signs merge only for finite x
     if not s.assume_finite and any(coefs[id(t)] == 0 for t in order):
@@ -449,13 +474,14 @@ def collect_factors(node: Symbol, s: Simplifier) -> Symbol | None:
     if ca == 1 and cb == 1:
         return None
     if _is_scalar_const(a) and a.dtype is None:
-        c = a.attrs["value"]
         if cb == 1:
             return None
-        return _scaled(c * cb, tb)
+        c = _product(a.attrs["value"], cb)
+        return None if c is None else _scaled(c, tb)
     if ta is a and tb is b:
         return None
-    return _scaled(ca * cb, ta * tb)
+    c = _product(ca, cb)
+    return None if c is None else _scaled(c, ta * tb)
 
 
 @rewrites("multiply")
@@ -497,9 +523,11 @@ def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
     if _is_scalar_const(a) and a.dtype is None and b.op == "divide":
         n, d = b.inputs
         if _is_scalar_const(d) and d.dtype is None and _num(d) != 0:
-            return (a.attrs["value"] / d.attrs["value"]) * n
+            c = _quotient(a.attrs["value"], d.attrs["value"])
+            return None if c is None else c * n
         if _is_scalar_const(n) and n.dtype is None:
-            return (a.attrs["value"] * n.attrs["value"]) / d
+            c = _product(a.attrs["value"], n.attrs["value"])
+            return None if c is None else c / d
     for u, v in ((a, b), (b, a)):  # (1/r) * y -> y / r
         if u.op == "divide" and _is_scalar_const(u.inputs[0]) and _num(u.inputs[0]) == 1 and u.inputs[0].dtype is None:
             if v.op != CONST:
@@ -514,7 +542,8 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     if _identity_const(b, a, 1):
         return a
     if _is_scalar_const(b) and b.dtype is None and _num(b) not in (0,) and a.op != CONST:
-        return (1 / b.attrs["value"]) * a
+        c = _quotient(1, b.attrs["value"])  # x/1e-310 is not inf*x
+        return None if c is None else c * a
     ca, ta = _coef_term(a)
     if ca != 1 and ta is not a:
         return _scaled(ca, ta / b)
@@ -692,8 +721,8 @@ def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     build = la.dot if node.op == "dot" else la.matmul
     ca, ta = _coef_term(a)
     cb, tb = _coef_term(b)
-    if (ca != 1 and ta is not a) or (cb != 1 and tb is not b):
-        return _scaled(ca * cb, build(ta, tb))
+    if ((ca != 1 and ta is not a) or (cb != 1 and tb is not b)) and _product(ca, cb) is not None:
+        return _scaled(_product(ca, cb), build(ta, tb))
     for u, v, left in ((a, b, True), (b, a, False)):
         if u.op == "broadcast_to" and _is_scalar_const(u.inputs[0]) and u.inputs[0].dtype is None:
             c = u.inputs[0].attrs["value"]

@@ -360,3 +360,31 @@ def test_negative_zero_constants_keep_their_sign_everywhere():
             assert float(y.asnumpy()) == expected
             assert float(a.grad.asnumpy()[0]) == expected
     assert str(x / -0.0) == "x/-0.0" and str(x * -0.0) == "-0.0*x"
+
+
+@pytest.mark.parametrize(
+    ("build", "x0"),
+    [
+        (lambda x: 1e200 * (1e200 * x), 1e-300),  # (1e200*1e200)*x would be inf*x
+        (lambda x: 1e-200 * (1e-200 * x), 1e300),  # ... and 0*x
+        (lambda x: x / 1e-310, 1e-300),  # (1/1e-310)*x is inf*x
+        (lambda x: 1e300 * (x / 1e-10), 1e-300),
+        (lambda x: 1e308 * x + 1e308 * x, 0.5),  # 2e308*x is inf*x
+        (lambda x: (x + 1e308) + 1e308, -1e308),  # x + 2e308 is x + inf
+    ],
+)
+def test_collecting_constants_never_overflows_or_underflows(build, x0):
+    x = sym.var("x")
+    with np.errstate(all="ignore"):
+        expected = build(np.float64(x0))
+        (got,) = build(x).eval(x=np.array(x0))
+    assert np.isfinite(expected) and expected != 0
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert "inf" not in str(sym.simplify(build(x)))  # nor does the printer merge them
+
+
+def test_infinite_constants_print_as_numpy_writes_them():
+    x = sym.var("x")
+    assert str(x * np.inf) == "inf*x"
+    assert str(x - np.inf) == "x - inf"
+    assert str(x * np.nan) == "nan*x"
