@@ -394,6 +394,8 @@ _SCALAR_CONSTS: dict[tuple, Symbol] = {}
 
 def scalar_key(value: bool | int | float) -> tuple:
     """A Python scalar as a key that tells -0.0 from 0.0 (equal, but 1/-0.0 is -inf); NaNs all alike."""
+    if value and value == value:  # the common case: a nonzero number
+        return (type(value), value)
     return (type(value), value if value == value else "nan", math.copysign(1.0, value))
 
 

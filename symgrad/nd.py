@@ -102,7 +102,7 @@ class NDArray:
     def asscalar(self) -> Any:
         if self._data.size != 1:
             raise SymgradError(f"asscalar needs an array of size 1, got shape {self.shape}")
-        return self._data.reshape(()).item()
+        return self._data.item()
 
     item = asscalar
 
@@ -117,7 +117,7 @@ class NDArray:
             raise SymgradError(
                 f"the truth value of an NDArray of shape {self.shape} is ambiguous; use .sum(), .max() or .min()"
             )
-        return bool(self.asscalar())
+        return bool(self._data.item())
 
     def __len__(self) -> int:
         return len(self._data)
