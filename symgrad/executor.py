@@ -48,8 +48,8 @@ class Program:
         return self.fn(*values)
 
 
-# Tiled programs (generated code only) are tried up to this many steps.
-CODEGEN_LIMIT = 2_000
+# Tiled programs exist only as generated code, so tiling is tried up to this many steps.
+TILING_STEP_LIMIT = 2_000
 # A plan's first calls loop over its steps; then it is compiled to Python source. The loop
 # costs ~0.5 us more per step and call, compiling ~12 us per step once: switching after
 # 24 calls keeps the total within twice the better choice made in hindsight (ski rental).
@@ -102,7 +102,7 @@ def compile_program(
         plan.append((kernel_of(node), tuple(in_slots), s, dead, None if target is None else slot[target]))
     out_slots = [slot[id(o)] for o in outputs]
     n_slots = len(slot)
-    if reuse_buffers and len(plan) <= CODEGEN_LIMIT:
+    if reuse_buffers and len(plan) <= TILING_STEP_LIMIT:
         namespace: dict[str, Any] = {}
         tiled = tiling.compile_tiled(order, inputs, outputs, slot, namespace)
         if tiled is not None:
