@@ -543,7 +543,8 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         return a
     if _is_scalar_const(b) and b.dtype is None and _num(b) not in (0,) and a.op != CONST:
         c = _quotient(1, b.attrs["value"])  # x/1e-310 is not inf*x
-        return None if c is None else c * a
+        if c is not None and math.frexp(b.attrs["value"])[0] in (0.5, -0.5):
+            return c * a  # 1/c is exact for c = 2**k: x/4 is 0.25*x to the last bit, x/10 is not 0.1*x
     ca, ta = _coef_term(a)
     if ca != 1 and ta is not a:
         return _scaled(ca, ta / b)

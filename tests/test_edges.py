@@ -388,3 +388,14 @@ def test_infinite_constants_print_as_numpy_writes_them():
     assert str(x * np.inf) == "inf*x"
     assert str(x - np.inf) == "x - inf"
     assert str(x * np.nan) == "nan*x"
+
+
+def test_division_by_a_constant_gives_numpy_values_to_the_last_bit():
+    """x/10 is not 0.1*x (3/10 is 0.3, 3*0.1 is 0.30000000000000004); only 1/2**k is exact."""
+    x = sym.var("x")
+    values = np.random.default_rng(3).normal(size=1000) * 100
+    values[:3] = (3.0, -0.0, np.inf)
+    for c in (10, 3, 7.0, 0.1, 4, 0.5):
+        (got,) = (x / c).eval(x=values)
+        np.testing.assert_array_equal(got, values / c)
+    assert str(sym.simplify(x / 4)) == "x/4"  # as 0.25*x, printed as the division
