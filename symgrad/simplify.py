@@ -563,15 +563,13 @@ def divide_self(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("negative")
 def negative_identities(node: Symbol, s: Simplifier) -> Symbol | None:
-    """--x -> x, -(c*x) -> (-c)*x, -(x - y) -> y - x"""
+    """--x -> x, -(c*x) -> (-c)*x (not -(x - y) -> y - x: at x == y that is 0.0, not -0.0)"""
     (x,) = node.inputs
     if x.op == "negative":
         return x.inputs[0]
     c, t = _coef_term(x)
     if c != 1:
         return _scaled(-c, t)
-    if x.op == "subtract":
-        return x.inputs[1] - x.inputs[0]
     return None
 
 

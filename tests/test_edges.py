@@ -399,3 +399,9 @@ def test_division_by_a_constant_gives_numpy_values_to_the_last_bit():
         (got,) = (x / c).eval(x=values)
         np.testing.assert_array_equal(got, values / c)
     assert str(sym.simplify(x / 4)) == "x/4"  # as 0.25*x, printed as the division
+
+
+def test_negating_a_difference_keeps_the_sign_of_its_zero():
+    x, y = sym.var("x"), sym.var("y")
+    (out,) = (-(x - y)).eval(x=np.array(2.0), y=np.array(2.0))
+    assert out == 0 and np.signbit(out)  # -(2 - 2) is -0.0; y - x would be 0.0
