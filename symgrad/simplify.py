@@ -39,17 +39,18 @@ class Rule:
     name: str
     fn: Callable[[Symbol, Simplifier], Symbol | None]
     finite: bool = False
+    needs: frozenset[str] | None = None  # the rule can fire only if some input's op is one of these
 
 
 RULES: dict[str, list[Rule]] = {}
 
 
-def rewrites(*ops: str, finite: bool = False) -> Callable:
-    """Register a rule for nodes of the given ops."""
+def rewrites(*ops: str, finite: bool = False, needs: tuple[str, ...] | None = None) -> Callable:
+    """Register a rule for nodes of the given ops (tried only when an input's op is in `needs`)."""
 
     def decorate(fn: Callable) -> Callable:
         for op in ops:
-            RULES.setdefault(op, []).append(Rule(fn.__name__, fn, finite))
+            RULES.setdefault(op, []).append(Rule(fn.__name__, fn, finite, None if needs is None else frozenset(needs)))
         return fn
 
     return decorate
@@ -143,8 +144,11 @@ class Simplifier:
                 return node
             if self.budget <= 0:
                 return node
+            input_ops = {i.op for i in node.inputs}
             with origin_scope(node.origin):  # new nodes keep the rewritten node's origin
                 for rule in rules:
+                    if rule.needs is not None and input_ops.isdisjoint(rule.needs):
+                        continue
                     new = rule.fn(node, self)
                     if new is not None and new is not node:
                         break
@@ -317,7 +321,7 @@ def _zero_keeps_sign(c: Symbol, x: Symbol, negative: bool) -> bool:
     return bool(np.all(np.signbit(c.attrs["value"]) == negative))
 
 
-@rewrites("add")
+@rewrites("add", needs=(CONST,))
 def add_zero(node: Symbol, s: Simplifier) -> Symbol | None:
     """x + (-0.0) -> x, (-0.0) + x -> x (with +0.0 only for integer x: -0.0 + 0.0 is +0.0)"""
     a, b = node.inputs
@@ -328,7 +332,7 @@ def add_zero(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("add")
+@rewrites("add", needs=("negative",))
 def add_negative(node: Symbol, s: Simplifier) -> Symbol | None:
     """x + (-y) -> x - y, (-x) + y -> y - x"""
     a, b = node.inputs
@@ -339,7 +343,7 @@ def add_negative(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("add")
+@rewrites("add", needs=(CONST,))
 def constant_last(node: Symbol, s: Simplifier) -> Symbol | None:
     """2 + x -> x + 2 (printing order)"""
     a, b = node.inputs
@@ -410,7 +414,7 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     return acc
 
 
-@rewrites("subtract")
+@rewrites("subtract", needs=(CONST, "negative"))
 def subtract_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     """x - 0.0 -> x, -0.0 - x -> -x, x - (-y) -> x + y (signed zeros as in add_zero)"""
     a, b = node.inputs
@@ -430,7 +434,7 @@ def subtract_self(node: Symbol, s: Simplifier) -> Symbol | None:
     return ew.zeros_like(a) if a is b else None
 
 
-@rewrites("multiply")
+@rewrites("multiply", needs=(CONST,))
 def multiply_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     """1*x -> x, -1*x -> -x, x*c -> c*x"""
     a, b = node.inputs
@@ -445,7 +449,7 @@ def multiply_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("multiply", finite=True)
+@rewrites("multiply", finite=True, needs=(CONST,))
 def multiply_zero(node: Symbol, s: Simplifier) -> Symbol | None:
     """0*x -> 0 (assume_finite: 0*inf is NaN)"""
     a, b = node.inputs
@@ -454,7 +458,7 @@ def multiply_zero(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("multiply", "add", "subtract", "divide")
+@rewrites("multiply", "add", "subtract", "divide", needs=(CONST,))
 def weaken_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
     """float32(2) * x -> 2 * x when x has that dtype already (so coefficients collect)"""
     a, b = node.inputs
@@ -465,7 +469,7 @@ def weaken_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("multiply")
+@rewrites("multiply", needs=(CONST, "multiply", "negative"))
 def collect_factors(node: Symbol, s: Simplifier) -> Symbol | None:
     """c*(d*x) -> (c*d)*x, (c*x)*y -> c*(x*y), c*(-x) -> (-c)*x, (-x)*(-y) -> x*y"""
     a, b = node.inputs
@@ -504,7 +508,7 @@ def _power_of(n: Symbol) -> tuple[Symbol, Any]:
     return n, 1
 
 
-@rewrites("multiply")
+@rewrites("multiply", needs=("broadcast_like", "broadcast_to"))
 def multiply_broadcast(node: Symbol, s: Simplifier) -> Symbol | None:
     """broadcast_like(c, y) * x -> c * x when y's shape fits in x's"""
     a, b = node.inputs
@@ -516,7 +520,7 @@ def multiply_broadcast(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("multiply")
+@rewrites("multiply", needs=("divide",))
 def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
     """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y"""
     a, b = node.inputs
@@ -535,7 +539,7 @@ def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("divide")
+@rewrites("divide", needs=(CONST, "multiply", "negative"))
 def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     """x/1 -> x, x/c -> (1/c)*x, (c*x)/y -> c*(x/y), x/(c*y) -> (1/c)*(x/y)"""
     a, b = node.inputs
@@ -561,7 +565,7 @@ def divide_self(node: Symbol, s: Simplifier) -> Symbol | None:
     return ew.ones_like(a) if a is b else None
 
 
-@rewrites("negative")
+@rewrites("negative", needs=("negative", "multiply"))
 def negative_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     """--x -> x, -(c*x) -> (-c)*x (not -(x - y) -> y - x: at x == y that is 0.0, not -0.0)"""
     (x,) = node.inputs
@@ -763,7 +767,7 @@ def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("subtract")
+@rewrites("subtract", needs=("exp",))
 def expm1_stability(node: Symbol, s: Simplifier) -> Symbol | None:
     """exp(x) - 1 -> expm1(x)"""
     a, b = node.inputs
@@ -772,7 +776,7 @@ def expm1_stability(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("add")
+@rewrites("add", needs=("exp",))
 def expm1_stability_add(node: Symbol, s: Simplifier) -> Symbol | None:
     """exp(x) + (-1) -> expm1(x)"""
     a, b = node.inputs
