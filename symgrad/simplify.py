@@ -409,7 +409,8 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     for t in kept[1:]:
         c = coefs[id(t)]
         acc = acc - _scaled(-c, t) if (isinstance(c, (int, float)) and c < 0) else acc + _scaled(c, t)
-    if constant != 0 or (n_consts and not kept):
+    if constant != 0 or (n_consts and (not kept or math.copysign(1.0, constant) > 0)):
+        # a zero constant stays unless it is -0.0: x + 0.0 is 0.0 at x = -0.0, as the sum was
         acc = acc - (-constant) if constant < 0 else acc + constant
     return acc
 

@@ -405,3 +405,14 @@ def test_negating_a_difference_keeps_the_sign_of_its_zero():
     x, y = sym.var("x"), sym.var("y")
     (out,) = (-(x - y)).eval(x=np.array(2.0), y=np.array(2.0))
     assert out == 0 and np.signbit(out)  # -(2 - 2) is -0.0; y - x would be 0.0
+
+
+def test_collecting_terms_keeps_a_zero_constant_that_decides_the_sign_of_zero():
+    x = sym.var("x")
+    with np.errstate(divide="ignore"):
+        for build in (lambda x: x + (0.0 + x), lambda x: (x + 1) - 1, lambda x: 3 + x - 3):
+            (got,) = build(x).eval(x=np.array(-0.0))
+            expected = build(np.float64(-0.0))
+            assert got == 0 and np.signbit(got) == np.signbit(expected)
+        (g,) = sym.grad(sym.log(x + (0.0 + x)), x).eval(x=np.array(-0.0))
+        assert g == np.inf  # 2/(x + (0.0 + x)) is 2/0.0, not 2/(2*-0.0)
