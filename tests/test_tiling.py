@@ -159,3 +159,61 @@ def test_eager_backward_over_big_arrays_uses_the_same_tiled_plans():
     t = np.tanh(xv)
     want = (1 - t * t) * np.exp(-xv * xv) + t * np.exp(-xv * xv) * (-2 * xv)
     np.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-12, atol=1e-300)
+
+
+_UNARY = [
+    lambda a: -a,
+    sym.exp,
+    sym.sin,
+    sym.abs,
+    sym.tanh,
+    lambda a: a * a,
+    lambda a: a**2,
+    sym.relu,
+    sym.sigmoid,
+    sym.sqrt,
+    sym.log,
+    lambda a: sym.maximum(a, 0),
+]
+_BINARY = [
+    lambda a, b: a + b,
+    lambda a, b: a - b,
+    lambda a, b: a * b,
+    lambda a, b: a / b,
+    sym.maximum,
+    sym.minimum,
+    lambda a, b: sym.where(a > b, a, b),
+]
+
+
+def _random_graph(rng, depth, leaves):
+    """A random elementwise expression of the leaves (constants only beside a leaf-made operand)."""
+    if depth == 0 or rng.random() < 0.2:
+        return leaves[rng.randrange(len(leaves))]
+    if rng.random() < 0.4:
+        return _UNARY[rng.randrange(len(_UNARY))](_random_graph(rng, depth - 1, leaves))
+    a = _random_graph(rng, depth - 1, leaves)
+    b = _random_graph(rng, depth - 1, leaves) if rng.random() < 0.7 else rng.choice([0.5, 2.0, -1.0])
+    op = _BINARY[rng.randrange(len(_BINARY))]
+    return op(b, a) if rng.random() < 0.5 else op(a, b)
+
+
+def test_random_elementwise_graphs_tile_to_the_untiled_values(untiled):
+    import random
+
+    rng = random.Random(0)
+    values = np.random.default_rng(5).normal(size=N) * 3
+    values[:8] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, 5e-324, -1.0]
+    data = {"x": values, "z": np.random.default_rng(6).normal(size=N)}
+    tiled_count = 0
+    for _ in range(25):
+        x, z = sym.var("x"), sym.var("z")
+        e = _random_graph(rng, 4, [x, z])
+        s = [sym.sum(e), sym.mean(e), sym.Group([e, sym.sum(e * z)])][rng.randrange(3)]
+        args = {k: v for k, v in data.items() if k in s.list_arguments()}
+        ex = s.bind(args)
+        if ex.plan_stats().get("fused_tile"):
+            tiled_count += 1
+        with np.errstate(all="ignore"):
+            assert_same(run(ex), run(untiled(s, args)), sum_rtol=1e-9)
+    assert tiled_count >= 20  # the graphs did run tiled, forward and backward in one pass
