@@ -357,23 +357,32 @@ def _has_terms(n: Symbol) -> bool:
     return n.op in ("add", "subtract", "negative") or (n.op == "multiply" and _is_scalar_const(n.inputs[0]))
 
 
+def _signed_terms(root: Symbol, canonical: set[int]) -> list[tuple[Any, Symbol]]:
+    """root as a list of (coefficient, term), looking through up to 16 levels of canonical sums.
+
+    A loop, not a recursive closure: a closure that calls itself is a reference cycle,
+    which would keep every rewritten graph alive until the cyclic collector runs.
+    """
+    terms: list[tuple[Any, Symbol]] = []
+    stack = [(root, 1, 0)]
+    while stack:
+        n, sign, depth = stack.pop()
+        if depth < 16 and n.op in ("add", "subtract") and (n is root or id(n) in canonical):
+            stack.append((n.inputs[1], sign if n.op == "add" else -sign, depth + 1))
+            stack.append((n.inputs[0], sign, depth + 1))  # popped first: terms stay in order
+        else:
+            c, t = _coef_term(n)
+            terms.append((sign * c, t))
+    return terms
+
+
 @rewrites("add", "subtract")
 def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     """x + x -> 2*x, 2*x + y + 2*x -> 4*x + y, c1 + x + c2 -> x + (c1 + c2)"""
     a, b = node.inputs
     if a is not b and not (_has_terms(a) or _has_terms(b)):
         return None  # two different terms with coefficient 1: nothing to collect
-    terms: list[tuple[Any, Symbol]] = []
-
-    def flatten(n: Symbol, sign: int, depth: int) -> None:
-        if depth < 16 and n.op in ("add", "subtract") and (n is node or id(n) in s.canonical):
-            flatten(n.inputs[0], sign, depth + 1)
-            flatten(n.inputs[1], sign if n.op == "add" else -sign, depth + 1)
-        else:
-            c, t = _coef_term(n)
-            terms.append((sign * c, t))
-
-    flatten(node, 1, 0)
+    terms = _signed_terms(node, s.canonical)
     coefs: dict[int, Any] = {}
     signs: dict[int, set] = {}
     order: list[Symbol] = []

@@ -156,3 +156,29 @@ def test_gradient_arrays_that_share_memory_are_copied_into_in_order():
     ex.backward()
     assert ex._targets == [None, None]
     np.testing.assert_array_equal(shared, [3.0, 3.0, 3.0])  # y's gradient, written last, as before
+
+
+def test_a_dropped_executor_leaves_no_reference_cycles():
+    """Dropped graphs are freed at once (by reference counts), not by the cyclic collector later."""
+    import gc
+
+    from symgrad.executor import Program
+    from symgrad.graph import Symbol
+
+    gc.collect()
+    x, z = sym.var("x"), sym.var("z")
+    y = sym.sum(sym.sin(x) * z + sym.sin(x) * z + (x + 1) - 1 + z * x * 2)  # collect_terms fires
+    ex = y.bind({"x": np.linspace(0, 1, 5), "z": np.ones(5)})
+    for _ in range(executor.CODEGEN_AFTER_CALLS + 1):  # the plan switches to generated code
+        ex.forward(is_train=True)
+        ex.backward()
+    del ex, y
+    executor.clear_cache()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        leaked = [o for o in gc.garbage if isinstance(o, (Symbol, Program))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert leaked == []
