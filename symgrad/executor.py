@@ -527,6 +527,11 @@ class Executor:
                 g = np.asarray(grads[n])
                 if g.shape != arr.shape:
                     raise BindError(f"args_grad[{n!r}] has shape {g.shape}, argument has shape {arr.shape}")
+                if g.dtype.kind != "f" or not g.flags.writeable:
+                    raise BindError(
+                        f"args_grad[{n!r}] must be a writeable float array (gradients are written into it),"
+                        f" got {'a read-only ' if not g.flags.writeable else ''}{g.dtype} array"
+                    )
                 self.grad_dict[n] = g
             else:
                 self.grad_dict[n] = np.zeros_like(arr)

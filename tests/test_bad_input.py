@@ -44,6 +44,17 @@ def test_integer_array_where_a_gradient_is_asked(bound):
         nd.array([1, 2], dtype="int64").attach_grad()
 
 
+def test_gradient_arrays_that_cannot_take_a_gradient(bound):
+    s, _ = bound
+    frozen = np.zeros(3)
+    frozen.setflags(write=False)
+    args = {"x": np.ones(3), "w": np.ones(3)}
+    with pytest.raises(sg.BindError, match=r"args_grad\['w'\] must be a writeable float array .* read-only float64"):
+        s.bind(args, args_grad={"w": frozen})
+    with pytest.raises(sg.BindError, match=r"args_grad\['w'\] must be a writeable float array .* got int64 array"):
+        s.bind(args, args_grad={"w": np.zeros(3, dtype=np.int64)})
+
+
 def test_complex_array(bound):
     s, _ = bound
     with pytest.raises(sg.BindError, match="'w' is complex"):
