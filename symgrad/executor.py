@@ -620,6 +620,12 @@ class Executor:
                     f"forward: argument {name!r} has shape {value.shape} but was bound with {target.shape};"
                     " bind again for new shapes"
                 )
+            if not target.flags.writeable or not np.can_cast(value.dtype, target.dtype, "same_kind"):
+                bound_to = "a read-only" if not target.flags.writeable else "an"
+                raise BindError(
+                    f"forward: cannot copy a {value.dtype} array into argument {name!r}: it is bound to"
+                    f" {bound_to} array of {target.dtype}; bind again instead"
+                )
             np.copyto(target, value)
 
     def backward(self, out_grads: Any = None, check_finite: bool = False) -> None:

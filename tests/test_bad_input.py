@@ -44,6 +44,24 @@ def test_integer_array_where_a_gradient_is_asked(bound):
         nd.array([1, 2], dtype="int64").attach_grad()
 
 
+def test_forward_cannot_copy_into_a_read_only_or_narrower_argument(bound):
+    s, _ = bound
+    frozen = np.ones(3)
+    frozen.setflags(write=False)
+    ex = s.bind({"x": frozen, "w": np.ones(3)}, grad_req="null")
+    with pytest.raises(
+        sg.BindError,
+        match=r"cannot copy a float64 array into argument 'x': it is bound to a read-only array of float64",
+    ):
+        ex.forward(x=np.zeros(3))
+    ex = s.bind({"x": np.arange(3), "w": np.ones(3)}, grad_req="null")
+    with pytest.raises(
+        sg.BindError, match=r"cannot copy a float64 array into argument 'x': it is bound to an array of int64"
+    ):
+        ex.forward(x=np.full(3, 0.5))
+    assert ex.forward(x=np.arange(3) * 2)[0] == 6.0  # int into int is fine: sum([0, 2, 4] * 1)
+
+
 def test_gradient_arrays_that_cannot_take_a_gradient(bound):
     s, _ = bound
     frozen = np.zeros(3)
