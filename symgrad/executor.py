@@ -113,8 +113,8 @@ def compile_program(
             return Program(fn, steps, consts, out_slots, len(slot), len(reuse), scratch + out_bytes, tile)
     if write_into:
         plan = _writes_into(plan, steps, out_slots, n_slots)
-    program = Program(None, steps, consts, out_slots, n_slots, len(reuse), planned_peak(plan, steps))
-    program.writes_into = write_into
+    peak = planned_peak(plan, steps)
+    program = Program(None, steps, consts, out_slots, n_slots, len(reuse), peak, writes_into=write_into)
     arg_slots = list(range(len(inputs))) + ([n_slots + j for j in range(len(outputs))] if write_into else [])
     program.fn = _tiered(program, plan, consts, arg_slots, out_slots, n_slots + len(outputs) * write_into)
     return program

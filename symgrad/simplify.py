@@ -383,7 +383,7 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     if a is not b and not (_has_terms(a) or _has_terms(b)):
         return None  # two different terms with coefficient 1: nothing to collect
     terms = _signed_terms(node, s.canonical)
-    term_ids = [id(t) for _, t in terms if not (t.op == CONST and t.shape == () and t.dtype is None)]
+    term_ids = [id(t) for _, t in terms if not (_is_scalar_const(t) and t.dtype is None)]
     if len(set(term_ids)) == len(term_ids) and len(terms) - len(term_ids) < 2:
         return None  # every term once and at most one constant: nothing to collect
     coefs: dict[int, Any] = {}

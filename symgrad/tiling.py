@@ -115,7 +115,7 @@ def compile_tiled(
     if found is None:
         return None
     big_shape, part = found
-    n_elems = _size(big_shape)
+    n_elems = int(_size(big_shape))  # an int in the generated source, whatever the shape held
     output_ids = {id(o) for o in outputs}
     body = [n for n in order if part[id(n)] == "big" and n.op != CONST]
     body_pos = {id(n): p for p, n in enumerate(body)}

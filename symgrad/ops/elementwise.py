@@ -76,17 +76,6 @@ def _power_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
     return [g * d_a, g * d_b]
 
 
-power = register(
-    "power",
-    np.power,
-    grad=_power_grad,
-    sympy=lambda a, b: a**b,
-    dtype=same_dtype,
-    arity=2,
-    hint="_power",
-)
-
-
 def _numpy_square(node: Symbol) -> Any:
     """power(x, 2) of a float array as np.square: x*x, the same values at a third of pow's cost."""
     x, e = node.inputs
@@ -95,7 +84,17 @@ def _numpy_square(node: Symbol) -> Any:
     return lambda x, _two, out=None: np.square(x, out=out)
 
 
-power.opdef.numpy_kernel = _numpy_square
+power = register(
+    "power",
+    np.power,
+    grad=_power_grad,
+    sympy=lambda a, b: a**b,
+    dtype=same_dtype,
+    arity=2,
+    hint="_power",
+    numpy_kernel=_numpy_square,
+)
+
 negative = register("negative", np.negative, grad=lambda g, out, x: [negative(g)], sympy=lambda x: -x, arity=1)
 
 # ---- comparisons (0/1 values in the inputs' float dtype, no gradient) ---------

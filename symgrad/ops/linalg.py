@@ -195,6 +195,14 @@ def _transpose_grad(g: Symbol, out: Symbol, x: Symbol, axes: Any) -> list:
     return [transpose(g, axes=tuple(int(i) for i in np.argsort([a % len(axes) for a in axes])))]
 
 
+def _numpy_transpose(node: Symbol) -> Any:
+    """An ndarray's own transpose method (the value has ndim >= 1, so it is an ndarray)."""
+    if not node.inputs[0].shape:
+        return None
+    axes = node.attrs["axes"]
+    return np.ndarray.transpose if axes is None else lambda x: x.transpose(axes)
+
+
 transpose = register(
     "transpose",
     lambda x, axes=None: np.transpose(x, axes),
@@ -206,18 +214,8 @@ transpose = register(
     attrs={"axes": None},
     normalize=lambda a: {"axes": None if a["axes"] is None else tuple(int(i) for i in a["axes"])},
     method=True,
+    numpy_kernel=_numpy_transpose,
 )
-
-
-def _numpy_transpose(node: Symbol) -> Any:
-    """An ndarray's own transpose method (the value has ndim >= 1, so it is an ndarray)."""
-    if not node.inputs[0].shape:
-        return None
-    axes = node.attrs["axes"]
-    return np.ndarray.transpose if axes is None else lambda x: x.transpose(axes)
-
-
-transpose.opdef.numpy_kernel = _numpy_transpose
 
 
 def _swapaxes_shape(x: Shape, axis1: int, axis2: int) -> Shape:

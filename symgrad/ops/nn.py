@@ -84,5 +84,5 @@ log_softmax = register(
     attrs={"axis": -1},
     elementwise=False,
     method=True,
+    numpy_kernel=_numpy_log_softmax,
 )
-log_softmax.opdef.numpy_kernel = _numpy_log_softmax

@@ -58,7 +58,9 @@ reduce_size = register(
 reduce_size.opdef.scalar_output = True
 
 
-def _reduction(name: str, impl: Any, grad: Any, dtype: Any = same_dtype, extra: dict | None = None) -> Any:
+def _reduction(
+    name: str, impl: Any, grad: Any, dtype: Any = same_dtype, extra: dict | None = None, numpy_kernel: Any = None
+) -> Any:
     builder = register(
         name,
         impl,
@@ -70,6 +72,7 @@ def _reduction(name: str, impl: Any, grad: Any, dtype: Any = same_dtype, extra: 
         normalize=shp.normalize_axis_attr,
         elementwise=False,
         method=True,
+        numpy_kernel=numpy_kernel,
     )
     builder.opdef.reduction = True
     return builder
@@ -132,15 +135,6 @@ def _check_ord(attrs: dict) -> dict:
     return attrs
 
 
-sum = _reduction("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), _sum_grad)  # noqa: A001
-mean = _reduction(
-    "mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_grad, float_dtype
-)
-max = _reduction("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims), _extreme_grad)  # noqa: A001
-min = _reduction("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims), _extreme_grad)  # noqa: A001
-prod = _reduction("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims), _prod_grad)
-
-
 def _ufunc_reduce(ufunc: np.ufunc) -> Any:
     """np.sum/max/min/prod of an ndarray is exactly ufunc.reduce, minus two dispatch layers."""
     return lambda node: functools.partial(ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"])
@@ -155,9 +149,38 @@ def _numpy_mean(node: Symbol) -> Any:
     return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)
 
 
-for _builder, _ufunc in ((sum, np.add), (max, np.maximum), (min, np.minimum), (prod, np.multiply)):
-    _builder.opdef.numpy_kernel = _ufunc_reduce(_ufunc)
-mean.opdef.numpy_kernel = _numpy_mean
+sum = _reduction(  # noqa: A001
+    "sum",
+    lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    _sum_grad,
+    numpy_kernel=_ufunc_reduce(np.add),
+)
+mean = _reduction(
+    "mean",
+    lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+    _mean_grad,
+    float_dtype,
+    numpy_kernel=_numpy_mean,
+)
+max = _reduction(  # noqa: A001
+    "max",
+    lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    _extreme_grad,
+    numpy_kernel=_ufunc_reduce(np.maximum),
+)
+min = _reduction(  # noqa: A001
+    "min",
+    lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+    _extreme_grad,
+    numpy_kernel=_ufunc_reduce(np.minimum),
+)
+prod = _reduction(
+    "prod",
+    lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
+    _prod_grad,
+    numpy_kernel=_ufunc_reduce(np.multiply),
+)
+
 logsumexp = _reduction("logsumexp", _logsumexp_impl, _logsumexp_grad, float_dtype)
 norm = register(
     "norm",

@@ -146,12 +146,14 @@ def register(
     normalize: Callable[[dict], dict] | None = None,
     prepare: Callable[[dict], dict] | None = None,
     shape_of: int | None = None,
+    numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
     `impl(*arrays, **attrs)` is the NumPy implementation; `shape(*input_shapes, **attrs)`
     the output shape (default: broadcasting); `grad(g, out, *inputs, **attrs)` one Symbol
-    or None per input; `sympy` a SymPy function for printing.
+    or None per input; `sympy` a SymPy function for printing; `numpy_kernel(node)` a leaner
+    function for NumPy arrays giving the same values bitwise, or None to keep `impl`.
     """
     if not name.isidentifier():
         raise SymgradError(f"op name must be a Python identifier, got {name!r}")
@@ -159,7 +161,7 @@ def register(
         name=name,
         impl=impl,
         shape=shape or elementwise_shape,
-        dtype=dtype or (same_dtype if shape is None else same_dtype),
+        dtype=dtype or same_dtype,
         grad=grad,
         sympy=sympy,
         arity=arity,
@@ -170,6 +172,7 @@ def register(
         normalize=normalize,
         prepare=prepare,
         shape_of=shape_of,
+        numpy_kernel=numpy_kernel,
     )
     OPS[name] = opdef
 

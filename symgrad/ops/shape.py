@@ -7,13 +7,16 @@ so that gradient graphs work for whatever shapes are bound later.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError
 from .registry import broadcast_shapes, register
+
+if TYPE_CHECKING:
+    from ..graph import Symbol
 
 Shape = tuple[int, ...]
 
@@ -133,6 +136,12 @@ def _reshape_size_only(x: Shape, shape: Shape) -> Shape:
     return tuple(dims)
 
 
+def _numpy_reshape(node: Symbol) -> Any:
+    """An ndarray's own reshape method, minus np.reshape's dispatch (the value has ndim >= 1)."""
+    shape = node.attrs["shape"]
+    return (lambda x: x.reshape(shape)) if node.inputs[0].shape else None
+
+
 reshape = register(
     "reshape",
     lambda x, shape: np.reshape(x, shape),
@@ -144,10 +153,8 @@ reshape = register(
     attrs={"shape": ()},
     normalize=_normalize_shape_attr,
     method=True,
+    numpy_kernel=_numpy_reshape,
 )
-reshape.opdef.numpy_kernel = lambda node: (
-    (lambda x, shape=node.attrs["shape"]: x.reshape(shape)) if node.inputs[0].shape else None
-)  # an ndarray's own method, minus np.reshape's dispatch
 
 
 def _expand_dims_shape(x: Shape, axis: tuple[int, ...]) -> Shape:
