@@ -135,9 +135,17 @@ def _check_ord(attrs: dict) -> dict:
     return attrs
 
 
-def _ufunc_reduce(ufunc: np.ufunc) -> Any:
-    """np.sum/max/min/prod of an ndarray is exactly ufunc.reduce, minus two dispatch layers."""
-    return lambda node: functools.partial(ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"])
+def _ufunc_reduction(name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any) -> Any:
+    """A reduction whose impl is numpy_function (Dask arrays dispatch on it); on NumPy arrays it is
+    exactly ufunc.reduce, which the executor calls without np.sum's two dispatch layers."""
+    return _reduction(
+        name,
+        lambda x, axis=None, keepdims=False: numpy_function(x, axis=axis, keepdims=keepdims),
+        grad,
+        numpy_kernel=lambda node: functools.partial(
+            ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"]
+        ),
+    )
 
 
 def _numpy_mean(node: Symbol) -> Any:
@@ -149,12 +157,7 @@ def _numpy_mean(node: Symbol) -> Any:
     return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)
 
 
-sum = _reduction(  # noqa: A001
-    "sum",
-    lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
-    _sum_grad,
-    numpy_kernel=_ufunc_reduce(np.add),
-)
+sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad)  # noqa: A001
 mean = _reduction(
     "mean",
     lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
@@ -162,24 +165,9 @@ mean = _reduction(
     float_dtype,
     numpy_kernel=_numpy_mean,
 )
-max = _reduction(  # noqa: A001
-    "max",
-    lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-    _extreme_grad,
-    numpy_kernel=_ufunc_reduce(np.maximum),
-)
-min = _reduction(  # noqa: A001
-    "min",
-    lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
-    _extreme_grad,
-    numpy_kernel=_ufunc_reduce(np.minimum),
-)
-prod = _reduction(
-    "prod",
-    lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
-    _prod_grad,
-    numpy_kernel=_ufunc_reduce(np.multiply),
-)
+max = _ufunc_reduction("max", np.max, np.maximum, _extreme_grad)  # noqa: A001
+min = _ufunc_reduction("min", np.min, np.minimum, _extreme_grad)  # noqa: A001
+prod = _ufunc_reduction("prod", np.prod, np.multiply, _prod_grad)
 
 logsumexp = _reduction("logsumexp", _logsumexp_impl, _logsumexp_grad, float_dtype)
 norm = register(
