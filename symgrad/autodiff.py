@@ -267,18 +267,21 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
 
 
 def derive_simplified(
-    heads: list[Symbol], targets: list[Symbol], head_grads: Any = None
+    heads: list[Symbol], targets: list[Symbol], head_grads: Any = None, variables: dict[str, Symbol] | None = None
 ) -> tuple[list[Symbol], list[Symbol]]:
     """(simplified heads, simplified gradients), sharing one simplifier so the forward part is done once.
 
     The heads are simplified first (stability rewrites such as log(sigmoid(x)) ->
-    -softplus(-x)) so gradients are derived from the accurate form.
+    -softplus(-x)) so gradients are derived from the accurate form. `variables`
+    replaces the heads' variables by name on the way (the executor's bound shapes).
     """
     from .simplify import Simplifier
 
-    simplifier = Simplifier(assume_finite=False, budget=40 * len(topo_order(heads)) + 2000)
+    simplifier = Simplifier(assume_finite=False, per_node=40, base=2000)
     if all(t.op == VAR for t in targets):  # variables survive simplification as they are
-        heads = simplifier.run(heads)
+        heads = simplifier.run(heads, variables)
+    elif variables is not None:
+        raise SymgradError("derive_simplified: variables can be replaced only when every target is a variable")
     grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
     return heads, simplifier.run(grads)
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from . import tiling
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
-from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, scalar_key, topo_order, var
-from .ops.registry import OPS, infer_graph, substitute
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, scalar_key, topo_order, var, variable_names
+from .ops.registry import OPS, check_declared_shape
 
 GRAD_REQS = ("write", "add", "null")
 
@@ -330,7 +330,7 @@ class Compiled:
     out_shapes: list[tuple]
     out_dtypes: list[np.dtype]
     arg_names: list[str]
-    special: list[Symbol] | None = None  # the graph specialised to the bound shapes
+    special: list[Symbol] | None = None  # the forward graph specialised to the bound shapes, simplified
     targets: list[Symbol] | None = None
     reuse_buffers: bool = True
     train: Program | None = None  # forward(is_train=True) computing the gradients too (tiled graphs)
@@ -363,11 +363,14 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def structure_key(outputs: Sequence[Symbol]) -> tuple:
-    """A hashable description of the graph's structure (ops, attrs, wiring, variables)."""
+def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = None) -> tuple:
+    """A hashable description of the graph's structure (ops, attrs, wiring, variables).
+
+    `order` is topo_order(outputs) when the caller has it already.
+    """
     index: dict[int, int] = {}
     parts: list[Any] = []
-    for node in topo_order(outputs):
+    for node in topo_order(outputs) if order is None else order:
         index[id(node)] = len(index)
         if node.op == VAR:
             parts.append(("var", node.name, node.shape, str(node.dtype)))
@@ -394,12 +397,23 @@ def _fused_train(outputs: list[Symbol], grads: list[Symbol], args: list[Symbol],
 
 
 def compile_binding(
-    symbol: Symbol, shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool = True
+    symbol: Symbol,
+    shapes: dict,
+    dtypes: dict,
+    grad_names: list[str],
+    reuse_buffers: bool = True,
+    order: list[Symbol] | None = None,
 ) -> Compiled:
-    """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes."""
+    """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes.
+
+    Raises BindError or ShapeError (naming the op and the user's line) when the shapes
+    do not fit the graph; a cache hit needs no check, its key holds every shape.
+    `order` is topo_order(symbol.outputs()) when the caller has it already.
+    """
     outputs = symbol.outputs()
+    order = topo_order(outputs) if order is None else order
     key = (
-        structure_key(outputs),
+        structure_key(outputs, order),
         tuple(sorted(shapes.items())),
         tuple(sorted((k, str(v)) for k, v in dtypes.items())),
         tuple(grad_names),
@@ -412,34 +426,38 @@ def compile_binding(
         return hit
     CACHE_STATS["misses"] += 1
     with gc_paused():
-        compiled = _compile_binding(symbol, outputs, shapes, dtypes, grad_names, reuse_buffers)
+        compiled = _compile_binding(order, outputs, shapes, dtypes, grad_names, reuse_buffers)
     with _CACHE_LOCK:
         _CACHE[key] = compiled
     return compiled
 
 
 def _compile_binding(
-    symbol: Symbol, outputs: list[Symbol], shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool
+    order: list[Symbol], outputs: list[Symbol], shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool
 ) -> Compiled:
     from .autodiff import derive_simplified
     from .simplify import simplify_all
 
-    arg_names = symbol.list_arguments()
+    arg_names = variable_names(order)
     shaped = {n: var(n, shape=shapes[n], dtype=dtypes[n]) for n in arg_names}
-    for node in topo_order(outputs):  # keep each variable's origin for error messages
-        if node.op == VAR and node.name in shaped:
-            shaped[node.name].origin = node.origin
-    special = substitute(symbol, shaped).outputs()
-    fwd_outputs = simplify_all(special) if not grad_names else None
-    out_shapes = [o.shape for o in special]
-    out_dtypes = [o.dtype or np.dtype(np.float64) for o in special]
+    for node in order:
+        if node.op == VAR:
+            check_declared_shape(node, shapes[node.name])
+            shaped[node.name].origin = node.origin  # for error messages
+    # The variables are replaced by the bound ones while the forward graph is simplified;
+    # rebuilding each node on the way checks its shapes (a ShapeError names the op and line).
+    if grad_names:
+        with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
+            fwd_outputs, grads = derive_simplified(outputs, [shaped[n] for n in grad_names], variables=shaped)
+    else:
+        fwd_outputs = simplify_all(outputs, variables=shaped)
+    out_shapes = [o.shape for o in fwd_outputs]
+    out_dtypes = [o.dtype or np.dtype(np.float64) for o in fwd_outputs]
     arg_inputs = [shaped[n] for n in arg_names]
     forward = None
     backward = train = None
     saved: list[Symbol] = []
     if grad_names:
-        with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
-            fwd_outputs, grads = derive_simplified(special, [shaped[n] for n in grad_names])
         fwd_ids = {id(n) for n in topo_order(fwd_outputs)}
         bwd_nodes = topo_order(grads)
         # Forward values that some backward-only node reads are kept from forward to backward.
@@ -457,7 +475,7 @@ def _compile_binding(
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
     compiled.train = train
     compiled.grad_dtypes = [g.dtype for g in grads] if grad_names else []
-    compiled.special, compiled.targets, compiled.reuse_buffers = special, arg_inputs, reuse_buffers
+    compiled.special, compiled.targets, compiled.reuse_buffers = fwd_outputs, arg_inputs, reuse_buffers
     return compiled
 
 
@@ -497,7 +515,8 @@ class Executor:
         self._symbol = symbol
         if not symbol.outputs():
             raise BindError("bind: the symbol has no outputs (an empty Group); nothing to compute")
-        names = symbol.list_arguments()
+        order = topo_order(symbol.outputs())
+        names = variable_names(order)
         given = _per_arg(args, names, "bind")
         missing = [n for n in names if n not in given]
         if missing:
@@ -538,9 +557,8 @@ class Executor:
         self._names = names
         shapes = {n: a.shape for n, a in self.arg_dict.items()}
         dtypes = {n: a.dtype for n, a in self.arg_dict.items()}
-        infer_graph(symbol.outputs(), shapes, dtypes)  # raises ShapeError naming the op and user line
         grad_names = [n for n in names if reqs[n] != "null"]
-        self._compiled = compile_binding(symbol, shapes, dtypes, grad_names)
+        self._compiled = compile_binding(symbol, shapes, dtypes, grad_names, order=order)
         self._arg_list = [self.arg_dict[n] for n in names]
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
         self._targets = self._write_targets(grad_names, reqs)

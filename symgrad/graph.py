@@ -125,8 +125,7 @@ class Symbol:
 
     def list_arguments(self) -> list[str]:
         """Variable names in graph order (variables of the same name are one argument, as in MXNet)."""
-        names = [node.name for node in topo_order(self.outputs()) if node.op == VAR]
-        return list(dict.fromkeys(names))
+        return variable_names(topo_order(self.outputs()))
 
     list_inputs = list_arguments
 
@@ -483,6 +482,11 @@ def topo_order(outputs: Iterable[Symbol], stop: Container[int] = ()) -> list[Sym
                 stack.pop()
                 order.append(node)
     return order
+
+
+def variable_names(order: Iterable[Symbol]) -> list[str]:
+    """The variables' names among the nodes, first occurrence first, each once."""
+    return list(dict.fromkeys(node.name for node in order if node.op == VAR))
 
 
 @contextlib.contextmanager

@@ -87,22 +87,33 @@ _COMMUTATIVE = {"add", "multiply"}
 
 
 class Simplifier:
-    """One simplification run: memo of visited nodes, the CSE table, the budget."""
+    """One simplification run: memo of visited nodes, the CSE table, the budget.
 
-    def __init__(self, assume_finite: bool, budget: int) -> None:
+    The budget of rule firings grows by `per_node` for each node a run visits, so the
+    work stays linear in graph size whatever the rules do.
+    """
+
+    def __init__(self, assume_finite: bool, per_node: int = 20, base: int = 1000) -> None:
         self.assume_finite = assume_finite
-        self.budget = budget
+        self.per_node = per_node
+        self.budget = base
         self.rules = {op: [r for r in rules if assume_finite or not r.finite] for op, rules in RULES.items()}
         self.table: dict[tuple, Symbol] = {}
         self.canonical: set[int] = set()
         self.keep: list[Symbol] = []  # keeps ids in `canonical` from being reused
         self.report = Report()
 
-    def run(self, outputs: list[Symbol]) -> list[Symbol]:
+    def run(self, outputs: list[Symbol], variables: dict[str, Symbol] | None = None) -> list[Symbol]:
+        """The outputs simplified, with variables replaced by name on the way (as `substitute` does)."""
         memo: dict[int, Symbol] = {}
-        for node in topo_order(outputs):
+        order = topo_order(outputs)
+        self.budget += self.per_node * len(order)
+        for node in order:
             if id(node) in self.canonical:  # already normalised by an earlier run of this simplifier
                 memo[id(node)] = node
+                continue
+            if variables is not None and node.op == VAR:
+                memo[id(node)] = variables.get(node.name, node)
                 continue
             new = node
             if node.inputs:
@@ -223,11 +234,12 @@ def _post_order(nodes: list[Symbol], members: set[int]) -> list[Symbol]:
     return order
 
 
-def simplify_all(outputs: list[Symbol], assume_finite: bool = False) -> list[Symbol]:
-    """Simplify several outputs together (shared CSE table)."""
-    size = len(topo_order(outputs))
+def simplify_all(
+    outputs: list[Symbol], assume_finite: bool = False, variables: dict[str, Symbol] | None = None
+) -> list[Symbol]:
+    """Simplify several outputs together (shared CSE table), replacing variables by name."""
     with NameManager():
-        return Simplifier(assume_finite, budget=20 * size + 1000).run(outputs)
+        return Simplifier(assume_finite).run(outputs, variables)
 
 
 def simplify(s: Symbol, assume_finite: bool = False, explain: bool = False) -> Any:
@@ -235,7 +247,7 @@ def simplify(s: Symbol, assume_finite: bool = False, explain: bool = False) -> A
     outputs = s.outputs()
     before = len(topo_order(outputs))
     with NameManager():
-        simplifier = Simplifier(assume_finite, budget=20 * before + 1000)
+        simplifier = Simplifier(assume_finite)
         new = simplifier.run(outputs)
     result = Group(new) if s.op == GROUP else new[0]
     if explain:

@@ -314,6 +314,17 @@ def substitute(symbol: Symbol, mapping: dict[str, Symbol]) -> Symbol:
     return new[id(symbol)]
 
 
+def check_declared_shape(variable: Symbol, given: tuple | None) -> None:
+    """Refuse a bound shape that differs from the one the variable was declared with."""
+    if given is not None and variable.shape is not None and given != variable.shape:
+        from ..errors import BindError
+
+        raise BindError(
+            f"argument {variable.name!r} has shape {given} but the variable was declared with shape {variable.shape}"
+            + describe_origin(variable.origin)
+        )
+
+
 def infer_graph(
     outputs: Sequence[Symbol], shapes: dict[str, Any], dtypes: dict[str, Any] | None = None, strict: bool = False
 ) -> tuple[dict[int, Any], dict[int, Any]]:
@@ -325,13 +336,7 @@ def infer_graph(
         if node.op == VAR:
             given = shapes.get(node.name)
             given = normalize_shape(given) if given is not None else None
-            if given is not None and node.shape is not None and given != node.shape:
-                from ..errors import BindError
-
-                raise BindError(
-                    f"argument {node.name!r} has shape {given} but the variable was declared with shape {node.shape}"
-                    + describe_origin(node.origin)
-                )
+            check_declared_shape(node, given)
             node_shape[id(node)] = given if given is not None else node.shape
             dt = dtypes.get(node.name)
             node_dtype[id(node)] = np.dtype(dt) if dt is not None else node.dtype
