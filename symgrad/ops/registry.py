@@ -289,11 +289,23 @@ def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
         return node
     if node.op == GROUP:
         return Symbol(GROUP, tuple(inputs), name=node.name)
-    opdef = OPS[node.op]
-    shape, dtype = node_meta(
-        opdef, [n.shape for n in inputs], [_dtype_or_weak(n) for n in inputs], node.attrs, node.name, node.origin
-    )
+    if all(_same_meta(a, b) for a, b in zip(inputs, node.inputs)):
+        shape, dtype = node.shape, node.dtype  # shape and dtype rules see what they saw before
+    else:
+        shape, dtype = node_meta(
+            OPS[node.op],
+            [n.shape for n in inputs],
+            [_dtype_or_weak(n) for n in inputs],
+            node.attrs,
+            node.name,
+            node.origin,
+        )
     return Symbol(node.op, tuple(inputs), node.attrs, node.name, shape, dtype, node.origin)
+
+
+def _same_meta(new: Symbol, old: Symbol) -> bool:
+    """new has old's known shape and dtype (weak scalars promote by value, so they must be the same node)."""
+    return new is old or (new.shape == old.shape and new.dtype is old.dtype and new.dtype is not None)
 
 
 def substitute(symbol: Symbol, mapping: dict[str, Symbol]) -> Symbol:
