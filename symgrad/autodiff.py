@@ -15,6 +15,7 @@ JAX users write by hand).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .errors import SymgradError
@@ -152,8 +153,18 @@ def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
     return out
 
 
-def reverse_mode(heads: list[Symbol], targets: list[Symbol], seeds: list[Symbol]) -> list[Symbol]:
-    """Gradients of sum_i <seed_i, head_i> with respect to each target node."""
+def _as_built(node: Symbol) -> Symbol:
+    return node
+
+
+def reverse_mode(
+    heads: list[Symbol], targets: list[Symbol], seeds: list[Symbol], normal: Callable[[Symbol], Symbol] = _as_built
+) -> list[Symbol]:
+    """Gradients of sum_i <seed_i, head_i> with respect to each target node.
+
+    `normal` is applied to each gradient expression as it is built (a simplifier's
+    `normalize_built`), so later rules see simplified adjoints and nothing is rebuilt.
+    """
     order = topo_order(heads)
     depends: set[int] = {id(t) for t in targets}
     for node in order:
@@ -162,23 +173,23 @@ def reverse_mode(heads: list[Symbol], targets: list[Symbol], seeds: list[Symbol]
     adjoints: dict[int, list[Symbol]] = {}
     for head, seed in zip(heads, seeds):
         if id(head) in depends:
-            adjoints.setdefault(id(head), []).append(seed)
+            adjoints.setdefault(id(head), []).append(normal(seed))
     for node in reversed(order):
         if node.op in (VAR, CONST) or id(node) not in adjoints:
             continue
-        g = _add_up(adjoints[id(node)])
         with origin_scope(_grad_origin(node)):
+            g = normal(_add_up(adjoints[id(node)]))
             input_grads = _input_grads(node, g)
-        for inp, gi in zip(node.inputs, input_grads):
-            if gi is not None and id(inp) in depends:
-                adjoints.setdefault(id(inp), []).append(gi)
+            for inp, gi in zip(node.inputs, input_grads):
+                if gi is not None and id(inp) in depends:
+                    adjoints.setdefault(id(inp), []).append(normal(gi))
     results = []
     for target in targets:
         contribs = adjoints.get(id(target))
         if not contribs:
-            results.append(_zeros_of(target))
+            results.append(normal(_zeros_of(target)))
         else:
-            results.append(full_shape(_add_up(contribs), target))
+            results.append(normal(full_shape(_add_up(contribs), target)))
     return results
 
 
@@ -282,8 +293,7 @@ def derive_simplified(
         heads = simplifier.run(heads, variables)
     elif variables is not None:
         raise SymgradError("derive_simplified: variables can be replaced only when every target is a variable")
-    grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
-    return heads, simplifier.run(grads)
+    return heads, reverse_mode(heads, targets, _seeds(heads, head_grads), simplifier.normalize_built)
 
 
 def hvp(y: Symbol, x: Any, v: Any, simplify: bool = True) -> Symbol:

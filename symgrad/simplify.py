@@ -170,6 +170,15 @@ class Simplifier:
             node = self.normalize_new(new)
         return node
 
+    def normalize_built(self, root: Symbol) -> Symbol:
+        """root (built by the caller over nodes of this simplifier's runs) normalised.
+
+        Reverse mode builds gradients through this, so each node is simplified once, as
+        it is made; the budget grows as for a run.
+        """
+        self.budget += self.per_node
+        return self.normalize_new(root)
+
     def normalize_new(self, root: Symbol) -> Symbol:
         """Normalise the nodes a rule created (everything not already canonical)."""
         memo: dict[int, Symbol] = {}
