@@ -71,7 +71,7 @@ class Report:
 
 
 def _attrs_key(attrs: dict[str, Any]) -> tuple:
-    return tuple(sorted(attrs.items()))
+    return tuple(sorted(attrs.items())) if attrs else ()
 
 
 def _const_key(node: Symbol) -> tuple:
@@ -117,7 +117,7 @@ class Simplifier:
                 continue
             new = node
             if node.inputs:
-                inputs = tuple(memo[id(i)] for i in node.inputs)
+                inputs = tuple([memo[id(i)] for i in node.inputs])
                 if any(a is not b for a, b in zip(inputs, node.inputs)):
                     new = rebuild(node, inputs)
             memo[id(node)] = self.normalize(new)
@@ -129,7 +129,7 @@ class Simplifier:
         if node.op == CONST:
             key: tuple = ("const", _const_key(node))
         else:
-            ids = tuple(id(i) for i in node.inputs)
+            ids = tuple(map(id, node.inputs))
             if node.op in _COMMUTATIVE and all(i.op != CONST for i in node.inputs):
                 ids = tuple(sorted(ids))  # constants have a fixed side, set by the rules
             key = (node.op, _attrs_key(node.attrs), ids)
@@ -203,8 +203,11 @@ class Simplifier:
 
     def fold(self, node: Symbol) -> Symbol | None:
         """Evaluate an op whose inputs are all small constants."""
-        if node.op in (VAR, CONST, GROUP) or not all(i.op == CONST for i in node.inputs):
+        if node.op in (VAR, CONST, GROUP):
             return None
+        for i in node.inputs:
+            if i.op != CONST:
+                return None
         if node.op in ("zeros", "ones") and math.prod(node.attrs["shape"]) > FOLD_LIMIT:
             return None
         opdef = OPS[node.op]

@@ -242,7 +242,7 @@ def node_meta(
         shape = ()  # a full reduction is 0-d even when the input's shape is unknown
     if opdef.shape is elementwise_shape and shapes and shapes[0] is not None and shapes.count(shapes[0]) == len(shapes):
         shape = shapes[0]  # the common case: inputs of one shape
-    elif all(s is not None for s in shapes):
+    elif None not in shapes:  # shapes are tuples or None (a tuple never equals None)
         try:
             shape = tuple(opdef.shape(*shapes, **attrs))
         except (ShapeError, ValueError, IndexError, TypeError) as exc:
