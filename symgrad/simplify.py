@@ -181,6 +181,11 @@ class Simplifier:
 
     def normalize_new(self, root: Symbol) -> Symbol:
         """Normalise the nodes a rule created (everything not already canonical)."""
+        canonical = self.canonical
+        if id(root) in canonical or root.op == VAR:
+            return root
+        if all(id(i) in canonical or i.op == VAR for i in root.inputs):  # the usual case: one new node
+            return self.normalize(root) if root.op != CONST else self.intern(root)
         memo: dict[int, Symbol] = {}
         stack = [root]
         order = []
