@@ -41,12 +41,18 @@ class Program:
     out_slots: list[int]
     n_slots: int
     reused: int = 0  # steps that write into a dead input's buffer
-    peak_bytes: int = 0  # planned peak of the intermediates alive at once (inputs not counted)
     tile: int = 0  # elements per tile when the program runs tiled (see tiling.py), else 0
     writes_into: bool = False  # takes an array (or None) per output to write it into
+    plan: list | None = None  # the step plan, from which peak_bytes is worked out when asked
+    tiled_peak: int = 0  # a tiled program's scratch and output bytes
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)
+
+    @property
+    def peak_bytes(self) -> int:
+        """Planned peak of the intermediates alive at once (inputs not counted)."""
+        return self.tiled_peak if self.plan is None else planned_peak(self.plan, self.steps)
 
 
 # Tiled programs exist only as generated code, so tiling is tried up to this many steps.
@@ -82,6 +88,10 @@ def compile_program(
         for i in node.inputs:
             last_use[id(i)] = pos
     pinned = {id(o) for o in outputs} | set(input_ids)
+    dying: dict[int, list[int]] = {}  # step position -> slots whose last reader it is
+    for node_id, pos in last_use.items():
+        if node_id not in pinned:
+            dying.setdefault(pos, []).append(slot[node_id])
     reuse = plan_buffer_reuse(order, outputs) if reuse_buffers else {}
     kernel_of = (lambda n: OPS[n.op].numpy_kernel_for(n)) if reuse_buffers else (lambda n: OPS[n.op].kernel(n.attrs))
     steps: list[tuple[Symbol, list[int], int]] = []
@@ -98,7 +108,7 @@ def compile_program(
             raise SymgradError("a group cannot be an op input")
         in_slots = [slot[id(i)] for i in node.inputs]
         steps.append((node, in_slots, s))
-        dead = tuple(sorted({slot[id(i)] for i in node.inputs if last_use.get(id(i)) == pos and id(i) not in pinned}))
+        dead = tuple(sorted(dying.get(pos, ())))
         target = reuse.get(id(node))
         plan.append((kernel_of(node), tuple(in_slots), s, dead, None if target is None else slot[target]))
     out_slots = [slot[id(o)] for o in outputs]
@@ -110,11 +120,10 @@ def compile_program(
             lines, tile, scratch = tiled
             fn = _function(lines, namespace, list(range(len(inputs))), out_slots)
             out_bytes = sum(_nbytes(o) for o in outputs if id(o) not in input_ids and o.op != CONST)
-            return Program(fn, steps, consts, out_slots, len(slot), len(reuse), scratch + out_bytes, tile)
+            return Program(fn, steps, consts, out_slots, len(slot), len(reuse), tile, tiled_peak=scratch + out_bytes)
     if write_into:
         plan = _writes_into(plan, steps, out_slots, n_slots)
-    peak = planned_peak(plan, steps)
-    program = Program(None, steps, consts, out_slots, n_slots, len(reuse), peak, writes_into=write_into)
+    program = Program(None, steps, consts, out_slots, n_slots, len(reuse), writes_into=write_into, plan=plan)
     arg_slots = list(range(len(inputs))) + ([n_slots + j for j in range(len(outputs))] if write_into else [])
     program.fn = _tiered(program, plan, consts, arg_slots, out_slots, n_slots + len(outputs) * write_into)
     return program
@@ -192,18 +201,23 @@ def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[in
     stop_gradient) is dead too. Returns {id(node): id(input whose buffer it takes)}.
     """
     fresh = {id(n) for n in order if isinstance(OPS.get(n.op) and OPS[n.op].impl, np.ufunc) and n.shape}
-    roots: dict[int, frozenset] = {}
-    for n in order:  # the fresh buffers each node's value may share memory with
-        if id(n) in fresh:
-            roots[id(n)] = frozenset([id(n)])
-        else:
-            roots[id(n)] = frozenset().union(*(roots.get(id(i), frozenset()) for i in n.inputs))
+    shares: dict[int, frozenset] = {}  # for other nodes: the fresh buffers their value may share memory with
+
+    def roots(n: Symbol) -> Any:
+        return (id(n),) if id(n) in fresh else shares.get(id(n), ())
+
+    for n in order:
+        if id(n) not in fresh:
+            shares[id(n)] = frozenset().union(*(roots(i) for i in n.inputs))
     last: dict[int, int] = {}
     for pos, n in enumerate(order):
         for i in n.inputs:
-            for r in roots.get(id(i), ()):
-                last[r] = pos
-    kept = set().union(*(roots.get(id(o), frozenset()) for o in outputs)) if outputs else set()
+            if id(i) in fresh:
+                last[id(i)] = pos
+            else:
+                for r in shares.get(id(i), ()):
+                    last[r] = pos
+    kept = set().union(*(roots(o) for o in outputs))
     reuse: dict[int, int] = {}
     taken: set[int] = set()
     for pos, n in enumerate(order):
