@@ -1,5 +1,7 @@
 """Symbols: auto names, arguments and outputs, shape inference, JSON, bind errors."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,24 @@ def test_infer_type():
     x, y = sym.var("x"), sym.var("y")
     assert (x * y).infer_type(x="float32", y="float32")[1] == [np.dtype("float32")]
     assert (x * y).infer_type(x="float32", y="float64")[1] == [np.dtype("float64")]
+
+
+def test_node_dtypes_follow_numpy_promotion_for_every_input_mix():
+    """Node dtypes (fast paths included) are NumPy's: dtype inputs and weak Python scalars, NEP 50."""
+    kinds = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64", "complex64", "complex128"]
+    weak = [2, -3, 2.5, 1e300, True]  # constants are real
+    operands = [("dtype", k) for k in kinds] + [("weak", w) for w in weak]
+    for (ka, a), (kb, b) in itertools.product(operands, repeat=2):
+        if ka == kb == "weak":
+            continue
+        x = sym.var("x", dtype=a) if ka == "dtype" else a
+        y = sym.var("y", dtype=b) if kb == "dtype" else b
+        expected = np.result_type(np.dtype(a) if ka == "dtype" else a, np.dtype(b) if kb == "dtype" else b)
+        assert (x + y).dtype == expected, (a, b)
+        if ka == "dtype" and a != "bool":  # NumPy has no negative of bools
+            assert sym.negative(x).dtype == np.negative(np.zeros(1, a)).dtype, a
+            if np.dtype(a).kind in "fc":
+                assert sym.sin(x).dtype == np.sin(np.zeros(1, a)).dtype, a
 
 
 def test_json_round_trip_gives_identical_outputs_and_gradients():
