@@ -46,7 +46,7 @@ def is_dask_array(value: Any) -> bool:
 def _check_dask_forms(compiled: Compiled) -> None:
     programs = [compiled.forward] + ([compiled.backward] if compiled.backward else [])
     for program in programs:
-        for node, _, _ in program.steps:
+        for node in program.nodes:
             if node.op in NO_DASK_FORM:
                 raise BindError(
                     f"op {node.op!r} ({node.name!r}) has no Dask form: its kernel writes into an array in place. "

@@ -36,14 +36,15 @@ class Program:
     """A compiled straight-line function from input values to output (and kept) values."""
 
     fn: Callable[..., tuple]
-    steps: list[tuple[Symbol, list[int], int]]  # (node, input slots, output slot) for replay
+    # A big plan holds few objects per step (each object slows every full run of the cyclic collector).
+    nodes: list[Symbol]  # the node each step computes
+    plan: list[tuple]  # per step: (kernel, input slots, output slot, slots dead after it, slot written into)
     consts: list[tuple[int, Any]]
     out_slots: list[int]
     n_slots: int
     reused: int = 0  # steps that write into a dead input's buffer
     tile: int = 0  # elements per tile when the program runs tiled (see tiling.py), else 0
     writes_into: bool = False  # takes an array (or None) per output to write it into
-    plan: list | None = None  # the step plan, from which peak_bytes is worked out when asked
     tiled_peak: int = 0  # a tiled program's scratch and output bytes
 
     def __call__(self, *values: Any) -> tuple:
@@ -52,7 +53,7 @@ class Program:
     @property
     def peak_bytes(self) -> int:
         """Planned peak of the intermediates alive at once (inputs not counted)."""
-        return self.tiled_peak if self.plan is None else planned_peak(self.plan, self.steps)
+        return self.tiled_peak if self.tile else planned_peak(self.plan, self.nodes)
 
 
 # Tiled programs exist only as generated code, so tiling is tried up to this many steps.
@@ -94,7 +95,7 @@ def compile_program(
             dying.setdefault(pos, []).append(slot[node_id])
     reuse = plan_buffer_reuse(order, outputs) if reuse_buffers else {}
     kernel_of = (lambda n: OPS[n.op].numpy_kernel_for(n)) if reuse_buffers else (lambda n: OPS[n.op].kernel(n.attrs))
-    steps: list[tuple[Symbol, list[int], int]] = []
+    nodes: list[Symbol] = []
     consts: list[tuple[int, Any]] = []
     plan: list[tuple[Any, tuple[int, ...], int, tuple[int, ...], int | None]] = []
     for pos, node in enumerate(order):
@@ -106,11 +107,11 @@ def compile_program(
             raise SymgradError(f"no value for variable {node.name!r}")
         if node.op == GROUP:
             raise SymgradError("a group cannot be an op input")
-        in_slots = [slot[id(i)] for i in node.inputs]
-        steps.append((node, in_slots, s))
+        nodes.append(node)
         dead = tuple(sorted(dying.get(pos, ())))
         target = reuse.get(id(node))
-        plan.append((kernel_of(node), tuple(in_slots), s, dead, None if target is None else slot[target]))
+        in_slots = tuple([slot[id(i)] for i in node.inputs])
+        plan.append((kernel_of(node), in_slots, s, dead, None if target is None else slot[target]))
     out_slots = [slot[id(o)] for o in outputs]
     n_slots = len(slot)
     if reuse_buffers and len(plan) <= TILING_STEP_LIMIT:
@@ -120,16 +121,18 @@ def compile_program(
             lines, tile, scratch = tiled
             fn = _function(lines, namespace, list(range(len(inputs))), out_slots)
             out_bytes = sum(_nbytes(o) for o in outputs if id(o) not in input_ids and o.op != CONST)
-            return Program(fn, steps, consts, out_slots, len(slot), len(reuse), tile, tiled_peak=scratch + out_bytes)
+            return Program(
+                fn, nodes, plan, consts, out_slots, n_slots, len(reuse), tile, tiled_peak=scratch + out_bytes
+            )
     if write_into:
-        plan = _writes_into(plan, steps, out_slots, n_slots)
-    program = Program(None, steps, consts, out_slots, n_slots, len(reuse), writes_into=write_into, plan=plan)
+        plan = _writes_into(plan, nodes, out_slots, n_slots)
+    program = Program(None, nodes, plan, consts, out_slots, n_slots, len(reuse), writes_into=write_into)
     arg_slots = list(range(len(inputs))) + ([n_slots + j for j in range(len(outputs))] if write_into else [])
     program.fn = _tiered(program, plan, consts, arg_slots, out_slots, n_slots + len(outputs) * write_into)
     return program
 
 
-def _writes_into(plan: list, steps: list, out_slots: list[int], n_slots: int) -> list:
+def _writes_into(plan: list, nodes: list[Symbol], out_slots: list[int], n_slots: int) -> list:
     """The plan with each output's step writing into slot n_slots + (its output index).
 
     Only steps whose kernel takes `out=` (ufuncs, np.dot) and whose result has at least
@@ -139,7 +142,7 @@ def _writes_into(plan: list, steps: list, out_slots: list[int], n_slots: int) ->
     for j, s in enumerate(out_slots):
         target.setdefault(s, n_slots + j)
     new = []
-    for (kernel, in_slots, s, dead, into), (node, _, _) in zip(plan, steps):
+    for (kernel, in_slots, s, dead, into), node in zip(plan, nodes):
         if s in target and node.shape and (isinstance(kernel, np.ufunc) or kernel is np.dot):
             into = target[s]
         new.append((kernel, in_slots, s, dead, into))
@@ -176,11 +179,11 @@ def _nbytes(node: Symbol) -> int:
 _VIEWS = {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "swapaxes", "broadcast_to"}
 
 
-def planned_peak(plan: list, steps: list) -> int:
+def planned_peak(plan: list, nodes: list[Symbol]) -> int:
     """Peak bytes of the step results alive at once, as the plan frees and reuses them."""
     live: dict[int, int] = {}
     total = peak = 0
-    for (_, _, s, dead, into), (node, _, _) in zip(plan, steps):
+    for (_, _, s, dead, into), node in zip(plan, nodes):
         if into is None:
             live[s] = _nbytes(node) if node.op not in _VIEWS else 0
             total += live[s]
@@ -293,7 +296,7 @@ def replay(program: Program, values: Sequence[Any], check_finite: bool, part: st
     vals[: len(values)] = values
     for const_slot, value in program.consts:
         vals[const_slot] = value
-    for node, in_slots, out_slot in program.steps:
+    for node, (_, in_slots, out_slot, _, _) in zip(program.nodes, program.plan):
         args = [vals[j] for j in in_slots]
         try:
             with np.errstate(all="ignore"):
@@ -603,18 +606,18 @@ class Executor:
         """Steps, reused buffers and planned peak bytes of the compiled programs (and tile length if tiled)."""
         c = self._compiled
         stats = {
-            "forward_steps": len(c.forward.steps),
+            "forward_steps": len(c.forward.nodes),
             "forward_buffers_reused": c.forward.reused,
             "forward_peak_bytes": c.forward.peak_bytes,
             "forward_tile": c.forward.tile,
             "saved_for_backward": len(c.saved),
         }
         if c.train is not None:
-            stats["fused_steps"] = len(c.train.steps)
+            stats["fused_steps"] = len(c.train.nodes)
             stats["fused_peak_bytes"] = c.train.peak_bytes
             stats["fused_tile"] = c.train.tile
         if c.backward is not None:
-            stats["backward_steps"] = len(c.backward.steps)
+            stats["backward_steps"] = len(c.backward.nodes)
             stats["backward_buffers_reused"] = c.backward.reused
             stats["backward_peak_bytes"] = c.backward.peak_bytes
         return stats
