@@ -186,25 +186,25 @@ class Simplifier:
             return root
         if all(id(i) in canonical or i.op == VAR for i in root.inputs):  # the usual case: one new node
             return self.normalize(root) if root.op != CONST else self.intern(root)
-        memo: dict[int, Symbol] = {}
-        stack = [root]
-        order = []
-        seen: set[int] = set()
-        while stack:  # collect the new part of root's graph, post-order
-            n = stack.pop()
-            if id(n) in seen or id(n) in self.canonical or n.op == VAR:
-                continue
-            seen.add(id(n))
-            order.append(n)
-            stack.extend(n.inputs)
-        for n in _post_order(order, seen):
-            inputs = tuple(memo.get(id(i), i) for i in n.inputs)
-            if any(a is not b for a, b in zip(inputs, n.inputs)):
-                n2 = rebuild(n, inputs)
+        order: list[Symbol] = []  # the new part of root's graph, inputs first (one DFS)
+        seen = {id(root)}
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if id(child) not in seen and id(child) not in canonical and child.op != VAR:
+                    seen.add(id(child))
+                    stack.append((child, iter(child.inputs)))
+                    break
             else:
-                n2 = n
+                stack.pop()
+                order.append(node)
+        memo: dict[int, Symbol] = {}
+        for n in order:
+            inputs = tuple([memo.get(id(i), i) for i in n.inputs])
+            n2 = rebuild(n, inputs) if any(a is not b for a, b in zip(inputs, n.inputs)) else n
             memo[id(n)] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
-        return memo.get(id(root), root)
+        return memo[id(root)]
 
     def fold(self, node: Symbol) -> Symbol | None:
         """Evaluate an op whose inputs are all small constants."""
@@ -231,24 +231,6 @@ class Simplifier:
         if node.dtype is not None and out_arr.dtype != node.dtype:
             out_arr = out_arr.astype(node.dtype)
         return const(out_arr)
-
-
-def _post_order(nodes: list[Symbol], members: set[int]) -> list[Symbol]:
-    order: list[Symbol] = []
-    done: set[int] = set()
-    for root in nodes:
-        stack = [(root, False)]
-        while stack:
-            n, expanded = stack.pop()
-            if id(n) in done:
-                continue
-            if expanded:
-                done.add(id(n))
-                order.append(n)
-                continue
-            stack.append((n, True))
-            stack.extend((i, False) for i in n.inputs if id(i) in members and id(i) not in done)
-    return order
 
 
 def simplify_all(
