@@ -29,7 +29,7 @@ from .ops import linalg as la
 from .ops import nn
 from .ops import reduction as red
 from .ops import shape as shp
-from .ops.registry import OPS, origin_scope, rebuild
+from .ops.registry import OPS, rebuild, swap_origin
 
 FOLD_LIMIT = 64  # constant-fold results up to this many elements; larger ones stay lazy
 
@@ -130,7 +130,7 @@ class Simplifier:
             key: tuple = ("const", _const_key(node))
         else:
             ids = tuple(map(id, node.inputs))
-            if node.op in _COMMUTATIVE and all(i.op != CONST for i in node.inputs):
+            if node.op in _COMMUTATIVE and node.inputs[0].op != CONST and node.inputs[1].op != CONST:
                 ids = tuple(sorted(ids))  # constants have a fixed side, set by the rules
             key = (node.op, _attrs_key(node.attrs), ids)
         found = self.table.get(key)
@@ -156,7 +156,8 @@ class Simplifier:
             if self.budget <= 0:
                 return node
             input_ops = {i.op for i in node.inputs}
-            with origin_scope(node.origin):  # new nodes keep the rewritten node's origin
+            outer = swap_origin(node.origin)  # new nodes keep the rewritten node's origin
+            try:
                 for rule in rules:
                     if rule.needs is not None and input_ops.isdisjoint(rule.needs):
                         continue
@@ -165,6 +166,8 @@ class Simplifier:
                         break
                 else:
                     return node
+            finally:
+                swap_origin(outer)
             self.budget -= 1
             self.report.counts[rule.name] += 1
             node = self.normalize_new(new)

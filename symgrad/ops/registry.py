@@ -212,11 +212,19 @@ class origin_scope:
         self.origin = origin
 
     def __enter__(self) -> None:
-        self.previous = getattr(_origin_local, "origin", False)
-        _origin_local.origin = self.origin
+        self.previous = swap_origin(self.origin)
 
     def __exit__(self, *exc: object) -> None:
-        _origin_local.origin = self.previous
+        swap_origin(self.previous)
+
+
+def swap_origin(origin: Any) -> Any:
+    """Set the origin nodes built from now on take (False: the user's line); returns the one it replaces.
+
+    The simplifier's inner loop calls this directly, without a context manager's cost."""
+    previous = getattr(_origin_local, "origin", False)
+    _origin_local.origin = origin
+    return previous
 
 
 def as_symbol(value: Any) -> Symbol:
