@@ -397,7 +397,8 @@ def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = No
                 ("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", *scalar_key(v))
             )
         else:
-            parts.append((node.op, repr(sorted(node.attrs.items())), tuple(index[id(i)] for i in node.inputs)))
+            attrs = repr(sorted(node.attrs.items())) if node.attrs else ""
+            parts.append((node.op, attrs, tuple([index[id(i)] for i in node.inputs])))
     return (tuple(parts), tuple(index[id(o)] for o in outputs))
 
 
