@@ -392,7 +392,8 @@ def w5(sizes=(1_000, 10_000, 20_000)):
         compile_times = []
         for _ in range(COMPILE_RUNS):  # each from scratch: a new graph, no cached plan
             executor.clear_cache()
-            gc.collect()  # each run starts from a collected heap (collections inside the run are timed)
+            loss = ex = None  # nothing of the previous run is kept
+            gc.collect()  # and each run starts from a collected heap (collections inside the run are timed)
             start = time.perf_counter()
             loss = build_dag(nodes)
             ex = loss.bind({f"x{i}": inputs[i].copy() for i in range(3)})
