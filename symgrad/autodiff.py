@@ -168,7 +168,7 @@ def reverse_mode(
     order = topo_order(heads)
     depends: set[int] = {id(t) for t in targets}
     for node in order:
-        if node.inputs and any(id(i) in depends for i in node.inputs):
+        if not depends.isdisjoint(map(id, node.inputs)):
             depends.add(id(node))
     adjoints: dict[int, list[Symbol]] = {}
     for head, seed in zip(heads, seeds):

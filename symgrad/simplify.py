@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,7 @@ class Simplifier:
             new = node
             if node.inputs:
                 inputs = tuple([memo[id(i)] for i in node.inputs])
-                if any(a is not b for a, b in zip(inputs, node.inputs)):
+                if not all(map(is_, inputs, node.inputs)):
                     new = rebuild(node, inputs)
             memo[id(node)] = self.normalize(new)
         return [memo[id(o)] for o in outputs]
@@ -187,7 +188,10 @@ class Simplifier:
         canonical = self.canonical
         if id(root) in canonical or root.op == VAR:
             return root
-        if all(id(i) in canonical or i.op == VAR for i in root.inputs):  # the usual case: one new node
+        for i in root.inputs:
+            if id(i) not in canonical and i.op != VAR:
+                break
+        else:  # the usual case: one new node over canonical ones
             return self.normalize(root) if root.op != CONST else self.intern(root)
         order: list[Symbol] = []  # the new part of root's graph, inputs first (one DFS)
         seen = {id(root)}
@@ -205,7 +209,7 @@ class Simplifier:
         memo: dict[int, Symbol] = {}
         for n in order:
             inputs = tuple([memo.get(id(i), i) for i in n.inputs])
-            n2 = rebuild(n, inputs) if any(a is not b for a, b in zip(inputs, n.inputs)) else n
+            n2 = n if all(map(is_, inputs, n.inputs)) else rebuild(n, inputs)
             memo[id(n)] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
         return memo[id(root)]
 

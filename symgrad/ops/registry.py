@@ -12,6 +12,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -310,7 +311,7 @@ def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
         return node
     if node.op == GROUP:
         return Symbol(GROUP, tuple(inputs), name=node.name)
-    if all(_same_meta(a, b) for a, b in zip(inputs, node.inputs)):
+    if all(map(_same_meta, inputs, node.inputs)):
         shape, dtype = node.shape, node.dtype  # shape and dtype rules see what they saw before
     else:
         shape, dtype = node_meta(
@@ -338,8 +339,7 @@ def substitute(symbol: Symbol, mapping: dict[str, Symbol]) -> Symbol:
             new[id(node)] = mapping[node.name]
         elif node.inputs:
             inputs = tuple(new[id(i)] for i in node.inputs)
-            changed = any(a is not b for a, b in zip(inputs, node.inputs))
-            new[id(node)] = rebuild(node, inputs) if changed else node
+            new[id(node)] = node if all(map(is_, inputs, node.inputs)) else rebuild(node, inputs)
         else:
             new[id(node)] = node
     if symbol.op == GROUP:
