@@ -4,6 +4,7 @@ Quick in CI; `python -m pytest tests/test_properties.py --hypothesis-profile=tho
 runs 2,000 examples per property. A failing example prints as its recipe, step by step.
 """
 
+import cmath
 import threading
 
 import numpy as np
@@ -226,6 +227,10 @@ def test_printed_derivative_of_scalar_functions_equals_sympys(recipe, seed):
         for derived in (parse_printed(text, symbols), g.to_sympy()):
             for point in points:
                 got, expected = numeric(derived, point), numeric(want, point)
+                if cmath.isnan(expected):
+                    # SymPy's formula is 0/0 at a kink it cannot see past (|u|' as sign(u)/u*...
+                    # with u == 0 exactly), where symgrad's documented convention gives sign(0) = 0.
+                    continue
                 assert abs(got - expected) <= 1e-9 * (1 + abs(expected)), (text, derived, want, point)
 
 
