@@ -117,7 +117,7 @@ def _add_up(contribs: list[Symbol]) -> Symbol:
         return _remask(masks[0][0], _add_up([m[1] for m in masks]), masks[0][2])
     total = contribs[0]
     for g in contribs[1:]:
-        total = total - g.inputs[0] if g.op == "negative" else total + g  # x + (-y) is built as x - y
+        total = total + g
     return total
 
 

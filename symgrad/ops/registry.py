@@ -260,28 +260,15 @@ def node_meta(
                 f"{opdef.name} {name!r}: {detail} (input shapes {', '.join(map(str, shapes))})"
                 + describe_origin(origin)
             ) from None
-    dtype = _common_float_dtype(dtypes) if opdef.dtype is same_dtype or opdef.dtype is float_dtype else None
-    if dtype is None and all(d is not None for d in dtypes):
+    dtype = None
+    if opdef.dtype is same_dtype and len(dtypes) == 2 and dtypes[0] is dtypes[1] and isinstance(dtypes[0], np.dtype):
+        dtype = dtypes[0]  # the common case, without np.result_type
+    elif all(d is not None for d in dtypes):
         try:
             dtype = np.dtype(opdef.dtype(*dtypes, **attrs))
         except TypeError as exc:
             raise SymgradError(f"{opdef.name} {name!r}: {exc}" + describe_origin(origin)) from None
     return shape, dtype
-
-
-def _common_float_dtype(dtypes: Sequence[Any]) -> np.dtype | None:
-    """The promoted dtype without np.result_type in the common cases, else None: one float
-    dtype throughout, or one float dtype with a weak Python int or float (NEP 50 keeps it)."""
-    if not dtypes or len(dtypes) > 2:
-        return None
-    first = dtypes[0]
-    if len(dtypes) == 2:
-        second = dtypes[1]
-        if type(first) in (int, float):
-            first, second = second, first
-        if second is not first and type(second) not in (int, float):
-            return None
-    return first if isinstance(first, np.dtype) and first.kind in "fc" else None
 
 
 def _dtype_or_weak(node: Symbol) -> Any:
