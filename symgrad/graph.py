@@ -239,14 +239,6 @@ class Symbol:
         return self.bind(args, grad_req="null").forward()
 
     # ---- operators ---------------------------------------------------------
-    def __getattr__(self, attr: str) -> Any:
-        # Fluent methods (x.sum(), x.exp(), ...) for registered ops; slots never reach here.
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        from .ops.registry import fluent_method
-
-        return fluent_method(self, attr)
-
     @property
     def T(self) -> Symbol:
         from .ops import api

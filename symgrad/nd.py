@@ -186,14 +186,6 @@ class NDArray:
         self._data, self._node = result._data, result._node
 
     # ---- operators ---------------------------------------------------------------------
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        opdef = OPS.get(attr)
-        if opdef is None or not opdef.method:
-            raise AttributeError(f"NDArray has no attribute {attr!r}")
-        return lambda *args, **kwargs: call(opdef, (self, *args), kwargs)
-
     def __neg__(self) -> NDArray:
         return invoke(OPS["negative"], (self,), {})
 
@@ -376,7 +368,9 @@ def _make_eager(opdef: OpDef) -> Any:
 
 
 def _publish(name: str, builder: Any) -> None:
+    """nd.<name>, and x.<name>() for a method op, for an op registered after import."""
     globals()[name] = _make_eager(builder.opdef)
+    _add_method(builder.opdef)
 
 
 def _make_method(opdef: OpDef) -> Any:
@@ -388,10 +382,15 @@ def _make_method(opdef: OpDef) -> Any:
     return method
 
 
+def _add_method(opdef: OpDef) -> None:
+    # A real method, not a __getattr__ hook (a hook keeps CPython from specialising attribute reads).
+    if opdef.method and not hasattr(NDArray, opdef.name):
+        setattr(NDArray, opdef.name, _make_method(opdef))
+
+
 for _name, _opdef in list(OPS.items()):
     globals()[_name] = _make_eager(_opdef)
-    if _opdef.method and not hasattr(NDArray, _name):
-        setattr(NDArray, _name, _make_method(_opdef))  # a real method: no __getattr__ on hot paths
+    _add_method(_opdef)
 _registry.on_register(_publish)
 BlockGrad = globals()["stop_gradient"]
 Concat = concatenate = globals()["concat"]

@@ -155,3 +155,17 @@ def test_save_and_load(tmp_path):
 def test_malformed_json_raises_graph_format_error(text):
     with pytest.raises(sg.GraphFormatError):
         sym.load_json(text)
+
+
+def test_ops_registered_later_become_methods_of_symbols_and_ndarrays():
+    from symgrad import nd, ops
+
+    ops.register("triple_for_method_test", lambda x: 3 * x, grad=lambda g, out, x: [3 * g], method=True)
+    x = sym.var("x", shape=(2,))
+    y = x.triple_for_method_test()
+    assert y.op == "triple_for_method_test" and y.inputs == (x,)
+    np.testing.assert_array_equal(y.eval(x=np.array([1.0, 2.0]))[0], [3.0, 6.0])
+    np.testing.assert_array_equal(nd.array([1.0, 2.0]).triple_for_method_test().asnumpy(), [3.0, 6.0])
+    assert x.shape == (2,) and x.sum().op == "sum"  # op names never shadow a Symbol's own attributes
+    with pytest.raises(AttributeError, match="no_such_op"):
+        x.no_such_op()

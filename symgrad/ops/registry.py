@@ -185,6 +185,10 @@ def register(
     builder.__qualname__ = name
     builder.__doc__ = f"Symbol op `{name}` (see the registry declaration)."
     builder.opdef = opdef  # type: ignore[attr-defined]
+    if method and not hasattr(Symbol, name):
+        # A real method, not a __getattr__ hook: with a hook on the class, CPython cannot
+        # specialise reads of a Symbol's slots, which every graph pass does per node.
+        setattr(Symbol, name, _fluent_method(opdef))
     _publish(name, builder)
     return builder
 
@@ -393,14 +397,13 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
     return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], []
 
 
-def fluent_method(symbol: Symbol, attr: str) -> Callable[..., Symbol]:
-    """x.<op>(...) for ops registered with method=True."""
-    opdef = OPS.get(attr)
-    if opdef is None or not opdef.method:
-        raise AttributeError(f"Symbol has no attribute {attr!r}")
+def _fluent_method(opdef: OpDef) -> Callable[..., Symbol]:
+    """x.<op>(...) for an op registered with method=True."""
 
-    def method(*args: Any, **kwargs: Any) -> Symbol:
-        tensors, attrs, name = opdef.parse((symbol, *args), kwargs)
+    def method(self: Symbol, *args: Any, **kwargs: Any) -> Symbol:
+        tensors, attrs, name = opdef.parse((self, *args), kwargs)
         return apply(opdef, tensors, attrs, name)
 
+    method.__name__ = method.__qualname__ = opdef.name
+    method.__doc__ = f"x.{opdef.name}(...) is sym.{opdef.name}(x, ...)."
     return method
