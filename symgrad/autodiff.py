@@ -166,26 +166,26 @@ def reverse_mode(
     `normalize_built`), so later rules see simplified adjoints and nothing is rebuilt.
     """
     order = topo_order(heads)
-    depends: set[int] = {id(t) for t in targets}
+    depends: set[Symbol] = set(targets)
     for node in order:
-        if not depends.isdisjoint(map(id, node.inputs)):
-            depends.add(id(node))
-    adjoints: dict[int, list[Symbol]] = {}
+        if not depends.isdisjoint(node.inputs):
+            depends.add(node)
+    adjoints: dict[Symbol, list[Symbol]] = {}
     for head, seed in zip(heads, seeds):
-        if id(head) in depends:
-            adjoints.setdefault(id(head), []).append(normal(seed))
+        if head in depends:
+            adjoints.setdefault(head, []).append(normal(seed))
     for node in reversed(order):
-        if node.op in (VAR, CONST) or id(node) not in adjoints:
+        if node.op in (VAR, CONST) or node not in adjoints:
             continue
         with origin_scope(_grad_origin(node)):
-            g = normal(_add_up(adjoints[id(node)]))
+            g = normal(_add_up(adjoints[node]))
             input_grads = _input_grads(node, g)
             for inp, gi in zip(node.inputs, input_grads):
-                if gi is not None and id(inp) in depends:
-                    adjoints.setdefault(id(inp), []).append(normal(gi))
+                if gi is not None and inp in depends:
+                    adjoints.setdefault(inp, []).append(normal(gi))
     results = []
     for target in targets:
-        contribs = adjoints.get(id(target))
+        contribs = adjoints.get(target)
         if not contribs:
             results.append(normal(_zeros_of(target)))
         else:

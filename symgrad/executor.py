@@ -79,27 +79,27 @@ def compile_program(
     locals, kernels passed in by name). Either way each intermediate is dropped after
     its last use.
     """
-    input_ids = {id(n): i for i, n in enumerate(inputs)}
-    order = [n for n in topo_order(outputs, input_ids) if id(n) not in input_ids]
-    slot: dict[int, int] = {id(n): i for i, n in enumerate(inputs)}
+    input_slots = {n: i for i, n in enumerate(inputs)}
+    order = [n for n in topo_order(outputs, input_slots) if n not in input_slots]
+    slot: dict[Symbol, int] = dict(input_slots)
     for node in order:
-        slot[id(node)] = len(slot)
-    last_use: dict[int, int] = {}
+        slot[node] = len(slot)
+    last_use: dict[Symbol, int] = {}
     for pos, node in enumerate(order):
         for i in node.inputs:
-            last_use[id(i)] = pos
-    pinned = {id(o) for o in outputs} | set(input_ids)
+            last_use[i] = pos
+    pinned = {*outputs, *inputs}
     dying: dict[int, list[int]] = {}  # step position -> slots whose last reader it is
-    for node_id, pos in last_use.items():
-        if node_id not in pinned:
-            dying.setdefault(pos, []).append(slot[node_id])
+    for node, pos in last_use.items():
+        if node not in pinned:
+            dying.setdefault(pos, []).append(slot[node])
     reuse = plan_buffer_reuse(order, outputs) if reuse_buffers else {}
     kernel_of = (lambda n: OPS[n.op].numpy_kernel_for(n)) if reuse_buffers else (lambda n: OPS[n.op].kernel(n.attrs))
     nodes: list[Symbol] = []
     consts: list[tuple[int, Any]] = []
     plan: list[tuple[Any, tuple[int, ...], int, tuple[int, ...], int | None]] = []
     for pos, node in enumerate(order):
-        s = slot[id(node)]
+        s = slot[node]
         if node.op == CONST:
             consts.append((s, node.attrs["value"]))
             continue
@@ -109,10 +109,10 @@ def compile_program(
             raise SymgradError("a group cannot be an op input")
         nodes.append(node)
         dead = tuple(sorted(dying.get(pos, ())))
-        target = reuse.get(id(node))
-        in_slots = tuple([slot[id(i)] for i in node.inputs])
+        target = reuse.get(node)
+        in_slots = tuple([slot[i] for i in node.inputs])
         plan.append((kernel_of(node), in_slots, s, dead, None if target is None else slot[target]))
-    out_slots = [slot[id(o)] for o in outputs]
+    out_slots = [slot[o] for o in outputs]
     n_slots = len(slot)
     if reuse_buffers and len(plan) <= TILING_STEP_LIMIT:
         namespace: dict[str, Any] = {}
@@ -120,7 +120,7 @@ def compile_program(
         if tiled is not None:
             lines, tile, scratch = tiled
             fn = _function(lines, namespace, list(range(len(inputs))), out_slots)
-            out_bytes = sum(_nbytes(o) for o in outputs if id(o) not in input_ids and o.op != CONST)
+            out_bytes = sum(_nbytes(o) for o in outputs if o not in input_slots and o.op != CONST)
             return Program(
                 fn, nodes, plan, consts, out_slots, n_slots, len(reuse), tile, tiled_peak=scratch + out_bytes
             )
@@ -195,49 +195,49 @@ def planned_peak(plan: list, nodes: list[Symbol]) -> int:
     return peak
 
 
-def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[int, int]:
+def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[Symbol, Symbol]:
     """Which ufunc steps may write into the buffer of an input that dies at that step.
 
     Only buffers a ufunc step created are reused (never arguments, constants or saved
     values), only with the same shape and dtype, and only once every node that may
     alias the buffer (views such as reshape or transpose, identities such as
-    stop_gradient) is dead too. Returns {id(node): id(input whose buffer it takes)}.
+    stop_gradient) is dead too. Returns {node: the input whose buffer it takes}.
     """
-    fresh = {id(n) for n in order if isinstance(OPS.get(n.op) and OPS[n.op].impl, np.ufunc) and n.shape}
-    shares: dict[int, frozenset] = {}  # for other nodes: the fresh buffers their value may share memory with
+    fresh = {n for n in order if isinstance(OPS.get(n.op) and OPS[n.op].impl, np.ufunc) and n.shape}
+    shares: dict[Symbol, frozenset] = {}  # for other nodes: the fresh buffers their value may share memory with
 
     def roots(n: Symbol) -> Any:
-        return (id(n),) if id(n) in fresh else shares.get(id(n), ())
+        return (n,) if n in fresh else shares.get(n, ())
 
     for n in order:
-        if id(n) not in fresh:
-            shares[id(n)] = frozenset().union(*(roots(i) for i in n.inputs))
-    last: dict[int, int] = {}
+        if n not in fresh:
+            shares[n] = frozenset().union(*(roots(i) for i in n.inputs))
+    last: dict[Symbol, int] = {}
     for pos, n in enumerate(order):
         for i in n.inputs:
-            if id(i) in fresh:
-                last[id(i)] = pos
+            if i in fresh:
+                last[i] = pos
             else:
-                for r in shares.get(id(i), ()):
+                for r in shares.get(i, ()):
                     last[r] = pos
     kept = set().union(*(roots(o) for o in outputs))
-    reuse: dict[int, int] = {}
-    taken: set[int] = set()
+    reuse: dict[Symbol, Symbol] = {}
+    taken: set[Symbol] = set()
     for pos, n in enumerate(order):
-        if id(n) not in fresh:
+        if n not in fresh:
             continue
         for i in n.inputs:
             if (
-                id(i) in fresh
-                and id(i) not in kept
-                and id(i) not in taken
-                and last.get(id(i)) == pos
+                i in fresh
+                and i not in kept
+                and i not in taken
+                and last.get(i) == pos
                 and i.shape == n.shape
                 and i.dtype == n.dtype
                 and i.dtype is not None
             ):
-                reuse[id(n)] = id(i)
-                taken.add(id(i))
+                reuse[n] = i
+                taken.add(i)
                 break
     return reuse
 
@@ -385,10 +385,10 @@ def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = No
 
     `order` is topo_order(outputs) when the caller has it already.
     """
-    index: dict[int, int] = {}
+    index: dict[Symbol, int] = {}
     parts: list[Any] = []
     for node in topo_order(outputs) if order is None else order:
-        index[id(node)] = len(index)
+        index[node] = len(index)
         if node.op == VAR:
             parts.append(("var", node.name, node.shape, str(node.dtype)))
         elif node.op == CONST:
@@ -398,8 +398,8 @@ def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = No
             )
         else:
             attrs = repr(sorted(node.attrs.items())) if node.attrs else ""
-            parts.append((node.op, attrs, tuple([index[id(i)] for i in node.inputs])))
-    return (tuple(parts), tuple(index[id(o)] for o in outputs))
+            parts.append((node.op, attrs, tuple([index[i] for i in node.inputs])))
+    return (tuple(parts), tuple(index[o] for o in outputs))
 
 
 def _fused_train(outputs: list[Symbol], grads: list[Symbol], args: list[Symbol], reuse: bool) -> Program | None:
@@ -476,11 +476,11 @@ def _compile_binding(
     backward = train = None
     saved: list[Symbol] = []
     if grad_names:
-        fwd_ids = {id(n) for n in topo_order(fwd_outputs)}
+        fwd_nodes = set(topo_order(fwd_outputs))
         bwd_nodes = topo_order(grads)
         # Forward values that some backward-only node reads are kept from forward to backward.
-        read = {id(i) for b in bwd_nodes if id(b) not in fwd_ids for i in b.inputs}
-        saved = [n for n in bwd_nodes if id(n) in fwd_ids and n.op not in (VAR, CONST) and id(n) in read]
+        read = {i for b in bwd_nodes if b not in fwd_nodes for i in b.inputs}
+        saved = [n for n in bwd_nodes if n in fwd_nodes and n.op not in (VAR, CONST) and n in read]
         train = _fused_train(fwd_outputs, grads, arg_inputs, reuse_buffers)
         if train is not None:  # one tiled pass computes outputs and gradients; nothing is saved
             saved = []

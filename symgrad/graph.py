@@ -9,6 +9,7 @@ serialization) import it inside the method, keeping imports flowing one way.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import threading
@@ -59,6 +60,18 @@ class NameManager:
         if manager is None:
             manager = NameManager._local.current = NameManager()
         return manager
+
+
+@functools.cache
+def _api() -> Any:
+    """symgrad.ops.api, imported on first use (it imports this module).
+
+    Operators call this, not an import statement: an import per call costs a module lookup
+    and a failed attribute search, and operators run per node as graphs are built.
+    """
+    from .ops import api
+
+    return api
 
 
 class Symbol:
@@ -175,10 +188,9 @@ class Symbol:
                         return node
                 raise SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
             return self.inputs[index]
-        from .ops import api
         from .ops.shape import encode_index
 
-        return api.getitem(self, index=encode_index(index))
+        return _api().getitem(self, index=encode_index(index))
 
     def __bool__(self) -> bool:
         from .errors import describe_origin
@@ -241,112 +253,70 @@ class Symbol:
     # ---- operators ---------------------------------------------------------
     @property
     def T(self) -> Symbol:
-        from .ops import api
-
-        return api.transpose(self)
+        return _api().transpose(self)
 
     def __neg__(self) -> Symbol:
-        from .ops import api
-
-        return api.negative(self)
+        return _api().negative(self)
 
     def __pos__(self) -> Symbol:
         return self
 
     def __abs__(self) -> Symbol:
-        from .ops import api
-
-        return api.abs(self)
+        return _api().abs(self)
 
     def __add__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("add", self, other, "_plus", "_plusscalar")
+        return _api().binary_operator("add", self, other, "_plus", "_plusscalar")
 
     def __radd__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("add", other, self, "_plus", "_plusscalar")
+        return _api().binary_operator("add", other, self, "_plus", "_plusscalar")
 
     def __sub__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("subtract", self, other, "_minus", "_minusscalar")
+        return _api().binary_operator("subtract", self, other, "_minus", "_minusscalar")
 
     def __rsub__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("subtract", other, self, "_minus", "_rminusscalar")
+        return _api().binary_operator("subtract", other, self, "_minus", "_rminusscalar")
 
     def __mul__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("multiply", self, other, "_mul", "_mulscalar")
+        return _api().binary_operator("multiply", self, other, "_mul", "_mulscalar")
 
     def __rmul__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("multiply", other, self, "_mul", "_mulscalar")
+        return _api().binary_operator("multiply", other, self, "_mul", "_mulscalar")
 
     def __truediv__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("divide", self, other, "_div", "_divscalar")
+        return _api().binary_operator("divide", self, other, "_div", "_divscalar")
 
     def __rtruediv__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("divide", other, self, "_div", "_rdivscalar")
+        return _api().binary_operator("divide", other, self, "_div", "_rdivscalar")
 
     def __pow__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("power", self, other, "_power", "_powerscalar")
+        return _api().binary_operator("power", self, other, "_power", "_powerscalar")
 
     def __rpow__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("power", other, self, "_power", "_rpowerscalar")
+        return _api().binary_operator("power", other, self, "_power", "_rpowerscalar")
 
     def __matmul__(self, other: Any) -> Symbol:
-        from .ops import api
-
-        return api.matmul(self, other)
+        return _api().matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Symbol:
-        from .ops import api
-
-        return api.matmul(other, self)
+        return _api().matmul(other, self)
 
     def __lt__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("less", self, other, "_lesser", "_lesserscalar")
+        return _api().binary_operator("less", self, other, "_lesser", "_lesserscalar")
 
     def __le__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("less_equal", self, other, "_lesser_equal", "_lesser_equalscalar")
+        return _api().binary_operator("less_equal", self, other, "_lesser_equal", "_lesser_equalscalar")
 
     def __gt__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("greater", self, other, "_greater", "_greaterscalar")
+        return _api().binary_operator("greater", self, other, "_greater", "_greaterscalar")
 
     def __ge__(self, other: Any) -> Symbol:
-        from .ops.api import binary_operator
-
-        return binary_operator("greater_equal", self, other, "_greater_equal", "_greater_equalscalar")
+        return _api().binary_operator("greater_equal", self, other, "_greater_equal", "_greater_equalscalar")
 
     def __eq__(self, other: Any) -> Symbol:  # type: ignore[override]
-        from .ops.api import binary_operator
-
-        return binary_operator("equal", self, other, "_equal", "_equalscalar")
+        return _api().binary_operator("equal", self, other, "_equal", "_equalscalar")
 
     def __ne__(self, other: Any) -> Symbol:  # type: ignore[override]
-        from .ops.api import binary_operator
-
-        return binary_operator("not_equal", self, other, "_not_equal", "_not_equalscalar")
+        return _api().binary_operator("not_equal", self, other, "_not_equal", "_not_equalscalar")
 
 
 def normalize_shape(shape: Any) -> tuple[int, ...] | None:
@@ -448,27 +418,28 @@ def Group(symbols: Iterable[Symbol]) -> Symbol:
     return Symbol(GROUP, tuple(members), name="group")
 
 
-def topo_order(outputs: Iterable[Symbol], stop: Container[int] = ()) -> list[Symbol]:
+def topo_order(outputs: Iterable[Symbol], stop: Container[Symbol] = frozenset()) -> list[Symbol]:
     """Every node reachable from outputs, inputs before users (iterative post-order DFS).
 
-    Nodes whose id is in `stop` are listed but not looked through (a program's inputs).
+    Nodes in `stop` (a set or dict) are listed but not looked through (a program's inputs).
+    Graph passes key sets and dicts by the nodes themselves (hashed by identity), not by
+    id(node): a call of id() costs more than the lookup it feeds.
     """
     order: list[Symbol] = []
-    seen: set[int] = set()
+    seen: set[Symbol] = set()
     mark = seen.add  # bound methods: this loop runs a dozen times per bind over every node
     for root in outputs:
-        if id(root) in seen:
+        if root in seen:
             continue
-        mark(id(root))
-        stack = [(root, iter(() if id(root) in stop else root.inputs))]
+        mark(root)
+        stack = [(root, iter(() if root in stop else root.inputs))]
         push = stack.append
         while stack:
             node, children = stack[-1]
             for child in children:
-                child_id = id(child)
-                if child_id not in seen:
-                    mark(child_id)
-                    push((child, iter(() if child_id in stop else child.inputs)))
+                if child not in seen:
+                    mark(child)
+                    push((child, iter(() if child in stop else child.inputs)))
                     break
             else:
                 stack.pop()

@@ -100,29 +100,28 @@ class Simplifier:
         self.budget = base
         self.rules = {op: [r for r in rules if assume_finite or not r.finite] for op, rules in RULES.items()}
         self.table: dict[tuple, Symbol] = {}
-        self.canonical: set[int] = set()
-        self.keep: list[Symbol] = []  # keeps ids in `canonical` from being reused
+        self.canonical: set[Symbol] = set()
         self.report = Report()
 
     def run(self, outputs: list[Symbol], variables: dict[str, Symbol] | None = None) -> list[Symbol]:
         """The outputs simplified, with variables replaced by name on the way (as `substitute` does)."""
-        memo: dict[int, Symbol] = {}
+        memo: dict[Symbol, Symbol] = {}
         order = topo_order(outputs)
         self.budget += self.per_node * len(order)
         for node in order:
-            if id(node) in self.canonical:  # already normalised by an earlier run of this simplifier
-                memo[id(node)] = node
+            if node in self.canonical:  # already normalised by an earlier run of this simplifier
+                memo[node] = node
                 continue
             if variables is not None and node.op == VAR:
-                memo[id(node)] = variables.get(node.name, node)
+                memo[node] = variables.get(node.name, node)
                 continue
             new = node
             if node.inputs:
-                inputs = tuple([memo[id(i)] for i in node.inputs])
+                inputs = tuple([memo[i] for i in node.inputs])
                 if not all(map(is_, inputs, node.inputs)):
                     new = rebuild(node, inputs)
-            memo[id(node)] = self.normalize(new)
-        return [memo[id(o)] for o in outputs]
+            memo[node] = self.normalize(new)
+        return [memo[o] for o in outputs]
 
     def intern(self, node: Symbol) -> Symbol:
         if node.op == VAR:
@@ -138,8 +137,7 @@ class Simplifier:
         if found is not None:
             return found
         self.table[key] = node
-        self.canonical.add(id(node))
-        self.keep.append(node)
+        self.canonical.add(node)
         return node
 
     def normalize(self, node: Symbol) -> Symbol:
@@ -186,32 +184,32 @@ class Simplifier:
     def normalize_new(self, root: Symbol) -> Symbol:
         """Normalise the nodes a rule created (everything not already canonical)."""
         canonical = self.canonical
-        if id(root) in canonical or root.op == VAR:
+        if root in canonical or root.op == VAR:
             return root
         for i in root.inputs:
-            if id(i) not in canonical and i.op != VAR:
+            if i not in canonical and i.op != VAR:
                 break
         else:  # the usual case: one new node over canonical ones
             return self.normalize(root) if root.op != CONST else self.intern(root)
         order: list[Symbol] = []  # the new part of root's graph, inputs first (one DFS)
-        seen = {id(root)}
+        seen = {root}
         stack = [(root, iter(root.inputs))]
         while stack:
             node, children = stack[-1]
             for child in children:
-                if id(child) not in seen and id(child) not in canonical and child.op != VAR:
-                    seen.add(id(child))
+                if child not in seen and child not in canonical and child.op != VAR:
+                    seen.add(child)
                     stack.append((child, iter(child.inputs)))
                     break
             else:
                 stack.pop()
                 order.append(node)
-        memo: dict[int, Symbol] = {}
+        memo: dict[Symbol, Symbol] = {}
         for n in order:
-            inputs = tuple([memo.get(id(i), i) for i in n.inputs])
+            inputs = tuple([memo.get(i, i) for i in n.inputs])
             n2 = n if all(map(is_, inputs, n.inputs)) else rebuild(n, inputs)
-            memo[id(n)] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
-        return memo[id(root)]
+            memo[n] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
+        return memo[root]
 
     def fold(self, node: Symbol) -> Symbol | None:
         """Evaluate an op whose inputs are all small constants."""
@@ -375,7 +373,7 @@ def _has_terms(n: Symbol) -> bool:
     return n.op in ("add", "subtract", "negative") or (n.op == "multiply" and _is_scalar_const(n.inputs[0]))
 
 
-def _signed_terms(root: Symbol, canonical: set[int]) -> list[tuple[Any, Symbol]]:
+def _signed_terms(root: Symbol, canonical: set[Symbol]) -> list[tuple[Any, Symbol]]:
     """root as a list of (coefficient, term), looking through up to 16 levels of canonical sums.
 
     A loop, not a recursive closure: a closure that calls itself is a reference cycle,
@@ -385,7 +383,7 @@ def _signed_terms(root: Symbol, canonical: set[int]) -> list[tuple[Any, Symbol]]
     stack = [(root, 1, 0)]
     while stack:
         n, sign, depth = stack.pop()
-        if depth < 16 and n.op in ("add", "subtract") and (n is root or id(n) in canonical):
+        if depth < 16 and n.op in ("add", "subtract") and (n is root or n in canonical):
             stack.append((n.inputs[1], sign if n.op == "add" else -sign, depth + 1))
             stack.append((n.inputs[0], sign, depth + 1))  # popped first: terms stay in order
         else:
@@ -401,11 +399,11 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     if a is not b and not (_has_terms(a) or _has_terms(b)):
         return None  # two different terms with coefficient 1: nothing to collect
     terms = _signed_terms(node, s.canonical)
-    term_ids = [id(t) for _, t in terms if not (_is_scalar_const(t) and t.dtype is None)]
-    if len(set(term_ids)) == len(term_ids) and len(terms) - len(term_ids) < 2:
+    term_nodes = [t for _, t in terms if not (_is_scalar_const(t) and t.dtype is None)]
+    if len(set(term_nodes)) == len(term_nodes) and len(terms) - len(term_nodes) < 2:
         return None  # every term once and at most one constant: nothing to collect
-    coefs: dict[int, Any] = {}
-    signs: dict[int, set] = {}
+    coefs: dict[Symbol, Any] = {}
+    signs: dict[Symbol, set] = {}
     order: list[Symbol] = []
     constant = 0
     n_consts = 0
@@ -414,30 +412,30 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
             constant = constant + c * t.attrs["value"]
             n_consts += 1
             continue
-        if id(t) not in coefs:
-            coefs[id(t)] = 0
-            signs[id(t)] = set()
+        if t not in coefs:
+            coefs[t] = 0
+            signs[t] = set()
             order.append(t)
-        coefs[id(t)] = coefs[id(t)] + c
-        signs[id(t)].add(c > 0)
+        coefs[t] = coefs[t] + c
+        signs[t].add(c > 0)
     merged = len(order) + (1 if n_consts else 0) < len(terms)
     if not merged:
         return None
     numbers = [c for c, _ in terms] + [t.attrs["value"] for _, t in terms if _is_scalar_const(t) and t.dtype is None]
     if not all(_stays_a_number(v, numbers) for v in (constant, *coefs.values())):
         return None  # 1e308*x + 1e308*x is finite at x = 0.5, inf*x is not
-    if not s.assume_finite and any(len(signs[id(t)]) > 1 for t in order):
+    if not s.assume_finite and any(len(signs[t]) > 1 for t in order):
         return None  # x + x - x is NaN at x = inf, x is not: mixed signs merge only for finite x
-    if not s.assume_finite and any(coefs[id(t)] == 0 for t in order):
+    if not s.assume_finite and any(coefs[t] == 0 for t in order):
         return None  # x - x is NaN at inf: only under assume_finite
-    kept = [t for t in order if coefs[id(t)] != 0]
+    kept = [t for t in order if coefs[t] != 0]
     if not kept:
         return None
     if not all(covers(kept[0], t) and covered_by(t, kept[0]) for t in kept[1:]) and len(kept) != len(order):
         return None  # dropping a term could change the broadcast shape
-    acc = _scaled(coefs[id(kept[0])], kept[0])
+    acc = _scaled(coefs[kept[0]], kept[0])
     for t in kept[1:]:
-        c = coefs[id(t)]
+        c = coefs[t]
         acc = acc - _scaled(-c, t) if (isinstance(c, (int, float)) and c < 0) else acc + _scaled(c, t)
     if constant != 0 or (n_consts and (not kept or math.copysign(1.0, constant) > 0)):
         # a zero constant stays unless it is -0.0: x + 0.0 is 0.0 at x = -0.0, as the sum was

@@ -106,7 +106,7 @@ def compile_tiled(
     order: Sequence[Symbol],
     inputs: Sequence[Symbol],
     outputs: Sequence[Symbol],
-    slot: dict[int, int],
+    slot: dict[Symbol, int],
     namespace: dict[str, Any],
 ) -> tuple[list[str], int, int] | None:
     """The body lines of a tiled program over numbered slots (kernels and constants go into
@@ -167,9 +167,9 @@ def compile_tiled(
     emit = lines.append
     for node in inputs:
         if part[id(node)] == "big":
-            emit(f"    f{slot[id(node)]} = v{slot[id(node)]}.reshape(-1)")
+            emit(f"    f{slot[node]} = v{slot[node]}.reshape(-1)")
     for node in order:
-        s = slot[id(node)]
+        s = slot[node]
         if node.op == CONST:
             namespace[f"c{s}"] = node.attrs["value"]
             emit(f"    v{s} = c{s}")
@@ -177,18 +177,18 @@ def compile_tiled(
                 emit(f"    f{s} = v{s}.reshape(-1)")
         elif part[id(node)] == "small":
             namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
-            emit(f"    v{s} = k{s}({', '.join(f'v{slot[id(i)]}' for i in node.inputs)})")
+            emit(f"    v{s} = k{s}({', '.join(f'v{slot[i]}' for i in node.inputs)})")
     small_in_body = {id(i) for n in body for i in n.inputs if part[id(i)] == "small"}
     for node in [*inputs, *order]:
         if id(node) in small_in_body:
-            emit(f"    t{slot[id(node)]} = scalar(v{slot[id(node)]})")
+            emit(f"    t{slot[node]} = scalar(v{slot[node]})")
     for node in body:
         if id(node) in output_ids:
-            namespace[f"d{slot[id(node)]}"] = node.dtype
-            emit(f"    o{slot[id(node)]} = empty({n_elems}, d{slot[id(node)]})")
+            namespace[f"d{slot[node]}"] = node.dtype
+            emit(f"    o{slot[node]} = empty({n_elems}, d{slot[node]})")
     for r in reductions:
-        namespace[f"z{slot[id(r)]}"] = r.dtype.type(0)
-        emit(f"    a{slot[id(r)]} = z{slot[id(r)]}")
+        namespace[f"z{slot[r]}"] = r.dtype.type(0)
+        emit(f"    a{slot[r]} = z{slot[r]}")
     for b, dtype in enumerate(buffer_dtypes):
         namespace[f"d_b{b}"] = dtype
         emit(f"    b{b} = empty({tile}, d_b{b})")
@@ -203,17 +203,17 @@ def compile_tiled(
     tiled_leaves |= {id(r.inputs[0]) for r in reductions if id(r.inputs[0]) not in body_pos}
     for node in [*inputs, *order]:
         if id(node) in tiled_leaves:
-            emit(f"        t{slot[id(node)]} = f{slot[id(node)]}[lo:hi]")
+            emit(f"        t{slot[node]} = f{slot[node]}[lo:hi]")
     pending = sorted(reductions, key=lambda r: reduce_after[id(r)])
     while pending and reduce_after[id(pending[0])] < 0:
         emit(_accumulate(pending.pop(0), slot))
     for pos, node in enumerate(body):
-        s = slot[id(node)]
+        s = slot[node]
         namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
-        args = ", ".join(f"t{slot[id(i)]}" for i in node.inputs)
+        args = ", ".join(f"t{slot[i]}" for i in node.inputs)
         if node.op in _SPREADS:
             namespace[f"d{s}"] = node.dtype
-            emit(f"        t{s} = asarray(t{slot[id(node.inputs[0])]}, d{s})")
+            emit(f"        t{s} = asarray(t{slot[node.inputs[0]]}, d{s})")
             if id(node) in output_ids:
                 emit(f"        o{s}[lo:hi] = t{s}")
         elif id(node) in buffered:
@@ -228,23 +228,23 @@ def compile_tiled(
             emit(_accumulate(pending.pop(0), slot))
     for node in body:
         if id(node) in output_ids:
-            namespace[f"shape{slot[id(node)]}"] = big_shape
-            emit(f"    v{slot[id(node)]} = o{slot[id(node)]}.reshape(shape{slot[id(node)]})")
+            namespace[f"shape{slot[node]}"] = big_shape
+            emit(f"    v{slot[node]} = o{slot[node]}.reshape(shape{slot[node]})")
     for r in reductions:
-        s = slot[id(r)]
+        s = slot[r]
         namespace[f"fin{s}"] = _finisher(r, n_elems)
         emit(f"    v{s} = fin{s}(a{s})")
     for node in order:
         if part[id(node)] == "late":
-            s = slot[id(node)]
+            s = slot[node]
             namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
-            emit(f"    v{s} = k{s}({', '.join(f'v{slot[id(i)]}' for i in node.inputs)})")
+            emit(f"    v{s} = k{s}({', '.join(f'v{slot[i]}' for i in node.inputs)})")
     return lines, tile, tile * sum(d.itemsize for d in buffer_dtypes)
 
 
-def _accumulate(reduction: Symbol, slot: dict[int, int]) -> str:
-    s = slot[id(reduction)]
-    return f"        a{s} = a{s} + add_reduce(t{slot[id(reduction.inputs[0])]})"
+def _accumulate(reduction: Symbol, slot: dict[Symbol, int]) -> str:
+    s = slot[reduction]
+    return f"        a{s} = a{s} + add_reduce(t{slot[reduction.inputs[0]]})"
 
 
 def _finisher(reduction: Symbol, n_elems: int) -> Callable[[Any], Any]:
