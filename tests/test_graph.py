@@ -99,7 +99,19 @@ def test_infer_type():
 
 def test_node_dtypes_follow_numpy_promotion_for_every_input_mix():
     """Node dtypes (fast paths included) are NumPy's: dtype inputs and weak Python scalars, NEP 50."""
-    kinds = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64", "complex64", "complex128"]
+    kinds = [
+        "bool",
+        "uint8",
+        "int32",
+        "int64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+        ">f8",
+        ">i4",
+    ]
     weak = [2, -3, 2.5, 1e300, True]  # constants are real
     operands = [("dtype", k) for k in kinds] + [("weak", w) for w in weak]
     for (ka, a), (kb, b) in itertools.product(operands, repeat=2):
@@ -109,6 +121,8 @@ def test_node_dtypes_follow_numpy_promotion_for_every_input_mix():
         y = sym.var("y", dtype=b) if kb == "dtype" else b
         expected = np.result_type(np.dtype(a) if ka == "dtype" else a, np.dtype(b) if kb == "dtype" else b)
         assert (x + y).dtype == expected, (a, b)
+        if ka == "dtype":
+            assert (x * x).dtype == np.result_type(np.dtype(a), np.dtype(a)), a
         if ka == "dtype" and a != "bool":  # NumPy has no negative of bools
             assert sym.negative(x).dtype == np.negative(np.zeros(1, a)).dtype, a
             if np.dtype(a).kind in "fc":

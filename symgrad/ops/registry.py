@@ -265,8 +265,14 @@ def node_meta(
                 + describe_origin(origin)
             ) from None
     dtype = None
-    if opdef.dtype is same_dtype and len(dtypes) == 2 and dtypes[0] is dtypes[1] and isinstance(dtypes[0], np.dtype):
-        dtype = dtypes[0]  # the common case, without np.result_type
+    first = dtypes[0] if dtypes else None
+    if (
+        isinstance(first, np.dtype)
+        and first.isnative
+        and (len(dtypes) == 1 or (len(dtypes) == 2 and dtypes[1] is first))
+        and (opdef.dtype is same_dtype or (opdef.dtype is float_dtype and first.kind == "f"))
+    ):
+        dtype = first  # the common case, inputs of one dtype: np.result_type would give it back
     elif all(d is not None for d in dtypes):
         try:
             dtype = np.dtype(opdef.dtype(*dtypes, **attrs))
