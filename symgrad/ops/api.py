@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..graph import NameManager, Symbol
+from ..graph import Symbol
 from .elementwise import (  # noqa: F401
     BlockGrad,
     abs,
@@ -66,4 +66,4 @@ from .shape import (  # noqa: F401
 def binary_operator(op: str, left: Any, right: Any, hint: str, scalar_hint: str) -> Symbol:
     """`a + b` and friends: MXNet names `_plus0` for two Symbols, `_plusscalar0` with a number."""
     both = isinstance(left, Symbol) and isinstance(right, Symbol)
-    return apply(OPS[op], (left, right), {}, NameManager.current().get(None, hint if both else scalar_hint))
+    return apply(OPS[op], (left, right), {}, hint=hint if both else scalar_hint)

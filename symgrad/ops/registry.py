@@ -50,6 +50,8 @@ class OpDef:
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
+        if not kwargs and len(args) == self.arity and not self.attr_defaults and self.normalize is None:
+            return list(args), {}, None  # the common call, sin(x)
         kwargs = dict(kwargs)
         name = kwargs.pop("name", None)
         if self.arity == "list":
@@ -289,17 +291,26 @@ def _dtype_or_weak(node: Symbol) -> Any:
     return None
 
 
-def apply(opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Symbol:
-    """Build one node: constants for numbers, an auto name, shape and dtype when known."""
+def apply(
+    opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None, hint: str | None = None
+) -> Symbol:
+    """Build one node: constants for numbers, a name (else an auto name from hint or the op's),
+    shape and dtype when known."""
     nodes = tuple([x if type(x) is Symbol and x.op != GROUP else as_symbol(x) for x in inputs])
     origin = getattr(_origin_local, "origin", False)
     if origin is False:
         origin = user_origin()
-    node_name = NameManager.current().get(name, opdef.hint)
+    if name is None:
+        name = NameManager.current().get(None, hint or opdef.hint)
     shape, dtype = node_meta(
-        opdef, [n.shape for n in nodes], [_dtype_or_weak(n) for n in nodes], attrs, node_name, origin
+        opdef,
+        [n.shape for n in nodes],
+        [n.dtype if n.dtype is not None else _dtype_or_weak(n) for n in nodes],
+        attrs,
+        name,
+        origin,
     )
-    return Symbol(opdef.name, nodes, attrs, node_name, shape, dtype, origin)
+    return Symbol(opdef.name, nodes, attrs, name, shape, dtype, origin)
 
 
 def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
