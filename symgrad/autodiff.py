@@ -23,7 +23,7 @@ from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, is_const, 
 from .ops import elementwise as ew
 from .ops import reduction as red
 from .ops import shape as shp
-from .ops.registry import OPS, as_symbol, broadcast_shapes, origin_scope
+from .ops.registry import OPS, as_symbol, broadcast_shapes, swap_origin
 
 _LEAVES: dict[int, tuple[weakref.ref, frozenset | None]] = {}  # id -> (node, leaves); Symbol == builds a node
 _MAX_LEAVES = 32
@@ -112,6 +112,8 @@ def _remask(c: Symbol, value: Symbol, taken: bool) -> Symbol:
 
 
 def _add_up(contribs: list[Symbol]) -> Symbol:
+    if len(contribs) == 1:
+        return contribs[0]
     masks = [_mask_of(g) for g in contribs]
     if len(contribs) > 1 and all(masks) and all(m[0] is masks[0][0] and m[2] == masks[0][2] for m in masks):
         return _remask(masks[0][0], _add_up([m[1] for m in masks]), masks[0][2])
@@ -174,15 +176,23 @@ def reverse_mode(
     for head, seed in zip(heads, seeds):
         if head in depends:
             adjoints.setdefault(head, []).append(normal(seed))
-    for node in reversed(order):
-        if node.op in (VAR, CONST) or node not in adjoints:
-            continue
-        with origin_scope(_grad_origin(node)):
+    grad_origins: dict[Any, tuple | None] = {}  # node origin -> its gradient nodes' origin (one tuple per line)
+    outer = swap_origin(None)
+    try:
+        for node in reversed(order):
+            if node.op in (VAR, CONST) or node not in adjoints:
+                continue
+            origin = grad_origins.get(node.origin, False)
+            if origin is False:
+                origin = grad_origins[node.origin] = _grad_origin(node)
+            swap_origin(origin)  # gradient nodes point at the line that built node
             g = normal(_add_up(adjoints[node]))
             input_grads = _input_grads(node, g)
             for inp, gi in zip(node.inputs, input_grads):
                 if gi is not None and inp in depends:
                     adjoints.setdefault(inp, []).append(normal(gi))
+    finally:
+        swap_origin(outer)
     results = []
     for target in targets:
         contribs = adjoints.get(target)

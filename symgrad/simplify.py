@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import is_
+from operator import attrgetter, is_
 from typing import Any
 
 import numpy as np
@@ -71,10 +71,6 @@ class Report:
         return "\n".join(lines)
 
 
-def _attrs_key(attrs: dict[str, Any]) -> tuple:
-    return tuple(sorted(attrs.items())) if attrs else ()
-
-
 def _const_key(node: Symbol) -> tuple:
     v = node.attrs["value"]
     if isinstance(v, np.ndarray):
@@ -85,6 +81,7 @@ def _const_key(node: Symbol) -> tuple:
 
 
 _COMMUTATIVE = {"add", "multiply"}
+_op_of = attrgetter("op")
 
 
 class Simplifier:
@@ -124,15 +121,18 @@ class Simplifier:
         return [memo[o] for o in outputs]
 
     def intern(self, node: Symbol) -> Symbol:
-        if node.op == VAR:
+        """The one node of node's (op, attrs, inputs) this run has seen (CSE), node itself if new."""
+        op = node.op
+        if op == VAR:
             return node
-        if node.op == CONST:
+        if op == CONST:
             key: tuple = ("const", _const_key(node))
         else:
-            ids = tuple(map(id, node.inputs))
-            if node.op in _COMMUTATIVE and node.inputs[0].op != CONST and node.inputs[1].op != CONST:
+            inputs = node.inputs
+            ids = tuple(map(id, inputs))
+            if op in _COMMUTATIVE and inputs[0].op != CONST and inputs[1].op != CONST:
                 ids = tuple(sorted(ids))  # constants have a fixed side, set by the rules
-            key = (node.op, _attrs_key(node.attrs), ids)
+            key = (op, tuple(sorted(node.attrs.items())) if node.attrs else (), ids)
         found = self.table.get(key)
         if found is not None:
             return found
@@ -144,17 +144,19 @@ class Simplifier:
         """Apply rules to node (whose inputs are normalised) until none fires."""
         for _ in range(64):
             node = self.intern(node)
-            folded = self.fold(node)
-            if folded is not None:
-                node = self.intern(folded)
-                self.report.counts["constant_fold"] += 1
-                continue
+            for i in node.inputs:
+                if i.op != CONST:
+                    break
+            else:  # every input constant (or none): maybe a small constant
+                folded = self.fold(node)
+                if folded is not None:
+                    node = self.intern(folded)
+                    self.report.counts["constant_fold"] += 1
+                    continue
             rules = self.rules.get(node.op)
-            if not rules:
+            if not rules or self.budget <= 0:
                 return node
-            if self.budget <= 0:
-                return node
-            input_ops = {i.op for i in node.inputs}
+            input_ops = set(map(_op_of, node.inputs))
             outer = swap_origin(node.origin)  # new nodes keep the rewritten node's origin
             try:
                 for rule in rules:
@@ -212,12 +214,9 @@ class Simplifier:
         return memo[root]
 
     def fold(self, node: Symbol) -> Symbol | None:
-        """Evaluate an op whose inputs are all small constants."""
+        """Evaluate an op whose inputs are all small constants (normalize checks the inputs)."""
         if node.op in (VAR, CONST, GROUP):
             return None
-        for i in node.inputs:
-            if i.op != CONST:
-                return None
         if node.op in ("zeros", "ones") and math.prod(node.attrs["shape"]) > FOLD_LIMIT:
             return None
         opdef = OPS[node.op]

@@ -212,23 +212,11 @@ def on_register(publish: Callable[[str, Callable], None]) -> None:
 _origin_local = threading.local()
 
 
-class origin_scope:
-    """Nodes built inside take this origin (autodiff marks gradient nodes with their source)."""
-
-    def __init__(self, origin: tuple | None) -> None:
-        self.origin = origin
-
-    def __enter__(self) -> None:
-        self.previous = swap_origin(self.origin)
-
-    def __exit__(self, *exc: object) -> None:
-        swap_origin(self.previous)
-
-
 def swap_origin(origin: Any) -> Any:
     """Set the origin nodes built from now on take (False: the user's line); returns the one it replaces.
 
-    The simplifier's inner loop calls this directly, without a context manager's cost."""
+    Autodiff marks gradient nodes with their source line this way, and the simplifier gives
+    the nodes a rule builds the rewritten node's origin (no context manager: these are hot loops)."""
     previous = getattr(_origin_local, "origin", False)
     _origin_local.origin = origin
     return previous
