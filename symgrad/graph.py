@@ -12,8 +12,8 @@ import contextlib
 import functools
 import gc
 import math
-import threading
 from collections.abc import Container, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,9 @@ GROUP = "_group"
 class NameManager:
     """MXNet-style auto names: one counter per hint (`_plus0`, `_plus1`, `sin0`).
 
-    ``with sg.NameManager():`` starts fresh counters for the block.
+    ``with sg.NameManager():`` starts fresh counters for the block. Each thread (and
+    asyncio task) has its own current manager: a ContextVar, read once per node built.
     """
-
-    _local = threading.local()
 
     def __init__(self) -> None:
         self._counters: dict[str, int] = {}
@@ -47,19 +46,23 @@ class NameManager:
 
     def __enter__(self) -> NameManager:
         self._previous = NameManager.current()
-        NameManager._local.current = self
+        _CURRENT_NAMES.set(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        NameManager._local.current = self._previous
+        _CURRENT_NAMES.set(self._previous)
 
     @staticmethod
     def current() -> NameManager:
         """The name manager of this thread (one default per thread)."""
-        manager = getattr(NameManager._local, "current", None)
+        manager = _CURRENT_NAMES.get()
         if manager is None:
-            manager = NameManager._local.current = NameManager()
+            manager = NameManager()
+            _CURRENT_NAMES.set(manager)
         return manager
+
+
+_CURRENT_NAMES: ContextVar[NameManager | None] = ContextVar("symgrad_name_manager", default=None)
 
 
 @functools.cache

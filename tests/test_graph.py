@@ -183,3 +183,27 @@ def test_ops_registered_later_become_methods_of_symbols_and_ndarrays():
     assert x.shape == (2,) and x.sum().op == "sum"  # op names never shadow a Symbol's own attributes
     with pytest.raises(AttributeError, match="no_such_op"):
         x.no_such_op()
+
+
+def test_auto_names_and_origins_are_per_thread():
+    import threading
+
+    barrier = threading.Barrier(3)
+    names, lines = {}, {}
+
+    def work(key):
+        with sg.NameManager():
+            a = sym.var("a")
+            names[key] = []
+            for _ in range(3):
+                barrier.wait()  # the threads take turns building, so a shared counter would interleave
+                names[key].append((a + 1).name)
+            lines[key] = sym.grad(sym.sin(a) * key, a).origin
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert names == {k: ["_plusscalar0", "_plusscalar1", "_plusscalar2"] for k in range(3)}
+    assert {line[:2] for line in lines.values()} == {(__file__, lines[0][1])}  # each points at the user's line

@@ -9,8 +9,8 @@ printing, the executor, eager mode) reads the declaration from `OPS`.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import is_
 from typing import Any
@@ -209,7 +209,7 @@ def on_register(publish: Callable[[str, Callable], None]) -> None:
     _PUBLISHERS.append(publish)
 
 
-_origin_local = threading.local()
+_ORIGIN: ContextVar[Any] = ContextVar("symgrad_origin", default=False)  # per thread and asyncio task
 
 
 def swap_origin(origin: Any) -> Any:
@@ -217,8 +217,8 @@ def swap_origin(origin: Any) -> Any:
 
     Autodiff marks gradient nodes with their source line this way, and the simplifier gives
     the nodes a rule builds the rewritten node's origin (no context manager: these are hot loops)."""
-    previous = getattr(_origin_local, "origin", False)
-    _origin_local.origin = origin
+    previous = _ORIGIN.get()
+    _ORIGIN.set(origin)
     return previous
 
 
@@ -285,7 +285,7 @@ def apply(
     """Build one node: constants for numbers, a name (else an auto name from hint or the op's),
     shape and dtype when known."""
     nodes = tuple([x if type(x) is Symbol and x.op != GROUP else as_symbol(x) for x in inputs])
-    origin = getattr(_origin_local, "origin", False)
+    origin = _ORIGIN.get()
     if origin is False:
         origin = user_origin()
     if name is None:
