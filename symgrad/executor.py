@@ -383,23 +383,35 @@ def clear_cache() -> None:
 def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = None) -> tuple:
     """A hashable description of the graph's structure (ops, attrs, wiring, variables).
 
+    One flat tuple (a kept plan's key is not thousands of small tuples for the cyclic
+    collector to walk), unambiguous: each node is its op (VAR and CONST are reserved),
+    then a fixed number of fields, or for other ops attrs, input count and input positions.
     `order` is topo_order(outputs) when the caller has it already.
     """
     index: dict[Symbol, int] = {}
     parts: list[Any] = []
+    add = parts.append
     for node in topo_order(outputs) if order is None else order:
         index[node] = len(index)
-        if node.op == VAR:
-            parts.append(("var", node.name, node.shape, str(node.dtype)))
-        elif node.op == CONST:
+        op = node.op
+        if op == VAR:
+            parts += (VAR, node.name, node.shape, str(node.dtype))
+        elif op == CONST:
             v = node.attrs["value"]
-            parts.append(
-                ("const", v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else ("c", *scalar_key(v))
-            )
+            if isinstance(v, np.ndarray):
+                parts += (CONST, v.dtype.str, v.shape, v.tobytes())
+            else:
+                key = scalar_key(v)
+                parts += (CONST, *key, None) if len(key) == 2 else (CONST, *key)  # three fields either way
         else:
-            attrs = repr(sorted(node.attrs.items())) if node.attrs else ""
-            parts.append((node.op, attrs, tuple([index[i] for i in node.inputs])))
-    return (tuple(parts), tuple(index[o] for o in outputs))
+            add(op)
+            add(repr(sorted(node.attrs.items())) if node.attrs else "")
+            add(len(node.inputs))
+            for i in node.inputs:
+                add(index[i])
+    parts += [index[o] for o in outputs]
+    add(len(outputs))
+    return tuple(parts)
 
 
 def _fused_train(outputs: list[Symbol], grads: list[Symbol], args: list[Symbol], reuse: bool) -> Program | None:

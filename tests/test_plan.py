@@ -19,6 +19,31 @@ def test_a_second_bind_of_the_same_structure_hits_the_cache():
     assert out == np.tanh(12.0) * 8
 
 
+def test_structure_keys_tell_apart_graphs_that_differ_only_in_wiring_constants_or_names():
+    x, y = sym.var("x"), sym.var("y")
+    graphs = [
+        x * y,
+        y * x,
+        x * x,
+        x * 2,
+        x * 2.0,
+        x * -0.0,
+        x * 0.0,
+        x * float("nan"),
+        x * np.array([2.0]),
+        x * np.array([2.0], dtype=np.float32),
+        sym.sum(x, axis=0),
+        sym.sum(x, axis=1),
+        sym.var("z") * y,
+        sym.Group([x, y]),
+        sym.Group([y, x]),
+        sym.Group([x * y, x]),
+    ]
+    keys = [executor.structure_key(g.outputs()) for g in graphs]
+    assert len(set(keys)) == len(keys)
+    assert executor.structure_key((sym.var("x") * sym.var("y")).outputs()) == keys[0]  # new nodes, same structure
+
+
 def test_a_plan_loops_over_its_steps_first_then_runs_generated_code_with_the_same_values():
     x = sym.var("x")
     y = x
