@@ -76,12 +76,16 @@ def _power_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
     return [g * d_a, g * d_b]
 
 
+def _square(x: Any, _two: Any, out: Any = None) -> Any:
+    return np.square(x, out=out)
+
+
 def _numpy_square(node: Symbol) -> Any:
     """power(x, 2) of a float array as np.square: x*x, the same values at a third of pow's cost."""
     x, e = node.inputs
     if scalar_value(e) != 2 or node.dtype is None or node.dtype.kind != "f" or x.dtype != node.dtype:
         return None
-    return lambda x, _two, out=None: np.square(x, out=out)
+    return _square
 
 
 power = register(
