@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter, is_
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,6 @@ def _const_key(node: Symbol) -> tuple:
 
 
 _COMMUTATIVE = {"add", "multiply"}
-_op_of = attrgetter("op")
 
 
 class Simplifier:
@@ -156,7 +155,7 @@ class Simplifier:
             rules = self.rules.get(node.op)
             if not rules or self.budget <= 0:
                 return node
-            input_ops = set(map(_op_of, node.inputs))
+            input_ops = {i.op for i in node.inputs}
             outer = swap_origin(node.origin)  # new nodes keep the rewritten node's origin
             try:
                 for rule in rules:
