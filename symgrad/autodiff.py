@@ -115,7 +115,7 @@ def _add_up(contribs: list[Symbol]) -> Symbol:
     if len(contribs) == 1:
         return contribs[0]
     masks = [_mask_of(g) for g in contribs]
-    if len(contribs) > 1 and all(masks) and all(m[0] is masks[0][0] and m[2] == masks[0][2] for m in masks):
+    if all(masks) and all(m[0] is masks[0][0] and m[2] == masks[0][2] for m in masks):
         return _remask(masks[0][0], _add_up([m[1] for m in masks]), masks[0][2])
     total = contribs[0]
     for g in contribs[1:]:

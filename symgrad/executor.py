@@ -48,7 +48,9 @@ class Plan:
         self.dead: list[tuple[int, ...]] = []
         self.into: list[int | None] = []
 
-    def append(self, kernel: Any, in_slots: tuple[int, ...], out_slot: int, dead: tuple[int, ...], into: Any) -> None:
+    def append(
+        self, kernel: Any, in_slots: tuple[int, ...], out_slot: int, dead: tuple[int, ...], into: int | None
+    ) -> None:
         self.kernels.append(kernel)
         self.in_slots.append(in_slots)
         self.out_slots.append(out_slot)
@@ -155,15 +157,15 @@ def compile_program(
                 fn, nodes, plan, consts, out_slots, n_slots, len(reuse), tile, tiled_peak=scratch + out_bytes
             )
     if write_into:
-        plan = _writes_into(plan, nodes, out_slots, n_slots)
+        _writes_into(plan, nodes, out_slots, n_slots)
     program = Program(None, nodes, plan, consts, out_slots, n_slots, len(reuse), writes_into=write_into)
     arg_slots = list(range(len(inputs))) + ([n_slots + j for j in range(len(outputs))] if write_into else [])
     program.fn = _tiered(program, plan, consts, arg_slots, out_slots, n_slots + len(outputs) * write_into)
     return program
 
 
-def _writes_into(plan: Plan, nodes: list[Symbol], out_slots: list[int], n_slots: int) -> Plan:
-    """The plan with each output's step writing into slot n_slots + (its output index).
+def _writes_into(plan: Plan, nodes: list[Symbol], out_slots: list[int], n_slots: int) -> None:
+    """Make each output's step write into slot n_slots + (its output index), in place.
 
     Only steps whose kernel takes `out=` (ufuncs, np.dot) and whose result has at least
     one axis; an output listed twice is written into its first target only.
@@ -174,7 +176,6 @@ def _writes_into(plan: Plan, nodes: list[Symbol], out_slots: list[int], n_slots:
     for pos, (kernel, _, s, _, _) in enumerate(plan):
         if s in target and nodes[pos].shape and (isinstance(kernel, np.ufunc) or kernel is np.dot):
             plan.into[pos] = target[s]
-    return plan
 
 
 def _tiered(
@@ -412,8 +413,9 @@ def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = No
     """A hashable description of the graph's structure (ops, attrs, wiring, variables).
 
     One flat tuple (a kept plan's key is not thousands of small tuples for the cyclic
-    collector to walk), unambiguous: each node is its op (VAR and CONST are reserved),
-    then a fixed number of fields, or for other ops attrs, input count and input positions.
+    collector to walk), read one way only: each node is its op (a string; `register`
+    reserves VAR and CONST), then three fields for a variable or constant, else attrs,
+    input count and input positions; then the outputs' positions and their count.
     `order` is topo_order(outputs) when the caller has it already.
     """
     index: dict[Symbol, int] = {}

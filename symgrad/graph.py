@@ -12,8 +12,10 @@ import contextlib
 import functools
 import gc
 import math
-from collections.abc import Container, Iterable, Iterator
-from contextvars import ContextVar
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from contextvars import ContextVar, Token
 from typing import Any
 
 import numpy as np
@@ -28,13 +30,14 @@ GROUP = "_group"
 class NameManager:
     """MXNet-style auto names: one counter per hint (`_plus0`, `_plus1`, `sin0`).
 
-    ``with sg.NameManager():`` starts fresh counters for the block. Each thread (and
-    asyncio task) has its own current manager: a ContextVar, read once per node built.
+    ``with sg.NameManager():`` starts fresh counters for the block, in the current thread
+    or asyncio task only (a ContextVar; reading one costs a quarter of a threading.local
+    read, and each node built reads it). Outside any block, each thread has a default.
     """
 
     def __init__(self) -> None:
         self._counters: dict[str, int] = {}
-        self._previous: NameManager | None = None
+        self._tokens: list[Token] = []  # one per active `with` of this manager
 
     def get(self, name: str | None, hint: str) -> str:
         """The given name, or the next auto name for hint."""
@@ -45,24 +48,25 @@ class NameManager:
         return f"{hint}{count}"
 
     def __enter__(self) -> NameManager:
-        self._previous = NameManager.current()
-        _CURRENT_NAMES.set(self)
+        self._tokens.append(_ACTIVE_NAMES.set(self))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _CURRENT_NAMES.set(self._previous)
+        _ACTIVE_NAMES.reset(self._tokens.pop())
 
     @staticmethod
     def current() -> NameManager:
-        """The name manager of this thread (one default per thread)."""
-        manager = _CURRENT_NAMES.get()
+        """The manager of the innermost active `with` block, else this thread's default."""
+        manager = _ACTIVE_NAMES.get()
         if manager is None:
-            manager = NameManager()
-            _CURRENT_NAMES.set(manager)
+            manager = getattr(_THREAD_NAMES, "default", None)
+            if manager is None:
+                manager = _THREAD_NAMES.default = NameManager()
         return manager
 
 
-_CURRENT_NAMES: ContextVar[NameManager | None] = ContextVar("symgrad_name_manager", default=None)
+_ACTIVE_NAMES: ContextVar[NameManager | None] = ContextVar("symgrad_name_manager", default=None)
+_THREAD_NAMES = threading.local()
 
 
 @functools.cache
@@ -421,7 +425,9 @@ def Group(symbols: Iterable[Symbol]) -> Symbol:
     return Symbol(GROUP, tuple(members), name="group")
 
 
-def topo_order(outputs: Iterable[Symbol], stop: Container[Symbol] = frozenset()) -> list[Symbol]:
+def topo_order(
+    outputs: Iterable[Symbol], stop: AbstractSet[Symbol] | Mapping[Symbol, Any] = frozenset()
+) -> list[Symbol]:
     """Every node reachable from outputs, inputs before users (iterative post-order DFS).
 
     Nodes in `stop` (a set or dict) are listed but not looked through (a program's inputs).

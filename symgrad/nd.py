@@ -370,27 +370,12 @@ def _make_eager(opdef: OpDef) -> Any:
 def _publish(name: str, builder: Any) -> None:
     """nd.<name>, and x.<name>() for a method op, for an op registered after import."""
     globals()[name] = _make_eager(builder.opdef)
-    _add_method(builder.opdef)
-
-
-def _make_method(opdef: OpDef) -> Any:
-    def method(self: NDArray, *args: Any, **kwargs: Any) -> NDArray:
-        return call(opdef, (self, *args), kwargs)
-
-    method.__name__ = opdef.name
-    method.__doc__ = f"x.{opdef.name}(...) is nd.{opdef.name}(x, ...)."
-    return method
-
-
-def _add_method(opdef: OpDef) -> None:
-    # A real method, not a __getattr__ hook (a hook keeps CPython from specialising attribute reads).
-    if opdef.method and not hasattr(NDArray, opdef.name):
-        setattr(NDArray, opdef.name, _make_method(opdef))
+    _registry.add_op_method(NDArray, builder.opdef, call)
 
 
 for _name, _opdef in list(OPS.items()):
     globals()[_name] = _make_eager(_opdef)
-    _add_method(_opdef)
+    _registry.add_op_method(NDArray, _opdef, call)
 _registry.on_register(_publish)
 BlockGrad = globals()["stop_gradient"]
 Concat = concatenate = globals()["concat"]

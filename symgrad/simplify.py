@@ -147,7 +147,7 @@ class Simplifier:
                 if i.op != CONST:
                     break
             else:  # every input constant (or none): maybe a small constant
-                folded = self.fold(node)
+                folded = self._fold(node)
                 if folded is not None:
                     node = self.intern(folded)
                     self.report.counts["constant_fold"] += 1
@@ -212,7 +212,7 @@ class Simplifier:
             memo[n] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
         return memo[root]
 
-    def fold(self, node: Symbol) -> Symbol | None:
+    def _fold(self, node: Symbol) -> Symbol | None:
         """Evaluate an op whose inputs are all small constants (normalize checks the inputs)."""
         if node.op in (VAR, CONST, GROUP):
             return None

@@ -46,7 +46,7 @@ def _const_shape(node: Symbol) -> tuple:
     return np.shape(node.attrs["value"])
 
 
-def classify(order: Sequence[Symbol], inputs: Sequence[Symbol]) -> tuple[tuple, dict[int, str]] | None:
+def classify(order: Sequence[Symbol], inputs: Sequence[Symbol]) -> tuple[tuple, dict[Symbol, str]] | None:
     """The tiled shape and each node's part: 'big' (tiled), 'small' (before the loop),
     'reduce' (accumulated per tile) or 'late' (after the loop); None if the program can't be tiled."""
     shapes = [n.shape for n in inputs] + [_const_shape(n) if n.op == CONST else n.shape for n in order]
@@ -55,14 +55,14 @@ def classify(order: Sequence[Symbol], inputs: Sequence[Symbol]) -> tuple[tuple, 
     big_shape = max(shapes, key=_size)
     if _size(big_shape) < TILE_MIN_SIZE:
         return None
-    part: dict[int, str] = {}
+    part: dict[Symbol, str] = {}
     for node in inputs:
-        part[id(node)] = "big" if node.shape == big_shape else "small"
+        part[node] = "big" if node.shape == big_shape else "small"
     for node in order:
         shape = _const_shape(node) if node.op == CONST else node.shape
-        kinds = [part[id(i)] for i in node.inputs]
+        kinds = [part[i] for i in node.inputs]
         if node.op == CONST:
-            part[id(node)] = "big" if shape == big_shape else "small"
+            part[node] = "big" if shape == big_shape else "small"
         elif shape == big_shape:
             opdef = OPS.get(node.op)
             if node.dtype is None or node.dtype.kind != "f":
@@ -77,28 +77,28 @@ def classify(order: Sequence[Symbol], inputs: Sequence[Symbol]) -> tuple[tuple, 
                 for k, i in zip(kinds, node.inputs)
             ):
                 return None  # a partial broadcast (a row against a matrix) is not tiled
-            part[id(node)] = "big"
+            part[node] = "big"
         elif "big" in kinds:
             if node.op not in _REDUCTIONS or len(kinds) != 1 or not _covers_all_axes(node, len(big_shape)):
                 return None
             if node.dtype is None or node.dtype.kind != "f":
                 return None
-            part[id(node)] = "reduce"
+            part[node] = "reduce"
         else:
-            part[id(node)] = "late" if {"late", "reduce"} & set(kinds) else "small"
-    if not any(part[id(n)] == "big" for n in order if n.op != CONST):
+            part[node] = "late" if {"late", "reduce"} & set(kinds) else "small"
+    if not any(part[n] == "big" for n in order if n.op != CONST):
         return None
     return big_shape, part
 
 
-def _aliasing_roots(body: list[Symbol], buffered: set[int]) -> dict[int, frozenset]:
+def _aliasing_roots(body: list[Symbol], buffered: set[Symbol]) -> dict[Symbol, frozenset]:
     """The scratch buffers each body value may share memory with (a non-ufunc may return a view)."""
-    roots: dict[int, frozenset] = {}
+    roots: dict[Symbol, frozenset] = {}
     for node in body:
-        if id(node) in buffered:
-            roots[id(node)] = frozenset([id(node)])
+        if node in buffered:
+            roots[node] = frozenset([node])
         else:
-            roots[id(node)] = frozenset().union(*(roots.get(id(i), frozenset()) for i in node.inputs))
+            roots[node] = frozenset().union(*(roots.get(i, frozenset()) for i in node.inputs))
     return roots
 
 
@@ -116,47 +116,47 @@ def compile_tiled(
         return None
     big_shape, part = found
     n_elems = int(_size(big_shape))  # an int in the generated source, whatever the shape held
-    output_ids = {id(o) for o in outputs}
-    body = [n for n in order if part[id(n)] == "big" and n.op != CONST]
-    body_pos = {id(n): p for p, n in enumerate(body)}
-    reductions = [n for n in order if part[id(n)] == "reduce"]
-    reduce_after = {id(r): body_pos[id(r.inputs[0])] if id(r.inputs[0]) in body_pos else -1 for r in reductions}
+    output_set = set(outputs)
+    body = [n for n in order if part[n] == "big" and n.op != CONST]
+    body_pos = {n: p for p, n in enumerate(body)}
+    reductions = [n for n in order if part[n] == "reduce"]
+    reduce_after = {r: body_pos[r.inputs[0]] if r.inputs[0] in body_pos else -1 for r in reductions}
 
     def is_ufunc(node: Symbol) -> bool:
         return isinstance(OPS[node.op].impl, np.ufunc) and OPS[node.op].prepare is None and not node.attrs
 
-    buffered = {id(n) for n in body if is_ufunc(n) and id(n) not in output_ids}
+    buffered = {n for n in body if is_ufunc(n) and n not in output_set}
     roots = _aliasing_roots(body, buffered)
-    last_use: dict[int, int] = {}
+    last_use: dict[Symbol, int] = {}
     for pos, node in enumerate(body):
         for i in node.inputs:
-            for r in roots.get(id(i), ()):
+            for r in roots.get(i, ()):
                 last_use[r] = pos
     for r in reductions:  # a reduction reads its input right after that input is made
-        for root in roots.get(id(r.inputs[0]), ()):
-            last_use[root] = max(last_use.get(root, -1), reduce_after[id(r)])
+        for root in roots.get(r.inputs[0], ()):
+            last_use[root] = max(last_use.get(root, -1), reduce_after[r])
 
     # Give each buffered step a scratch tile, reusing tiles whose values are dead.
-    buffer_of: dict[int, int] = {}
+    buffer_of: dict[Symbol, int] = {}
     buffer_dtypes: list[np.dtype] = []
     free: dict[np.dtype, list[int]] = {}
-    dying: dict[int, list[int]] = {}
+    dying: dict[int, list[Symbol]] = {}
     for root, pos in last_use.items():
         if root in buffered:
             dying.setdefault(pos, []).append(root)
     for pos, node in enumerate(body):
         for root in dying.get(pos, ()):
             if root in buffer_of and body_pos[root] < pos:
-                free.setdefault(body[body_pos[root]].dtype, []).append(buffer_of[root])
-        if id(node) in buffered:
+                free.setdefault(root.dtype, []).append(buffer_of[root])
+        if node in buffered:
             pool = free.get(node.dtype)
             if pool:
-                buffer_of[id(node)] = pool.pop()
+                buffer_of[node] = pool.pop()
             else:
-                buffer_of[id(node)] = len(buffer_dtypes)
+                buffer_of[node] = len(buffer_dtypes)
                 buffer_dtypes.append(node.dtype)
         for root in dying.get(pos, ()):
-            if root == id(node) and root in buffer_of:  # made and never read: free it at once
+            if root is node and root in buffer_of:  # made and never read: free it at once
                 free.setdefault(node.dtype, []).append(buffer_of[root])
     widest = max((d.itemsize for d in buffer_dtypes), default=8)
     tile = int(
@@ -166,24 +166,24 @@ def compile_tiled(
     lines: list[str] = []
     emit = lines.append
     for node in inputs:
-        if part[id(node)] == "big":
+        if part[node] == "big":
             emit(f"    f{slot[node]} = v{slot[node]}.reshape(-1)")
     for node in order:
         s = slot[node]
         if node.op == CONST:
             namespace[f"c{s}"] = node.attrs["value"]
             emit(f"    v{s} = c{s}")
-            if part[id(node)] == "big":
+            if part[node] == "big":
                 emit(f"    f{s} = v{s}.reshape(-1)")
-        elif part[id(node)] == "small":
+        elif part[node] == "small":
             namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
             emit(f"    v{s} = k{s}({', '.join(f'v{slot[i]}' for i in node.inputs)})")
-    small_in_body = {id(i) for n in body for i in n.inputs if part[id(i)] == "small"}
+    small_in_body = {i for n in body for i in n.inputs if part[i] == "small"}
     for node in [*inputs, *order]:
-        if id(node) in small_in_body:
+        if node in small_in_body:
             emit(f"    t{slot[node]} = scalar(v{slot[node]})")
     for node in body:
-        if id(node) in output_ids:
+        if node in output_set:
             namespace[f"d{slot[node]}"] = node.dtype
             emit(f"    o{slot[node]} = empty({n_elems}, d{slot[node]})")
     for r in reductions:
@@ -199,13 +199,13 @@ def compile_tiled(
     emit(f"            hi = {n_elems}")
     for b in range(len(buffer_dtypes)):
         emit(f"            b{b} = b{b}[:hi - lo]")
-    tiled_leaves = {id(i) for n in body for i in n.inputs if part[id(i)] == "big" and id(i) not in body_pos}
-    tiled_leaves |= {id(r.inputs[0]) for r in reductions if id(r.inputs[0]) not in body_pos}
+    tiled_leaves = {i for n in body for i in n.inputs if part[i] == "big" and i not in body_pos}
+    tiled_leaves |= {r.inputs[0] for r in reductions if r.inputs[0] not in body_pos}
     for node in [*inputs, *order]:
-        if id(node) in tiled_leaves:
+        if node in tiled_leaves:
             emit(f"        t{slot[node]} = f{slot[node]}[lo:hi]")
-    pending = sorted(reductions, key=lambda r: reduce_after[id(r)])
-    while pending and reduce_after[id(pending[0])] < 0:
+    pending = sorted(reductions, key=lambda r: reduce_after[r])
+    while pending and reduce_after[pending[0]] < 0:
         emit(_accumulate(pending.pop(0), slot))
     for pos, node in enumerate(body):
         s = slot[node]
@@ -214,20 +214,20 @@ def compile_tiled(
         if node.op in _SPREADS:
             namespace[f"d{s}"] = node.dtype
             emit(f"        t{s} = asarray(t{slot[node.inputs[0]]}, d{s})")
-            if id(node) in output_ids:
+            if node in output_set:
                 emit(f"        o{s}[lo:hi] = t{s}")
-        elif id(node) in buffered:
-            emit(f"        t{s} = k{s}({args}, out=b{buffer_of[id(node)]})")
-        elif id(node) in output_ids and is_ufunc(node):
+        elif node in buffered:
+            emit(f"        t{s} = k{s}({args}, out=b{buffer_of[node]})")
+        elif node in output_set and is_ufunc(node):
             emit(f"        t{s} = k{s}({args}, out=o{s}[lo:hi])")
         else:
             emit(f"        t{s} = k{s}({args})")
-            if id(node) in output_ids:
+            if node in output_set:
                 emit(f"        o{s}[lo:hi] = t{s}")
-        while pending and reduce_after[id(pending[0])] == pos:
+        while pending and reduce_after[pending[0]] == pos:
             emit(_accumulate(pending.pop(0), slot))
     for node in body:
-        if id(node) in output_ids:
+        if node in output_set:
             namespace[f"shape{slot[node]}"] = big_shape
             emit(f"    v{slot[node]} = o{slot[node]}.reshape(shape{slot[node]})")
     for r in reductions:
@@ -235,7 +235,7 @@ def compile_tiled(
         namespace[f"fin{s}"] = _finisher(r, n_elems)
         emit(f"    v{s} = fin{s}(a{s})")
     for node in order:
-        if part[id(node)] == "late":
+        if part[node] == "late":
             s = slot[node]
             namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
             emit(f"    v{s} = k{s}({', '.join(f'v{slot[i]}' for i in node.inputs)})")

@@ -188,22 +188,69 @@ def test_ops_registered_later_become_methods_of_symbols_and_ndarrays():
 def test_auto_names_and_origins_are_per_thread():
     import threading
 
-    barrier = threading.Barrier(3)
-    names, lines = {}, {}
+    from symgrad.ops.registry import swap_origin
+
+    barrier = threading.Barrier(2, timeout=10)
+    names, origins, errors = {}, {}, []
 
     def work(key):
-        with sg.NameManager():
-            a = sym.var("a")
-            names[key] = []
-            for _ in range(3):
-                barrier.wait()  # the threads take turns building, so a shared counter would interleave
-                names[key].append((a + 1).name)
-            lines[key] = sym.grad(sym.sin(a) * key, a).origin
+        try:
+            with sg.NameManager():
+                a = sym.var("a")
+                names[key] = []
+                outer = swap_origin(("elsewhere.py", 1)) if key == 0 else None
+                for _ in range(3):
+                    barrier.wait()  # the threads take turns, so shared counters or origins would mix
+                    names[key].append((a + 1).name)
+                    origins[key] = (a * 2).origin
+                if key == 0:
+                    swap_origin(outer)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            barrier.abort()
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert names == {k: ["_plusscalar0", "_plusscalar1", "_plusscalar2"] for k in range(3)}
-    assert {line[:2] for line in lines.values()} == {(__file__, lines[0][1])}  # each points at the user's line
+    assert not errors, errors
+    assert names == {k: ["_plusscalar0", "_plusscalar1", "_plusscalar2"] for k in range(2)}
+    assert origins[0] == ("elsewhere.py", 1)  # thread 0 set an origin for the nodes it builds
+    assert origins[1][0] == __file__  # thread 1's nodes still point at the user's line
+
+
+def test_name_manager_blocks_are_per_asyncio_task():
+    import asyncio
+
+    async def work():
+        with sg.NameManager():
+            a = sym.var("a")
+            out = []
+            for _ in range(3):
+                out.append((a + 1).name)
+                await asyncio.sleep(0)  # the other task runs here, inside its own block
+            return out
+
+    async def both():
+        return await asyncio.gather(work(), work())
+
+    assert asyncio.run(both()) == [["_plusscalar0", "_plusscalar1", "_plusscalar2"]] * 2
+
+
+def test_op_names_of_variables_constants_and_groups_are_reserved():
+    from symgrad import ops
+
+    for name in ("var", "const", "_group"):
+        with pytest.raises(sg.SymgradError, match="reserved"):
+            ops.register(name, lambda x: x)
+
+
+def test_a_method_op_registered_again_takes_effect_in_the_method():
+    from symgrad import nd, ops
+
+    ops.register("scaled_for_reregister_test", lambda x: 2 * x, grad=lambda g, out, x: [2 * g], method=True)
+    ops.register("scaled_for_reregister_test", lambda x: 5 * x, grad=lambda g, out, x: [5 * g], method=True)
+    x = sym.var("x", shape=(1,))
+    np.testing.assert_array_equal(x.scaled_for_reregister_test().eval(x=np.array([1.0]))[0], [5.0])
+    np.testing.assert_array_equal(nd.array([1.0]).scaled_for_reregister_test().asnumpy(), [5.0])

@@ -160,6 +160,8 @@ def register(
     """
     if not name.isidentifier():
         raise SymgradError(f"op name must be a Python identifier, got {name!r}")
+    if name in (VAR, CONST, GROUP):
+        raise SymgradError(f"op name {name!r} is reserved for variables, constants and groups")
     opdef = OpDef(
         name=name,
         impl=impl,
@@ -180,17 +182,13 @@ def register(
     OPS[name] = opdef
 
     def builder(*args: Any, **kwargs: Any) -> Symbol:
-        tensors, op_attrs, node_name = opdef.parse(args, kwargs)
-        return apply(opdef, tensors, op_attrs, node_name)
+        return build(opdef, args, kwargs)
 
     builder.__name__ = name
     builder.__qualname__ = name
     builder.__doc__ = f"Symbol op `{name}` (see the registry declaration)."
     builder.opdef = opdef  # type: ignore[attr-defined]
-    if method and not hasattr(Symbol, name):
-        # A real method, not a __getattr__ hook: with a hook on the class, CPython cannot
-        # specialise reads of a Symbol's slots, which every graph pass does per node.
-        setattr(Symbol, name, _fluent_method(opdef))
+    add_op_method(Symbol, opdef, build)
     _publish(name, builder)
     return builder
 
@@ -288,8 +286,7 @@ def apply(
     origin = _ORIGIN.get()
     if origin is False:
         origin = user_origin()
-    if name is None:
-        name = NameManager.current().get(None, hint or opdef.hint)
+    name = NameManager.current().get(name, hint or opdef.hint)
     shape, dtype = node_meta(
         opdef,
         [n.shape for n in nodes],
@@ -402,13 +399,26 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
     return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], []
 
 
-def _fluent_method(opdef: OpDef) -> Callable[..., Symbol]:
-    """x.<op>(...) for an op registered with method=True."""
+def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
+    """sym.<op>(*args, **kwargs): parse the call, then build the node."""
+    tensors, attrs, name = opdef.parse(args, kwargs)
+    return apply(opdef, tensors, attrs, name)
 
-    def method(self: Symbol, *args: Any, **kwargs: Any) -> Symbol:
-        tensors, attrs, name = opdef.parse((self, *args), kwargs)
-        return apply(opdef, tensors, attrs, name)
 
-    method.__name__ = method.__qualname__ = opdef.name
-    method.__doc__ = f"x.{opdef.name}(...) is sym.{opdef.name}(x, ...)."
-    return method
+def add_op_method(cls: type, opdef: OpDef, call: Callable[[OpDef, tuple, dict], Any]) -> None:
+    """x.<op>(...) as call(op, (x, ...), kwargs) for a method op, unless cls has that name already.
+
+    A real method, not a __getattr__ hook: with a hook on a class, CPython 3.11 cannot
+    specialise reads of its instances' attributes, which graph passes do per node. The op
+    is looked up by name on each call, so registering it again takes effect.
+    """
+    if not opdef.method or hasattr(cls, opdef.name):
+        return
+    name = opdef.name
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return call(OPS[name], (self, *args), kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"x.{name}(...) is {name}(x, ...)."
+    setattr(cls, name, method)
