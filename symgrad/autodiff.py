@@ -288,19 +288,24 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
 
 
 def derive_simplified(
-    heads: list[Symbol], targets: list[Symbol], head_grads: Any = None, variables: dict[str, Symbol] | None = None
+    heads: list[Symbol],
+    targets: list[Symbol],
+    head_grads: Any = None,
+    variables: dict[str, Symbol] | None = None,
+    order: list[Symbol] | None = None,
 ) -> tuple[list[Symbol], list[Symbol]]:
     """(simplified heads, simplified gradients), sharing one simplifier so the forward part is done once.
 
     The heads are simplified first (stability rewrites such as log(sigmoid(x)) ->
     -softplus(-x)) so gradients are derived from the accurate form. `variables`
-    replaces the heads' variables by name on the way (the executor's bound shapes).
+    replaces the heads' variables by name on the way (the executor's bound shapes);
+    `order` is topo_order(heads) when the caller has it already.
     """
     from .simplify import Simplifier
 
     simplifier = Simplifier(assume_finite=False, per_node=40, base=2000)
     if all(t.op == VAR for t in targets):  # variables survive simplification as they are
-        heads = simplifier.run(heads, variables)
+        heads = simplifier.run(heads, variables, order)
     elif variables is not None:
         raise SymgradError("derive_simplified: variables can be replaced only when every target is a variable")
     return heads, reverse_mode(heads, targets, _seeds(heads, head_grads), simplifier.normalize_built)

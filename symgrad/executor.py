@@ -232,7 +232,8 @@ def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[Sy
     alias the buffer (views such as reshape or transpose, identities such as
     stop_gradient) is dead too. Returns {node: the input whose buffer it takes}.
     """
-    fresh = {n for n in order if isinstance(OPS.get(n.op) and OPS[n.op].impl, np.ufunc) and n.shape}
+    ufunc_ops = {name for name, opdef in OPS.items() if isinstance(opdef.impl, np.ufunc)}
+    fresh = {n for n in order if n.op in ufunc_ops and n.shape}
     shares: dict[Symbol, frozenset] = {}  # for other nodes: the fresh buffers their value may share memory with
 
     def roots(n: Symbol) -> Any:
@@ -508,7 +509,9 @@ def _compile_binding(
     # rebuilding each node on the way checks its shapes (a ShapeError names the op and line).
     if grad_names:
         with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
-            fwd_outputs, grads = derive_simplified(outputs, [shaped[n] for n in grad_names], variables=shaped)
+            fwd_outputs, grads = derive_simplified(
+                outputs, [shaped[n] for n in grad_names], variables=shaped, order=order
+            )
     else:
         fwd_outputs = simplify_all(outputs, variables=shaped)
     out_shapes = [o.shape for o in fwd_outputs]

@@ -99,10 +99,14 @@ class Simplifier:
         self.canonical: set[Symbol] = set()
         self.report = Report()
 
-    def run(self, outputs: list[Symbol], variables: dict[str, Symbol] | None = None) -> list[Symbol]:
-        """The outputs simplified, with variables replaced by name on the way (as `substitute` does)."""
+    def run(
+        self, outputs: list[Symbol], variables: dict[str, Symbol] | None = None, order: list[Symbol] | None = None
+    ) -> list[Symbol]:
+        """The outputs simplified, with variables replaced by name on the way (as `substitute` does).
+
+        `order` is topo_order(outputs) when the caller has it already."""
         memo: dict[Symbol, Symbol] = {}
-        order = topo_order(outputs)
+        order = topo_order(outputs) if order is None else order
         self.budget += self.per_node * len(order)
         for node in order:
             if node in self.canonical:  # already normalised by an earlier run of this simplifier
