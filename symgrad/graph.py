@@ -431,12 +431,13 @@ def topo_order(
     """Every node reachable from outputs, inputs before users (iterative post-order DFS).
 
     Nodes in `stop` (a set or dict) are listed but not looked through (a program's inputs).
-    Graph passes key sets and dicts by the nodes themselves (hashed by identity), not by
-    id(node): a call of id() costs more than the lookup it feeds.
+    The hot passes (this walk, simplify, autodiff, the executor's planning) key sets and
+    dicts by the nodes themselves (hashed by identity), not by id(node): a call of id()
+    costs more than the lookup it feeds.
     """
     order: list[Symbol] = []
     seen: set[Symbol] = set()
-    mark = seen.add  # bound methods: this loop runs a dozen times per bind over every node
+    mark = seen.add  # bound methods: this loop runs several times per bind over every node
     for root in outputs:
         if root in seen:
             continue

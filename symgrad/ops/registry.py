@@ -290,7 +290,7 @@ def apply(
     shape, dtype = node_meta(
         opdef,
         [n.shape for n in nodes],
-        [n.dtype if n.dtype is not None else _dtype_or_weak(n) for n in nodes],
+        [_dtype_or_weak(n) for n in nodes],
         attrs,
         name,
         origin,
