@@ -207,3 +207,66 @@ def test_a_dropped_executor_leaves_no_reference_cycles():
         gc.set_debug(0)
         gc.garbage.clear()
     assert leaked == []
+
+
+def _chain(n: int):
+    x = sym.var("x")
+    y = x
+    for i in range(n):
+        y = sym.sin(y) * (i + 2) + x
+    return sym.sum(y)
+
+
+def test_a_pause_that_leaves_many_objects_moves_the_young_generations_to_the_oldest():
+    """Then no young collection walks them (see graph._promote_young)."""
+    import gc
+
+    from symgrad import graph
+
+    gc.collect()
+    cycle = [[] for _ in range(50)]  # the user's young cyclic garbage
+    cycle.append(cycle)
+    with graph.gc_paused():
+        made = [[] for _ in range(graph.PROMOTE_AFTER * gc.get_threshold()[0] + 1000)]  # a compile's worth
+    starts = []
+    gc.callbacks.append(record := lambda phase, info: starts.append(info["generation"]) if phase == "start" else None)
+    try:
+        later = [[] for _ in range(100)]
+    finally:
+        gc.callbacks.remove(record)
+    assert starts == []  # without the promotion, these allocations start a collection of all `made`
+    oldest = gc.get_objects(generation=2)
+    assert any(o is made for o in oldest) and any(o is cycle for o in oldest)
+    del cycle, oldest
+    assert gc.collect() >= 51  # the promoted garbage goes at the next full collection
+    assert len(made) > len(later)
+
+
+def test_a_pause_with_the_collector_off_promotes_nothing():
+    import gc
+
+    from symgrad import graph
+
+    gc.collect()
+    gc.disable()
+    try:
+        with graph.gc_paused():
+            made = [[] for _ in range(graph.PROMOTE_AFTER * gc.get_threshold()[0] + 1000)]
+        assert any(o is made for o in gc.get_objects(generation=0))
+    finally:
+        gc.enable()
+
+
+def test_objects_the_program_froze_stay_frozen_through_a_big_compile():
+    import gc
+
+    gc.collect()
+    executor.clear_cache()
+    held = [[]]
+    gc.freeze()
+    try:
+        _chain(400).bind({"x": np.linspace(0, 1, 3)})
+        assert not any(o is held for o in gc.get_objects())  # still in the permanent generation
+    finally:
+        gc.unfreeze()
+    assert any(o is held for o in gc.get_objects())
