@@ -35,30 +35,46 @@ class Plan:
     """A program's steps, stored by column: iterating gives one tuple per step,
     (kernel, input slots, output slot, slots dead after it, slot written into or None).
 
-    Columns, not a tuple per step: a kept plan's objects are walked by every later run of
-    the cyclic collector, and a 20,000-node graph's plans have 36,000 steps.
+    Columns, not a tuple per step: a kept plan's objects are walked by the cyclic
+    collector, and a 20,000-node graph's plans have 36,000 steps. The input slots of a
+    unary or binary step (nearly all) are two int columns, -1 where absent, which the
+    step loop reads without building a tuple; other steps keep theirs in `other`.
     """
 
-    __slots__ = ("kernels", "in_slots", "out_slots", "dead", "into")
+    __slots__ = ("kernels", "first", "second", "other", "out_slots", "dead", "into")
 
     def __init__(self) -> None:
         self.kernels: list[Any] = []
-        self.in_slots: list[tuple[int, ...]] = []
+        self.first: list[int] = []
+        self.second: list[int] = []
+        self.other: dict[int, tuple[int, ...]] = {}  # output slot -> input slots, for arities 0 and 3+
         self.out_slots: list[int] = []
         self.dead: list[tuple[int, ...]] = []
         self.into: list[int | None] = []
 
     def append(
-        self, kernel: Any, in_slots: tuple[int, ...], out_slot: int, dead: tuple[int, ...], into: int | None
+        self, kernel: Any, in_slots: Sequence[int], out_slot: int, dead: tuple[int, ...], into: int | None
     ) -> None:
+        n = len(in_slots)
+        if n == 1 or n == 2:
+            self.first.append(in_slots[0])
+            self.second.append(in_slots[1] if n == 2 else -1)
+        else:
+            self.other[out_slot] = tuple(in_slots)
+            self.first.append(-1)
+            self.second.append(-1)
         self.kernels.append(kernel)
-        self.in_slots.append(in_slots)
         self.out_slots.append(out_slot)
         self.dead.append(dead)
         self.into.append(into)
 
+    def in_slots(self, pos: int) -> tuple[int, ...]:
+        """The input slots of step pos."""
+        a, b = self.first[pos], self.second[pos]
+        return self.other[self.out_slots[pos]] if a < 0 else (a,) if b < 0 else (a, b)
+
     def __iter__(self) -> Iterator[tuple]:
-        return zip(self.kernels, self.in_slots, self.out_slots, self.dead, self.into)
+        return zip(self.kernels, map(self.in_slots, range(len(self.kernels))), self.out_slots, self.dead, self.into)
 
     def __len__(self) -> int:
         return len(self.kernels)
@@ -142,8 +158,7 @@ def compile_program(
         nodes.append(node)
         dead = tuple(sorted(dying.get(pos, ())))
         target = reuse.get(node)
-        in_slots = tuple([slot[i] for i in node.inputs])
-        plan.append(kernel_of(node), in_slots, s, dead, None if target is None else slot[target])
+        plan.append(kernel_of(node), [slot[i] for i in node.inputs], s, dead, None if target is None else slot[target])
     out_slots = [slot[o] for o in outputs]
     n_slots = len(slot)
     if reuse_buffers and len(plan) <= TILING_STEP_LIMIT:
@@ -300,7 +315,9 @@ def _function(
 
 
 def _looped(plan: Plan, consts: list, arg_slots: list[int], out_slots: list[int], n_slots: int) -> Callable[..., tuple]:
-    """The same plan as a loop over its steps (no compile cost)."""
+    """The same plan as a loop over its steps (no compile cost); unary and binary steps,
+    nearly all, call their kernel without building an argument list."""
+    other = plan.other
 
     def program(*values: Any) -> tuple:
         vals: list[Any] = [None] * n_slots
@@ -308,14 +325,26 @@ def _looped(plan: Plan, consts: list, arg_slots: list[int], out_slots: list[int]
             vals[j] = value
         for s, value in consts:
             vals[s] = value
-        for kernel, in_slots, s, dead, into in plan:
-            if into is None:
-                vals[s] = kernel(*[vals[j] for j in in_slots])
+        for kernel, a, b, s, dead, into in zip(
+            plan.kernels, plan.first, plan.second, plan.out_slots, plan.dead, plan.into
+        ):
+            if b >= 0:
+                if into is None:
+                    vals[s] = kernel(vals[a], vals[b])
+                else:
+                    vals[s] = kernel(vals[a], vals[b], out=vals[into])
+            elif a >= 0:
+                if into is None:
+                    vals[s] = kernel(vals[a])
+                else:
+                    vals[s] = kernel(vals[a], out=vals[into])
+            elif into is None:
+                vals[s] = kernel(*[vals[j] for j in other[s]])
             else:
-                vals[s] = kernel(*[vals[j] for j in in_slots], out=vals[into])
+                vals[s] = kernel(*[vals[j] for j in other[s]], out=vals[into])
             for j in dead:
                 vals[j] = None
-        return tuple(vals[j] for j in out_slots)
+        return tuple([vals[j] for j in out_slots])
 
     return program
 
