@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import SymgradError
 from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, is_const, topo_order
@@ -160,14 +160,19 @@ def _as_built(node: Symbol) -> Symbol:
 
 
 def reverse_mode(
-    heads: list[Symbol], targets: list[Symbol], seeds: list[Symbol], normal: Callable[[Symbol], Symbol] = _as_built
+    heads: list[Symbol],
+    targets: list[Symbol],
+    seeds: list[Symbol],
+    normal: Callable[[Symbol], Symbol] = _as_built,
+    order: list[Symbol] | None = None,
 ) -> list[Symbol]:
     """Gradients of sum_i <seed_i, head_i> with respect to each target node.
 
     `normal` is applied to each gradient expression as it is built (a simplifier's
     `normalize_built`), so later rules see simplified adjoints and nothing is rebuilt.
+    `order` is topo_order(heads) when the caller has it already.
     """
-    order = topo_order(heads)
+    order = topo_order(heads) if order is None else order
     depends: set[Symbol] = set(targets)
     for node in order:
         if not depends.isdisjoint(node.inputs):
@@ -281,10 +286,18 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
     with NameManager(), gc_paused():  # internal nodes do not use up the user's auto-name counters
         targets = _resolve_targets(heads, wrt_list)
         if simplify:
-            _, grads = derive_simplified(heads, targets, head_grads)
+            grads = derive_simplified(heads, targets, head_grads).grads
         else:
             grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
     return grads[0] if single else grads
+
+
+class Derived(NamedTuple):
+    """What derive_simplified returns: the simplified heads, their topological order, the gradients."""
+
+    heads: list[Symbol]
+    order: list[Symbol]
+    grads: list[Symbol]
 
 
 def derive_simplified(
@@ -293,8 +306,8 @@ def derive_simplified(
     head_grads: Any = None,
     variables: dict[str, Symbol] | None = None,
     order: list[Symbol] | None = None,
-) -> tuple[list[Symbol], list[Symbol]]:
-    """(simplified heads, simplified gradients), sharing one simplifier so the forward part is done once.
+) -> Derived:
+    """The simplified heads and gradients, sharing one simplifier so the forward part is done once.
 
     The heads are simplified first (stability rewrites such as log(sigmoid(x)) ->
     -softplus(-x)) so gradients are derived from the accurate form. `variables`
@@ -308,7 +321,9 @@ def derive_simplified(
         heads = simplifier.run(heads, variables, order)
     elif variables is not None:
         raise SymgradError("derive_simplified: variables can be replaced only when every target is a variable")
-    return heads, reverse_mode(heads, targets, _seeds(heads, head_grads), simplifier.normalize_built)
+    new_order = topo_order(heads)
+    grads = reverse_mode(heads, targets, _seeds(heads, head_grads), simplifier.normalize_built, new_order)
+    return Derived(heads, new_order, grads)
 
 
 def hvp(y: Symbol, x: Any, v: Any, simplify: bool = True) -> Symbol:

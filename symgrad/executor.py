@@ -113,7 +113,11 @@ CODEGEN_AFTER_CALLS = 24
 
 
 def compile_program(
-    outputs: Sequence[Symbol], inputs: Sequence[Symbol], reuse_buffers: bool = True, write_into: bool = False
+    outputs: Sequence[Symbol],
+    inputs: Sequence[Symbol],
+    reuse_buffers: bool = True,
+    write_into: bool = False,
+    order: Sequence[Symbol] | None = None,
 ) -> Program:
     """Compile the straight-line function computing outputs from the given input nodes' values.
 
@@ -125,10 +129,11 @@ def compile_program(
     A plan first runs as a loop over pre-resolved (kernel, input slots, output slot)
     steps, and once it has been called often enough as generated Python (numbered
     locals, kernels passed in by name). Either way each intermediate is dropped after
-    its last use.
+    its last use. `order`, when the caller has it, is a topological order of exactly the
+    nodes the outputs need (the inputs among them are skipped).
     """
     input_slots = {n: i for i, n in enumerate(inputs)}
-    order = [n for n in topo_order(outputs, input_slots) if n not in input_slots]
+    order = [n for n in (topo_order(outputs, input_slots) if order is None else order) if n not in input_slots]
     slot: dict[Symbol, int] = dict(input_slots)
     for node in order:
         slot[node] = len(slot)
@@ -423,7 +428,7 @@ class Compiled:
                 for i, (s, d) in enumerate(zip(self.out_shapes, self.out_dtypes))
             ]
             with NameManager():
-                _, grads = derive_simplified(self.special, self.targets, heads)
+                grads = derive_simplified(self.special, self.targets, heads).grads
             self._with_heads = compile_program(grads, heads + self.targets, self.reuse_buffers)
         return self._with_heads
 
@@ -538,11 +543,12 @@ def _compile_binding(
     # rebuilding each node on the way checks its shapes (a ShapeError names the op and line).
     if grad_names:
         with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
-            fwd_outputs, grads = derive_simplified(
+            fwd_outputs, fwd_order, grads = derive_simplified(
                 outputs, [shaped[n] for n in grad_names], variables=shaped, order=order
             )
     else:
         fwd_outputs = simplify_all(outputs, variables=shaped)
+        fwd_order = topo_order(fwd_outputs)
     out_shapes = [o.shape for o in fwd_outputs]
     out_dtypes = [o.dtype or np.dtype(np.float64) for o in fwd_outputs]
     arg_inputs = [shaped[n] for n in arg_names]
@@ -550,20 +556,21 @@ def _compile_binding(
     backward = train = None
     saved: list[Symbol] = []
     if grad_names:
-        fwd_nodes = set(topo_order(fwd_outputs))
-        bwd_nodes = topo_order(grads)
+        fwd_nodes = set(fwd_order)
+        # The backward-only nodes, and the forward nodes where the walk stops (see `topo_order`).
+        bwd_nodes = topo_order(grads, fwd_nodes)
         # Forward values that some backward-only node reads are kept from forward to backward.
         read = {i for b in bwd_nodes if b not in fwd_nodes for i in b.inputs}
         saved = [n for n in bwd_nodes if n in fwd_nodes and n.op not in (VAR, CONST) and n in read]
         train = _fused_train(fwd_outputs, grads, arg_inputs, reuse_buffers)
         if train is not None:  # one tiled pass computes outputs and gradients; nothing is saved
             saved = []
-            forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
+            forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers, order=fwd_order)
         else:
-            forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers)
+            forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers, order=fwd_order)
             backward = compile_program(grads, saved + arg_inputs, reuse_buffers, write_into=reuse_buffers)
     else:
-        forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
+        forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers, order=fwd_order)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
     compiled.train = train
     compiled.grad_dtypes = [g.dtype for g in grads] if grad_names else []
