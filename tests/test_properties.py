@@ -15,6 +15,7 @@ from strategies import recipes
 
 from symgrad import autograd, nd, sym
 from symgrad.executor import compile_program
+from symgrad.graph import topo_order
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -85,12 +86,35 @@ def test_gradient_matches_central_differences(recipe, seed):
             np.testing.assert_array_equal(ev(sym.grad(s, v), args)[0], np.zeros(args[v.name].shape))
 
 
+_COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"}
+
+
+def near_tie(outputs, variables, args):
+    """Whether a comparison (or sign) in the graphs sees two sides equal to 1e-9.
+
+    There the stability rewrites' last-ulp differences (logsumexp(x) is x exactly, log(sum(exp(x)))
+    may be an ulp below) can flip a branch: where(x > log(sum(exp(x))), x*x, 2*x) is either.
+    """
+    nodes = [n for n in topo_order(outputs) if n.op in _COMPARISONS or n.op == "sign"]
+    if not nodes:
+        return False
+    values = iter(run_unsimplified([i for n in nodes for i in n.inputs], variables, args))
+    for n in nodes:
+        a, b = (next(values), 0.0) if n.op == "sign" else (next(values), next(values))
+        with np.errstate(invalid="ignore"):
+            if np.any(np.isclose(a, b, rtol=1e-9, atol=1e-12)):
+                return True
+    return False
+
+
 @given(recipes(), SEEDS)
 def test_simplify_keeps_values(recipe, seed):
+    """Up to the stability rewrites' rounding, away from comparisons at a tie."""
     variables = recipe.variables()
     s = recipe.symbol(variables)
     args = recipe.inputs(seed)
     outputs = [recipe.output(variables), s] + sym.grad(s, variables, simplify=False)
+    assume(not near_tie(outputs, variables, args))
     raw = run_unsimplified(outputs, variables, args)
     simplified = run_unsimplified([sym.simplify(o) for o in outputs], variables, args)
     scale = 1 + max(float(np.max(np.abs(r), initial=0)) for r in raw)
