@@ -146,8 +146,10 @@ def compile_program(
     for node, pos in last_use.items():
         if node not in pinned:
             dying.setdefault(pos, []).append(slot[node])
-    reuse = plan_buffer_reuse(order, outputs) if reuse_buffers else {}
+    reuse = plan_buffer_reuse(order, outputs, last_use) if reuse_buffers else {}
     kernel_of = (lambda n: OPS[n.op].numpy_kernel_for(n)) if reuse_buffers else (lambda n: OPS[n.op].kernel(n.attrs))
+    # An op with no attrs, no `prepare` and no NumPy-only kernel runs its impl as is.
+    plain = {name: opdef.impl for name, opdef in OPS.items() if opdef.prepare is None and opdef.numpy_kernel is None}
     nodes: list[Symbol] = []
     consts: list[tuple[int, Any]] = []
     plan = Plan()
@@ -161,9 +163,16 @@ def compile_program(
         if node.op == GROUP:
             raise SymgradError("a group cannot be an op input")
         nodes.append(node)
-        dead = tuple(sorted(dying.get(pos, ())))
+        dead = dying.get(pos)
         target = reuse.get(node)
-        plan.append(kernel_of(node), [slot[i] for i in node.inputs], s, dead, None if target is None else slot[target])
+        kernel = plain.get(node.op) if not node.attrs else None
+        plan.append(
+            kernel_of(node) if kernel is None else kernel,
+            [slot[i] for i in node.inputs],
+            s,
+            () if dead is None else tuple(dead),
+            None if target is None else slot[target],
+        )
     out_slots = [slot[o] for o in outputs]
     n_slots = len(slot)
     if reuse_buffers and len(plan) <= TILING_STEP_LIMIT:
@@ -244,13 +253,16 @@ def planned_peak(plan: Plan, nodes: list[Symbol]) -> int:
     return peak
 
 
-def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[Symbol, Symbol]:
+def plan_buffer_reuse(
+    order: list[Symbol], outputs: Sequence[Symbol], last_use: dict[Symbol, int]
+) -> dict[Symbol, Symbol]:
     """Which ufunc steps may write into the buffer of an input that dies at that step.
 
     Only buffers a ufunc step created are reused (never arguments, constants or saved
     values), only with the same shape and dtype, and only once every node that may
     alias the buffer (views such as reshape or transpose, identities such as
-    stop_gradient) is dead too. Returns {node: the input whose buffer it takes}.
+    stop_gradient) is dead too. `last_use` maps each node to the position in order of
+    its last reader. Returns {node: the input whose buffer it takes}.
     """
     ufunc_ops = {name for name, opdef in OPS.items() if isinstance(opdef.impl, np.ufunc)}
     fresh = {n for n in order if n.op in ufunc_ops and n.shape}
@@ -262,14 +274,10 @@ def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[Sy
     for n in order:
         if n not in fresh:
             shares[n] = frozenset().union(*(roots(i) for i in n.inputs))
-    last: dict[Symbol, int] = {}
-    for pos, n in enumerate(order):
-        for i in n.inputs:
-            if i in fresh:
-                last[i] = pos
-            else:
-                for r in shares.get(i, ()):
-                    last[r] = pos
+    read_through: dict[Symbol, int] = {}  # a fresh buffer -> the last read of a value that may alias it
+    for n, roots_of_n in shares.items():
+        for r in roots_of_n:
+            read_through[r] = max(read_through.get(r, -1), last_use.get(n, -1))
     kept = set().union(*(roots(o) for o in outputs))
     reuse: dict[Symbol, Symbol] = {}
     taken: set[Symbol] = set()
@@ -281,7 +289,8 @@ def plan_buffer_reuse(order: list[Symbol], outputs: Sequence[Symbol]) -> dict[Sy
                 i in fresh
                 and i not in kept
                 and i not in taken
-                and last.get(i) == pos
+                and last_use[i] == pos
+                and read_through.get(i, -1) <= pos
                 and i.shape == n.shape
                 and i.dtype == n.dtype
                 and i.dtype is not None
