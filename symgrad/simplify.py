@@ -97,6 +97,7 @@ class Simplifier:
         self.rules = {op: [r for r in rules if assume_finite or not r.finite] for op, rules in RULES.items()}
         self.table: dict[tuple, Symbol] = {}
         self.canonical: set[Symbol] = set()
+        self.term_summaries: dict[Symbol, tuple | None] = {}  # see _term_summary
         self.report = Report()
 
     def run(
@@ -394,12 +395,53 @@ def _signed_terms(root: Symbol, canonical: set[Symbol]) -> list[tuple[Any, Symbo
     return terms
 
 
+_NO_TERMS: frozenset = frozenset()
+_SUMMARY_HEIGHT = 15  # _signed_terms looks through 16 levels: a summary holds while its sums nest this deep
+
+
+def _term_summary(n: Symbol, s: Simplifier) -> tuple | None:
+    """What _signed_terms(n) would find, in brief: (its non-constant term nodes as a set, their
+    count, the count of weak scalar constants, how deep its sums nest); None past 16 levels.
+
+    Each canonical sum's summary is kept and combined into its users' (two set unions), so
+    collect_terms learns that a sum has nothing to collect without walking all its terms:
+    it fires on a few sums in a hundred.
+    """
+    summary = s.term_summaries.get(n, False)
+    if summary is not False:
+        return summary
+    parts = []
+    cacheable = True
+    for child in n.inputs:
+        if child.op in ("add", "subtract"):
+            if child not in s.canonical:  # looked at as a term now, maybe through later (not kept)
+                cacheable = False
+            else:
+                part = _term_summary(child, s)
+                if part is None:
+                    s.term_summaries[n] = None
+                    return None
+                parts.append(part)
+                continue
+        c, t = _coef_term(child)
+        parts.append((_NO_TERMS, 0, 1, -1) if _is_scalar_const(t) and t.dtype is None else (frozenset((t,)), 1, 0, -1))
+    (ta, na, ca, ha), (tb, nb, cb, hb) = parts
+    height = 1 + max(ha, hb)
+    summary = None if height > _SUMMARY_HEIGHT else (ta | tb, na + nb, ca + cb, height)
+    if cacheable:
+        s.term_summaries[n] = summary
+    return summary
+
+
 @rewrites("add", "subtract")
 def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     """x + x -> 2*x, 2*x + y + 2*x -> 4*x + y, c1 + x + c2 -> x + (c1 + c2)"""
     a, b = node.inputs
     if a is not b and not (_has_terms(a) or _has_terms(b)):
         return None  # two different terms with coefficient 1: nothing to collect
+    summary = _term_summary(node, s)
+    if summary is not None and len(summary[0]) == summary[1] and summary[2] < 2:
+        return None  # every term once and at most one constant (as below, without listing the terms)
     terms = _signed_terms(node, s.canonical)
     term_nodes = [t for _, t in terms if not (_is_scalar_const(t) and t.dtype is None)]
     if len(set(term_nodes)) == len(term_nodes) and len(terms) - len(term_nodes) < 2:

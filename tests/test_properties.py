@@ -293,3 +293,43 @@ def test_two_threads_bind_and_run_executors_of_one_structure_without_mixing(reci
     for t in threads:
         t.join()
     assert not failures, failures[0]
+
+
+@st.composite
+def sums(draw):
+    """Nested sums, differences, negations and scaled terms over three variables, sharing subterms,
+    some nested deeper than the 16 levels collect_terms looks through."""
+    pool = [sym.var(n, shape=(2,)) for n in "xyz"]
+    for _ in range(draw(st.integers(1, 40))):
+        kind = draw(st.integers(0, 6))
+        a = draw(st.sampled_from(pool[-8:] if draw(st.booleans()) else pool))
+        b = draw(st.sampled_from(pool))
+        if kind == 6:  # a chain of distinct terms, 10 to 24 sums deep
+            for i in range(draw(st.integers(10, 24))):
+                a = a + sym.sin(b * (i + 2)) if i % 3 else a - sym.cos(b * (i + 2))
+            pool.append(a)
+            continue
+        pool.append([a + b, a - b, -a, 2.5 * a, a + draw(st.sampled_from([1, 0.5, -2])), sym.sin(a) * b][kind])
+    return pool[-1]
+
+
+@given(sums())
+def test_the_term_summaries_say_what_listing_the_terms_would(expression):
+    from symgrad.simplify import Simplifier, _coef_term, _is_scalar_const, _signed_terms, _term_summary
+
+    simplifier = Simplifier(assume_finite=False)
+    simplifier.run([expression])
+    checked = 0
+    for node in list(simplifier.canonical):
+        if node.op not in ("add", "subtract"):
+            continue
+        summary = _term_summary(node, simplifier)
+        terms = [t for _, t in _signed_terms(node, simplifier.canonical)]
+        weak = [t for t in terms if _is_scalar_const(t) and t.dtype is None]
+        others = [t for t in terms if not (_is_scalar_const(t) and t.dtype is None)]
+        if summary is None:  # nested past the walk's depth
+            continue
+        assert summary[:3] == (frozenset(others), len(others), len(weak))
+        assert all(_coef_term(t)[1] is t for t in others)
+        checked += 1
+    note(f"{checked} sums checked")
