@@ -216,7 +216,8 @@ def swap_origin(origin: Any) -> Any:
     Autodiff marks gradient nodes with their source line this way, and the simplifier gives
     the nodes a rule builds the rewritten node's origin (no context manager: these are hot loops)."""
     previous = _ORIGIN.get()
-    _ORIGIN.set(origin)
+    if previous is not origin:
+        _ORIGIN.set(origin)
     return previous
 
 
