@@ -262,11 +262,15 @@ def node_meta(
         and (opdef.dtype is same_dtype or (opdef.dtype is float_dtype and first.kind == "f"))
     ):
         dtype = first  # the common case, inputs of one dtype: np.result_type would give it back
-    elif all(d is not None for d in dtypes):
-        try:
-            dtype = np.dtype(opdef.dtype(*dtypes, **attrs))
-        except TypeError as exc:
-            raise SymgradError(f"{opdef.name} {name!r}: {exc}" + describe_origin(origin)) from None
+    else:
+        for d in dtypes:  # a loop, not all(<generator>): a generator is a call (`None in` would ask np.dtype ==)
+            if d is None:
+                break
+        else:
+            try:
+                dtype = np.dtype(opdef.dtype(*dtypes, **attrs))
+            except TypeError as exc:
+                raise SymgradError(f"{opdef.name} {name!r}: {exc}" + describe_origin(origin)) from None
     return shape, dtype
 
 
@@ -283,19 +287,24 @@ def apply(
 ) -> Symbol:
     """Build one node: constants for numbers, a name (else an auto name from hint or the op's),
     shape and dtype when known."""
-    nodes = tuple([x if type(x) is Symbol and x.op != GROUP else as_symbol(x) for x in inputs])
+    arity = len(inputs)
+    if arity == 1 or arity == 2:  # nearly every node: unrolled, as a list comprehension is a call in CPython 3.11
+        a = inputs[0] if type(inputs[0]) is Symbol and inputs[0].op != GROUP else as_symbol(inputs[0])
+        if arity == 1:
+            nodes: tuple = (a,)
+            shapes, dtypes = [a.shape], [_dtype_or_weak(a)]
+        else:
+            b = inputs[1] if type(inputs[1]) is Symbol and inputs[1].op != GROUP else as_symbol(inputs[1])
+            nodes = (a, b)
+            shapes, dtypes = [a.shape, b.shape], [_dtype_or_weak(a), _dtype_or_weak(b)]
+    else:
+        nodes = tuple([x if type(x) is Symbol and x.op != GROUP else as_symbol(x) for x in inputs])
+        shapes, dtypes = [n.shape for n in nodes], [_dtype_or_weak(n) for n in nodes]
     origin = _ORIGIN.get()
     if origin is False:
         origin = user_origin()
     name = NameManager.current().get(name, hint or opdef.hint)
-    shape, dtype = node_meta(
-        opdef,
-        [n.shape for n in nodes],
-        [_dtype_or_weak(n) for n in nodes],
-        attrs,
-        name,
-        origin,
-    )
+    shape, dtype = node_meta(opdef, shapes, dtypes, attrs, name, origin)
     return Symbol(opdef.name, nodes, attrs, name, shape, dtype, origin)
 
 
@@ -308,14 +317,8 @@ def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
     if all(map(_same_meta, inputs, node.inputs)):
         shape, dtype = node.shape, node.dtype  # shape and dtype rules see what they saw before
     else:
-        shape, dtype = node_meta(
-            OPS[node.op],
-            [n.shape for n in inputs],
-            [_dtype_or_weak(n) for n in inputs],
-            node.attrs,
-            node.name,
-            node.origin,
-        )
+        shapes, dtypes = [n.shape for n in inputs], [_dtype_or_weak(n) for n in inputs]
+        shape, dtype = node_meta(OPS[node.op], shapes, dtypes, node.attrs, node.name, node.origin)
     return Symbol(node.op, tuple(inputs), node.attrs, node.name, shape, dtype, node.origin)
 
 
