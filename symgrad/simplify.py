@@ -160,7 +160,8 @@ class Simplifier:
             rules = self.rules.get(node.op)
             if not rules or self.budget <= 0:
                 return node
-            input_ops = {i.op for i in node.inputs}
+            ins = node.inputs  # a set display, not a comprehension (a call) for the usual one or two inputs
+            input_ops = {ins[0].op, ins[-1].op} if 0 < len(ins) <= 2 else {i.op for i in ins}
             outer = swap_origin(node.origin)  # new nodes keep the rewritten node's origin
             try:
                 for rule in rules:
@@ -212,7 +213,7 @@ class Simplifier:
                 order.append(node)
         memo: dict[Symbol, Symbol] = {}
         for n in order:
-            inputs = tuple([memo.get(i, i) for i in n.inputs])
+            inputs = tuple(map(memo.get, n.inputs, n.inputs))  # memo.get(i, i) for each input
             n2 = n if all(map(is_, inputs, n.inputs)) else rebuild(n, inputs)
             memo[n] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
         return memo[root]
@@ -314,7 +315,7 @@ def _quotient(c: Any, d: Any) -> Any:
 
 def _stays_a_number(value: Any, parts: Any, product: bool = False) -> bool:
     try:
-        if all(math.isfinite(p) for p in parts) and not math.isfinite(value):
+        if all(map(math.isfinite, parts)) and not math.isfinite(value):
             return False
         return not (product and value == 0 and all(p != 0 for p in parts))
     except OverflowError:  # an int too large for a float

@@ -102,7 +102,7 @@ OPS: dict[str, OpDef] = {}
 def broadcast_shapes(*shapes: Shape) -> Shape:
     """NumPy broadcasting of shapes; raises ValueError naming them."""
     first = shapes[0]
-    if all(s == first for s in shapes):
+    if shapes.count(first) == len(shapes):
         return first
     ndim = max(len(s) for s in shapes)
     out = []
