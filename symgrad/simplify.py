@@ -134,8 +134,8 @@ class Simplifier:
         else:
             inputs = node.inputs
             ids = tuple(map(id, inputs))
-            if op in _COMMUTATIVE and inputs[0].op != CONST and inputs[1].op != CONST:
-                ids = tuple(sorted(ids))  # constants have a fixed side, set by the rules
+            if op in _COMMUTATIVE and ids[0] > ids[1] and inputs[0].op != CONST and inputs[1].op != CONST:
+                ids = (ids[1], ids[0])  # in order; constants have a fixed side, set by the rules
             key = (op, tuple(sorted(node.attrs.items())) if node.attrs else (), ids)
         found = self.table.get(key)
         if found is not None:
