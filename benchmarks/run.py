@@ -33,8 +33,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 BATCHES, MIN_BATCH = 7, 0.2
 COMPILE_RUNS = 5  # W5's compile figure: the median of this many cold compiles
 # Steady figures follow this many calls of each system: symgrad's plans become generated code
-# after their 24th call (the first calls loop over the steps); JAX compiles on its first.
-WARMUP_CALLS = 30
+# after their 100th call (the first calls loop over the steps); JAX compiles on its first.
+WARMUP_CALLS = executor.CODEGEN_AFTER_CALLS + 6
 
 
 def measure(fns: dict, batches=BATCHES, min_batch=MIN_BATCH) -> dict:
@@ -519,9 +519,9 @@ def main() -> None:
         f"{platform.machine()}, 1 thread. PyTorch: {getattr(torch, '__version__', 'not installed')}; "
         f"JAX: {getattr(jax, '__version__', 'not installed')}.",
         "",
-        "Times are per forward+backward call after 30 warm-up calls, median of 7 batches of at least 0.2 s,",
-        "the systems' batches interleaved; ratios are medians of per-round ratios against hand-written NumPy",
-        "(its derivative written out by hand) measured in the same run.",
+        f"Times are per forward+backward call after {WARMUP_CALLS} warm-up calls, median of 7 batches",
+        "of at least 0.2 s, the systems' batches interleaved; ratios are medians of per-round ratios against",
+        "hand-written NumPy (its derivative written out by hand) measured in the same run.",
         "",
         "| workload | NumPy | symgrad | PyTorch | JAX | target | met |",
         "|---|---|---|---|---|---|---|",

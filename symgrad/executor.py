@@ -107,9 +107,11 @@ class Program:
 # Tiled programs exist only as generated code, so tiling is tried up to this many steps.
 TILING_STEP_LIMIT = 2_000
 # A plan's first calls loop over its steps; then it is compiled to Python source. The loop
-# costs ~0.5 us more per step and call, compiling ~12 us per step once: switching after
-# 24 calls keeps the total within twice the better choice made in hindsight (ski rental).
-CODEGEN_AFTER_CALLS = 24
+# costs 0.1-0.3 us more per step and call (2.5 us more per call on a 2-step plan), compiling
+# 14-23 us per step once (120-210 us for a 2-step plan): measured plans break even after 47
+# to 154 calls, and switching after 100 keeps each one's total within 1.84x of the better
+# choice made in hindsight (ski rental; 24 calls, tuned for a slower loop, gave 4.5x).
+CODEGEN_AFTER_CALLS = 100
 
 
 def compile_program(
