@@ -71,6 +71,29 @@ def test_a_plan_loops_over_its_steps_first_then_runs_generated_code_with_the_sam
     np.testing.assert_array_equal(ex.grad_dict["x"], first[1])
 
 
+def test_the_step_loop_and_generated_code_agree_on_steps_of_every_arity():
+    """Unary and binary steps take the loop's column path; where (3 inputs), concat (a list)
+    and ones (no inputs) take its general path; the values are bitwise equal either way."""
+    x, z = sym.var("x"), sym.var("z")
+    big = sym.ones(shape=(2000,))  # too big to fold: a step with no inputs
+    w = sym.where(x > z, sym.sin(x) * z, sym.exp(-z))
+    c = sym.concat([w, x, z * 2.0], axis=0)
+    y = sym.sum(c * sym.tanh(c)) + sym.sum(big) * sym.sum(sym.clip(x, -0.5, 0.5))
+    xv, zv = np.linspace(-1, 1, 7), np.linspace(1, -1, 7) ** 3
+    ex = y.bind({"x": xv, "z": zv})
+    runs = []
+    for _ in range(executor.CODEGEN_AFTER_CALLS + 1):
+        ex.forward(is_train=True)
+        ex.backward()
+        runs.append((ex.outputs[0].copy(), ex.grad_dict["x"].copy(), ex.grad_dict["z"].copy()))
+    assert ex._compiled.forward.fn.__name__ == "program"  # the last call ran generated code
+    for looped, generated in zip(runs[0], runs[-1]):
+        np.testing.assert_array_equal(looped, generated)
+    wv = np.where(xv > zv, np.sin(xv) * zv, np.exp(-zv))
+    cv = np.concatenate([wv, xv, zv * 2.0])
+    np.testing.assert_allclose(runs[0][0], np.sum(cv * np.tanh(cv)) + 2000 * np.clip(xv, -0.5, 0.5).sum(), rtol=1e-12)
+
+
 def test_hostile_names_and_constants_never_reach_the_generated_source():
     name = "x); __import__('os').system('echo PWNED'); (x"
     x = sym.var(name)
