@@ -422,6 +422,8 @@ def _term_summary(n: Symbol, s: Simplifier) -> tuple | None:
                 if part is None:
                     s.term_summaries[n] = None
                     return None
+                if child not in s.term_summaries:  # not kept, as it looked at a term it may later look through
+                    cacheable = False
                 parts.append(part)
                 continue
         c, t = _coef_term(child)

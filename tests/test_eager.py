@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import autograd, nd
+from symgrad import autograd, executor, nd
 
 
 def test_python_data_defaults_to_float32_and_prints_like_mxnet():
@@ -215,7 +215,7 @@ def test_two_threads_record_and_backward_without_mixing_tapes():
     def work(scale):
         x = nd.array([1.0, 2.0, 3.0], dtype="float64")
         x.attach_grad()
-        for _ in range(50):
+        for _ in range(executor.CODEGEN_AFTER_CALLS + 20):  # the plan turns into generated code meanwhile
             with autograd.record():
                 y = (x * x * scale).sum()
             y.backward()
@@ -232,7 +232,7 @@ def test_two_threads_run_executors_of_the_same_structure_without_mixing_buffers(
         s = sym.sum(sym.sin(x) * x)
         xv = np.linspace(0, 1, 50) * scale
         ex = s.bind({"x": xv})
-        for _ in range(100):
+        for _ in range(executor.CODEGEN_AFTER_CALLS + 20):  # the plan turns into generated code meanwhile
             (out,) = ex.forward(is_train=True)
             ex.backward()
             np.testing.assert_allclose(out, np.sum(np.sin(xv) * xv))

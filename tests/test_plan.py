@@ -265,6 +265,31 @@ def test_a_pause_that_leaves_many_objects_moves_the_young_generations_to_the_old
     assert len(made) > len(later)
 
 
+def test_cyclic_garbage_still_goes_when_every_pause_promotes():
+    """freeze resets the collector's counters, so a loop of big compiles would never reach a
+    full collection on its own: every few promotions run one instead (no gc.collect() here)."""
+    import gc
+    import weakref
+
+    from symgrad import graph
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    gc.collect()
+    refs = []
+    kept = []  # each pause leaves many objects alive, as a compile does
+    for _ in range(3 * (graph.PROMOTIONS_PER_FULL_COLLECTION + 1)):
+        cycle = Cycle()
+        refs.append(weakref.ref(cycle))
+        del cycle  # garbage only a collection frees; a young one cannot after the promotion
+        with graph.gc_paused():
+            kept.append([[] for _ in range(graph.PROMOTE_AFTER * gc.get_threshold()[0] + 1000)])
+    freed = sum(ref() is None for ref in refs)
+    assert freed >= 2 * (graph.PROMOTIONS_PER_FULL_COLLECTION + 1), freed
+
+
 def test_a_pause_with_the_collector_off_promotes_nothing():
     import gc
 

@@ -13,7 +13,7 @@ from hypothesis import assume, given, note, reject
 from hypothesis import strategies as st
 from strategies import recipes
 
-from symgrad import autograd, nd, sym
+from symgrad import autograd, executor, nd, sym
 from symgrad.executor import compile_program
 from symgrad.graph import topo_order
 
@@ -277,8 +277,10 @@ def test_two_threads_bind_and_run_executors_of_one_structure_without_mixing(reci
     def work(k):
         try:
             barrier.wait()
-            for _ in range(20):
-                ex = s.bind(runs[k])  # same structure: both threads share one compiled plan
+            # same structure: both threads share one compiled plan, which turns into
+            # generated code while they run it
+            for _ in range(executor.CODEGEN_AFTER_CALLS // 2 + 10):
+                ex = s.bind(runs[k])
                 out = ex.forward(is_train=True)[0]
                 ex.backward()
                 np.testing.assert_array_equal(out, expected[k][0])
