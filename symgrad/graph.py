@@ -499,10 +499,10 @@ def _promote_young() -> None:
 
     The user's young objects move too, and freeze resets every generation's counter, so
     cyclic garbage among them waits for a full collection that CPython would now not
-    schedule; hence every PROMOTIONS_PER_FULL_COLLECTION-th promotion since the last full
-    collection runs one instead. Nothing moves when the program froze objects itself
-    (unfreeze would thaw them; a thread freezing objects during a compile's last
-    instructions is not guarded against) or turned automatic collection off.
+    schedule; hence after PROMOTIONS_PER_FULL_COLLECTION promotions with no full collection
+    in between, the next such pause runs one instead. Nothing moves when the program froze
+    objects itself (unfreeze would thaw them; a thread freezing objects during a compile's
+    last instructions is not guarded against) or turned automatic collection off.
     """
     threshold = gc.get_threshold()[0]
     if not threshold or gc.get_count()[0] <= PROMOTE_AFTER * threshold or gc.get_freeze_count():
