@@ -559,7 +559,6 @@ def _compile_binding(
             )
     else:
         fwd_outputs = simplify_all(outputs, variables=shaped)
-        fwd_order = topo_order(fwd_outputs)
     out_shapes = [o.shape for o in fwd_outputs]
     out_dtypes = [o.dtype or np.dtype(np.float64) for o in fwd_outputs]
     arg_inputs = [shaped[n] for n in arg_names]
@@ -581,7 +580,7 @@ def _compile_binding(
             forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers, order=fwd_order)
             backward = compile_program(grads, saved + arg_inputs, reuse_buffers, write_into=reuse_buffers)
     else:
-        forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers, order=fwd_order)
+        forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)
     compiled.train = train
     compiled.grad_dtypes = [g.dtype for g in grads] if grad_names else []

@@ -406,7 +406,7 @@ def _term_summary(n: Symbol, s: Simplifier) -> tuple | None:
 
     Each canonical sum's summary is kept and combined into its users' (two set unions), so
     collect_terms learns that a sum has nothing to collect without walking all its terms:
-    it fires on a few sums in a hundred.
+    it fires on fewer than one sum in a hundred.
     """
     summary = s.term_summaries.get(n, False)
     if summary is not False:
