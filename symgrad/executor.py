@@ -438,8 +438,9 @@ class Compiled:
                 var(f"_head_grad{i}", shape=s, dtype=d)
                 for i, (s, d) in enumerate(zip(self.out_shapes, self.out_dtypes))
             ]
+            wrt = [t for t in self.targets if t.name in self.grad_names]  # in grad_names' order
             with NameManager():
-                grads = derive_simplified(self.special, self.targets, heads).grads
+                grads = derive_simplified(self.special, wrt, heads).grads
             self._with_heads = compile_program(grads, heads + self.targets, self.reuse_buffers)
         return self._with_heads
 

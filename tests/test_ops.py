@@ -127,6 +127,23 @@ def test_grad_req_write_add_null():
     assert "x" not in ex_null.grad_dict and ex_null.grad_arrays[0] is None
 
 
+@pytest.mark.parametrize("dask", [False, True])
+def test_head_gradients_land_on_their_own_argument_when_an_earlier_one_is_null(dask):
+    a, b, c = sym.var("a"), sym.var("b"), sym.var("c")
+    av, bv, cv = np.array([2.0, 3.0]), np.array([5.0, 7.0]), np.array([-1.0, 4.0])
+    args = {"a": av, "b": bv, "c": cv}
+    if dask:
+        da = pytest.importorskip("dask.array")
+        args = {k: da.from_array(v, chunks=1) for k, v in args.items()}
+    ex = (a * b * c).bind(args, grad_req={"a": "null", "b": "write", "c": "add"})
+    head = np.array([1.0, -2.0])
+    ex.forward(is_train=True)
+    ex.backward(out_grads=head)
+    np.testing.assert_array_equal(np.asarray(ex.grad_dict["b"]), head * av * cv)
+    np.testing.assert_array_equal(np.asarray(ex.grad_dict["c"]), head * av * bv)
+    assert "a" not in ex.grad_dict
+
+
 def test_backward_twice_after_one_forward_and_before_any_forward():
     x = sym.var("x")
     ex = (x * x).bind({"x": np.array([3.0])})
