@@ -129,10 +129,12 @@ class NDArray:
     __str__ = __repr__
 
     def astype(self, dtype: Any) -> NDArray:
-        return NDArray(self._data.astype(dtype))
+        """A copy as `dtype`; recorded (as `cast`), so gradients flow back in this array's dtype."""
+        return call(OPS["cast"], (self,), {"dtype": dtype})
 
     def copy(self) -> NDArray:
-        return NDArray(self._data.copy())
+        """A copy; recorded, so gradients flow through it (MXNet's copy, PyTorch's clone)."""
+        return call(OPS["cast"], (self,), {"dtype": self._data.dtype})
 
     def detach(self) -> NDArray:
         """The same values with no history: gradients stop here."""
@@ -177,11 +179,12 @@ class NDArray:
             self._node is not None or (isinstance(value, NDArray) and value._node is not None)
         )
         if not tracked:
-            self._data[index] = value_data
+            self._data[index] = value_data  # an attached variable stays one, with new values
             if self._node is not None and self._node.op != VAR:
                 self._node = None  # the history no longer describes these values
             return
         # Functional update: recorded nodes keep the old values; gradients flow to `value`.
+        self._refuse_while_recording("x[...] = value")
         result = invoke(OPS["setitem"], (self, value), {"index": encode_index(index)})
         self._data, self._node = result._data, result._node
 
@@ -262,12 +265,32 @@ class NDArray:
         return self._inplace("divide", other)
 
     def _inplace(self, op: str, other: Any) -> NDArray:
+        if STATE.recording:
+            self._refuse_while_recording(f"x {_INPLACE_SYMBOLS[op]}= ...")
         result = invoke(OPS[op], (self, other), {})
-        if self._node is None and result._node is None and result._data.dtype == self._data.dtype:
+        if self._is_attached_leaf():
+            # An optimizer step (w -= lr*w.grad) outside record(): w stays the same variable.
+            np.copyto(self._data, result._data, casting="same_kind")
+        elif self._node is None and result._node is None and result._data.dtype == self._data.dtype:
             self._data[...] = result._data  # no history: update in place, as NumPy does
         else:
             self._data, self._node = result._data, result._node
         return self
+
+    def _is_attached_leaf(self) -> bool:
+        return self._grad_req != "null" and self._node is not None and self._node.op == VAR
+
+    def _refuse_while_recording(self, statement: str) -> None:
+        """An attached variable can't change inside record(): its gradient would be for the new array."""
+        if self._is_attached_leaf():
+            raise SymgradError(
+                f"`{statement}` on an array with attach_grad() while recording: its gradient would be lost."
+                " Write `y = x + ...` (a new array) inside record(), or update x outside record()"
+                " or under autograd.pause(), as an optimizer step does."
+            )
+
+
+_INPLACE_SYMBOLS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
 
 
 def _plain_index(index: Any) -> Any:

@@ -737,6 +737,13 @@ def reshape_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
+@rewrites("cast")
+def cast_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """cast(x, x.dtype) -> x"""
+    (x,) = node.inputs
+    return x if x.dtype is not None and x.dtype == node.dtype else None
+
+
 @rewrites("broadcast_to")
 def broadcast_to_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     """broadcast_to(x, x.shape) -> x"""

@@ -127,6 +127,15 @@ def test_backward_twice_without_retain_graph():
         y.backward()
 
 
+def test_in_place_update_of_an_attached_array_while_recording():
+    x = nd.array([1.0])
+    x.attach_grad()
+    with autograd.record(), pytest.raises(sg.SymgradError) as info:
+        x += 1
+    assert str(info.value).startswith("`x += ...` on an array with attach_grad() while recording")
+    assert "autograd.pause()" in str(info.value)
+
+
 def test_backward_on_something_not_recorded():
     with pytest.raises(sg.AutogradError, match="no recorded history"):
         (nd.array([1.0]) * 2).backward()

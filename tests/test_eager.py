@@ -151,6 +151,55 @@ def test_indexed_assignment_sends_gradient_to_the_value_not_the_overwritten_entr
     np.testing.assert_array_equal(base.grad.asnumpy(), [[0.0, 1.0]])
 
 
+@pytest.mark.parametrize("paused", [False, True])
+def test_an_optimizer_step_updates_the_variable_in_place_and_it_stays_attached(paused):
+    w = nd.array([1.0, 2.0])
+    w.attach_grad()
+    data = w._data
+    for _ in range(3):
+        with autograd.record():
+            loss = (w * w).sum()
+        loss.backward()
+        expected = 2 * w.asnumpy()
+        np.testing.assert_array_equal(w.grad.asnumpy(), expected)  # the gradient at the updated w
+        if paused:
+            with autograd.pause():
+                w -= 0.25 * w.grad
+        else:
+            w -= 0.25 * w.grad
+    np.testing.assert_allclose(w.asnumpy(), [0.125, 0.25])
+    assert w._data is data and w.dtype == np.float32  # in place, dtype kept (float64 step, float32 array)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [lambda x: x.__iadd__(1), lambda x: x.__imul__(2), lambda x: x.__setitem__(0, 5.0)],
+    ids=["+=", "*=", "[]="],
+)
+def test_updating_an_attached_variable_in_place_while_recording_is_refused(update):
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        with pytest.raises(sg.SymgradError, match="attach_grad.*while recording.*outside record"):
+            update(x)
+        y = (x * x).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 4.0])  # x is untouched and still attached
+
+
+@pytest.mark.parametrize("convert", [lambda x: x.astype("float64"), lambda x: x.copy()], ids=["astype", "copy"])
+def test_astype_and_copy_are_recorded_and_send_gradients_back_in_the_variables_dtype(convert):
+    x = nd.array([1.0, 2.0], dtype="float32")
+    x.attach_grad()
+    with autograd.record():
+        c = convert(x)
+        y = (c * x).sum()
+    assert c._data is not x._data
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 4.0])
+    assert x.grad.dtype == np.float32
+
+
 class Square(autograd.Function):
     def forward(self, x):
         self.save_for_backward(x)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from opcases import CASES, NO_NUMERIC_GRAD
 
-from symgrad import sym
+from symgrad import SymgradError, sym
 from symgrad.graph import topo_order
 
 IDS = [c[0] for c in CASES]
@@ -142,6 +142,24 @@ def test_head_gradients_land_on_their_own_argument_when_an_earlier_one_is_null(d
     np.testing.assert_array_equal(np.asarray(ex.grad_dict["b"]), head * av * cv)
     np.testing.assert_array_equal(np.asarray(ex.grad_dict["c"]), head * av * bv)
     assert "a" not in ex.grad_dict
+
+
+def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
+    x = sym.var("x", dtype="float32")
+    y = sym.sum(x.astype("float64") * sym.cast(x, dtype="float64"))
+    xv = np.array([0.1, 2.0], np.float32)
+    ex = y.bind({"x": xv})
+    (out,) = ex.forward(is_train=True)
+    ex.backward()
+    assert out.dtype == np.float64 and out == np.sum(xv.astype(np.float64) ** 2)
+    assert ex.grad_dict["x"].dtype == np.float32
+    np.testing.assert_array_equal(ex.grad_dict["x"], (2 * xv.astype(np.float64)).astype(np.float32))
+    assert str(sym.simplify(sym.cast(x, dtype=np.float32))) == "x"  # a cast to the same dtype is x
+    rebuilt = sym.load_json(y.tojson())
+    np.testing.assert_array_equal(rebuilt.eval(x=xv)[0], out)
+    for bad in (None, "banana", "complex64"):
+        with pytest.raises(SymgradError, match="cast"):
+            sym.cast(x, dtype=bad)
 
 
 def test_backward_twice_after_one_forward_and_before_any_forward():

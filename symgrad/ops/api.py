@@ -7,11 +7,13 @@ from typing import Any
 from ..graph import Symbol
 from .elementwise import (  # noqa: F401
     BlockGrad,
+    Cast,
     abs,
     add,
     arccos,
     arcsin,
     arctan,
+    cast,
     clip,
     cos,
     cosh,

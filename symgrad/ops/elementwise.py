@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..errors import SymgradError
 from ..graph import Symbol, is_const, scalar_value
 from .registry import apply, float_dtype, register, same_dtype
 
@@ -251,6 +252,47 @@ clip = register(
     elementwise=True,
     method=True,
 )
+
+
+def _cast_attrs(attrs: dict) -> dict:
+    """dtype as its NumPy name (JSON-safe, one spelling per dtype); real dtypes only."""
+    if attrs["dtype"] is None:
+        raise SymgradError("cast needs a dtype, as in cast(x, dtype='float32')")
+    try:
+        dtype = np.dtype(attrs["dtype"])
+    except TypeError:
+        raise SymgradError(f"cast: {attrs['dtype']!r} is not a NumPy dtype") from None
+    if dtype.kind not in "biuf":
+        raise SymgradError(f"cast: symgrad computes with bool, integer and float arrays, not {dtype}")
+    return {"dtype": dtype.name}
+
+
+def _cast_grad(g: Symbol, out: Symbol, x: Symbol, dtype: str) -> list:
+    if x.dtype is None:
+        return [g]
+    return [cast(g, dtype=x.dtype.name)] if x.dtype.kind == "f" else [None]
+
+
+cast = register(
+    "cast",
+    lambda x, dtype: np.asarray(x).astype(dtype),
+    grad=_cast_grad,
+    sympy=lambda x, dtype: x,
+    dtype=lambda x, dtype: np.dtype(dtype),
+    arity=1,
+    attrs={"dtype": None},
+    normalize=_cast_attrs,
+    hint="cast",
+)
+Cast = cast
+
+
+def _astype(x: Symbol, dtype: Any) -> Symbol:
+    """x.astype(dtype) is cast(x, dtype=dtype), as in MXNet."""
+    return cast(x, dtype=dtype)
+
+
+Symbol.astype = _astype
 
 stop_gradient = register(
     "stop_gradient",
