@@ -14,6 +14,7 @@ JAX users write by hand).
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -85,9 +86,17 @@ def covers(e: Symbol, x: Symbol) -> bool:
     return covered_by(x, e)
 
 
-def sum_back(g: Symbol, x: Symbol) -> Symbol:
-    """Undo broadcasting: g summed down to x's shape (left alone when it already fits)."""
-    return g if covered_by(g, x) else shp.sum_like(g, x)
+def sum_back(g: Symbol, x: Symbol, out: Symbol) -> Symbol:
+    """Undo broadcasting: the adjoint g of `out` (standing for g broadcast to out's shape,
+    as a scalar seed stands for ones) summed down to the input x's shape."""
+    if not covered_by(g, x):
+        return shp.sum_like(g, x)
+    if covers(x, out):
+        return g  # x was not broadcast into out: g fits it as it is
+    if x.shape is not None and out.shape is not None:
+        # x was broadcast, and g is constant along those axes: the sum is g times their size
+        return full_shape(g * (math.prod(out.shape) // max(math.prod(x.shape), 1)), x)
+    return shp.sum_like(full_shape(g, out), x)
 
 
 def full_shape(g: Symbol, x: Symbol) -> Symbol:
@@ -151,7 +160,7 @@ def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
             out.append(None)
             continue
         r = as_symbol(r)
-        out.append(sum_back(r, inp) if opdef.elementwise else r)
+        out.append(sum_back(r, inp, node) if opdef.elementwise else r)
     return out
 
 

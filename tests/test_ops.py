@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from opcases import CASES, NO_NUMERIC_GRAD
 
-from symgrad import SymgradError, sym
+from symgrad import SymgradError, autograd, nd, sym
 from symgrad.graph import topo_order
 
 IDS = [c[0] for c in CASES]
@@ -142,6 +142,33 @@ def test_head_gradients_land_on_their_own_argument_when_an_earlier_one_is_null(d
     np.testing.assert_array_equal(np.asarray(ex.grad_dict["b"]), head * av * cv)
     np.testing.assert_array_equal(np.asarray(ex.grad_dict["c"]), head * av * bv)
     assert "a" not in ex.grad_dict
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_gradient_of_a_non_scalar_output_sums_over_the_axes_an_input_was_broadcast_along(declared):
+    # The default head is ones of the output's shape: x of shape (3, 1) and s of shape () are
+    # broadcast along 4 and 12 entries of x + y, so d sum(x*x + y + s) / dx = 4*2x, and 12 for s.
+    shapes = {"x": (3, 1), "y": (4,), "s": ()} if declared else {"x": None, "y": None, "s": None}
+    x, y, s = (sym.var(n, shape=shapes[n]) for n in ("x", "y", "s"))
+    out = x * x + y + s
+    xv, yv, sv = np.array([[1.0], [2.0], [3.0]]), np.arange(4.0), np.array(0.5)
+    expected = {"x": 8 * xv, "y": np.full(4, 3.0), "s": np.array(12.0)}
+    ex = out.bind({"x": xv, "y": yv, "s": sv})
+    ex.forward(is_train=True)
+    ex.backward()
+    feed = {"x": xv, "y": yv, "s": sv}
+    grads = [g.eval(**{n: feed[n] for n in g.list_arguments()})[0] for g in sym.grad(out, [x, y, s])]
+    for name, g in zip(("x", "y", "s"), grads):
+        np.testing.assert_array_equal(ex.grad_dict[name], expected[name])
+        np.testing.assert_array_equal(g, expected[name])
+    if declared:
+        assert str(sym.grad(x * x + y, x)) == "8*x"
+    xn, yn = nd.array(xv), nd.array(yv)
+    xn.attach_grad()
+    with autograd.record():
+        z = xn * xn + yn
+    z.backward()
+    np.testing.assert_array_equal(xn.grad.asnumpy(), 8 * xv)
 
 
 def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
