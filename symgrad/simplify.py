@@ -300,26 +300,34 @@ def _coef_term(node: Symbol) -> tuple[Any, Symbol]:
     return 1, node
 
 
-def _product(*factors: Any) -> Any:
+def _product(*factors: Any, dtype: Any = None) -> Any:
     """The product of constant factors, or None where merging them would overflow to inf or
     underflow to 0 though each factor is finite and nonzero (c*(d*x) -> (c*d)*x is then wrong)."""
     value = math.prod(factors)
-    return value if _stays_a_number(value, factors, product=True) else None
+    return value if _stays_a_number(value, factors, product=True, dtype=dtype) else None
 
 
-def _quotient(c: Any, d: Any) -> Any:
+def _quotient(c: Any, d: Any, dtype: Any = None) -> Any:
     """c/d for a nonzero d, or None where it overflows or underflows (as _product)."""
     value = c / d
-    return value if _stays_a_number(value, (c, d), product=True) else None
+    return value if _stays_a_number(value, (c, d), product=True, dtype=dtype) else None
 
 
-def _stays_a_number(value: Any, parts: Any, product: bool = False) -> bool:
+def _stays_a_number(value: Any, parts: Any, product: bool = False, dtype: Any = None) -> bool:
+    """Merging the constants `parts` into `value` neither overflows nor underflows, in float64
+    and in `dtype` when narrower (a weak constant is cast to a float32 array's dtype)."""
     try:
         if all(map(math.isfinite, parts)) and not math.isfinite(value):
             return False
-        return not (product and value == 0 and all(p != 0 for p in parts))
+        if product and value == 0 and all(p != 0 for p in parts):
+            return False
     except OverflowError:  # an int too large for a float
         return False
+    if dtype is None or dtype.kind != "f" or dtype.itemsize >= 8:
+        return True
+    with np.errstate(over="ignore", under="ignore"):
+        narrow, merged = [dtype.type(p) for p in parts], dtype.type(value)
+    return _stays_a_number(float(merged), [float(p) for p in narrow], product)
 
 
 def _scaled(c: Any, t: Symbol) -> Symbol:
@@ -464,12 +472,12 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
             signs[t] = set()
             order.append(t)
         coefs[t] = coefs[t] + c
-        signs[t].add(c > 0)
+        signs[t].add(None if c == 0 else c > 0)  # 0*x is NaN at inf and signs zeros: a sign of its own
     merged = len(order) + (1 if n_consts else 0) < len(terms)
     if not merged:
         return None
     numbers = [c for c, _ in terms] + [t.attrs["value"] for _, t in terms if _is_scalar_const(t) and t.dtype is None]
-    if not all(_stays_a_number(v, numbers) for v in (constant, *coefs.values())):
+    if not all(_stays_a_number(v, numbers, dtype=node.dtype) for v in (constant, *coefs.values())):
         return None  # 1e308*x + 1e308*x is finite at x = 0.5, inf*x is not
     if not s.assume_finite and any(len(signs[t]) > 1 for t in order):
         return None  # x + x - x is NaN at x = inf, x is not: mixed signs merge only for finite x
@@ -556,11 +564,11 @@ def collect_factors(node: Symbol, s: Simplifier) -> Symbol | None:
     if _is_scalar_const(a) and a.dtype is None:
         if cb == 1:
             return None
-        c = _product(a.attrs["value"], cb)
+        c = _product(a.attrs["value"], cb, dtype=node.dtype)
         return None if c is None else _scaled(c, tb)
     if ta is a and tb is b:
         return None
-    c = _product(ca, cb)
+    c = _product(ca, cb, dtype=node.dtype)
     return None if c is None else _scaled(c, ta * tb)
 
 
@@ -603,10 +611,10 @@ def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
     if _is_scalar_const(a) and a.dtype is None and b.op == "divide":
         n, d = b.inputs
         if _is_scalar_const(d) and d.dtype is None and _num(d) != 0:
-            c = _quotient(a.attrs["value"], d.attrs["value"])
+            c = _quotient(a.attrs["value"], d.attrs["value"], dtype=node.dtype)
             return None if c is None else c * n
         if _is_scalar_const(n) and n.dtype is None:
-            c = _product(a.attrs["value"], n.attrs["value"])
+            c = _product(a.attrs["value"], n.attrs["value"], dtype=node.dtype)
             return None if c is None else c / d
     for u, v in ((a, b), (b, a)):  # (1/r) * y -> y / r
         if u.op == "divide" and _is_scalar_const(u.inputs[0]) and _num(u.inputs[0]) == 1 and u.inputs[0].dtype is None:
@@ -622,7 +630,7 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     if _identity_const(b, a, 1):
         return a
     if _is_scalar_const(b) and b.dtype is None and _num(b) not in (0,) and a.op != CONST:
-        c = _quotient(1, b.attrs["value"])  # x/1e-310 is not inf*x
+        c = _quotient(1, b.attrs["value"], dtype=node.dtype)  # x/1e-310 is not inf*x
         if c is not None and math.frexp(b.attrs["value"])[0] in (0.5, -0.5):
             return c * a  # 1/c is exact for c = 2**k: x/4 is 0.25*x to the last bit, x/10 is not 0.1*x
     ca, ta = _coef_term(a)
@@ -630,7 +638,8 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         return _scaled(ca, ta / b)
     cb, tb = _coef_term(b)
     if cb != 1 and tb is not b and cb != 0:
-        return _scaled(1 / cb, a / tb)
+        c = _quotient(1, cb, dtype=node.dtype)  # x/(1e-310*y) is not inf*(x/y)
+        return None if c is None else _scaled(c, a / tb)
     return None
 
 
@@ -660,6 +669,8 @@ def power_identities(node: Symbol, s: Simplifier) -> Symbol | None:
     n = _num(p) if p.dtype is None else None
     if n is None:
         return None
+    if x.dtype != node.dtype:
+        return None  # an integer x**1.0 is float64, as NumPy makes it, and stays so
     if n == 1:
         return x
     if n == 0:
@@ -668,7 +679,7 @@ def power_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         inner = _num(x.inputs[1]) if x.inputs[1].dtype is None else None
         if inner is not None and float(inner).is_integer() and float(n).is_integer():
             return x.inputs[0] ** (inner * n)
-    if n == 2 and x.op == "norm":
+    if n == 2 and x.op == "norm" and x.inputs[0].dtype == node.dtype:  # not for integers: sum(y*y) would wrap
         y = x.inputs[0]
         return red.sum(y * y, axis=x.attrs["axis"], keepdims=x.attrs["keepdims"])
     if n == 2 and x.op == "sqrt":
@@ -807,8 +818,10 @@ def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     build = la.dot if node.op == "dot" else la.matmul
     ca, ta = _coef_term(a)
     cb, tb = _coef_term(b)
-    if ((ca != 1 and ta is not a) or (cb != 1 and tb is not b)) and _product(ca, cb) is not None:
-        return _scaled(_product(ca, cb), build(ta, tb))
+    if (ca != 1 and ta is not a) or (cb != 1 and tb is not b):
+        c = _product(ca, cb, dtype=node.dtype)
+        if c is not None:
+            return _scaled(c, build(ta, tb))
     for u, v, left in ((a, b, True), (b, a, False)):
         if u.op == "broadcast_to" and _is_scalar_const(u.inputs[0]) and u.inputs[0].dtype is None:
             c = u.inputs[0].attrs["value"]

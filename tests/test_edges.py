@@ -161,6 +161,8 @@ REWRITE_CASES = [
     lambda x, y: sym.dot(2 * x, y.T),
     lambda x, y: x * y + y * x,
     lambda x, y: sym.broadcast_to(sym.sum(x, axis=0), shape=(3, 4)) * y,
+    lambda x, y: 0 * x - x,  # 0*x is NaN at inf: its term is not merged with -x
+    lambda x, y: -x + x * 0.0,
 ]
 
 
@@ -381,6 +383,47 @@ def test_collecting_constants_never_overflows_or_underflows(build, x0):
     assert np.isfinite(expected) and expected != 0
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     assert "inf" not in str(sym.simplify(build(x)))  # nor does the printer merge them
+
+
+@pytest.mark.parametrize(
+    ("build", "x0"),
+    [
+        (lambda x: 1e30 * (1e30 * x), 1e-30),  # 1e60 is inf in float32
+        (lambda x: 1e-30 * (1e-30 * x), 1e30),  # 1e-60 is 0 in float32
+        (lambda x: 1e20 * x + 1e20 * x - 3e38 * x, 1.0),
+        (lambda x: x / (1e-30 * (1e-30 * x)), 1.0),
+    ],
+)
+def test_collecting_constants_into_a_float32_array_never_overflows_or_underflows(build, x0):
+    x = sym.var("x", dtype="float32")
+    with np.errstate(all="ignore"):
+        expected = build(np.float32(x0))
+        (got,) = build(x).eval(x=np.array(x0, np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("build", "reference"),
+    [
+        (lambda a: a**1.0, lambda v: v**1.0),  # float64, as NumPy makes it
+        (lambda a: a**0.0, lambda v: v**0.0),
+        (lambda a: a**1, lambda v: v**1),  # int64
+        (lambda a: sym.norm(a) ** 2, lambda v: np.linalg.norm(v) ** 2),  # not sum(a*a), which wraps
+    ],
+)
+def test_power_and_norm_rewrites_keep_numpys_dtype_and_values_for_integers(build, reference):
+    v = np.array([2**32, 3])
+    (got,) = build(sym.var("xi", dtype="int64")).eval(xi=v)
+    assert got.dtype == np.asarray(reference(v)).dtype
+    np.testing.assert_array_equal(got, reference(v))
+
+
+def test_dividing_by_a_tiny_multiple_is_not_multiplying_by_inf():
+    x, y = sym.var("x"), sym.var("y")
+    with np.errstate(all="ignore"):
+        (got,) = (x / (1e-310 * y)).eval(x=np.array(1e-20), y=np.array(1.0))
+    assert got == 1e-20 / 1e-310
 
 
 def test_infinite_constants_print_as_numpy_writes_them():

@@ -98,7 +98,9 @@ def _prod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> 
 
 def _norm_impl(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = None) -> Any:
     x = np.asarray(x)
-    if axis is None and not keepdims and x.dtype.kind == "f":
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)  # as np.linalg.norm: an integer x*x would wrap around
+    if axis is None and not keepdims:
         return np.sqrt(np.vdot(x, x))  # one pass, no temporary
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
