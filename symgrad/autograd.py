@@ -21,7 +21,7 @@ from .autodiff import grad as derive
 from .errors import AutogradError, NonFiniteError, SymgradError
 from .executor import Program, compile_program, replay
 from .graph import CONST, VAR, Group, Symbol, const, scalar_key, topo_order, var
-from .nd import FREED, STATE, NDArray, invoke
+from .nd import FREED, NONDIFF, STATE, NDArray, invoke
 from .ops.registry import OPS, register, substitute
 
 # ---- recording state -------------------------------------------------------------------
@@ -164,6 +164,9 @@ def _run_backward(
             )
         head_nodes.append(h._node)
     grads_in = _head_grads(heads, head_grads)
+    if any(n is NONDIFF for n in head_nodes):  # a comparison or sign(x): its gradient is zero, so it adds nothing
+        live = [i for i, n in enumerate(head_nodes) if n is not NONDIFF]
+        head_nodes, grads_in = [head_nodes[i] for i in live], [grads_in[i] for i in live]
     order = topo_order(head_nodes)
     for node in order:
         if node.value is FREED:
@@ -180,6 +183,8 @@ def _run_backward(
                 raise AutogradError("grad: each variable must be an NDArray with attach_grad() or recorded history")
             targets.append(v._node)
     position = {id(n): i for i, n in enumerate(order)}
+    if not head_nodes:
+        return [np.zeros_like(t.value) for t in targets], targets
     if any(id(t) not in position for t in targets):
         raise AutogradError("grad: a variable is not part of the recorded computation of the heads")
     seeded = tuple(g is not None for g in grads_in)

@@ -621,7 +621,21 @@ def _per_arg(value: Any, names: list[str], what: str) -> dict[str, Any]:
 class Executor:
     """A symbol bound to arrays: forward, backward, and MXNet's views of the arrays."""
 
-    def __init__(self, symbol: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write", **_ctx: Any) -> None:
+    def __init__(
+        self,
+        symbol: Symbol,
+        args: Any,
+        args_grad: Any = None,
+        grad_req: Any = "write",
+        aux_states: Any = None,
+        ctx: Any = None,  # MXNet's device arguments: symgrad runs on the CPU, so they change nothing
+        group2ctx: Any = None,
+        shared_exec: Any = None,
+    ) -> None:
+        if aux_states:
+            raise BindError("bind: symgrad graphs have no auxiliary states; aux_states must be empty")
+        if grad_req is None:
+            raise BindError(f"bind: grad_req must be one of {GRAD_REQS}, or a dict or list of them, not None")
         self._symbol = symbol
         if not symbol.outputs():
             raise BindError("bind: the symbol has no outputs (an empty Group); nothing to compute")

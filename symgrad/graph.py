@@ -9,6 +9,7 @@ serialization) import it inside the method, keeping imports flowing one way.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import gc
 import math
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SymgradError, user_origin
+from .errors import BindError, SymgradError, user_origin
 
 VAR = "var"
 CONST = "const"
@@ -67,6 +68,8 @@ class NameManager:
 
 _ACTIVE_NAMES: ContextVar[NameManager | None] = ContextVar("symgrad_name_manager", default=None)
 _THREAD_NAMES = threading.local()
+# MXNet's other bind arguments: accepted (symgrad runs on the CPU and has no auxiliary states)
+_BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec"})
 
 
 @functools.cache
@@ -239,6 +242,11 @@ class Symbol:
 
     def bind(self, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
         """An executor over these arrays; Dask arrays give a DaskExecutor with lazy results."""
+        unknown = sorted(set(kwargs) - _BIND_KEYWORDS)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], ["args", "args_grad", "grad_req", *_BIND_KEYWORDS], 1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise BindError(f"bind: unknown keyword argument {unknown[0]!r}{hint}")
         values = args.values() if isinstance(args, dict) else args if isinstance(args, (list, tuple)) else ()
         if any(type(v).__module__.startswith("dask.array") for v in values):
             from .dask import DaskExecutor

@@ -97,6 +97,15 @@ def test_bad_grad_req(bound):
         s.bind(args, grad_req="sometimes")
 
 
+def test_unknown_bind_keyword_or_no_grad_req(bound):
+    s, args = bound
+    with pytest.raises(sg.BindError, match="unknown keyword argument 'grad_reqs'; did you mean 'grad_req'"):
+        s.bind(args, grad_reqs="null")
+    with pytest.raises(sg.BindError, match="grad_req must be one of"):
+        s.bind(args, grad_req=None)
+    s.bind(args, ctx="cpu(0)", shared_exec=None)  # MXNet's device arguments change nothing on the CPU
+
+
 def test_head_gradient_of_the_wrong_shape(bound):
     s, args = bound
     ex = s.bind(args)

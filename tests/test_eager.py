@@ -200,6 +200,20 @@ def test_astype_and_copy_are_recorded_and_send_gradients_back_in_the_variables_d
     assert x.grad.dtype == np.float32
 
 
+def test_backward_of_a_comparison_or_sign_gives_zero_gradients():
+    x = nd.array([1.0, -2.0])
+    x.attach_grad()
+    with autograd.record():
+        c = x > 0
+        loss = (x * x).sum()
+        s = nd.sign(x)
+    c.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.asnumpy(), [0.0, 0.0])
+    autograd.backward([loss, s])
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, -4.0])
+    np.testing.assert_array_equal(autograd.grad(c, [x])[0].asnumpy(), [0.0, 0.0])
+
+
 class Square(autograd.Function):
     def forward(self, x):
         self.save_for_backward(x)
