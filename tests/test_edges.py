@@ -103,6 +103,19 @@ def test_max_reduction_splits_ties_evenly():
 
 
 @BOTH
+def test_a_nan_maximum_or_minimum_sends_its_gradient_to_the_nan_entries(mode):
+    np.testing.assert_array_equal(mode(lambda x, m: m.max(x), [1.0, np.nan, 3.0]), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(mode(lambda x, m: m.min(x), [np.nan, 2.0, np.nan]), [0.5, 0.0, 0.5])
+
+
+@BOTH
+@pytest.mark.parametrize("values", [[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.5, -2.0, 3.0], [-0.0, 4.0, 0.5]])
+def test_prod_gradient_is_the_product_of_the_other_entries_zeros_included(mode, values):
+    others = [np.prod(np.delete(values, i)) for i in range(len(values))]
+    np.testing.assert_array_equal(mode(lambda x, m: m.prod(x), values), others)
+
+
+@BOTH
 def test_norm_at_the_zero_vector_has_gradient_zero(mode):
     f = lambda x, m: m.norm(x)  # noqa: E731
     np.testing.assert_array_equal(mode(f, [0.0, 0.0, 0.0]), [0.0, 0.0, 0.0])

@@ -87,13 +87,24 @@ def _mean_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> 
 
 
 def _extreme_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
-    hit = x == unreduce(out, axis, keepdims)
+    extreme = unreduce(out, axis, keepdims)
+    # A NaN maximum came from the NaN entries: they share its gradient (NaN == NaN is false).
+    hit = ew.where(extreme != extreme, x != x, x == extreme)
     ties = sum(hit, axis=axis, keepdims=True)
     return [ew.where(hit, unreduce(g, axis, keepdims) / ties, 0)]
 
 
 def _prod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
-    return [unreduce(g * out, axis, keepdims) / x]
+    """The product of the other entries, zeros included (out/x is NaN at a zero, as in MXNet;
+    PyTorch and JAX give the product of the others): a lone zero gets the product of the
+    nonzero entries, everything else 0 once there is a zero, out/x where there is none."""
+    is_zero = x == 0
+    nonzero = ew.where(is_zero, 1, x)
+    others = prod(nonzero, axis=axis, keepdims=True)  # the product without the zeros
+    zeros = sum(is_zero, axis=axis, keepdims=True)
+    at_zero = ew.where(zeros == 1, others, 0)
+    elsewhere = ew.where(zeros == 0, others / nonzero, 0)
+    return [unreduce(g, axis, keepdims) * ew.where(is_zero, at_zero, elsewhere)]
 
 
 def _norm_impl(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = None) -> Any:
