@@ -171,6 +171,19 @@ def test_gradient_of_a_non_scalar_output_sums_over_the_axes_an_input_was_broadca
     np.testing.assert_array_equal(xn.grad.asnumpy(), 8 * xv)
 
 
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "float16"])
+@pytest.mark.parametrize("op", ["sum", "prod"])
+def test_sum_and_prod_accumulate_small_integers_as_numpy_does(op, dtype):
+    a = np.array([1, 1, 1] if dtype == "bool" else [100] * 5, dtype=dtype)
+    expected = getattr(np, op)(a)  # bool and int8 accumulate in int64, uint8 in uint64
+    x = sym.var("x", dtype=dtype)
+    (got,) = getattr(sym, op)(x).eval(x=a)
+    eager = getattr(nd, op)(nd.array(a)).asnumpy()
+    for value in (got, eager):
+        assert value.dtype == expected.dtype and value == expected
+    assert getattr(sym, op)(x).dtype == expected.dtype
+
+
 def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
     x = sym.var("x", dtype="float32")
     y = sym.sum(x.astype("float64") * sym.cast(x, dtype="float64"))

@@ -148,13 +148,20 @@ def _check_ord(attrs: dict) -> dict:
     return attrs
 
 
-def _ufunc_reduction(name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any) -> Any:
+@functools.lru_cache(maxsize=64)
+def _reduced_dtype(ufunc: np.ufunc, dtype: np.dtype) -> np.dtype:
+    """NumPy's result dtype of ufunc.reduce: bools and small integers accumulate in int64/uint64."""
+    return ufunc.reduce(np.zeros(1, dtype)).dtype
+
+
+def _ufunc_reduction(name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any, accumulates: bool = False) -> Any:
     """A reduction whose impl is numpy_function (Dask arrays dispatch on it); on NumPy arrays it is
     exactly ufunc.reduce, which the executor calls without np.sum's two dispatch layers."""
     return _reduction(
         name,
         lambda x, axis=None, keepdims=False: numpy_function(x, axis=axis, keepdims=keepdims),
         grad,
+        (lambda d: _reduced_dtype(ufunc, np.dtype(d))) if accumulates else same_dtype,
         numpy_kernel=lambda node: functools.partial(
             ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"]
         ),
@@ -170,7 +177,7 @@ def _numpy_mean(node: Symbol) -> Any:
     return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)
 
 
-sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad)  # noqa: A001
+sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad, accumulates=True)  # noqa: A001
 mean = _reduction(
     "mean",
     lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
@@ -180,7 +187,7 @@ mean = _reduction(
 )
 max = _ufunc_reduction("max", np.max, np.maximum, _extreme_grad)  # noqa: A001
 min = _ufunc_reduction("min", np.min, np.minimum, _extreme_grad)  # noqa: A001
-prod = _ufunc_reduction("prod", np.prod, np.multiply, _prod_grad)
+prod = _ufunc_reduction("prod", np.prod, np.multiply, _prod_grad, accumulates=True)
 
 logsumexp = _reduction("logsumexp", _logsumexp_impl, _logsumexp_grad, float_dtype)
 norm = register(
