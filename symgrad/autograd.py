@@ -189,13 +189,17 @@ def _run_backward(
         raise AutogradError("grad: a variable is not part of the recorded computation of the heads")
     seeded = tuple(g is not None for g in grads_in)
     key = (_structure(order, head_nodes, set(), seeded), tuple(position[id(t)] for t in targets))
+    # A custom Function's plan holds that instance (and what it saved): each call makes a new
+    # one, so such plans are not kept, or the cache would hold every call's tensors.
+    keep = all(n.op != "custom_function" for n in order)
     with _CACHE_LOCK:
-        compiled = _CACHE.get(key)
+        compiled = _CACHE.get(key) if keep else None
     if compiled is None:
         CACHE_STATS["misses"] += 1
         compiled = _compile(order, head_nodes, targets, list(grads_in))
-        with _CACHE_LOCK:
-            _CACHE[key] = compiled
+        if keep:
+            with _CACHE_LOCK:
+                _CACHE[key] = compiled
     else:
         CACHE_STATS["hits"] += 1
     values = [order[p].value for p in compiled.feed_positions] + [g for g in grads_in if g is not None]

@@ -234,6 +234,18 @@ def test_custom_function_forward_and_backward():
     np.testing.assert_array_equal(x.grad.asnumpy(), [6.0, -18.0])
 
 
+def test_custom_function_calls_in_a_loop_do_not_pile_up_in_the_plan_cache():
+    x = nd.array([1.0, -3.0])
+    x.attach_grad()
+    before = len(autograd._CACHE)
+    for _ in range(5):
+        with autograd.record():
+            y = Square()(x) * 3
+        y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [6.0, -18.0])
+    assert len(autograd._CACHE) == before
+
+
 def test_recording_state_flags():
     assert not autograd.is_recording()
     with autograd.record():
