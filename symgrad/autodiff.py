@@ -213,7 +213,15 @@ def reverse_mode(
         if not contribs:
             results.append(normal(_zeros_of(target)))
         else:
-            results.append(normal(full_shape(_add_up(contribs), target)))
+            g = full_shape(_add_up(contribs), target)
+            if (
+                target.dtype is not None
+                and target.dtype.kind == "f"
+                and g.dtype is not None
+                and g.dtype != target.dtype
+            ):
+                g = ew.cast(g, dtype=target.dtype)  # a float32 x gets a float32 gradient (weak 1.0 seeds)
+            results.append(normal(g))
     return results
 
 

@@ -299,8 +299,11 @@ def _recorded_grad(heads: list, head_grads: Any, variables: list, retain_graph: 
     seed_vars = [var(f"_seed{i}", shape=h.shape, dtype=h.dtype) for i, h in enumerate(heads)]
     gsyms = derive(Group(head_nodes), [v._node for v in variables], head_grads=seed_vars)
     feed: dict[int, Any] = {}
-    for sv, seed in zip(seed_vars, seeds):
-        feed[id(sv)] = seed.attrs["value"] if isinstance(seed, Symbol) else seed
+    for sv, seed, h in zip(seed_vars, seeds, heads):
+        # ones in the head's dtype (a Python 1.0 would make a float32 head's gradients float64)
+        feed[id(sv)] = (
+            np.asarray(1.0, h.dtype if h.dtype.kind == "f" else np.float64) if isinstance(seed, Symbol) else seed
+        )
     recorded = {id(n) for n in topo_order(head_nodes)}
     previous, STATE.record_all = STATE.record_all, True  # masks like x > 0 must stay in the history
     try:

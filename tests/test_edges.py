@@ -76,6 +76,21 @@ def test_every_spelling_of_relu_has_the_same_gradient_and_zero_second_derivative
     np.testing.assert_array_equal(mode(f, X3, order=2), [0.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize(
+    "name, f", [*RELU_SPELLINGS, ("sum", lambda x, m: m.sum(x))], ids=[*(r[0] for r in RELU_SPELLINGS), "sum"]
+)
+def test_a_float32_variable_gets_a_float32_gradient_every_way(name, f):
+    x = sym.var("x", shape=(3,), dtype="float32")
+    assert sym.grad(f(x, sym), x).dtype == np.float32
+    xn = nd.array(X3, dtype="float32")
+    xn.attach_grad()
+    for create_graph in (False, True):
+        with autograd.record():
+            y = f(xn, nd)
+        (g,) = autograd.grad(y, [xn], create_graph=create_graph)
+        assert g.dtype == np.float32, (name, create_graph)
+
+
 @BOTH
 def test_abs_sign_clip_maximum_at_their_kinks(mode):
     np.testing.assert_array_equal(mode(lambda x, m: m.abs(x), X3), [-1.0, 0.0, 1.0])
