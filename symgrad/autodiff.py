@@ -139,15 +139,41 @@ def _grad_origin(node: Symbol) -> tuple | None:
     return (node.origin[0], node.origin[1], order + 1)
 
 
+def _masks_of(g: Symbol) -> tuple[list[tuple[Symbol, bool]], Symbol]:
+    """The masks g is wrapped in, outermost first, and what they wrap: nested wheres give several."""
+    masks = []
+    mask = _mask_of(g)
+    while mask is not None:
+        masks.append((mask[0], mask[2]))
+        g = mask[1]
+        mask = _mask_of(g)
+    return masks, g
+
+
+def _mask_groups(contribs: list[Symbol]) -> list[list[Symbol]] | None:
+    """Contributions to one adjoint grouped by their outer mask, when masks differ (a node used in
+    two wheres): the rule then runs per group, so no branch's 0 multiplies another's inf."""
+    groups: dict[tuple, list[Symbol]] = {}
+    for g in contribs:
+        mask = _mask_of(g)
+        groups.setdefault((mask[0], mask[2]) if mask else (), []).append(g)
+    if len(groups) < 2 or len(groups) > _MAX_MASK_GROUPS or list(groups) == [()]:
+        return None
+    return list(groups.values())
+
+
+_MAX_MASK_GROUPS = 4  # more would apply a rule that many times per node
+
+
 def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
     opdef = OPS[node.op]
     if opdef.grad is None:
         raise SymgradError(f"op {node.op!r} ({node.name!r}) has no gradient rule; register one with grad=...")
-    mask = _mask_of(g) if opdef.elementwise else None
-    if mask is not None:
-        c, h, taken = mask
+    masks, h = _masks_of(g) if opdef.elementwise else ([], g)
+    if masks:
         raw = opdef.grad(h, node, *node.inputs, **node.attrs)
-        raw = [None if r is None else _remask(c, as_symbol(r), taken) for r in raw]
+        for c, taken in reversed(masks):  # the innermost mask first, as they were applied
+            raw = [None if r is None else _remask(c, as_symbol(r), taken) for r in raw]
     else:
         if not opdef.elementwise:
             g = full_shape(g, node)
@@ -200,11 +226,13 @@ def reverse_mode(
             if origin is False:
                 origin = grad_origins[node.origin] = _grad_origin(node)
             swap_origin(origin)  # gradient nodes point at the line that built node
-            g = normal(_add_up(adjoints[node]))
-            input_grads = _input_grads(node, g)
-            for inp, gi in zip(node.inputs, input_grads):
-                if gi is not None and inp in depends:
-                    adjoints.setdefault(inp, []).append(normal(gi))
+            contribs = adjoints[node]
+            groups = _mask_groups(contribs) if len(contribs) > 1 and OPS[node.op].elementwise else None
+            for group in groups or [contribs]:
+                input_grads = _input_grads(node, normal(_add_up(group)))
+                for inp, gi in zip(node.inputs, input_grads):
+                    if gi is not None and inp in depends:
+                        adjoints.setdefault(inp, []).append(normal(gi))
     finally:
         swap_origin(outer)
     results = []

@@ -45,6 +45,10 @@ MASKED = [
     ("reciprocal", lambda x, m: m.where(x != 0, 1 / x, 0), [-1.0, 0.0, -1.0]),
     ("pow_half", lambda x, m: m.where(x > 0, x**0.5, 0), [0.0, 0.0, 0.5]),
     ("chain", lambda x, m: m.where(x > 0, m.sin(m.sqrt(x)) * 2, 0), [0.0, 0.0, np.cos(1.0)]),
+    ("nested", lambda x, m: m.where(x > 2, 1, m.where(x > 0, m.sqrt(x), 0)), [0.0, 0.0, 0.5]),
+    ("nested_inner", lambda x, m: m.where(x < 0.5, m.where(x < -0.5, 0, m.sqrt(x + 0.25)), 2), [0.0, 1.0, 0.0]),
+    # log(x) is one node in two branches with different conditions: each mask stays its own
+    ("shared", lambda x, m: m.where(x > 0, m.log(x), 0) + m.where(x > 0.5, m.log(x) ** 2, 0), [0.0, 0.0, 1.0]),
 ]
 
 
