@@ -179,9 +179,11 @@ class NDArray:
             self._node is not None or (isinstance(value, NDArray) and value._node is not None)
         )
         if not tracked:
+            if self._node is not None and not self._is_attached_leaf():
+                # A recorded graph holds this buffer as its value: write into a copy, so a later
+                # backward still sees the values it recorded, and drop the stale history.
+                self._data, self._node = self._data.copy(), None
             self._data[index] = value_data  # an attached variable stays one, with new values
-            if self._node is not None and self._node.op != VAR:
-                self._node = None  # the history no longer describes these values
             return
         # Functional update: recorded nodes keep the old values; gradients flow to `value`.
         self._refuse_while_recording("x[...] = value")

@@ -214,6 +214,23 @@ def test_backward_of_a_comparison_or_sign_gives_zero_gradients():
     np.testing.assert_array_equal(autograd.grad(c, [x])[0].asnumpy(), [0.0, 0.0])
 
 
+def test_writing_into_a_recorded_array_before_backward_leaves_the_recorded_values_alone():
+    x = nd.array([1.0, 2.0], dtype="float64")
+    x.attach_grad()
+    w, c = nd.array([3.0]), nd.array([5.0])
+    w.attach_grad()
+    with autograd.record():
+        y = nd.exp(x)
+        loss = (y * y).sum() + (w * c).sum()
+    y[:] = 0  # an intermediate and a plain input, both held by the recorded graph
+    c[:] = 0
+    loss.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * np.exp(2 * np.array([1.0, 2.0])), rtol=1e-15)
+    np.testing.assert_array_equal(w.grad.asnumpy(), [5.0])
+    np.testing.assert_array_equal(y.asnumpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(c.asnumpy(), [0.0])
+
+
 class Square(autograd.Function):
     def forward(self, x):
         self.save_for_backward(x)
