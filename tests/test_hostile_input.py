@@ -155,6 +155,21 @@ def test_huge_numbers_and_shapes_are_refused_cleanly(value):
     loads_or_refuses(json.dumps(doc))
 
 
+@pytest.mark.parametrize(
+    ("op", "attrs", "message"),
+    [
+        ("sum", {"axis": None, "keepdims": "yes"}, "keepdims must be True or False"),
+        ("sum", {"axis": "1", "keepdims": False}, "axis must be an int"),
+        ("sum", {"axis": [0, 1.5], "keepdims": False}, "axis must be an int"),
+        ("clip", {"a_min": "0", "a_max": None}, "a_min must be a number"),
+    ],
+)
+def test_attributes_of_the_wrong_type_are_refused_at_load(op, attrs, message):
+    doc = {"nodes": [{"op": "null", "name": "x"}, {"op": op, "name": "y", "inputs": [0], "attrs": attrs}], "heads": [1]}
+    with pytest.raises(sg.GraphFormatError, match=message):
+        sym.load_json(json.dumps(doc))
+
+
 # ---- the CLI expression parser ------------------------------------------------------------
 
 ATOMS = st.sampled_from(

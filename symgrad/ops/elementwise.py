@@ -241,6 +241,16 @@ def _clip_sympy(x: Any, a_min: Any = None, a_max: Any = None) -> Any:
     return x
 
 
+def _clip_attrs(attrs: dict) -> dict:
+    for key in ("a_min", "a_max"):
+        bound = attrs[key]
+        if bound is not None and (
+            isinstance(bound, (bool, np.bool_)) or not isinstance(bound, (int, float, np.number))
+        ):
+            raise SymgradError(f"clip: {key} must be a number or None, got {bound!r}")
+    return attrs
+
+
 clip = register(
     "clip",
     lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max) if (a_min, a_max) != (None, None) else np.array(x),
@@ -249,6 +259,7 @@ clip = register(
     dtype=lambda x, **_: same_dtype(x),
     arity=1,
     attrs={"a_min": None, "a_max": None},
+    normalize=_clip_attrs,
     elementwise=True,
     method=True,
 )

@@ -77,7 +77,11 @@ class OpDef:
                 raise SymgradError(f"{self.name}: unknown argument {key!r}; expected one of {names + ['name']}")
             attrs[key] = value
         if self.normalize is not None:
-            attrs = self.normalize(attrs)
+            try:
+                attrs = self.normalize(attrs)
+            except SymgradError as exc:
+                message = str(exc)
+                raise type(exc)(message if message.startswith(self.name) else f"{self.name}: {message}") from None
         return tensors, attrs, name
 
     def kernel(self, attrs: dict[str, Any]) -> Callable[..., Any]:

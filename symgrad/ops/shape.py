@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ShapeError
+from ..errors import ShapeError, SymgradError
 from .registry import broadcast_shapes, register
 
 if TYPE_CHECKING:
@@ -21,18 +21,29 @@ if TYPE_CHECKING:
 Shape = tuple[int, ...]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _axes(axis: Any) -> tuple[int, ...] | None:
     if axis is None:
         return None
-    if isinstance(axis, (int, np.integer)):
+    if _is_int(axis):
         return (int(axis),)
+    if not isinstance(axis, (list, tuple)) or not all(map(_is_int, axis)):
+        raise SymgradError(f"axis must be an int, a tuple of ints or None, got {axis!r}")
     return tuple(int(a) for a in axis)
 
 
 def normalize_axis_attr(attrs: dict) -> dict:
-    """Axis attributes as tuples of ints (or None), so equal attrs compare equal."""
+    """Axis attributes as tuples of ints (or None), so equal attrs compare equal; keepdims a bool."""
     if "axis" in attrs:
         attrs["axis"] = _axes(attrs["axis"])
+    if "keepdims" in attrs:
+        keepdims = attrs["keepdims"]
+        if not isinstance(keepdims, (bool, np.bool_)) and keepdims not in (0, 1):
+            raise SymgradError(f"keepdims must be True or False, got {keepdims!r}")
+        attrs["keepdims"] = bool(keepdims)
     return attrs
 
 
