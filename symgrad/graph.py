@@ -153,7 +153,8 @@ class Symbol:
     list_inputs = list_arguments
 
     def list_outputs(self) -> list[str]:
-        return [f"{node.name}_output" for node in self.outputs()]
+        """MXNet's output names: `<name>_output` for an op, the variable's own name for a variable."""
+        return [node.name if node.op == VAR else f"{node.name}_output" for node in self.outputs()]
 
     def list_auxiliary_states(self) -> list[str]:
         return []

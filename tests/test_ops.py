@@ -184,6 +184,20 @@ def test_sum_and_prod_accumulate_small_integers_as_numpy_does(op, dtype):
     assert getattr(sym, op)(x).dtype == expected.dtype
 
 
+def test_outputs_never_share_memory_with_the_arguments_and_bound_arrays_are_kept_by_reference():
+    x = sym.var("x")
+    xv = np.array([1.0, 2.0])
+    ex = sym.Group([x, sym.reshape(x, shape=(2, 1)), sym.stop_gradient(x), x * 2]).bind({"x": xv})
+    first = ex.forward()
+    for out in first:
+        out[...] = 99  # writing into outputs changes neither the argument nor the next forward
+    np.testing.assert_array_equal(xv, [1.0, 2.0])
+    np.testing.assert_array_equal(ex.forward()[1], [[1.0], [2.0]])
+    ex.forward(x=np.array([3.0, 4.0]))  # as MXNet: the bound array is the argument, so it is updated
+    np.testing.assert_array_equal(xv, [3.0, 4.0])
+    assert ex.arg_dict["x"] is xv
+
+
 def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
     x = sym.var("x", dtype="float32")
     y = sym.sum(x.astype("float64") * sym.cast(x, dtype="float64"))
