@@ -595,7 +595,10 @@ def _compile_binding(
 def _as_array(value: Any, name: str) -> np.ndarray:
     if hasattr(value, "_is_ndarray"):
         value = value.asnumpy()
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # a ragged list
+        raise BindError(f"argument {name!r} is not a rectangular array: {exc}") from None
     if arr.dtype.kind == "c":
         raise BindError(f"argument {name!r} is complex ({arr.dtype}); symgrad computes with real arrays")
     if arr.dtype.kind not in "biuf":
@@ -853,5 +856,10 @@ def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str,
         if shape is None:
             raise BindError(f"simple_bind: no shape for argument {name!r}; pass {name}=(...)")
         dtype = (type_dict or {}).get(name, "float32")
-        args[name] = np.zeros(shape, dtype=dtype)
+        try:
+            args[name] = np.zeros(shape, dtype=dtype)
+        except MemoryError:
+            raise BindError(f"simple_bind: argument {name!r} of shape {shape} does not fit in memory") from None
+        except TypeError:
+            raise BindError(f"simple_bind: type_dict[{name!r}] = {dtype!r} is not a NumPy dtype") from None
     return Executor(symbol, args, None, grad_req)

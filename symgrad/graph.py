@@ -341,10 +341,9 @@ def normalize_shape(shape: Any) -> tuple[int, ...] | None:
         return None
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
-    try:
-        dims = tuple(int(d) for d in shape)
-    except TypeError as exc:
-        raise SymgradError(f"shape must be a tuple of ints, got {shape!r}") from exc
+    if isinstance(shape, (str, bytes)) or not all(isinstance(d, (int, np.integer)) for d in shape):
+        raise SymgradError(f"shape must be a tuple of ints, got {shape!r}")
+    dims = tuple(int(d) for d in shape)
     if any(d < 0 for d in dims):
         raise SymgradError(f"shape must not have negative sizes, got {shape!r}")
     return dims
@@ -354,13 +353,11 @@ def var(name: str, shape: Any = None, dtype: Any = None, **_mxnet_kwargs: Any) -
     """A placeholder variable; `shape` and `dtype` are optional and checked at bind."""
     if not isinstance(name, str):
         raise SymgradError(f"variable name must be a string, got {name!r}")
-    return Symbol(
-        VAR,
-        name=name,
-        shape=normalize_shape(shape),
-        dtype=None if dtype is None else np.dtype(dtype),
-        origin=user_origin(),
-    )
+    try:
+        dtype = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        raise SymgradError(f"var {name!r}: dtype {dtype!r} is not a NumPy dtype (try 'float32' or 'float64')") from None
+    return Symbol(VAR, name=name, shape=normalize_shape(shape), dtype=dtype, origin=user_origin())
 
 
 Variable = var

@@ -9,6 +9,7 @@ matrix ops as `dot(x, w)` and `x.T`, and shared subexpressions named once.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -398,4 +399,14 @@ def to_latex(s: Symbol) -> str:
     s = simplify_graph(s)
     exprs = [to_sympy(o) for o in s.outputs()]
     small = [sp.simplify(e) if sp.count_ops(e) <= SYMPY_SIMPLIFY_OPS else e for e in exprs]
-    return ",\\ ".join(sp.latex(e) for e in small)
+    names = {v: _latex_name(v.name) for e in small for v in e.free_symbols if not _PLAIN_NAME.fullmatch(v.name)}
+    return ",\\ ".join(sp.latex(e, symbol_names=names) for e in small)
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # SymPy's own LaTeX for these: alpha, x_1
+_LATEX_SPECIAL = {c: "\\" + c for c in "{}$&#%_"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def _latex_name(name: str) -> str:
+    """Any other variable name as escaped text: a name is data, never LaTeX markup."""
+    return r"\text{" + "".join(_LATEX_SPECIAL.get(c, c) for c in name.replace("\n", " ")) + "}"

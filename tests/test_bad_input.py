@@ -79,6 +79,18 @@ def test_complex_array(bound):
         s.bind({"x": np.ones(3), "w": np.ones(3, dtype=complex)})
 
 
+def test_ragged_list_bad_dtype_or_shape_and_an_allocation_too_big():
+    x = sym.var("x")
+    with pytest.raises(sg.BindError, match="argument 'x' is not a rectangular array"):
+        (x * 2).bind({"x": [[1.0, 2.0], [3.0]]})
+    with pytest.raises(sg.SymgradError, match="var 'y': dtype 'banana' is not a NumPy dtype"):
+        sym.var("y", dtype="banana")
+    with pytest.raises(sg.SymgradError, match="shape must be a tuple of ints, got 'abc'"):
+        sym.var("y", shape="abc")
+    with pytest.raises(sg.BindError, match="does not fit in memory"):
+        (x * 2).simple_bind(x=(10**9, 10**9))
+
+
 def test_missing_argument(bound):
     s, _ = bound
     with pytest.raises(sg.BindError, match=r"no array for argument 'w'; expected \['x', 'w'\]"):

@@ -274,6 +274,8 @@ NASTY = [
     "{}[]<>&;|",
     "",
     "} digraph evil {",
+    "a}\\href{http://x}{b",  # LaTeX markup
+    "$\\input{/etc/passwd}$",
     "v0",  # the generated plan's own local names
     "k3",
 ]
@@ -302,6 +304,11 @@ def test_hostile_variable_names_work_everywhere(name):
     assert all(line.startswith("  ") for line in lines[1:-1])  # no name broke out of its quotes
     graph = viz.to_networkx(g)
     assert any(data.get("label", "") == name or name in str(data) for _, data in graph.nodes(data=True))
+    latex = y._repr_latex_()  # LaTeX holds the name as escaped text: its braces balance, no command of its own
+    body = latex.removeprefix("$\\displaystyle ").removesuffix("$")
+    unescaped = body.replace("\\{", "").replace("\\}", "")
+    assert unescaped.count("{") == unescaped.count("}") and "$" not in body.replace("\\$", "")
+    assert "\\href" not in latex and "\\input" not in latex
 
 
 def test_hostile_names_never_reach_the_generated_plan_source():
