@@ -378,9 +378,14 @@ def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
         tensors = list(args)
     else:
         tensors, attrs, _ = opdef.parse(args, kwargs)
-    if opdef.name in ("maximum", "minimum") and not isinstance(tensors[0], NDArray):
+    if opdef.name in ("maximum", "minimum") and _no_gradient(tensors[0]) and not _no_gradient(tensors[1]):
         tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder
     return invoke(opdef, tuple(tensors), attrs)
+
+
+def _no_gradient(value: Any) -> bool:
+    """A number, or an array no gradient can flow through (no history, or a zero-gradient one)."""
+    return not isinstance(value, NDArray) or value._node is None or value._node is NONDIFF
 
 
 def _make_eager(opdef: OpDef) -> Any:

@@ -70,6 +70,7 @@ RELU_SPELLINGS = [
     ("maximum(0, x)", lambda x, m: m.maximum(0, x)),
     ("where(x > 0, x, 0)", lambda x, m: m.where(x > 0, x, 0)),
     ("clip(x, 0, None)", lambda x, m: m.clip(x, 0, None)),
+    ("maximum(zeros_like(x), x)", lambda x, m: m.maximum(m.zeros_like(x), x)),
 ]
 
 

@@ -189,11 +189,21 @@ where = register(
 )
 
 
+_CONSTANT_MAKERS = {"zeros", "ones", "zeros_like", "ones_like"}
+
+
+def _constant_valued(node: Symbol) -> bool:
+    """A constant, or an array of one value whatever the inputs (zeros_like(x), broadcast_to(0, s))."""
+    if is_const(node) or node.op in _CONSTANT_MAKERS:
+        return True
+    return node.op in ("broadcast_to", "broadcast_like") and is_const(node.inputs[0])
+
+
 def _swap_constant_first(opdef_builder: Any):
     # maximum(0, x) is built as maximum(x, 0): a tie's gradient goes to the second
     # argument, so every spelling of relu gets relu's convention.
     def builder(a: Any, b: Any, name: str | None = None) -> Symbol:
-        if not isinstance(a, Symbol) or (is_const(a) and isinstance(b, Symbol) and not is_const(b)):
+        if not isinstance(a, Symbol) or (_constant_valued(a) and isinstance(b, Symbol) and not _constant_valued(b)):
             a, b = b, a
         return apply(opdef_builder.opdef, (a, b), {}, name)
 
@@ -320,3 +330,4 @@ zeros_like = register(
 ones_like = register(
     "ones_like", np.ones_like, grad=lambda g, out, x: [None], sympy=lambda x: sp.Integer(0) * x + 1, arity=1
 )
+zeros_like.opdef.nondiff = ones_like.opdef.nondiff = True  # eager mode need not record them
