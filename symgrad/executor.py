@@ -840,6 +840,9 @@ class Executor:
             raise BindError(f"backward: {len(out_grads)} head gradients for {len(c.out_shapes)} outputs")
         heads = []
         for i, (g, shape, dtype) in enumerate(zip(out_grads, c.out_shapes, c.out_dtypes)):
+            if g is None:  # this output's default head, as in autograd.backward
+                heads.append(np.ones(shape, dtype))
+                continue
             g = _as_array(g, f"out_grads[{i}]")
             if g.shape != shape:
                 raise BindError(f"backward: head gradient {i} has shape {g.shape}, output {i} has shape {shape}")

@@ -216,6 +216,15 @@ def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
             sym.cast(x, dtype=bad)
 
 
+def test_a_none_head_gradient_means_ones_for_that_output():
+    x = sym.var("x")
+    xv = np.array([1.0, 2.0])
+    ex = sym.Group([x * x, 3 * x]).bind({"x": xv})
+    ex.forward(is_train=True)
+    ex.backward(out_grads=[np.array([1.0, -1.0]), None])
+    np.testing.assert_array_equal(ex.grad_dict["x"], 2 * xv * [1.0, -1.0] + 3)
+
+
 def test_backward_twice_after_one_forward_and_before_any_forward():
     x = sym.var("x")
     ex = (x * x).bind({"x": np.array([3.0])})
