@@ -89,13 +89,14 @@ def covers(e: Symbol, x: Symbol) -> bool:
 def sum_back(g: Symbol, x: Symbol, out: Symbol) -> Symbol:
     """Undo broadcasting: the adjoint g of `out` (standing for g broadcast to out's shape,
     as a scalar seed stands for ones) summed down to the input x's shape."""
-    if not covered_by(g, x):
-        return shp.sum_like(g, x)
     if covers(x, out):
-        return g  # x was not broadcast into out: g fits it as it is
-    if x.shape is not None and out.shape is not None:
-        # x was broadcast, and g is constant along those axes: the sum is g times their size
-        return full_shape(g * (math.prod(out.shape) // max(math.prod(x.shape), 1)), x)
+        return g if covered_by(g, x) else shp.sum_like(g, x)  # x was not broadcast into out
+    if covers(g, out):
+        return shp.sum_like(g, x)  # g is full size: sum it over the axes x was broadcast along
+    if covered_by(g, x) and x.shape is not None and out.shape is not None:
+        # g is constant along the axes x was broadcast along: the sum is g times their size
+        count = math.prod(out.shape) // math.prod(x.shape) if math.prod(x.shape) else 0
+        return full_shape(g * count, x)
     return shp.sum_like(full_shape(g, out), x)
 
 

@@ -198,6 +198,38 @@ def test_outputs_never_share_memory_with_the_arguments_and_bound_arrays_are_kept
     assert ex.arg_dict["x"] is xv
 
 
+def _sum_to(a, shape):
+    """NumPy's reverse of broadcasting: a summed down to shape."""
+    a = a.sum(axis=tuple(range(a.ndim - len(shape))))
+    return a.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
+
+
+@pytest.mark.parametrize(
+    ("build", "shapes", "partial"),
+    [  # partial: d out / d v elementwise (broadcast to out's shape), for the variable v
+        (lambda v, y, w: (v + y) * w, [(3, 1), (2, 1, 4), (4,)], lambda v, y, w: w),
+        (lambda v, y, w: sym.where(y > 0, w, v), [(), (1,), (3,)], lambda v, y, w: (y <= 0) * 1.0),
+        (lambda v, y, w: v * y + w, [(2, 1), (1, 3), (2, 1)], lambda v, y, w: y),
+        (lambda v, y, w: sym.exp(v - y) * w, [(1, 4), (3, 1), ()], lambda v, y, w: np.exp(v - y) * w),
+    ],
+)
+def test_default_and_explicit_heads_sum_gradients_over_every_broadcast_axis(build, shapes, partial):
+    v, y, w = (sym.var(n, shape=s) for n, s in zip("vyw", shapes))
+    rng = np.random.default_rng(3)
+    vals = {n: rng.uniform(-1, 1, s) for n, s in zip("vyw", shapes)}
+    out = build(v, y, w)
+    full = np.broadcast_to(partial(*vals.values()), out.shape)
+    expected = _sum_to(full, shapes[0])
+    ex = out.bind(vals, grad_req={"v": "write", "y": "null", "w": "null"})
+    ex.forward(is_train=True)
+    ex.backward()
+    np.testing.assert_allclose(ex.grad_dict["v"], expected, rtol=1e-12)
+    ex.backward(out_grads=np.ones(out.shape))
+    np.testing.assert_allclose(ex.grad_dict["v"], expected, rtol=1e-12)
+    g = sym.grad(out, v)
+    np.testing.assert_allclose(g.eval(**{n: vals[n] for n in g.list_arguments()})[0], expected, rtol=1e-12)
+
+
 def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
     x = sym.var("x", dtype="float32")
     y = sym.sum(x.astype("float64") * sym.cast(x, dtype="float64"))
