@@ -141,10 +141,11 @@ def _grad_origin(node: Symbol) -> tuple | None:
 
 
 def _masks_of(g: Symbol) -> tuple[list[tuple[Symbol, bool]], Symbol]:
-    """The masks g is wrapped in, outermost first, and what they wrap: nested wheres give several."""
+    """The masks g is wrapped in, outermost first, and what they wrap: nested wheres give several
+    (up to _MAX_MASK_DEPTH, so each node's rule costs a bounded number of wheres)."""
     masks = []
     mask = _mask_of(g)
-    while mask is not None:
+    while mask is not None and len(masks) < _MAX_MASK_DEPTH:
         masks.append((mask[0], mask[2]))
         g = mask[1]
         mask = _mask_of(g)
@@ -156,14 +157,14 @@ def _mask_groups(contribs: list[Symbol]) -> list[list[Symbol]] | None:
     two wheres): the rule then runs per group, so no branch's 0 multiplies another's inf."""
     groups: dict[tuple, list[Symbol]] = {}
     for g in contribs:
-        mask = _mask_of(g)
-        groups.setdefault((mask[0], mask[2]) if mask else (), []).append(g)
+        groups.setdefault(tuple(_masks_of(g)[0]), []).append(g)  # the whole chain: where(c, where(d, h, 0), 0)
     if len(groups) < 2 or len(groups) > _MAX_MASK_GROUPS or list(groups) == [()]:
         return None
     return list(groups.values())
 
 
 _MAX_MASK_GROUPS = 4  # more would apply a rule that many times per node
+_MAX_MASK_DEPTH = 4  # nested wheres peeled per node: derivation stays linear in graph size
 
 
 def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:

@@ -49,6 +49,11 @@ MASKED = [
     ("nested_inner", lambda x, m: m.where(x < 0.5, m.where(x < -0.5, 0, m.sqrt(x + 0.25)), 2), [0.0, 1.0, 0.0]),
     # log(x) is one node in two branches with different conditions: each mask stays its own
     ("shared", lambda x, m: m.where(x > 0, m.log(x), 0) + m.where(x > 0.5, m.log(x) ** 2, 0), [0.0, 0.0, 1.0]),
+    (
+        "shared_inside_a_where",
+        lambda x, m: m.where(x > -5, m.where(x > 0, m.log(x), 0) + m.where(x > 0.5, m.log(x) ** 2, 0), 0),
+        [0.0, 0.0, 1.0],
+    ),
 ]
 
 
