@@ -140,6 +140,16 @@ def test_prod_gradient_is_the_product_of_the_other_entries_zeros_included(mode, 
     np.testing.assert_array_equal(mode(lambda x, m: m.prod(x), values), others)
 
 
+def test_prod_second_derivative_beside_a_zero_is_the_product_of_the_rest():
+    x, v = sym.var("x", shape=(3,)), sym.var("v", shape=(3,))
+    hessian_times_v = sym.grad(sym.sum(sym.grad(sym.prod(x), x) * v), x)
+    x0 = np.array([0.0, 2.0, 3.0])
+    expected = np.array([[0.0, 3.0, 2.0], [3.0, 0.0, 0.0], [2.0, 0.0, 0.0]])  # d2/dxi dxj = product of the third
+    for i in range(3):
+        column = hessian_times_v.eval(x=x0, v=np.eye(3)[i])[0]
+        np.testing.assert_array_equal(column, expected[:, i])
+
+
 @BOTH
 def test_norm_at_the_zero_vector_has_gradient_zero(mode):
     f = lambda x, m: m.norm(x)  # noqa: E731

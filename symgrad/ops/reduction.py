@@ -96,15 +96,14 @@ def _extreme_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) 
 
 def _prod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
     """The product of the other entries, zeros included (out/x is NaN at a zero, as in MXNet;
-    PyTorch and JAX give the product of the others): a lone zero gets the product of the
-    nonzero entries, everything else 0 once there is a zero, out/x where there is none."""
+    PyTorch and JAX give the product of the others). Written so that its own derivative is
+    right too: an entry beside one zero gets (product of the nonzero others) times that zero."""
     is_zero = x == 0
     nonzero = ew.where(is_zero, 1, x)
     others = prod(nonzero, axis=axis, keepdims=True)  # the product without the zeros
-    zeros = sum(is_zero, axis=axis, keepdims=True)
-    at_zero = ew.where(zeros == 1, others, 0)
-    elsewhere = ew.where(zeros == 0, others / nonzero, 0)
-    return [unreduce(g, axis, keepdims) * ew.where(is_zero, at_zero, elsewhere)]
+    zero_part = prod(ew.where(is_zero, x, 1), axis=axis, keepdims=True)  # 1, or 0 and linear in a lone zero
+    lone_zero = ew.where(sum(is_zero, axis=axis, keepdims=True) == 1, others, 0)
+    return [unreduce(g, axis, keepdims) * ew.where(is_zero, lone_zero, others / nonzero * zero_part)]
 
 
 def _norm_impl(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = None) -> Any:
