@@ -751,9 +751,13 @@ class Executor:
             r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
             for r, d in zip(results[:n_out], self._out_dtypes)
         ]
-        if self._aliased is None:  # outputs that are an argument or a view of one (x, reshape(x))
-            self._aliased = [i for i, o in enumerate(outputs) if any(np.may_share_memory(o, a) for a in self._arg_list)]
-        for i in self._aliased:  # so writing into an output never changes an argument, nor the next forward it
+        if self._aliased is None:  # outputs that are an argument, a view of one, or an earlier output
+            self._aliased = [
+                i
+                for i, o in enumerate(outputs)
+                if any(np.may_share_memory(o, a) for a in (*self._arg_list, *outputs[:i]))
+            ]
+        for i in self._aliased:  # so writing into an output changes no argument and no other output
             outputs[i] = outputs[i].copy()
         self._saved = results[n_out:] if is_train else None
         self._fused = train is not None

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SymgradError, user_origin
+from .errors import ShapeError, SymgradError, user_origin
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
 from .ops.registry import OPS, OpDef
@@ -270,10 +270,19 @@ class NDArray:
         if STATE.recording:
             self._refuse_while_recording(f"x {_INPLACE_SYMBOLS[op]}= ...")
         result = invoke(OPS[op], (self, other), {})
+        statement = f"`x {_INPLACE_SYMBOLS[op]}= ...`"
+        if result.shape != self.shape:  # as NumPy: an in-place update keeps x's shape and dtype
+            raise ShapeError(f"{statement} would change x's shape from {self.shape} to {result.shape}")
+        if result.dtype != self.dtype:
+            if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+                raise SymgradError(
+                    f"{statement} gives {result.dtype}, which NumPy does not cast back to x's {self.dtype} in place;"
+                    f" write `x = x {_INPLACE_SYMBOLS[op]} ...` for a new {result.dtype} array"
+                )
+            result = call(OPS["cast"], (result,), {"dtype": self.dtype})  # recorded when result has history
         if self._is_attached_leaf():
-            # An optimizer step (w -= lr*w.grad) outside record(): w stays the same variable.
-            np.copyto(self._data, result._data, casting="same_kind")
-        elif self._node is None and result._node is None and result._data.dtype == self._data.dtype:
+            self._data[...] = result._data  # an optimizer step (w -= lr*w.grad): w stays the same variable
+        elif self._node is None and result._node is None:
             self._data[...] = result._data  # no history: update in place, as NumPy does
         else:
             self._data, self._node = result._data, result._node
@@ -361,8 +370,6 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
 
 
 def _shape_or_symgrad(exc: Exception) -> type:
-    from .errors import ShapeError
-
     return ShapeError if isinstance(exc, (ValueError, IndexError)) else SymgradError
 
 

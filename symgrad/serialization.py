@@ -20,7 +20,20 @@ from .ops.registry import OPS, apply
 
 FORMAT = "symgrad"
 VERSION = 1
-_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
+_DTYPES = {
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+}
 
 
 def _is_dtype(value: Any) -> bool:

@@ -187,6 +187,24 @@ def test_updating_an_attached_variable_in_place_while_recording_is_refused(updat
     np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 4.0])  # x is untouched and still attached
 
 
+def test_in_place_updates_keep_the_shape_and_dtype_as_numpy_does():
+    y = nd.ones((3, 1))
+    with pytest.raises(sg.ShapeError, match=r"would change x's shape from \(3, 1\) to \(3, 4\)"):
+        y += nd.ones((3, 4))
+    i = nd.array([1, 2], dtype="int32")
+    with pytest.raises(sg.SymgradError, match="does not cast back to x's int32"):
+        i += 0.5
+    x = nd.array([1.0, 2.0], dtype="float32")
+    x.attach_grad()
+    with autograd.record():
+        z = x * 1
+        z += np.array([0.5, 0.5])  # a float64 array: z stays float32 and recorded, as in PyTorch
+        loss = (z * z).sum()
+    assert z.dtype == np.float32
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [3.0, 5.0])
+
+
 @pytest.mark.parametrize("convert", [lambda x: x.astype("float64"), lambda x: x.copy()], ids=["astype", "copy"])
 def test_astype_and_copy_are_recorded_and_send_gradients_back_in_the_variables_dtype(convert):
     x = nd.array([1.0, 2.0], dtype="float32")

@@ -187,8 +187,10 @@ def test_sum_and_prod_accumulate_small_integers_as_numpy_does(op, dtype):
 def test_outputs_never_share_memory_with_the_arguments_and_bound_arrays_are_kept_by_reference():
     x = sym.var("x")
     xv = np.array([1.0, 2.0])
-    ex = sym.Group([x, sym.reshape(x, shape=(2, 1)), sym.stop_gradient(x), x * 2]).bind({"x": xv})
+    ex = sym.Group([x, sym.reshape(x, shape=(2, 1)), sym.stop_gradient(x), x * 2, x * 2]).bind({"x": xv})
     first = ex.forward()
+    first[3][...] = 99  # the same value twice is two arrays
+    assert first[4].tolist() == [2.0, 4.0]
     for out in first:
         out[...] = 99  # writing into outputs changes neither the argument nor the next forward
     np.testing.assert_array_equal(xv, [1.0, 2.0])
@@ -243,6 +245,9 @@ def test_cast_converts_values_and_sends_gradients_back_in_the_input_dtype():
     assert str(sym.simplify(sym.cast(x, dtype=np.float32))) == "x"  # a cast to the same dtype is x
     rebuilt = sym.load_json(y.tojson())
     np.testing.assert_array_equal(rebuilt.eval(x=xv)[0], out)
+    for dtype in ("bool", "int8", "uint16", "uint32", "uint64", "float16"):  # every cast saves and loads
+        c = sym.load_json(sym.cast(x, dtype=dtype).tojson())
+        assert c.eval(x=xv)[0].dtype == np.dtype(dtype)
     for bad in (None, "banana", "complex64"):
         with pytest.raises(SymgradError, match="cast"):
             sym.cast(x, dtype=bad)

@@ -10,6 +10,7 @@ import numpy as np
 from ..graph import Symbol
 from . import elementwise as ew
 from . import reduction as red
+from . import shape as shp
 from .registry import float_dtype, register
 
 
@@ -70,6 +71,7 @@ softmax = register(
     shape_of=0,
     arity=1,
     attrs={"axis": -1},
+    normalize=shp.normalize_single_axis,
     elementwise=False,
     method=True,
 )
@@ -82,6 +84,7 @@ log_softmax = register(
     shape_of=0,
     arity=1,
     attrs={"axis": -1},
+    normalize=shp.normalize_single_axis,
     elementwise=False,
     method=True,
     numpy_kernel=_numpy_log_softmax,

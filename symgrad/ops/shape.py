@@ -35,6 +35,13 @@ def _axes(axis: Any) -> tuple[int, ...] | None:
     return tuple(int(a) for a in axis)
 
 
+def normalize_single_axis(attrs: dict) -> dict:
+    """An op over one axis (softmax, stack, concat): the axis is an int."""
+    if not _is_int(attrs["axis"]):
+        raise SymgradError(f"axis must be an int, got {attrs['axis']!r}")
+    return {**attrs, "axis": int(attrs["axis"])}
+
+
 def normalize_axis_attr(attrs: dict) -> dict:
     """Axis attributes as tuples of ints (or None), so equal attrs compare equal; keepdims a bool."""
     if "axis" in attrs:
@@ -253,8 +260,8 @@ Flatten = flatten
 def _normalize_concat(attrs: dict) -> dict:
     dim = attrs.pop("dim", None)
     if dim is not None:
-        attrs["axis"] = int(dim)
-    return attrs
+        attrs["axis"] = dim  # MXNet's name for it
+    return normalize_single_axis(attrs)
 
 
 def _concat_shape(*shapes: Shape, axis: int) -> Shape:
@@ -327,6 +334,7 @@ stack = register(
     grad=lambda g, out, *xs, axis: [reshape_like(take(g, i, axis=axis), x) for i, x in enumerate(xs)],
     arity="list",
     attrs={"axis": 0},
+    normalize=normalize_single_axis,
 )
 
 
