@@ -153,11 +153,11 @@ def _masks_of(g: Symbol) -> tuple[list[tuple[Symbol, bool]], Symbol]:
 
 
 def _mask_groups(contribs: list[Symbol]) -> list[list[Symbol]] | None:
-    """Contributions to one adjoint grouped by their outer mask, when masks differ (a node used in
-    two wheres): the rule then runs per group, so no branch's 0 multiplies another's inf."""
+    """Contributions to one adjoint grouped by their chain of masks, when chains differ (a node used
+    in two wheres): the rule then runs per group, so no branch's 0 multiplies another's inf."""
     groups: dict[tuple, list[Symbol]] = {}
     for g in contribs:
-        groups.setdefault(tuple(_masks_of(g)[0]), []).append(g)  # the whole chain: where(c, where(d, h, 0), 0)
+        groups.setdefault(tuple(_masks_of(g)[0]), []).append(g)
     if len(groups) < 2 or len(groups) > _MAX_MASK_GROUPS or list(groups) == [()]:
         return None
     return list(groups.values())
