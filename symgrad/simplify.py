@@ -98,6 +98,9 @@ class Simplifier:
         self.table: dict[tuple, Symbol] = {}
         self.canonical: set[Symbol] = set()
         self.term_summaries: dict[Symbol, tuple | None] = {}  # see _term_summary
+        self.forward: dict[Symbol, Symbol] = {}  # canonical node a rule rewrote -> its normal form
+        self.pending: set[Symbol] = set()  # nodes whose rewrite _settle is still normalising
+        self.fired: tuple[Symbol, Symbol] = ()  # type: ignore[assignment]  # (node, what a rule made of it)
         self.report = Report()
 
     def run(
@@ -111,7 +114,7 @@ class Simplifier:
         self.budget += self.per_node * len(order)
         for node in order:
             if node in self.canonical:  # already normalised by an earlier run of this simplifier
-                memo[node] = node
+                memo[node] = self.forward.get(node, node)
                 continue
             if variables is not None and node.op == VAR:
                 memo[node] = variables.get(node.name, node)
@@ -145,39 +148,9 @@ class Simplifier:
         return node
 
     def normalize(self, node: Symbol) -> Symbol:
-        """Apply rules to node (whose inputs are normalised) until none fires."""
-        for _ in range(64):
-            node = self.intern(node)
-            for i in node.inputs:
-                if i.op != CONST:
-                    break
-            else:  # every input constant (or none): maybe a small constant
-                folded = self._fold(node)
-                if folded is not None:
-                    node = self.intern(folded)
-                    self.report.counts["constant_fold"] += 1
-                    continue
-            rules = self.rules.get(node.op)
-            if not rules or self.budget <= 0:
-                return node
-            ins = node.inputs  # a set display, not a comprehension (a call) for the usual one or two inputs
-            input_ops = {ins[0].op, ins[-1].op} if 0 < len(ins) <= 2 else {i.op for i in ins}
-            outer = swap_origin(node.origin)  # new nodes keep the rewritten node's origin
-            try:
-                for rule in rules:
-                    if rule.needs is not None and input_ops.isdisjoint(rule.needs):
-                        continue
-                    new = rule.fn(node, self)
-                    if new is not None and new is not node:
-                        break
-                else:
-                    return node
-            finally:
-                swap_origin(outer)
-            self.budget -= 1
-            self.report.counts[rule.name] += 1
-            node = self.normalize_new(new)
-        return node
+        """node (whose inputs are normalised) rewritten by rules until none fires."""
+        done = self._step(node)
+        return done if done is not None else self._settle(node)
 
     def normalize_built(self, root: Symbol) -> Symbol:
         """root (built by the caller over nodes of this simplifier's runs) normalised.
@@ -190,33 +163,94 @@ class Simplifier:
 
     def normalize_new(self, root: Symbol) -> Symbol:
         """Normalise the nodes a rule created (everything not already canonical)."""
-        canonical = self.canonical
-        if root in canonical or root.op == VAR:
+        if root in self.canonical or root.op == VAR:
             return root
-        for i in root.inputs:
-            if i not in canonical and i.op != VAR:
+        return self._settle(root)
+
+    def _step(self, node: Symbol) -> Symbol | None:
+        """node's normal form when no rule fires on it (or it folds); None when one does.
+
+        The rule's result waits in self.fired for _settle. node's inputs are normalised."""
+        node = self.intern(node)
+        forward = self.forward.get(node)
+        if forward is not None:  # rewritten before: the same result
+            return forward
+        for i in node.inputs:
+            if i.op != CONST:
                 break
-        else:  # the usual case: one new node over canonical ones
-            return self.normalize(root) if root.op != CONST else self.intern(root)
-        order: list[Symbol] = []  # the new part of root's graph, inputs first (one DFS)
-        seen = {root}
-        stack = [(root, iter(root.inputs))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child not in seen and child not in canonical and child.op != VAR:
-                    seen.add(child)
-                    stack.append((child, iter(child.inputs)))
+        else:  # every input constant (or none): maybe a small constant
+            folded = self._fold(node)
+            if folded is not None:
+                self.report.counts["constant_fold"] += 1
+                return self.intern(folded)
+        rules = self.rules.get(node.op)
+        if not rules or self.budget <= 0 or node in self.pending:
+            return node  # in pending: a rule led back to a node being rewritten (a cycle), so it stays
+        ins = node.inputs  # a set display, not a comprehension (a call) for the usual one or two inputs
+        input_ops = {ins[0].op, ins[-1].op} if 0 < len(ins) <= 2 else {i.op for i in ins}
+        outer = swap_origin(node.origin)  # new nodes keep the rewritten node's origin
+        try:
+            for rule in rules:
+                if rule.needs is not None and input_ops.isdisjoint(rule.needs):
+                    continue
+                new = rule.fn(node, self)
+                if new is not None and new is not node:
                     break
             else:
+                return node
+        finally:
+            swap_origin(outer)
+        self.budget -= 1
+        self.report.counts[rule.name] += 1
+        self.fired = (node, new)
+        return None
+
+    def _settle(self, root: Symbol) -> Symbol:
+        """root's normal form, with an explicit stack instead of recursion.
+
+        A node's new inputs are settled first; a node a rule rewrote takes its result's
+        normal form. Termination: each firing spends one unit of the finite budget (with
+        none left no rule fires), and a node being rewritten is never rewritten again
+        inside its own rewrite (`pending`), so a rule that rebuilds its input ends.
+        """
+        canonical, done, redirect = self.canonical, {}, {}
+        stack = [root]
+        while stack:
+            n = stack[-1]
+            if n in done:
                 stack.pop()
-                order.append(node)
-        memo: dict[Symbol, Symbol] = {}
-        for n in order:
-            inputs = tuple(map(memo.get, n.inputs, n.inputs))  # memo.get(i, i) for each input
-            n2 = n if all(map(is_, inputs, n.inputs)) else rebuild(n, inputs)
-            memo[n] = self.normalize(n2) if n2.op != CONST else self.intern(n2)
-        return memo[root]
+                continue
+            target = redirect.get(n)
+            if target is not None:  # n was rewritten to target, which is settled now
+                rewritten, new = target
+                done[n] = self.forward[rewritten] = done[new]
+                self.pending.discard(rewritten)
+                stack.pop()
+                continue
+            waiting = False
+            for i in n.inputs:
+                if i not in done and i not in canonical and i.op != VAR:
+                    stack.append(i)
+                    waiting = True
+            if waiting:
+                continue
+            inputs = tuple([done.get(i, i) for i in n.inputs])
+            node = n if all(map(is_, inputs, n.inputs)) else rebuild(n, inputs)
+            if node.op == CONST:
+                done[n] = self.intern(node)
+                continue
+            result = self._step(node)
+            if result is not None:
+                done[n] = result
+                continue
+            rewritten, new = self.fired
+            if new in canonical or new.op == VAR:
+                done[n] = self.forward[rewritten] = new
+                continue
+            self.pending.add(rewritten)
+            redirect[n] = (rewritten, new)
+            stack.append(new)
+        return done[root]
 
     def _fold(self, node: Symbol) -> Symbol | None:
         """Evaluate an op whose inputs are all small constants (normalize checks the inputs)."""
@@ -798,7 +832,7 @@ def reduce_size_of_leaf(node: Symbol, s: Simplifier) -> Symbol | None:
     leaves = broadcast_leaves(x)
     if leaves is not None and len(leaves) == 1 and x.op not in (VAR, CONST):
         (leaf,) = leaves
-        return red.reduce_size(leaf, axis=node.attrs["axis"])
+        return None if leaf is x else red.reduce_size(leaf, axis=node.attrs["axis"])
     return None
 
 
