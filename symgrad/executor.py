@@ -106,6 +106,7 @@ class Program:
 
 # Tiled programs exist only as generated code, so tiling is tried up to this many steps.
 TILING_STEP_LIMIT = 2_000
+ALIAS_TRACKING_LIMIT = 64  # buffers one value may alias before buffer reuse gives them up (keeps bind linear)
 # A plan's first calls loop over its steps; then it is compiled to Python source. The loop
 # costs 0.1-0.3 us more per step and call (2.5 us more per call on a 2-step plan), compiling
 # 14-23 us per step once (120-210 us for a 2-step plan): measured plans break even after 47
@@ -269,18 +270,25 @@ def plan_buffer_reuse(
     ufunc_ops = {name for name, opdef in OPS.items() if isinstance(opdef.impl, np.ufunc)}
     fresh = {n for n in order if n.op in ufunc_ops and n.shape}
     shares: dict[Symbol, frozenset] = {}  # for other nodes: the fresh buffers their value may share memory with
+    never: set[Symbol] = set()  # buffers that may be aliased too widely to follow: never reused
 
     def roots(n: Symbol) -> Any:
         return (n,) if n in fresh else shares.get(n, ())
 
     for n in order:
-        if n not in fresh:
-            shares[n] = frozenset().union(*(roots(i) for i in n.inputs))
+        opdef = OPS.get(n.op)
+        if n not in fresh and n.inputs and (opdef is None or opdef.aliases != ()):
+            sources = n.inputs if opdef is None or opdef.aliases is None else [n.inputs[k] for k in opdef.aliases]
+            shared = frozenset().union(*(roots(i) for i in sources))
+            if len(shared) > ALIAS_TRACKING_LIMIT:  # a chain of aliasing multi-input ops: sets would grow with it
+                never.update(shared)
+                shared = frozenset()
+            shares[n] = shared
     read_through: dict[Symbol, int] = {}  # a fresh buffer -> the last read of a value that may alias it
     for n, roots_of_n in shares.items():
         for r in roots_of_n:
             read_through[r] = max(read_through.get(r, -1), last_use.get(n, -1))
-    kept = set().union(*(roots(o) for o in outputs))
+    kept = never.union(*(roots(o) for o in outputs))
     reuse: dict[Symbol, Symbol] = {}
     taken: set[Symbol] = set()
     for pos, n in enumerate(order):

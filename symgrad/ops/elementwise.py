@@ -119,6 +119,7 @@ for _name, (_ufunc, _relation) in _COMPARISONS.items():
         sympy=_compare_sympy(_relation),
         dtype=lambda a, b: float_dtype(a, b),
         arity=2,
+        aliases=(),
     )
     _comparison.opdef.nondiff = True
 
@@ -126,7 +127,7 @@ for _name, (_ufunc, _relation) in _COMPARISONS.items():
 
 
 def _unary(name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None) -> Any:
-    return register(name, impl, grad=grad, sympy=sympy, dtype=float_dtype, arity=1, method=True, hint=hint)
+    return register(name, impl, grad=grad, sympy=sympy, dtype=float_dtype, arity=1, method=True, hint=hint, aliases=())
 
 
 exp = _unary("exp", np.exp, lambda g, out, x: [g * out], sp.exp)
@@ -186,6 +187,7 @@ where = register(
     sympy=_sym_where,
     dtype=lambda c, a, b: same_dtype(a, b),
     arity=3,
+    aliases=(),
 )
 
 
@@ -272,6 +274,7 @@ clip = register(
     normalize=_clip_attrs,
     elementwise=True,
     method=True,
+    aliases=(),
 )
 
 
@@ -304,6 +307,7 @@ cast = register(
     attrs={"dtype": None},
     normalize=_cast_attrs,
     hint="cast",
+    aliases=(),
 )
 Cast = cast
 
@@ -325,9 +329,19 @@ stop_gradient = register(
 )
 BlockGrad = stop_gradient
 zeros_like = register(
-    "zeros_like", np.zeros_like, grad=lambda g, out, x: [None], sympy=lambda x: sp.Integer(0) * x, arity=1
+    "zeros_like",
+    np.zeros_like,
+    grad=lambda g, out, x: [None],
+    sympy=lambda x: sp.Integer(0) * x,
+    arity=1,
+    aliases=(),
 )
 ones_like = register(
-    "ones_like", np.ones_like, grad=lambda g, out, x: [None], sympy=lambda x: sp.Integer(0) * x + 1, arity=1
+    "ones_like",
+    np.ones_like,
+    grad=lambda g, out, x: [None],
+    sympy=lambda x: sp.Integer(0) * x + 1,
+    arity=1,
+    aliases=(),
 )
 zeros_like.opdef.nondiff = ones_like.opdef.nondiff = True  # eager mode need not record them

@@ -53,6 +53,7 @@ dot = register(
     grad=_dot_grad,
     arity=2,
     method=True,
+    aliases=(),
 )
 
 
@@ -97,6 +98,7 @@ def _adjoint_pair(forward: str, lhs_impl: Any, rhs_impl: Any) -> tuple:
         grad=lambda G, out, g, a, b: [apply(product, (G, b), {}), None, rhs(g, G, b)],
         shape_of=1,
         arity=3,
+        aliases=(),
     )
     rhs = register(
         f"{forward}_adjoint_rhs",
@@ -106,6 +108,7 @@ def _adjoint_pair(forward: str, lhs_impl: Any, rhs_impl: Any) -> tuple:
         grad=lambda G, out, g, a, b: [apply(product, (a, G), {}), lhs(g, a, G), None],
         shape_of=2,
         arity=3,
+        aliases=(),
     )
     return lhs, rhs
 
@@ -251,6 +254,7 @@ eye_like = register(
     grad=lambda g, out, x: [None],
     shape_of=0,
     arity=1,
+    aliases=(),
 )
 
 
@@ -268,6 +272,7 @@ trace = register(
     grad=lambda g, out, x: [g * eye_like(x)],
     sympy=lambda x: sp.Trace(x),
     arity=1,
+    aliases=(),
 )
 inv = register(
     "inv",
@@ -276,6 +281,7 @@ inv = register(
     dtype=lambda x: same_dtype(x),
     grad=lambda g, out, x: [ew.negative(dot(transpose(out), dot(g, transpose(out))))],
     arity=1,
+    aliases=(),
 )
 trace.opdef.scalar_output = True
 logdet = register(
@@ -285,5 +291,6 @@ logdet = register(
     dtype=lambda x: same_dtype(x),
     grad=lambda g, out, x: [g * transpose(inv(x))],
     arity=1,
+    aliases=(),
 )
 logdet.opdef.scalar_output = True

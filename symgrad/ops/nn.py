@@ -74,6 +74,7 @@ softmax = register(
     normalize=shp.normalize_single_axis,
     elementwise=False,
     method=True,
+    aliases=(),
 )
 log_softmax = register(
     "log_softmax",
@@ -88,4 +89,5 @@ log_softmax = register(
     elementwise=False,
     method=True,
     numpy_kernel=_numpy_log_softmax,
+    aliases=(),
 )

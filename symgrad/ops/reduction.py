@@ -54,6 +54,7 @@ reduce_size = register(
     arity=1,
     attrs={"axis": None},
     normalize=shp.normalize_axis_attr,
+    aliases=(),
 )
 reduce_size.opdef.scalar_output = True
 
@@ -73,6 +74,7 @@ def _reduction(
         elementwise=False,
         method=True,
         numpy_kernel=numpy_kernel,
+        aliases=(),
     )
     builder.opdef.reduction = True
     return builder
@@ -200,5 +202,6 @@ norm = register(
     normalize=_check_ord,
     elementwise=False,
     method=True,
+    aliases=(),
 )
 norm.opdef.reduction = True

@@ -44,6 +44,10 @@ class OpDef:
     shape_of: int | None = None  # index of the input whose shape the output always has (shapes unknown)
     nondiff: bool = False  # gradient is zero for every input: eager mode need not record it
     scalar_output: bool = False  # always 0-d, whatever the input shapes (known before bind)
+    # The inputs whose memory the output may share (it is one of them or a view of one); () for
+    # an op that always returns a new array, None for any input. The executor's buffer reuse
+    # follows memory through these only, so a chain of such ops is planned in linear time.
+    aliases: tuple[int, ...] | None = None
     # For NumPy arrays only (the executor's own plans, not Dask): the same values with fewer
     # Python layers, chosen per node from its attrs and input shapes; None keeps `kernel`.
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None
@@ -154,13 +158,16 @@ def register(
     prepare: Callable[[dict], dict] | None = None,
     shape_of: int | None = None,
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None,
+    aliases: tuple[int, ...] | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
     `impl(*arrays, **attrs)` is the NumPy implementation; `shape(*input_shapes, **attrs)`
     the output shape (default: broadcasting); `grad(g, out, *inputs, **attrs)` one Symbol
     or None per input; `sympy` a SymPy function for printing; `numpy_kernel(node)` a leaner
-    function for NumPy arrays giving the same values bitwise, or None to keep `impl`.
+    function for NumPy arrays giving the same values bitwise, or None to keep `impl`;
+    `aliases` the inputs the impl's result may share memory with (None: any, except that a
+    ufunc's result is always new; () when the impl always returns a new array).
     """
     if not name.isidentifier():
         raise SymgradError(f"op name must be a Python identifier, got {name!r}")
@@ -182,6 +189,7 @@ def register(
         prepare=prepare,
         shape_of=shape_of,
         numpy_kernel=numpy_kernel,
+        aliases=() if aliases is None and isinstance(impl, np.ufunc) else aliases,
     )
     OPS[name] = opdef
 

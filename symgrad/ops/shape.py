@@ -97,6 +97,7 @@ sum_like = register(
     grad=lambda gg, out, g, like: [broadcast_like(gg, g), None],
     sympy=lambda g, like: g,
     arity=2,
+    aliases=(0,),
 )
 
 
@@ -113,6 +114,7 @@ broadcast_like = register(
     sympy=lambda g, like: g,
     arity=2,
     elementwise=False,
+    aliases=(0,),
 )
 reshape_like = register(
     "reshape_like",
@@ -122,6 +124,7 @@ reshape_like = register(
     grad=lambda gg, out, g, like: [reshape_like(gg, g), None],
     shape_of=1,
     arity=2,
+    aliases=(0,),
 )
 
 
@@ -288,6 +291,7 @@ concat = register(
     arity="list",
     attrs={"axis": 0, "dim": None},
     normalize=_normalize_concat,
+    aliases=(),
 )
 Concat = concatenate = concat
 
@@ -310,6 +314,7 @@ concat_part = register(
     ),
     arity=None,
     attrs={"index": 0, "axis": 0},
+    aliases=(0,),
 )
 
 
@@ -335,6 +340,7 @@ stack = register(
     arity="list",
     attrs={"axis": 0},
     normalize=normalize_single_axis,
+    aliases=(),
 )
 
 
@@ -353,6 +359,7 @@ take = register(
     grad=lambda g, out, x, index, axis: [put_like(g, x, index=index, axis=axis)],
     arity=1,
     attrs={"index": 0, "axis": 0},
+    aliases=(),
 )
 
 
@@ -373,6 +380,7 @@ put_like = register(
     shape_of=1,
     arity=2,
     attrs={"index": 0, "axis": 0},
+    aliases=(),
 )
 
 # ---- indexing -----------------------------------------------------------------
@@ -496,6 +504,7 @@ scatter_like = register(
     attrs=_INDEX,
     normalize=_normalize_index,
     prepare=_prepare_index,
+    aliases=(),
 )
 
 
@@ -530,6 +539,7 @@ setitem = register(
     attrs=_INDEX,
     normalize=_normalize_index,
     prepare=_prepare_index,
+    aliases=(),
 )
 
 
