@@ -15,7 +15,6 @@ JAX users write by hand).
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -25,65 +24,8 @@ from .ops import elementwise as ew
 from .ops import reduction as red
 from .ops import shape as shp
 from .ops.registry import OPS, as_symbol, broadcast_shapes, swap_origin
-
-_LEAVES: dict[int, tuple[weakref.ref, frozenset | None]] = {}  # id -> (node, leaves); Symbol == builds a node
-_MAX_LEAVES = 32
-
-
-def broadcast_leaves(e: Symbol) -> frozenset | None:
-    """The nodes e's shape is the broadcast of (through elementwise ops), or None when too many.
-
-    For shapes unknown until bind: e's shape fits in x's when e's leaves are among x's.
-    """
-    hit = _LEAVES.get(id(e))
-    if hit is not None and hit[0]() is e:
-        return hit[1]
-    if e.shape == ():  # a 0-d value broadcasts into anything
-        leaves: frozenset | None = frozenset()
-    else:
-        opdef = OPS.get(e.op)
-        if opdef is not None and (opdef.elementwise or e.op == "broadcast_like"):
-            leaves = frozenset()
-            for i in e.inputs[1:] if e.op == "where" else e.inputs:
-                sub = broadcast_leaves(i)
-                if sub is None:
-                    leaves = None
-                    break
-                leaves = leaves | sub
-            if leaves is not None and len(leaves) > _MAX_LEAVES:
-                leaves = None
-            if e.op == "where" and leaves is not None:  # the condition broadcasts too
-                cond = broadcast_leaves(e.inputs[0])
-                leaves = None if cond is None else leaves | cond
-        elif opdef is not None and opdef.shape_of is not None:
-            leaves = broadcast_leaves(e.inputs[opdef.shape_of])
-        else:
-            leaves = frozenset([e])
-    if len(_LEAVES) > 100_000:
-        _LEAVES.clear()
-    _LEAVES[id(e)] = (weakref.ref(e), leaves)
-    return leaves
-
-
-def covered_by(e: Symbol, x: Symbol) -> bool:
-    """True when e's shape provably broadcasts into x's without growing it."""
-    if e is x or e.shape == () or (e.shape is not None and e.shape == x.shape):
-        return True
-    if e.shape is not None and x.shape is not None:
-        try:
-            return broadcast_shapes(e.shape, x.shape) == x.shape
-        except ValueError:
-            return False
-    try:
-        le, lx = broadcast_leaves(e), broadcast_leaves(x)
-    except RecursionError:
-        return False
-    return le is not None and lx is not None and le <= lx
-
-
-def covers(e: Symbol, x: Symbol) -> bool:
-    """True when e's shape provably contains x's: broadcast(e, x) has e's shape."""
-    return covered_by(x, e)
+from .shapes import covered_by, covers
+from .simplify import Simplifier
 
 
 def sum_back(g: Symbol, x: Symbol, out: Symbol) -> Symbol:
@@ -361,8 +303,6 @@ def derive_simplified(
     replaces the heads' variables by name on the way (the executor's bound shapes);
     `order` is topo_order(heads) when the caller has it already.
     """
-    from .simplify import Simplifier
-
     simplifier = Simplifier(assume_finite=False, per_node=40, base=2000)
     if all(t.op == VAR for t in targets):  # variables survive simplification as they are
         heads = simplifier.run(heads, variables, order)

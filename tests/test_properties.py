@@ -317,7 +317,9 @@ def sums(draw):
 
 @given(sums())
 def test_the_term_summaries_say_what_listing_the_terms_would(expression):
-    from symgrad.simplify import Simplifier, _coef_term, _is_scalar_const, _signed_terms, _term_summary
+    from symgrad.simplify import Simplifier
+    from symgrad.simplify.arithmetic import _signed_terms, _term_summary
+    from symgrad.simplify.core import _coef_term, _is_scalar_const
 
     simplifier = Simplifier(assume_finite=False)
     simplifier.run([expression])

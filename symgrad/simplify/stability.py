@@ -1,0 +1,50 @@
+"""Stability rewrites: log1p, expm1, softplus, log_softmax, logsumexp (on by default)."""
+
+from __future__ import annotations
+
+from ..graph import Symbol
+from ..ops import elementwise as ew
+from ..ops import nn
+from ..ops import reduction as red
+from .core import (
+    Simplifier,
+    _identity_const,
+    rewrites,
+)
+
+
+@rewrites("log")
+def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
+    """log(1 + x) -> log1p(x), log(sigmoid(x)) -> -softplus(-x), log(softmax) -> log_softmax,
+    log(sum(exp(x))) -> logsumexp(x)"""
+    (x,) = node.inputs
+    if x.op == "add":
+        a, b = x.inputs
+        for one, rest in ((a, b), (b, a)):
+            if _identity_const(one, rest, 1):
+                return ew.log1p(rest)
+    if x.op == "sigmoid":
+        return ew.negative(ew.softplus(ew.negative(x.inputs[0])))
+    if x.op == "softmax":
+        return nn.log_softmax(x.inputs[0], axis=x.attrs["axis"])
+    if x.op == "sum" and x.inputs[0].op == "exp":
+        return red.logsumexp(x.inputs[0].inputs[0], axis=x.attrs["axis"], keepdims=x.attrs["keepdims"])
+    return None
+
+
+@rewrites("subtract", needs=("exp",))
+def expm1_stability(node: Symbol, s: Simplifier) -> Symbol | None:
+    """exp(x) - 1 -> expm1(x)"""
+    a, b = node.inputs
+    if a.op == "exp" and _identity_const(b, a, 1):
+        return ew.expm1(a.inputs[0])
+    return None
+
+
+@rewrites("add", needs=("exp",))
+def expm1_stability_add(node: Symbol, s: Simplifier) -> Symbol | None:
+    """exp(x) + (-1) -> expm1(x)"""
+    a, b = node.inputs
+    if a.op == "exp" and _identity_const(b, a, -1):
+        return ew.expm1(a.inputs[0])
+    return None
