@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import fpwarnings
 from .autodiff import grad as derive
 from .errors import AutogradError, NonFiniteError, SymgradError
 from .executor import Program, compile_program, replay
@@ -203,15 +204,21 @@ def _run_backward(
     else:
         CACHE_STATS["hits"] += 1
     values = [order[p].value for p in compiled.feed_positions] + [g for g in grads_in if g is not None]
-    if getattr(_anomaly, "on", False):
-        results = replay(compiled.program, values, True, "backward")
-    else:
-        try:
-            results = compiled.program.fn(*values)
-        except NonFiniteError:
-            raise
-        except Exception:  # noqa: BLE001 - replay names the node at fault
-            results = replay(compiled.program, values, False, "backward")
+    noting = fpwarnings.start()
+    try:
+        if getattr(_anomaly, "on", False):
+            results = replay(compiled.program, values, True, "backward")
+        else:
+            try:
+                results = compiled.program.fn(*values)
+            except NonFiniteError:
+                raise
+            except Exception:  # noqa: BLE001 - replay names the node at fault
+                results = replay(compiled.program, values, False, "backward")
+    finally:
+        noted = fpwarnings.stop(noting)
+    if noted is not None:
+        fpwarnings.warn_if_spoilt(noted, [("a gradient", r) for r in results], "backward")
     if not retain_graph:
         for node in order:
             if node.op not in (VAR, CONST):

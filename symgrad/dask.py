@@ -159,9 +159,9 @@ def grad_over(
     Partial results are weighted by chunk size and summed as a tree. With `client`
     (a dask.distributed Client) the chunks run on its workers, else on Dask's threads.
     """
-    import dask
-
     da = require_dask()
+    import dask  # present: require_dask found dask.array
+
     if reduction not in ("mean", "sum"):
         raise SymgradError(f"grad_over: reduction must be 'mean' or 'sum', got {reduction!r}")
     wrt = (wrt,) if isinstance(wrt, str) else tuple(w if isinstance(w, str) else w.name for w in wrt)

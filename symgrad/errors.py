@@ -40,6 +40,16 @@ def user_origin() -> tuple[str, int] | None:
     return None
 
 
+def user_frame_depth() -> int:
+    """The `stacklevel` for warnings.warn, called by its caller, that names the user's line."""
+    frame = sys._getframe(1)  # the function about to call warnings.warn: stacklevel 1
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level if frame is not None else 1
+
+
 def describe_origin(origin: tuple[str, int] | None) -> str:
     """'built at file:line: <source>' for messages, or '' when unknown."""
     if not origin:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import tiling
+from . import fpwarnings, tiling
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
 from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, scalar_key, topo_order, var, variable_names
 from .ops.registry import OPS, check_declared_shape
@@ -747,13 +747,17 @@ class Executor:
             self._copy_in(new_args)
         train = self._compiled.train if is_train else None
         program = train or self._compiled.forward
-        if check_finite:
-            results = replay(program, self._arg_list, True, "forward")
-        else:
-            try:
-                results = program.fn(*self._arg_list)
-            except Exception:  # noqa: BLE001 - replay names the node at fault
-                results = replay(program, self._arg_list, False, "forward")
+        noting = fpwarnings.start()
+        try:
+            if check_finite:
+                results = replay(program, self._arg_list, True, "forward")
+            else:
+                try:
+                    results = program.fn(*self._arg_list)
+                except Exception:  # noqa: BLE001 - replay names the node at fault
+                    results = replay(program, self._arg_list, False, "forward")
+        finally:
+            noted = fpwarnings.stop(noting)
         n_out = self._n_out
         self.outputs = outputs = [
             r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
@@ -769,6 +773,11 @@ class Executor:
             outputs[i] = outputs[i].copy()
         self._saved = results[n_out:] if is_train else None
         self._fused = train is not None
+        if noted is not None:
+            named = [(f"output {n!r}", o) for n, o in zip(self._symbol.list_outputs(), outputs)]
+            if train is not None:  # the fused pass computed the gradients as well
+                named += [(f"the gradient of {n!r}", g) for n, g in zip(self.grad_dict, self._saved)]
+            fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
         return outputs
 
     def _copy_in(self, new_args: dict[str, Any]) -> None:
@@ -809,14 +818,21 @@ class Executor:
         else:
             program = self._compiled.backward_with_heads()
             values, targets = (*self._head_grads(out_grads), *self._arg_list), []
-        if check_finite:
-            grads = replay(program, values, True, "backward")
-        else:
-            try:
-                grads = program.fn(*values, *targets)
-            except Exception:  # noqa: BLE001 - replay names the node at fault
-                grads = replay(program, values, False, "backward")
+        noting = fpwarnings.start()
+        try:
+            if check_finite:
+                grads = replay(program, values, True, "backward")
+            else:
+                try:
+                    grads = program.fn(*values, *targets)
+                except Exception:  # noqa: BLE001 - replay names the node at fault
+                    grads = replay(program, values, False, "backward")
+        finally:
+            noted = fpwarnings.stop(noting)
         self._write_grads(grads)
+        if noted is not None:
+            named = ((f"the gradient of {n!r}", g) for n, g in self.grad_dict.items())
+            fpwarnings.warn_if_spoilt(noted, named, "the backward pass")
 
     def _write_targets(self, grad_names: list[str], reqs: dict[str, str]) -> list[np.ndarray | None]:
         """The gradient arrays the backward program may write into directly ('write' only).

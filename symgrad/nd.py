@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import fpwarnings
 from .errors import ShapeError, SymgradError, user_origin
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
@@ -342,6 +343,7 @@ _PLAIN = (float, int)  # Python numbers pass to NumPy as they are (weakly typed)
 def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     """Run an op eagerly; record it when recording and some input has history."""
     values = [x._data if type(x) is NDArray else x if type(x) in _PLAIN else _to_input(x) for x in inputs]
+    noting = fpwarnings.start()
     try:
         if opdef.prepare is None:
             out = opdef.impl(*values, **attrs)
@@ -350,8 +352,12 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     except Exception as exc:  # noqa: BLE001 - re-raised naming the op and shapes
         shapes = ", ".join(str(np.shape(v)) for v in values)
         raise _shape_or_symgrad(exc)(f"nd.{opdef.name}: {exc} (input shapes {shapes})") from None
+    finally:
+        noted = fpwarnings.stop(noting)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
+    if noted is not None:
+        fpwarnings.warn_if_spoilt(noted, [("the result", out)], f"nd.{opdef.name}")
     if not STATE.recording:
         return NDArray(out)
     for x in inputs:

@@ -25,7 +25,7 @@ def value_and_grad(s, x0, dtype):
 
 def rtol(dtype, magnitude=1.0):
     """A few ulps of the inputs: at |x| = 800 an ulp is 800 eps, and exp(x - logsumexp(x)) inherits it."""
-    return 8 * np.finfo(dtype).eps * max(1.0, magnitude)
+    return float(8 * np.finfo(dtype).eps * max(1.0, magnitude))  # a Python float: pytest.approx refuses NumPy scalars
 
 
 def test_the_rewrites_print_as_the_stable_forms():

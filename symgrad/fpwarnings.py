@@ -1,0 +1,90 @@
+"""NumPy's floating-point warnings, reported once per run at the user's line.
+
+A compiled plan or an eager op runs with NumPy's warnings silenced and only noted. A
+NaN or Inf that symgrad makes on purpose and then masks (a `where` branch not taken,
+the gradient of `norm` at 0) never reaches an output, so nothing is said. A value the
+user's own input causes (the log of a negative number they gave) reaches an output,
+so one RuntimeWarning names the event and the outputs, pointing at the user's line
+rather than at a line inside symgrad.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .errors import user_frame_depth
+
+
+class _Seen(threading.local):
+    kinds: list[str] | None = None  # the NumPy error kinds noted in this thread's current run
+
+
+_seen = _Seen()
+
+
+def _note(kind: str, _flag: int) -> None:
+    kinds = _seen.kinds
+    if kinds is None:
+        _seen.kinds = [kind]
+    elif kind not in kinds:
+        kinds.append(kind)
+
+
+def _make_noting_state() -> Any:
+    with np.errstate(all="call", under="ignore", call=_note):  # underflow to 0 is never worth a word
+        return _extobj.get()
+
+
+try:  # NumPy 2 keeps its error state in a context variable: setting it costs 0.1 us, np.errstate 1.3 us.
+    from numpy._core._ufunc_config import _extobj_contextvar as _extobj
+
+    _NOTING = _make_noting_state()
+
+    def start() -> Any:
+        """Note NumPy's floating-point errors instead of warning, until `stop(token)`."""
+        return _extobj.set(_NOTING)
+
+    def _restore(token: Any) -> None:
+        _extobj.reset(token)
+
+except ImportError:  # a NumPy that moved this private name: the public context manager, entered by hand
+
+    def start() -> Any:
+        """Note NumPy's floating-point errors instead of warning, until `stop(token)`."""
+        state = np.errstate(all="call", under="ignore", call=_note)
+        state.__enter__()
+        return state
+
+    def _restore(token: Any) -> None:
+        token.__exit__(None, None, None)
+
+
+def stop(token: Any) -> str | None:
+    """Restore NumPy's error state; the kinds of error noted since `start` ('invalid value', ...) or None."""
+    _restore(token)
+    kinds = _seen.kinds
+    if kinds is None:
+        return None
+    _seen.kinds = None
+    return " and ".join(kinds)
+
+
+def warn_if_spoilt(kind: str, outputs: Iterable[tuple[str, Any]], where: str) -> None:
+    """One RuntimeWarning at the user's line if the noted error left NaN or Inf in an output."""
+    spoilt = [name for name, value in outputs if _has_non_finite(value)]
+    if spoilt:
+        warnings.warn(
+            f"{kind} encountered in {where}: NaN or Inf in {', '.join(spoilt)}",
+            RuntimeWarning,
+            stacklevel=user_frame_depth(),
+        )
+
+
+def _has_non_finite(value: Any) -> bool:
+    array = np.asarray(value)
+    return array.dtype.kind in "fc" and not np.isfinite(array).all()
