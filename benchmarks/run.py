@@ -414,7 +414,7 @@ def w5(sizes=(1_000, 10_000, 20_000)):
         nodes = random_dag(n)
         compile_times = []
         for _ in range(COMPILE_RUNS):  # each from scratch: a new graph, no cached plan
-            executor.clear_cache()
+            symgrad.clear_cache()
             loss = ex = None  # nothing of the previous run is kept
             gc.collect()  # and each run starts from a collected heap (collections inside the run are timed)
             start = time.perf_counter()

@@ -236,8 +236,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "Binding the same structure again reuses the compiled plan."),
         (
             "code",
-            "hits = executor.CACHE_STATS['hits']\nex2 = sym.sum(t).bind({'x': xv / 2, 'z': zv})\n"
-            "assert executor.CACHE_STATS['hits'] == hits + 1\nex2.forward()[0]",
+            "hits = sg.cache_info().hits\nex2 = sym.sum(t).bind({'x': xv / 2, 'z': zv})\n"
+            "assert sg.cache_info().hits == hits + 1\nex2.forward()[0]",
         ),
     ],
 }

@@ -1,6 +1,7 @@
 """symgrad: a symbolic graph compiler with readable derivatives, in the style of mxnet.sym."""
 
 from . import ops, sym, testing, viz
+from .compile.cache import cache_info, clear_cache, set_cache_limit
 from .errors import (
     AutogradError,
     BindError,
@@ -24,7 +25,10 @@ __all__ = [
     "ShapeError",
     "Symbol",
     "SymgradError",
+    "cache_info",
+    "clear_cache",
     "ops",
+    "set_cache_limit",
     "set_track_origin",
     "sym",
     "testing",

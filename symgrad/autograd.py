@@ -19,9 +19,11 @@ import numpy as np
 
 from . import fpwarnings
 from .autodiff import grad as derive
+from .compile.cache import CACHE
+from .compile.key import lift_constants, structure_key
 from .errors import AutogradError, NonFiniteError, SymgradError
 from .executor import Program, compile_program, replay
-from .graph import CONST, VAR, Group, Symbol, const, scalar_key, topo_order, var
+from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
 from .nd import FREED, NONDIFF, STATE, NDArray, invoke
 from .ops.registry import OPS, register, substitute
 
@@ -108,46 +110,33 @@ def mark_variables(variables: Any, gradients: Any, grad_reqs: Any = "write") -> 
 class _Backward:
     program: Program
     feed_positions: list[int]  # positions in the recorded topological order of the program's inputs
-    target_positions: list[int]
     n_heads: int
 
-
-_CACHE: dict[tuple, _Backward] = {}
-_CACHE_LOCK = threading.Lock()
-CACHE_STATS = {"hits": 0, "misses": 0}
+    def nbytes(self) -> int:
+        return self.program.nbytes()
 
 
-def _structure(order: list[Symbol], heads: list[Symbol], targets: set[int], seeded: tuple) -> tuple:
-    """Ops, attrs, wiring, leaf shapes/dtypes and constants of a recorded graph (values aside)."""
-    index: dict[int, int] = {}
-    parts: list[Any] = []
-    for node in order:
-        index[id(node)] = len(index)
-        if node.op == VAR:
-            parts.append((id(node) in targets, node.shape, node.dtype.str))
-        elif node.op == CONST:
-            v = node.attrs["value"]
-            array = isinstance(v, np.ndarray)
-            parts.append(("c", v.tobytes(), v.dtype.str, v.shape) if array else ("c", *scalar_key(v)))
-        else:
-            parts.append((node.op, tuple(node.attrs.items()), tuple(index[id(i)] for i in node.inputs)))
-    return (tuple(parts), tuple(index[id(h)] for h in heads), seeded)
-
-
-def _compile(order: list[Symbol], heads: list[Symbol], targets: list[Symbol], head_grads: list) -> _Backward:
+def _compile(
+    order: list[Symbol], heads: list[Symbol], targets: list[Symbol], head_grads: list, lift: bool
+) -> tuple[_Backward, int]:
+    """The backward program of a recorded graph; with lift, its constants are inputs after the fed values."""
     head_vars = [
         None if hg is None else var(f"_head_grad{i}", shape=h.shape, dtype=h.dtype)
         for i, (h, hg) in enumerate(zip(heads, head_grads))
     ]
     seeds = [const(1.0) if hv is None else hv for hv in head_vars]
+    params: list[Symbol] = []
+    position = {n: i for i, n in enumerate(order)}
+    if lift:
+        new, params = lift_constants(order)
+        position = {new[n]: i for n, i in position.items() if n.op != CONST}
+        heads = [new[h] for h in heads]
+        targets = [new[t] for t in targets]
     grads = derive(Group(heads), targets, head_grads=seeds)
-    position = {id(n): i for i, n in enumerate(order)}
-    feed = [n for n in topo_order(grads) if id(n) in position and n.op != CONST]
-    inputs = feed + [hv for hv in head_vars if hv is not None]
-    program = compile_program(grads, inputs)
-    return _Backward(
-        program, [position[id(n)] for n in feed], [position[id(t)] for t in targets], len(inputs) - len(feed)
-    )
+    feed = [n for n in topo_order(grads) if n in position and n.op != CONST]
+    inputs = feed + params + [hv for hv in head_vars if hv is not None]
+    compiled = _Backward(compile_program(grads, inputs), [position[n] for n in feed], len(inputs) - len(feed))
+    return compiled, compiled.nbytes()
 
 
 def _run_backward(
@@ -188,22 +177,23 @@ def _run_backward(
         return [np.zeros_like(t.value) for t in targets], targets
     if any(id(t) not in position for t in targets):
         raise AutogradError("grad: a variable is not part of the recorded computation of the heads")
+    structure, constants = structure_key(head_nodes, order, named=False)
     seeded = tuple(g is not None for g in grads_in)
-    key = (_structure(order, head_nodes, set(), seeded), tuple(position[id(t)] for t in targets))
+    key = (structure, seeded, tuple(position[id(t)] for t in targets))
     # A custom Function's plan holds that instance (and what it saved): each call makes a new
     # one, so such plans are not kept, or the cache would hold every call's tensors.
     keep = all(n.op != "custom_function" for n in order)
-    with _CACHE_LOCK:
-        compiled = _CACHE.get(key) if keep else None
-    if compiled is None:
-        CACHE_STATS["misses"] += 1
-        compiled = _compile(order, head_nodes, targets, list(grads_in))
-        if keep:
-            with _CACHE_LOCK:
-                _CACHE[key] = compiled
-    else:
-        CACHE_STATS["hits"] += 1
-    values = [order[p].value for p in compiled.feed_positions] + [g for g in grads_in if g is not None]
+    heads_in = list(grads_in)
+    compiled, lifted = CACHE.lookup(
+        key,
+        constants,
+        lambda: _compile(order, head_nodes, targets, heads_in, False),
+        lambda: _compile(order, head_nodes, targets, heads_in, True),
+        keep,
+    )
+    values = [order[p].value for p in compiled.feed_positions]
+    values += lifted
+    values += [g for g in grads_in if g is not None]
     noting = fpwarnings.start()
     try:
         if getattr(_anomaly, "on", False):

@@ -26,7 +26,7 @@ from .executor import Compiled, _per_arg, compile_binding
 from .graph import Symbol
 
 # Kernels that write into an array in place (np.add.at, item assignment) or call back into Python objects.
-NO_DASK_FORM = {"scatter_like", "setitem", "put_like", "custom_function", "custom_function_grad"}
+NO_DASK_FORM = {"scatter_like", "scatter_arrays", "setitem", "put_like", "custom_function", "custom_function_grad"}
 INSTALL_HINT = "symgrad's Dask support needs Dask: pip install 'symgrad[dask]'"
 
 
@@ -75,7 +75,7 @@ class DaskExecutor:
         shapes = {n: tuple(a.shape) for n, a in self.arg_dict.items()}
         dtypes = {n: np.dtype(a.dtype) for n, a in self.arg_dict.items()}
         # Dask arrays are immutable: no writing into dead buffers (out=) on this path.
-        self._compiled = compile_binding(symbol, shapes, dtypes, self._grad_names, reuse_buffers=False)
+        self._compiled, self._constants = compile_binding(symbol, shapes, dtypes, self._grad_names, reuse_buffers=False)
         _check_dask_forms(self._compiled)
         self.grad_dict: dict[str, Any] = {n: np.zeros(shapes[n], dtypes[n]) for n in self._grad_names}
         self.outputs: list[Any] = []
@@ -91,7 +91,7 @@ class DaskExecutor:
                     f"forward: argument {name!r} has shape {value.shape}, bound with {self.arg_dict[name].shape}"
                 )
             self.arg_dict[name] = value
-        results = self._compiled.forward.fn(*(self.arg_dict[n] for n in self._names))
+        results = self._compiled.forward.fn(*(self.arg_dict[n] for n in self._names), *self._constants)
         n_out = len(self._compiled.out_shapes)
         self.outputs = [_lazy(r) for r in results[:n_out]]
         self._saved = results[n_out:] if is_train else None
@@ -104,7 +104,7 @@ class DaskExecutor:
             raise SymgradError("backward needs the values of a forward(is_train=True) call first")
         if c.backward is None:
             return
-        args = [self.arg_dict[n] for n in self._names]
+        args = [self.arg_dict[n] for n in self._names] + list(self._constants)
         if out_grads is None:
             grads = c.backward.fn(*self._saved, *args)
         else:

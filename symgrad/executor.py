@@ -12,7 +12,6 @@ are on, the same plan is replayed node by node to name the node at fault.
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,8 +20,11 @@ from typing import Any
 import numpy as np
 
 from . import fpwarnings, tiling
+from .compile.cache import CACHE
+from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
+from .compile.key import lift_constants, structure_key
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
-from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, scalar_key, topo_order, var, variable_names
+from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, topo_order, var, variable_names
 from .ops.registry import OPS, check_declared_shape
 
 GRAD_REQS = ("write", "add", "null")
@@ -98,12 +100,18 @@ class Program:
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)
 
+    def nbytes(self) -> int:
+        """An estimate of the memory the program holds: its steps and nodes, and its constants."""
+        return STEP_BYTES * (len(self.nodes) + len(self.consts)) + sum(getattr(v, "nbytes", 0) for _, v in self.consts)
+
     @property
     def peak_bytes(self) -> int:
         """Planned peak of the intermediates alive at once (inputs not counted)."""
         return self.tiled_peak if self.tile else planned_peak(self.plan, self.nodes)
 
 
+# What one step of a kept program holds (its node with attrs, kernel and plan columns), roughly.
+STEP_BYTES = 600
 # Tiled programs exist only as generated code, so tiling is tried up to this many steps.
 TILING_STEP_LIMIT = 2_000
 ALIAS_TRACKING_LIMIT = 64  # buffers one value may alias before buffer reuse gives them up (keeps bind linear)
@@ -437,6 +445,11 @@ class Compiled:
     grad_dtypes: list[np.dtype] | None = None
     _with_heads: Program | None = None
 
+    def nbytes(self) -> int:
+        """An estimate of the memory this binding's programs hold (for the plan cache's bound)."""
+        programs = [p for p in (self.forward, self.backward, self.train) if p is not None]
+        return sum(p.nbytes() for p in programs)
+
     def backward_with_heads(self) -> Program:
         """Backward for given head gradients: inputs are the heads then the arguments (built on first use)."""
         if self._with_heads is None:
@@ -451,52 +464,6 @@ class Compiled:
                 grads = derive_simplified(self.special, wrt, heads).grads
             self._with_heads = compile_program(grads, heads + self.targets, self.reuse_buffers)
         return self._with_heads
-
-
-_CACHE: dict[tuple, Compiled] = {}
-_CACHE_LOCK = threading.Lock()
-CACHE_STATS = {"hits": 0, "misses": 0}
-
-
-def clear_cache() -> None:
-    """Forget every compiled plan (the next bind of any structure compiles afresh)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-def structure_key(outputs: Sequence[Symbol], order: Sequence[Symbol] | None = None) -> tuple:
-    """A hashable description of the graph's structure (ops, attrs, wiring, variables).
-
-    One flat tuple (a kept plan's key is not thousands of small tuples for the cyclic
-    collector to walk), read one way only: each node is its op (a string; `register`
-    reserves VAR and CONST), then three fields for a variable or constant, else attrs,
-    input count and input positions; then the outputs' positions and their count.
-    `order` is topo_order(outputs) when the caller has it already.
-    """
-    index: dict[Symbol, int] = {}
-    parts: list[Any] = []
-    add = parts.append
-    for node in topo_order(outputs) if order is None else order:
-        index[node] = len(index)
-        op = node.op
-        if op == VAR:
-            parts += (VAR, node.name, node.shape, str(node.dtype))
-        elif op == CONST:
-            v = node.attrs["value"]
-            if isinstance(v, np.ndarray):
-                parts += (CONST, v.dtype.str, v.shape, v.tobytes())
-            else:
-                key = scalar_key(v)
-                parts += (CONST, *key, None) if len(key) == 2 else (CONST, *key)  # three fields either way
-        else:
-            add(op)
-            add(repr(sorted(node.attrs.items())) if node.attrs else "")
-            add(len(node.inputs))
-            for i in node.inputs:
-                add(index[i])
-    parts += [index[o] for o in outputs]
-    add(len(outputs))
-    return tuple(parts)
 
 
 def _fused_train(outputs: list[Symbol], grads: list[Symbol], args: list[Symbol], reuse: bool) -> Program | None:
@@ -518,37 +485,45 @@ def compile_binding(
     grad_names: list[str],
     reuse_buffers: bool = True,
     order: list[Symbol] | None = None,
-) -> Compiled:
+) -> tuple[Compiled, Sequence[Any]]:
     """Specialise, differentiate, simplify and compile; cached by structure, shapes, dtypes.
 
+    Returns the compiled programs and the constant values to pass after the arguments
+    (none for a plan specialised to the graph's constants; see `PlanCache.lookup`).
     Raises BindError or ShapeError (naming the op and the user's line) when the shapes
     do not fit the graph; a cache hit needs no check, its key holds every shape.
     `order` is topo_order(symbol.outputs()) when the caller has it already.
     """
     outputs = symbol.outputs()
     order = topo_order(outputs) if order is None else order
+    structure, values = structure_key(outputs, order)
     key = (
-        structure_key(outputs, order),
+        structure,
         tuple(sorted(shapes.items())),
         tuple(sorted((k, str(v)) for k, v in dtypes.items())),
         tuple(grad_names),
         reuse_buffers,
     )
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-    if hit is not None:
-        CACHE_STATS["hits"] += 1
-        return hit
-    CACHE_STATS["misses"] += 1
-    with gc_paused():
-        compiled = _compile_binding(order, outputs, shapes, dtypes, grad_names, reuse_buffers)
-    with _CACHE_LOCK:
-        _CACHE[key] = compiled
-    return compiled
+
+    def compile_with(lift: bool) -> Callable[[], tuple[Compiled, int]]:
+        def run() -> tuple[Compiled, int]:
+            with gc_paused():
+                compiled = _compile_binding(order, outputs, shapes, dtypes, grad_names, reuse_buffers, lift)
+            return compiled, compiled.nbytes()
+
+        return run
+
+    return CACHE.lookup(key, values, compile_with(False), compile_with(True))
 
 
 def _compile_binding(
-    order: list[Symbol], outputs: list[Symbol], shapes: dict, dtypes: dict, grad_names: list[str], reuse_buffers: bool
+    order: list[Symbol],
+    outputs: list[Symbol],
+    shapes: dict,
+    dtypes: dict,
+    grad_names: list[str],
+    reuse_buffers: bool,
+    lift: bool,
 ) -> Compiled:
     from .autodiff import derive_simplified
     from .simplify import simplify_all
@@ -559,18 +534,24 @@ def _compile_binding(
         if node.op == VAR:
             check_declared_shape(node, shapes[node.name])
             shaped[node.name].origin = node.origin  # for error messages
+    params: list[Symbol] = []
+    variables: dict[str, Symbol] | None = shaped
+    if lift:  # constants become inputs after the arguments, in structure_key's order
+        new, params = lift_constants(order, shaped)
+        outputs = [new[o] for o in outputs]
+        order, variables = topo_order(outputs), None  # the bound variables are in place already
     # The variables are replaced by the bound ones while the forward graph is simplified;
     # rebuilding each node on the way checks its shapes (a ShapeError names the op and line).
     if grad_names:
         with NameManager():  # default head gradient: ones, folded into the graph (4*x, not 4*(h*x))
             fwd_outputs, fwd_order, grads = derive_simplified(
-                outputs, [shaped[n] for n in grad_names], variables=shaped, order=order
+                outputs, [shaped[n] for n in grad_names], variables=variables, order=order
             )
     else:
-        fwd_outputs = simplify_all(outputs, variables=shaped)
+        fwd_outputs = simplify_all(outputs, variables=variables)
     out_shapes = [o.shape for o in fwd_outputs]
     out_dtypes = [o.dtype or np.dtype(np.float64) for o in fwd_outputs]
-    arg_inputs = [shaped[n] for n in arg_names]
+    arg_inputs = [shaped[n] for n in arg_names] + params
     forward = None
     backward = train = None
     saved: list[Symbol] = []
@@ -693,8 +674,8 @@ class Executor:
         shapes = {n: a.shape for n, a in self.arg_dict.items()}
         dtypes = {n: a.dtype for n, a in self.arg_dict.items()}
         grad_names = [n for n in names if reqs[n] != "null"]
-        self._compiled = compile_binding(symbol, shapes, dtypes, grad_names, order=order)
-        self._arg_list = [self.arg_dict[n] for n in names]
+        self._compiled, constants = compile_binding(symbol, shapes, dtypes, grad_names, order=order)
+        self._arg_list = [self.arg_dict[n] for n in names] + list(constants)  # the plan's inputs
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
         self._targets = self._write_targets(grad_names, reqs)
         self._saved: tuple | None = None

@@ -385,7 +385,7 @@ def const(value: Any) -> Symbol:
         node = _SCALAR_CONSTS.get(key)
         if node is not None:
             return node
-        if len(_SCALAR_CONSTS) < 10_000:
+        if len(_SCALAR_CONSTS) < 1_000:  # a loop whose scalar changes each step fills it once, bounded
             node = _SCALAR_CONSTS[key] = Symbol(CONST, attrs={"value": value}, shape=(), dtype=None)
             return node
         dtype = None  # weak: takes the dtype of what it meets

@@ -20,7 +20,7 @@ from .errors import ShapeError, SymgradError, user_origin
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
 from .ops.registry import OPS, OpDef
-from .ops.shape import encode_index
+from .ops.shape import encode_index, split_index
 
 FREED = "freed"  # node.value after a backward without retain_graph
 # History of an output with zero gradient (a comparison under record()): backward gives zeros.
@@ -171,7 +171,13 @@ class NDArray:
 
     # ---- indexing -------------------------------------------------------------------
     def __getitem__(self, index: Any) -> NDArray:
-        return invoke(OPS["getitem"], (self,), {"index": encode_index(_plain_index(index))})
+        index = _plain_index(index)
+        items = index if isinstance(index, tuple) else (index,)
+        for item in items:
+            if isinstance(item, (np.ndarray, list)):  # index arrays are inputs: a new index reuses the plan
+                template, arrays = split_index(items)
+                return invoke(OPS["getitem_arrays"], (self, *arrays), {"index": template})
+        return invoke(OPS["getitem"], (self,), {"index": encode_index(index)})
 
     def __setitem__(self, index: Any, value: Any) -> None:
         index = _plain_index(index)

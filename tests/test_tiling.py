@@ -5,7 +5,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from symgrad import autograd, executor, nd, sym, tiling
+import symgrad
+from symgrad import autograd, nd, sym, tiling
 
 N = 3 * 2**15 + 123  # several tiles and a ragged last one
 
@@ -16,12 +17,12 @@ def untiled(monkeypatch):
 
     def bind(symbol, args, **kw):
         monkeypatch.setattr(tiling, "TILE_MIN_SIZE", 2**62)
-        executor.clear_cache()
+        symgrad.clear_cache()
         try:
             return symbol.bind(args, **kw)
         finally:
             monkeypatch.undo()
-            executor.clear_cache()
+            symgrad.clear_cache()
 
     return bind
 

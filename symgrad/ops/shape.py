@@ -7,6 +7,7 @@ so that gradient graphs work for whatever shapes are bound later.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -504,6 +505,93 @@ scatter_like = register(
     attrs=_INDEX,
     normalize=_normalize_index,
     prepare=_prepare_index,
+    aliases=(),
+)
+
+
+# ---- indexing with index arrays as inputs (eager mode's x[np.arange(n), y]) -------------------
+# The index arrays are op inputs, not attributes: a loop whose index changes every step records
+# one structure, so autograd reuses one backward plan. `index` is encode_index's data with an
+# ('input', k) item where the k-th index array goes.
+
+
+def split_index(items: tuple) -> tuple[tuple, list[np.ndarray]]:
+    """A NumPy index as (template with ('input', k) items, the integer index arrays)."""
+    template: list[Any] = []
+    arrays: list[np.ndarray] = []
+    for item in items:
+        if isinstance(item, (list, np.ndarray)):
+            arr = np.asarray(item)
+            if arr.dtype == bool:
+                if arr.ndim != 1:
+                    raise ShapeError("only 1-d boolean masks can be used as indices")
+                arr = np.nonzero(arr)[0]
+            if arr.dtype.kind not in "iu" and arr.size:
+                raise ShapeError(f"index arrays must hold integers, got dtype {arr.dtype}")
+            template.append(("input", len(arrays)))
+            arrays.append(arr.astype(np.intp, copy=False))
+        else:
+            template.extend(encode_index((item,)))
+    return tuple(template), arrays
+
+
+def _with_arrays(template: tuple, arrays: Sequence[Any]) -> tuple:
+    """The NumPy index: the template decoded, with its ('input', k) items replaced by arrays[k]."""
+    return tuple(
+        arrays[item[1]] if isinstance(item, tuple) and item[0] == "input" else decoded
+        for item, decoded in zip(template, decode_index(template))
+    )
+
+
+def _normalize_template(attrs: dict) -> dict:
+    key = attrs["index"]
+    if not isinstance(key, (list, tuple)):
+        raise ShapeError(f"an index must be a list of items, got {type(key).__name__}")
+    out: list[Any] = []
+    for item in key:
+        is_input = isinstance(item, (list, tuple)) and len(item) == 2 and item[0] == "input"
+        if is_input and isinstance(item[1], int) and not isinstance(item[1], bool) and item[1] >= 0:
+            out.append(("input", item[1]))
+        else:
+            out.extend(canonical_index([item]))
+    attrs["index"] = tuple(out)
+    return attrs
+
+
+def _gather_shape(x: Shape, *array_shapes: Shape, index: tuple) -> Shape:
+    return _getitem_shape(x, _with_arrays(index, [np.zeros(s, np.intp) for s in array_shapes]))
+
+
+def _scatter_arrays_impl(g: Any, like: Any, *arrays: Any, index: tuple) -> np.ndarray:
+    out = np.zeros(np.shape(like), dtype=np.result_type(g))
+    np.add.at(out, _with_arrays(index, arrays), g)  # repeated indices add up, as the chain rule says
+    return out
+
+
+getitem_arrays = register(
+    "getitem_arrays",
+    lambda x, *arrays, index: np.asarray(x)[_with_arrays(index, arrays)],
+    shape=_gather_shape,
+    dtype=lambda x, *_, **__: np.result_type(x),
+    grad=lambda g, out, x, *arrays, index: [scatter_arrays(g, x, *arrays, index=index)] + [None] * len(arrays),
+    arity=None,
+    attrs=_INDEX,
+    normalize=_normalize_template,
+    hint="slice",
+    aliases=(),  # an index array makes NumPy copy
+)
+scatter_arrays = register(
+    "scatter_arrays",
+    _scatter_arrays_impl,
+    shape=lambda g, like, *arrays, index: like,
+    dtype=lambda g, like, *_, **__: np.result_type(g),
+    grad=lambda gg, out, g, like, *arrays, index: (
+        [getitem_arrays(gg, *arrays, index=index), None] + [None] * len(arrays)
+    ),
+    shape_of=1,
+    arity=None,
+    attrs=_INDEX,
+    normalize=_normalize_template,
     aliases=(),
 )
 
