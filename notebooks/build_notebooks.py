@@ -240,6 +240,100 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "assert sg.cache_info().hits == hits + 1\nex2.forward()[0]",
         ),
     ],
+    "06-mxnet-layers-digits": [
+        (
+            "md",
+            "# MXNet's layers: an MLP and LeNet on handwritten digits\n"
+            "The networks of MXNet's `example/image-classification/symbols/mlp.py` and `lenet.py`, built from "
+            "symgrad's layer ops with the same calls and arguments, trained with MXNet's classic low-level loop "
+            "(`simple_bind`, `forward(is_train=True)`, `backward`, an SGD update) on scikit-learn's bundled "
+            "digits: 1,797 8x8 images shipped inside scikit-learn, no download. A quarter is held out for testing.",
+        ),
+        (
+            "code",
+            SETUP + "\nimport inspect, time\nimport matplotlib.pyplot as plt\nimport networkx as nx\n"
+            "from sklearn.datasets import load_digits\nfrom sklearn.model_selection import train_test_split\n"
+            "from threadpoolctl import threadpool_limits\nfrom symgrad import models\n\n"
+            "threadpool_limits(1)  # one BLAS thread: these matrices are small, more threads only contend\n"
+            "digits = load_digits()\nx = (digits.images / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)\n"
+            "y = digits.target.astype(np.float32)\n"
+            "x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)\n"
+            "x_train.shape, x_test.shape",
+        ),
+        (
+            "md",
+            "The two networks, as `symgrad.models` writes them (LeNet's 5x5 kernels get `pad=(2, 2)` for 8x8 images):",
+        ),
+        ("code", "print(inspect.getsource(models.mlp))\nprint(inspect.getsource(models.lenet))"),
+        (
+            "md",
+            "A layer called without weights makes `<name>_weight` and `<name>_bias` variables, and the loss layer "
+            "its `softmax_label`, as in MXNet; `infer_shape` gives their shapes from the data's.",
+        ),
+        (
+            "code",
+            "lenet = models.lenet(pad=(2, 2))\narg_shapes, out_shapes, _ = lenet.infer_shape(data=(32, 1, 8, 8))\n"
+            "for name, shape in zip(lenet.list_arguments(), arg_shapes):\n    print(f'{name:14} {shape}')\n"
+            "assert dict(zip(lenet.list_arguments(), arg_shapes))['fc1_weight'] == (500, 200)",
+        ),
+        ("md", "A picture of LeNet (inputs at the top, the loss layer at the bottom):"),
+        (
+            "code",
+            "graph = sg.viz.to_networkx(lenet)\nlayers = [k for k in nx.topological_sort(graph) if graph.nodes[k]['op'] != 'var']\n"
+            "pos = {k: (0, -2 * i) for i, k in enumerate(layers)}  # the layers in a column, each input beside its layer\n"
+            "for k in layers:\n    inputs = [v for v in graph.predecessors(k) if graph.nodes[v]['op'] == 'var']\n"
+            "    for j, v in enumerate(inputs):\n        pos[v] = (1.5 * (j + 1), 0.8 - 2 * layers.index(k) - 0.5 * j)\n"
+            "labels = {k: d['name'] if d['op'] == 'var' else f\"{d['op']}\\n{d['name']}\" for k, d in graph.nodes(data=True)}\n"
+            "colors = ['#cde' if d['op'] == 'var' else '#fda' for _, d in graph.nodes(data=True)]\n"
+            "fig, ax = plt.subplots(figsize=(8, 9))\n"
+            "nx.draw_networkx(graph, pos, ax=ax, labels=labels, node_color=colors, node_shape='s', node_size=1800,\n"
+            "                 font_size=7, arrowsize=10, edge_color='#555')\n"
+            "ax.set_axis_off()\nplt.show()",
+        ),
+        (
+            "md",
+            "Training: the same loop for both networks (`models.fit`): Xavier initialization, SGD with momentum "
+            "0.9 and weight decay 1e-4, batches of 32, a fixed seed and number of epochs.",
+        ),
+        (
+            "code",
+            "results = {}\nfor name, net, lr in [('MLP', models.mlp(), 0.1), ('LeNet', lenet, 0.05)]:\n"
+            "    start = time.perf_counter()\n"
+            "    ex, losses = models.fit(net, x_train, y_train, epochs=10, learning_rate=lr, seed=0)\n"
+            "    seconds = time.perf_counter() - start\n"
+            "    accuracy = float(np.mean(models.predict(net, ex, x_test).argmax(axis=1) == y_test))\n"
+            "    results[name] = (ex, losses, accuracy)\n"
+            "    print(f'{name}: test accuracy {accuracy:.2%} after 10 epochs ({seconds:.1f} s)')",
+        ),
+        ("code", "assert results['MLP'][2] >= 0.95 and results['LeNet'][2] >= 0.97"),
+        (
+            "code",
+            "fig, ax = plt.subplots(figsize=(6, 3.5))\nfor name, (_, losses, acc) in results.items():\n"
+            "    ax.plot(range(1, len(losses) + 1), losses, marker='o', label=f'{name} (test accuracy {acc:.1%})')\n"
+            "ax.set_yscale('log')\nax.set_xlabel('epoch')\nax.set_ylabel('training cross-entropy')\nax.legend()\nplt.show()",
+        ),
+        (
+            "md",
+            "The gradient of the last layer's weight, as `sym.grad` prints it: SoftmaxOutput's backward is "
+            "MXNet's `softmax(x) - one_hot(label)` (the head gradient is ignored), here with the data's shape "
+            "declared so the printed graph needs no shape-generic helpers.",
+        ),
+        (
+            "code",
+            "shaped = models.lenet(pad=(2, 2), data_shape=(32, 1, 8, 8))\nprint(sym.grad(shaped, 'fc2_weight'))",
+        ),
+        (
+            "md",
+            "The trained executor's gradient agrees with that printed graph evaluated on the same batch:",
+        ),
+        (
+            "code",
+            "ex = results['LeNet'][0]\nex.forward(is_train=True, data=x_test[:32], softmax_label=y_test[:32])\nex.backward()\n"
+            "g = sym.grad(shaped, 'fc2_weight')\n"
+            "(value,) = g.eval(**{n: ex.arg_dict[n] for n in g.list_arguments()})\n"
+            "assert np.allclose(value, ex.grad_dict['fc2_weight'], rtol=1e-4, atol=1e-6)\nvalue.shape",
+        ),
+    ],
 }
 
 

@@ -390,6 +390,9 @@ _DEFAULT_ATTRS: dict[str, dict] = {}
 
 def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
     """nd.<op>(...) with the same signature as sym.<op>(...)."""
+    if opdef.inputs is not None:  # a layer: its weights are arrays the caller gives
+        tensors, attrs, _ = opdef.parse_layer(args, kwargs, _missing_array(opdef))
+        return invoke(opdef, tuple(tensors), attrs)
     if not kwargs and len(args) == opdef.arity:  # x.sum(), x.norm(): default attributes, parsed once
         attrs = _DEFAULT_ATTRS.get(opdef.name)
         if attrs is None:
@@ -400,6 +403,16 @@ def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
     if opdef.name in ("maximum", "minimum") and _no_gradient(tensors[0]) and not _no_gradient(tensors[1]):
         tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder
     return invoke(opdef, tuple(tensors), attrs)
+
+
+def _missing_array(opdef: OpDef) -> Any:
+    def missing(layer: str, key: str, shape: Any) -> None:
+        raise SymgradError(
+            f"nd.{opdef.name}: no array for input {key!r}; eager layers take every input"
+            f" (inputs: {list(opdef.inputs(opdef.attr_defaults))})"
+        )
+
+    return missing
 
 
 def _no_gradient(value: Any) -> bool:

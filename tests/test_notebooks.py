@@ -10,7 +10,7 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_the_five_demo_notebooks_are_there():
+def test_the_six_demo_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
     assert names == [
         "01-symbols-and-executors",
@@ -18,6 +18,7 @@ def test_the_five_demo_notebooks_are_there():
         "03-mxnet-autograd",
         "04-control-flow",
         "05-inside-the-compiler",
+        "06-mxnet-layers-digits",
     ]
 
 

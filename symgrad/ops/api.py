@@ -44,6 +44,20 @@ from .elementwise import (  # noqa: F401
     where,
     zeros_like,
 )
+from .layers import (  # noqa: F401
+    Activation,
+    Convolution,
+    FullyConnected,
+    LeakyReLU,
+    LinearRegressionOutput,
+    LogisticRegressionOutput,
+    MAERegressionOutput,
+    MakeLoss,
+    Pooling,
+    Softmax,
+    SoftmaxOutput,
+    one_hot_like,
+)
 from .linalg import dot, inv, logdet, matmul, swapaxes, trace, transpose  # noqa: F401
 from .nn import log_softmax, softmax  # noqa: F401
 from .reduction import logsumexp, max, mean, min, norm, prod, sum  # noqa: F401

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError, SymgradError, describe_origin, user_origin
-from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, normalize_shape, topo_order
+from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, normalize_shape, topo_order, var
 
 Shape = tuple[int, ...]
 
@@ -51,6 +51,11 @@ class OpDef:
     # For NumPy arrays only (the executor's own plans, not Dask): the same values with fewer
     # Python layers, chosen per node from its attrs and input shapes; None keeps `kernel`.
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None
+    # Layer ops (MXNet's FullyConnected, Convolution, ...): `inputs(attrs)` names the tensor inputs,
+    # which may be given by keyword; a missing one (after the first) becomes the variable
+    # `<layer name>_<input>`, whose shape `param_shapes(first input's shape, **attrs)` gives.
+    inputs: Callable[[dict], tuple[str, ...]] | None = None
+    param_shapes: Callable[..., dict[str, Shape]] | None = None
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -58,6 +63,8 @@ class OpDef:
             return list(args), {}, None  # the common call, sin(x)
         kwargs = dict(kwargs)
         name = kwargs.pop("name", None)
+        if "data" in kwargs and "data" not in self.attr_defaults and self.arity not in (None, "list"):
+            args = (kwargs.pop("data"), *args)  # MXNet names an op's first input `data`: sym.Flatten(data=x)
         if self.arity == "list":
             if len(args) >= 1 and isinstance(args[0], (list, tuple)):
                 tensors, rest = list(args[0]), args[1:]
@@ -80,13 +87,56 @@ class OpDef:
             if self.arity is not None and key not in attrs:
                 raise SymgradError(f"{self.name}: unknown argument {key!r}; expected one of {names + ['name']}")
             attrs[key] = value
-        if self.normalize is not None:
-            try:
-                attrs = self.normalize(attrs)
-            except SymgradError as exc:
-                message = str(exc)
-                raise type(exc)(message if message.startswith(self.name) else f"{self.name}: {message}") from None
+        attrs = self.normalized(attrs)
         return tensors, attrs, name
+
+    def normalized(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """attrs in canonical form (`normalize`), an error naming this op."""
+        if self.normalize is None:
+            return attrs
+        try:
+            return self.normalize(attrs)
+        except SymgradError as exc:
+            message = str(exc)
+            raise type(exc)(message if message.startswith(self.name) else f"{self.name}: {message}") from None
+
+    def parse_layer(
+        self, args: Sequence[Any], kwargs: dict[str, Any], variable: Callable[..., Any]
+    ) -> tuple[list[Any], dict[str, Any], str]:
+        """Split a layer call into (inputs, attrs, name); variable(layer name, input, shape) makes a missing input."""
+        kwargs = dict(kwargs)
+        name = kwargs.pop("name", None)
+        given = {k: kwargs.pop(k) for k in list(kwargs) if k not in self.attr_defaults}  # inputs by keyword
+        attrs = {**self.attr_defaults, **kwargs}
+        attrs = self.normalized(attrs)
+        names = self.inputs(attrs)
+        if len(args) > len(names):
+            raise SymgradError(f"{self.name}: {len(args)} inputs given, it takes {list(names)} (attributes by keyword)")
+        for key, value in zip(names, args):
+            if key in given:
+                raise SymgradError(f"{self.name}: input {key!r} given twice")
+            given[key] = value
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise SymgradError(
+                f"{self.name}: unknown argument {unknown[0]!r}; inputs (with these attributes) are {list(names)},"
+                f" attributes {list(self.attr_defaults)}"
+            )
+        if names[0] not in given:
+            raise SymgradError(f"{self.name}: no {names[0]!r} input given")
+        name = NameManager.current().get(name, self.hint)
+        data = given[names[0]]
+        shapes = None
+        inputs = []
+        for key in names:
+            if key in given:
+                inputs.append(given[key])
+            else:
+                if shapes is None:
+                    shape = getattr(data, "shape", None)
+                    shapes = self.param_shapes(tuple(shape), **attrs) if shape is not None and self.param_shapes else {}
+                inputs.append(variable(name, key, shapes.get(key)))
+        return inputs, attrs, name
 
     def kernel(self, attrs: dict[str, Any]) -> Callable[..., Any]:
         """The implementation with attrs bound, ready to call on arrays."""
@@ -159,6 +209,8 @@ def register(
     shape_of: int | None = None,
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None,
     aliases: tuple[int, ...] | None = None,
+    inputs: Callable[[dict], tuple[str, ...]] | None = None,
+    param_shapes: Callable[..., dict[str, Shape]] | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -190,6 +242,8 @@ def register(
         shape_of=shape_of,
         numpy_kernel=numpy_kernel,
         aliases=() if aliases is None and isinstance(impl, np.ufunc) else aliases,
+        inputs=inputs,
+        param_shapes=param_shapes,
     )
     OPS[name] = opdef
 
@@ -391,11 +445,22 @@ def infer_graph(
             node_dtype[id(node)] = _dtype_or_weak(node)
         else:
             in_shapes = [node_shape[id(i)] for i in node.inputs]
+            if None in in_shapes and in_shapes[0] is not None and OPS[node.op].param_shapes is not None:
+                _infer_parameters(node, in_shapes, node_shape)
             in_dtypes = [node_dtype[id(i)] for i in node.inputs]
             shape, dtype = node_meta(OPS[node.op], in_shapes, in_dtypes, node.attrs, node.name, node.origin)
             node_shape[id(node)] = shape
             node_dtype[id(node)] = dtype
     return node_shape, node_dtype
+
+
+def _infer_parameters(node: Symbol, in_shapes: list, node_shape: dict[int, Any]) -> None:
+    """A layer's weight, bias, label... variables of unknown shape take the shapes its data implies."""
+    opdef = OPS[node.op]
+    implied = opdef.param_shapes(in_shapes[0], **node.attrs)
+    for pos, (key, i) in enumerate(zip(opdef.inputs(node.attrs), node.inputs)):
+        if in_shapes[pos] is None and i.op == VAR and key in implied:
+            in_shapes[pos] = node_shape[id(i)] = tuple(implied[key])
 
 
 def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) -> tuple:
@@ -417,8 +482,15 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
 
 def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
     """sym.<op>(*args, **kwargs): parse the call, then build the node."""
-    tensors, attrs, name = opdef.parse(args, kwargs)
+    if opdef.inputs is not None:  # a layer: missing weights become `<name>_weight` variables, as in MXNet
+        tensors, attrs, name = opdef.parse_layer(args, kwargs, _parameter)
+    else:
+        tensors, attrs, name = opdef.parse(args, kwargs)
     return apply(opdef, tensors, attrs, name)
+
+
+def _parameter(layer: str, key: str, shape: Shape | None) -> Symbol:
+    return var(f"{layer}_{key}", shape=shape)
 
 
 def add_op_method(cls: type, opdef: OpDef, call: Callable[[OpDef, tuple, dict], Any]) -> None:

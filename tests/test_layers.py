@@ -1,0 +1,431 @@
+"""MXNet's layer ops: forward against NumPy written with loops, gradients against finite
+differences in float64 (second order too), and the behaviours MXNet 1.9's test_operator.py
+checks for each layer, with the expected values recomputed here with NumPy."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from symgrad import SymgradError, autograd, nd, sym
+from symgrad.testing import check_numeric_gradient
+
+rng = np.random.default_rng(24)
+
+
+def fd_check(s, location, **kwargs):
+    check_numeric_gradient(s, location, numeric_eps=1e-6, rtol=1e-5, atol=1e-7, **kwargs)
+
+
+def grad_values(s, location, wrt):
+    ex = s.bind({k: np.array(v, dtype=np.float64) for k, v in location.items()}, grad_req=dict.fromkeys(wrt, "write"))
+    ex.forward(is_train=True)
+    ex.backward()
+    return [ex.grad_dict[n] for n in wrt]
+
+
+# ---- NumPy references, written with loops over outputs (slow and obvious) ----------------------------
+
+
+def conv_ref(x, w, b, stride, pad, dilate, groups):
+    n, c = x.shape[:2]
+    f, kernel = w.shape[0], w.shape[2:]
+    nd_ = len(kernel)
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pad])
+    out_size = [(xp.shape[2 + a] - dilate[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(nd_)]
+    out = np.zeros((n, f, *out_size))
+    cg, fg = c // groups, f // groups
+    for i, j in itertools.product(range(n), range(f)):
+        g = j // fg
+        for o in itertools.product(*map(range, out_size)):
+            window = tuple(
+                slice(o[a] * stride[a], o[a] * stride[a] + dilate[a] * (kernel[a] - 1) + 1, dilate[a])
+                for a in range(nd_)
+            )
+            out[(i, j, *o)] = np.sum(xp[(i, slice(g * cg, (g + 1) * cg), *window)] * w[j])
+            out[(i, j, *o)] += 0 if b is None else b[j]
+    return out
+
+
+def pool_ref(x, kernel, stride, pad, pool_type, full=False, count_include_pad=True):
+    n, c, *spatial = x.shape
+    size = []
+    for xs, k, s, p in zip(spatial, kernel, stride, pad):
+        span = xs + 2 * p - k
+        size.append((math.ceil(span / s) if full else span // s) + 1)
+    out = np.zeros((n, c, *size))
+    for o in itertools.product(*map(range, size)):
+        lo = [o[a] * stride[a] - pad[a] for a in range(len(kernel))]
+        hi_pad = [min(lo[a] + kernel[a], spatial[a] + pad[a]) for a in range(len(kernel))]
+        clo = [max(v, 0) for v in lo]
+        chi = [min(h, s) for h, s in zip(hi_pad, spatial)]
+        window = x[(slice(None), slice(None), *(slice(a, b) for a, b in zip(clo, chi)))]
+        if pool_type == "max":
+            value = window.max(axis=tuple(range(2, x.ndim)))
+        else:
+            value = window.sum(axis=tuple(range(2, x.ndim)))
+            if pool_type == "avg":
+                count = math.prod(h - lw for h, lw in zip(hi_pad, lo)) if count_include_pad else window[0, 0].size
+                value = value / count
+        out[(slice(None), slice(None), *o)] = value
+    return out
+
+
+def softmax_np(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# ---- FullyConnected ------------------------------------------------------------------------
+
+
+def test_fully_connected_creates_its_weights_infers_their_shapes_and_matches_numpy():
+    data = sym.var("data")
+    fc = sym.FullyConnected(data=data, num_hidden=5, name="fc1")
+    assert fc.list_arguments() == ["data", "fc1_weight", "fc1_bias"]
+    args, outs, aux = fc.infer_shape(data=(4, 2, 3))
+    assert args == [(4, 2, 3), (5, 6), (5,)] and outs == [(4, 5)] and aux == []
+    x, w, b = rng.normal(size=(4, 2, 3)), rng.normal(size=(5, 6)), rng.normal(size=5)
+    (out,) = fc.eval(data=x, fc1_weight=w, fc1_bias=b)
+    np.testing.assert_allclose(out, x.reshape(4, 6) @ w.T + b, rtol=1e-12)
+    fd_check(sym.tanh(fc), {"data": x, "fc1_weight": w, "fc1_bias": b})
+
+
+def test_fully_connected_without_flatten_and_bias_acts_on_the_last_axis():
+    fc = sym.FullyConnected(sym.var("data"), num_hidden=4, no_bias=True, flatten=False, name="fc")
+    assert fc.list_arguments() == ["data", "fc_weight"]
+    assert fc.infer_shape(data=(2, 3, 5))[1] == [(2, 3, 4)]
+    x, w = rng.normal(size=(2, 3, 5)), rng.normal(size=(4, 5))
+    np.testing.assert_allclose(fc.eval(data=x, fc_weight=w)[0], x @ w.T, rtol=1e-12)
+    fd_check(sym.sin(fc), {"data": x, "fc_weight": w})
+
+
+def test_layers_get_mxnet_auto_names_and_explicit_weights_are_used():
+    x, w = sym.var("x"), sym.var("w")
+    fc = sym.FullyConnected(x, w, num_hidden=3, no_bias=True)
+    assert fc.list_arguments() == ["x", "w"] and fc.name.startswith("fullyconnected")
+    conv = sym.Convolution(data=x, kernel=(3, 3), num_filter=2)
+    assert conv.list_arguments() == ["x", f"{conv.name}_weight", f"{conv.name}_bias"]
+    assert conv.name.startswith("convolution")
+
+
+def test_layer_second_derivatives_match_differences_of_the_first():
+    data = sym.var("data", shape=(3, 4))
+    fc = sym.FullyConnected(data=data, num_hidden=2, name="fc")
+    loss = sym.sum(sym.Activation(fc, act_type="tanh") ** 2)
+    grad = sym.grad(loss, "fc_weight")
+    x, w, b = rng.normal(size=(3, 4)), rng.normal(size=(2, 4)), rng.normal(size=2)
+    fd_check(grad, {"data": x, "fc_weight": w, "fc_bias": b})
+
+
+# ---- Convolution ---------------------------------------------------------------------------
+
+CONV_CASES = [  # data shape, kernel, stride, pad, dilate, groups, filters
+    ((2, 3, 9), (3,), (2,), (1,), (2,), 1, 2),
+    ((2, 4, 7, 6), (3, 2), (2, 1), (1, 0), (1, 2), 2, 4),
+    ((1, 2, 5, 5), (5, 5), (1, 1), (2, 2), (1, 1), 1, 3),
+    ((2, 2, 6, 5), (2, 2), (3, 2), (0, 1), (1, 1), 2, 2),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{len(c[1])}d-g{c[5]}")
+def test_convolution_matches_a_loop_reference_and_finite_differences(case):
+    shape, kernel, stride, pad, dilate, groups, filters = case
+    x = rng.normal(size=shape)
+    w, b = rng.normal(size=(filters, shape[1] // groups, *kernel)), rng.normal(size=filters)
+    conv = sym.Convolution(
+        data=sym.var("d"), kernel=kernel, stride=stride, pad=pad, dilate=dilate, num_group=groups,
+        num_filter=filters, name="c",
+    )  # fmt: skip
+    assert conv.infer_shape(d=shape)[0][1:] == [w.shape, b.shape]
+    (out,) = conv.eval(d=x, c_weight=w, c_bias=b)
+    np.testing.assert_allclose(out, conv_ref(x, w, b, stride, pad, dilate, groups), rtol=1e-10, atol=1e-12)
+    fd_check(sym.tanh(conv), {"d": x, "c_weight": w, "c_bias": b})
+
+
+def test_convolution_second_order_matches_finite_differences_of_its_gradient():
+    d = sym.var("d", shape=(2, 2, 5, 4))
+    conv = sym.Convolution(data=d, kernel=(2, 2), stride=(2, 1), pad=(1, 0), num_filter=2, num_group=2, name="c")
+    gw, gx = sym.grad(sym.sum(sym.tanh(conv) ** 2), ["c_weight", "d"])
+    location = {"d": rng.normal(size=(2, 2, 5, 4)), "c_weight": rng.normal(size=(2, 1, 2, 2)), "c_bias": np.ones(2)}
+    fd_check(sym.Group([gw, gx]), location)
+
+
+def test_convolution_1d_stride_leaves_trailing_inputs_unused_with_zero_gradient():
+    # MXNet's output size floor((x + 2p - d(k-1) - 1)/s) + 1: with x=6, k=2, s=3 the last column is skipped
+    conv = sym.Convolution(data=sym.var("d"), kernel=(2,), stride=(3,), num_filter=1, no_bias=True, name="c")
+    x, w = rng.normal(size=(1, 1, 6)), rng.normal(size=(1, 1, 2))
+    (gx,) = grad_values(conv, {"d": x, "c_weight": w}, ["d"])
+    np.testing.assert_array_equal(gx[0, 0], [w[0, 0, 0], w[0, 0, 1], 0, w[0, 0, 0], w[0, 0, 1], 0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_filter": 2}, "kernel is required"),
+        ({"kernel": (3, 3)}, "num_filter is required"),
+        ({"kernel": (3, 3), "num_filter": 2, "stride": (1,)}, "one entry per kernel"),
+        ({"kernel": (3, 3), "num_filter": 3, "num_group": 2}, None),
+    ],
+)
+def test_convolution_refuses_bad_attributes_naming_them(kwargs, message):
+    if message is None:  # 3 filters in 2 groups: found once the data's shape is known
+        conv = sym.Convolution(data=sym.var("d"), **kwargs)
+        with pytest.raises(SymgradError, match="multiples of num_group"):
+            conv.infer_shape(d=(1, 4, 5, 5))
+        return
+    with pytest.raises(SymgradError, match=f"Convolution: .*{message}"):
+        sym.Convolution(data=sym.var("d"), **kwargs)
+
+
+# ---- Pooling ---------------------------------------------------------------------------------
+
+POOL_CASES = [  # shape, kernel, stride, pad, convention
+    ((2, 3, 7, 6), (2, 2), (2, 2), (0, 0), "valid"),
+    ((2, 3, 7, 6), (3, 2), (2, 2), (1, 1), "full"),
+    ((1, 2, 9), (3,), (2,), (1,), "valid"),
+    ((1, 2, 8), (3,), (2,), (0,), "full"),
+]
+
+
+@pytest.mark.parametrize("pool_type", ["max", "avg", "sum"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{len(c[1])}d-{c[4]}-pad{c[3][0]}")
+def test_pooling_matches_a_loop_reference_and_finite_differences(case, pool_type):
+    shape, kernel, stride, pad, convention = case
+    x = rng.permutation(np.arange(math.prod(shape), dtype=np.float64)).reshape(shape) / 7  # no ties for max
+    pool = sym.Pooling(
+        data=sym.var("x"), kernel=kernel, stride=stride, pad=pad, pool_type=pool_type, pooling_convention=convention
+    )
+    (out,) = pool.eval(x=x)
+    np.testing.assert_allclose(out, pool_ref(x, kernel, stride, pad, pool_type, convention == "full"), rtol=1e-12)
+    fd_check(pool * pool, {"x": x})
+
+
+def test_avg_pooling_without_the_padding_counts_only_real_entries():
+    x = rng.normal(size=(1, 1, 5, 5))
+    pool = sym.Pooling(sym.var("x"), kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg", count_include_pad=False)
+    expected = pool_ref(x, (3, 3), (2, 2), (1, 1), "avg", count_include_pad=False)
+    np.testing.assert_allclose(pool.eval(x=x)[0], expected, rtol=1e-12)
+    fd_check(pool, {"x": x})
+
+
+def test_global_pooling_reduces_every_spatial_axis_whatever_the_kernel():
+    x = rng.normal(size=(2, 3, 4, 5))
+    for pool_type, reduce in (("max", np.max), ("avg", np.mean), ("sum", np.sum)):
+        pool = sym.Pooling(sym.var("x"), kernel=(1, 1), global_pool=True, pool_type=pool_type)
+        (out,) = pool.eval(x=x)
+        np.testing.assert_allclose(out, reduce(x, axis=(2, 3), keepdims=True), rtol=1e-12)
+
+
+def test_max_pooling_sends_a_tied_window_s_gradient_to_its_first_maximum_as_mxnet():
+    x = np.array([[[[1.0, 3.0], [3.0, 2.0]]]])
+    pool = sym.Pooling(sym.var("x"), kernel=(2, 2), pool_type="max")
+    (gx,) = grad_values(pool, {"x": x}, ["x"])
+    np.testing.assert_array_equal(gx, [[[[0.0, 1.0], [0.0, 0.0]]]])
+
+
+def test_pooling_second_order_matches_finite_differences_of_its_gradient():
+    for pool_type in ("max", "avg"):
+        x = sym.var("x", shape=(1, 2, 5, 5))
+        pool = sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type=pool_type, pooling_convention="full")
+        g = sym.grad(sym.sum(sym.sin(pool) * pool), x)
+        xv = rng.permutation(np.arange(50.0)).reshape(1, 2, 5, 5) / 20
+        fd_check(g, {"x": xv})
+
+
+# ---- Activation, LeakyReLU -----------------------------------------------------------------------
+
+ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "tanh": np.tanh,
+    "softrelu": lambda x: np.log1p(np.exp(x)),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+}
+
+
+@pytest.mark.parametrize("act_type", ACTIVATIONS)
+def test_activation_matches_numpy_and_finite_differences(act_type):
+    x = rng.normal(size=(3, 4))
+    x[np.abs(x) < 1e-3] = 0.5  # away from relu's kink
+    act = sym.Activation(data=sym.var("x"), act_type=act_type)
+    np.testing.assert_allclose(act.eval(x=x)[0], ACTIVATIONS[act_type](x), rtol=1e-12)
+    fd_check(act, {"x": x})
+    fd_check(sym.grad(sym.sum(act * act), "x"), {"x": x})
+
+
+SELU = (1.0507009873554804934193349852946, 1.6732632423543772848170429916717)
+LEAKY = {
+    "leaky": lambda x: np.where(x > 0, x, 0.1 * x),
+    "elu": lambda x: np.where(x > 0, x, 0.1 * (np.exp(x) - 1)),
+    "selu": lambda x: SELU[0] * np.where(x > 0, x, SELU[1] * (np.exp(x) - 1)),
+    "gelu": lambda x: x * 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+}
+
+
+@pytest.mark.parametrize("act_type", LEAKY)
+def test_leaky_relu_matches_numpy_and_finite_differences(act_type):
+    x = rng.normal(size=(3, 4))
+    act = sym.LeakyReLU(data=sym.var("x"), act_type=act_type, slope=0.1)
+    np.testing.assert_allclose(act.eval(x=x)[0], LEAKY[act_type](x), rtol=1e-12)
+    fd_check(act, {"x": x})
+
+
+def test_activation_names_an_unknown_act_type():
+    with pytest.raises(SymgradError, match="Activation: act_type must be one of"):
+        sym.Activation(sym.var("x"), act_type="swish")
+    with pytest.raises(SymgradError, match="prelu"):
+        sym.LeakyReLU(sym.var("x"), act_type="prelu")
+
+
+# ---- loss layers ---------------------------------------------------------------------------------
+
+
+def loss_grad_by_differences(loss, x, eps=1e-6):
+    """d loss / d x by central differences, loss a Python function of a NumPy array."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        grad[i] = (loss(up) - loss(down)) / (2 * eps)
+    return grad
+
+
+def cross_entropy(x, label, axis=-1):
+    logp = np.log(softmax_np(x, axis))
+    picked = np.take_along_axis(logp, np.expand_dims(label.astype(int), axis), axis)
+    return -np.sum(picked)
+
+
+def test_softmax_output_forward_is_softmax_and_backward_is_softmax_minus_one_hot_ignoring_the_head():
+    x, label = rng.normal(size=(4, 5)), np.array([0.0, 3.0, 4.0, 1.0])
+    out = sym.SoftmaxOutput(data=sym.var("x"), name="softmax")
+    assert out.list_arguments() == ["x", "softmax_label"]
+    assert out.infer_shape(x=(4, 5))[0] == [(4, 5), (4,)]
+    ex = out.bind({"x": x, "softmax_label": label}, grad_req={"x": "write"})
+    (y,) = ex.forward(is_train=True)
+    np.testing.assert_allclose(y, softmax_np(x), rtol=1e-12)
+    ex.backward(out_grads=np.full((4, 5), 7.0))  # the head gradient is ignored, as in MXNet
+    expected = softmax_np(x) - np.eye(5)[label.astype(int)]
+    np.testing.assert_allclose(ex.grad_dict["x"], expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        ex.grad_dict["x"], loss_grad_by_differences(lambda v: cross_entropy(v, label), x), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_softmax_output_gradient_prints_as_softmax_minus_one_hot():
+    x = sym.var("x", shape=(4, 5))
+    out = sym.SoftmaxOutput(data=x, name="softmax")
+    assert str(sym.grad(out, x)) == "softmax(x) - one_hot_like(softmax_label, x)"
+    scaled = sym.SoftmaxOutput(data=x, name="softmax", grad_scale=2.0, normalization="batch")
+    assert str(sym.grad(scaled, x)) == "0.5*(softmax(x) - one_hot_like(softmax_label, x))"
+
+
+@pytest.mark.parametrize("normalization", ["null", "batch", "valid"])
+def test_softmax_output_ignore_label_grad_scale_and_normalization(normalization):
+    x, label = rng.normal(size=(5, 3)), np.array([0.0, -1.0, 2.0, -1.0, 1.0])
+    out = sym.SoftmaxOutput(
+        data=sym.var("x"), label=sym.var("y"), grad_scale=3.0, use_ignore=True, ignore_label=-1,
+        normalization=normalization,
+    )  # fmt: skip
+    (g,) = grad_values(out, {"x": x, "y": label}, ["x"])
+    keep = label != -1
+    expected = (softmax_np(x) - np.eye(3)[np.where(keep, label, 0).astype(int)]) * keep[:, None]
+    divisor = {"null": 1, "batch": 5, "valid": keep.sum()}[normalization]
+    np.testing.assert_allclose(g, 3.0 * expected / divisor, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_output_multi_output_takes_the_softmax_over_axis_1_and_divides_by_the_spatial_size():
+    x, label = rng.normal(size=(2, 3, 4)), rng.integers(0, 3, (2, 4)).astype(float)
+    out = sym.SoftmaxOutput(data=sym.var("x"), label=sym.var("y"), multi_output=True)
+    assert out.infer_shape(x=(2, 3, 4))[0][1] == (2, 4)
+    np.testing.assert_allclose(out.eval(x=x, y=label)[0], softmax_np(x, axis=1), rtol=1e-12)
+    (g,) = grad_values(out, {"x": x, "y": label}, ["x"])
+    expected = softmax_np(x, axis=1) - np.moveaxis(np.eye(3)[label.astype(int)], -1, 1)
+    np.testing.assert_allclose(g, expected / 4, rtol=1e-12, atol=1e-15)
+    assert cross_entropy(x, label, axis=1) > 0
+    np.testing.assert_allclose(
+        g, loss_grad_by_differences(lambda v: cross_entropy(v, label, axis=1) / 4, x), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_softmax_output_of_4d_data_flattens_after_the_batch_axis_and_preserve_shape_keeps_the_last():
+    x = rng.normal(size=(2, 2, 3))
+    flat = sym.SoftmaxOutput(data=sym.var("x"), label=sym.var("y"))
+    np.testing.assert_allclose(flat.eval(x=x, y=np.array([0.0, 5.0]))[0], softmax_np(x.reshape(2, 6)).reshape(x.shape))
+    (g,) = grad_values(flat, {"x": x, "y": np.array([0.0, 5.0])}, ["x"])
+    expected = (softmax_np(x.reshape(2, 6)) - np.eye(6)[[0, 5]]).reshape(x.shape)
+    np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-15)
+    kept = sym.SoftmaxOutput(data=sym.var("x"), label=sym.var("y"), preserve_shape=True)
+    np.testing.assert_allclose(kept.eval(x=x, y=np.zeros((2, 2)))[0], softmax_np(x), rtol=1e-12)
+
+
+def test_softmax_output_with_probability_labels_and_label_smoothing():
+    x = rng.normal(size=(3, 4))
+    probs = softmax_np(rng.normal(size=(3, 4)))
+    out = sym.SoftmaxOutput(data=sym.var("x", shape=(3, 4)), label=sym.var("y", shape=(3, 4)))
+    (g,) = grad_values(out, {"x": x, "y": probs}, ["x"])
+    np.testing.assert_allclose(g, softmax_np(x) - probs, rtol=1e-12)
+    label = np.array([1.0, 0.0, 3.0])
+    smooth = sym.SoftmaxOutput(data=sym.var("x"), label=sym.var("y"), smooth_alpha=0.3)
+    (g,) = grad_values(smooth, {"x": x, "y": label}, ["x"])
+    target = np.where(np.eye(4)[label.astype(int)] == 1, 0.7, 0.1)
+    np.testing.assert_allclose(g, softmax_np(x) - target, rtol=1e-12)
+
+
+def test_regression_outputs_forward_and_backward_as_mxnet():
+    x, y = rng.normal(size=(4, 3)), rng.uniform(0, 1, size=(4, 3))
+    for op, forward, loss in (
+        (sym.LinearRegressionOutput, lambda v: v, lambda v: 0.5 * np.sum((v - y) ** 2)),
+        (
+            sym.LogisticRegressionOutput,
+            lambda v: 1 / (1 + np.exp(-v)),
+            lambda v: -np.sum(y * np.log(1 / (1 + np.exp(-v))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-v)))),
+        ),
+        (sym.MAERegressionOutput, lambda v: v, lambda v: np.sum(np.abs(v - y))),
+    ):
+        out = op(data=sym.var("x"), name="lro", grad_scale=2.0)
+        assert out.list_arguments() == ["x", "lro_label"]
+        np.testing.assert_allclose(out.eval(x=x, lro_label=y)[0], forward(x), rtol=1e-12)
+        (g,) = grad_values(out, {"x": x, "lro_label": y}, ["x"])
+        # MXNet divides by the outputs per example (3 here)
+        np.testing.assert_allclose(g, 2.0 / 3 * loss_grad_by_differences(loss, x), rtol=1e-6, atol=1e-8)
+
+
+def test_make_loss_passes_data_forward_and_sends_back_grad_scale_whatever_the_head():
+    x = rng.normal(size=(4, 3))
+    for normalization, divisor in (("null", 1), ("batch", 4), ("valid", np.sum(x > 0.1))):
+        loss = sym.MakeLoss(sym.var("x"), grad_scale=0.5, normalization=normalization, valid_thresh=0.1)
+        ex = loss.bind({"x": x})
+        np.testing.assert_array_equal(ex.forward(is_train=True)[0], x)
+        ex.backward(out_grads=np.full((4, 3), 9.0))
+        np.testing.assert_allclose(ex.grad_dict["x"], np.full((4, 3), 0.5 / divisor), rtol=1e-12)
+
+
+def test_block_grad_and_flatten_as_layers():
+    x = sym.var("x")
+    y = sym.sum(sym.BlockGrad(x) * x) + sym.sum(sym.Flatten(x))
+    xv = rng.normal(size=(2, 3, 2))
+    (g,) = grad_values(y, {"x": xv}, ["x"])
+    np.testing.assert_allclose(g, xv + 1, rtol=1e-12)
+
+
+def test_eager_layers_take_their_weights_as_arrays_and_record_for_backward():
+    x, w, b = nd.array(rng.normal(size=(2, 1, 5, 5))), nd.array(rng.normal(size=(3, 1, 3, 3))), nd.zeros((3,))
+    w.attach_grad()
+    with autograd.record():
+        y = nd.Convolution(x, w, b, kernel=(3, 3), num_filter=3)
+        z = nd.sum(nd.Pooling(y, kernel=(3, 3), pool_type="avg") ** 2)
+    z.backward()
+    ref = conv_ref(x.asnumpy().astype(np.float64), w.asnumpy().astype(np.float64), None, (1, 1), (0, 0), (1, 1), 1)
+    np.testing.assert_allclose(y.asnumpy(), ref, rtol=1e-5, atol=1e-5)
+    symbolic = sym.sum(
+        sym.Pooling(sym.Convolution(sym.var("x"), sym.var("w"), sym.var("b"), kernel=(3, 3), num_filter=3),
+                    kernel=(3, 3), pool_type="avg") ** 2
+    )  # fmt: skip
+    (gw,) = grad_values(symbolic, {"x": x.asnumpy(), "w": w.asnumpy(), "b": np.zeros(3)}, ["w"])
+    np.testing.assert_allclose(w.grad.asnumpy(), gw, rtol=1e-4)
+    with pytest.raises(SymgradError, match="no array for input 'weight'"):
+        nd.FullyConnected(x, num_hidden=3)

@@ -1,0 +1,93 @@
+"""MXNet's classic training loop: initializers, SGD, and the MLP and LeNet of MXNet's examples
+trained on scikit-learn's bundled digits (a held-out quarter for testing)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from symgrad import SymgradError, init, models, nd, optimizer
+
+
+def test_initializers_fill_by_name_suffix_as_mxnet():
+    nd.random.seed(3)
+    shapes = {"fc_weight": (40, 30), "fc_bias": (40,), "bn_gamma": (5,), "bn_beta": (5,)}
+    shapes.update({"bn_moving_mean": (5,), "bn_moving_var": (5,)})
+    arrays = {n: np.full(s, 7.0, np.float32) for n, s in shapes.items()}
+    init.initialize(init.Xavier(), arrays)
+    bound = math.sqrt(3 / ((40 + 30) / 2))
+    w = arrays["fc_weight"]
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound and abs(w.mean()) < 0.05
+    for name, value in [("fc_bias", 0), ("bn_gamma", 1), ("bn_beta", 0), ("bn_moving_mean", 0), ("bn_moving_var", 1)]:
+        np.testing.assert_array_equal(arrays[name], value)
+    conv = np.zeros((20, 3, 5, 5))
+    init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)("c_weight", conv)
+    assert conv.std() == pytest.approx(math.sqrt(2 / 75), rel=0.1)
+    u = np.zeros((100, 100))
+    init.Uniform(0.5)("u_weight", u)
+    assert -0.5 <= u.min() < -0.45 and 0.45 < u.max() <= 0.5
+    n = np.zeros((100, 100))
+    init.Normal(0.2)("n_weight", n)
+    assert n.std() == pytest.approx(0.2, rel=0.05)
+    z = np.ones((3, 3))
+    init.Zero()("z_weight", z)
+    np.testing.assert_array_equal(z, 0)
+    with pytest.raises(SymgradError, match="no initialization pattern for 'data'"):
+        init.Xavier()("data", np.zeros((2, 2)))
+
+
+def test_sgd_with_momentum_weight_decay_and_clipping_follows_mxnet_s_update_rule():
+    w, g = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.0])
+    opt = optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5, clip_gradient=1.0)
+    update = optimizer.get_updater(opt)
+    weight, mom = w.copy(), np.zeros(3)
+    for _ in range(3):
+        step = np.clip(g * 0.5, -1, 1) + 0.01 * weight
+        mom = 0.9 * mom - 0.1 * step
+        expected = weight + mom
+        update(0, g, w)
+        np.testing.assert_allclose(w, expected, rtol=1e-15)
+        weight = expected
+    plain = np.array([1.0, 2.0])
+    optimizer.get_updater(optimizer.SGD(learning_rate=0.5))(0, np.array([2.0, -2.0]), plain)
+    np.testing.assert_array_equal(plain, [0.0, 3.0])
+    with pytest.raises(SymgradError, match="momentum"):
+        optimizer.SGD(momentum=1.5)
+
+
+def test_the_example_networks_have_mxnet_s_arguments():
+    assert models.mlp().list_arguments() == [
+        "data", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias", "fc3_weight", "fc3_bias", "softmax_label",
+    ]  # fmt: skip
+    args, outs, _ = models.lenet(pad=(2, 2)).infer_shape(data=(16, 1, 8, 8))
+    names = models.lenet().list_arguments()
+    shapes = dict(zip(names, args))
+    assert shapes["conv1_weight"] == (20, 1, 5, 5) and shapes["conv2_weight"] == (50, 20, 5, 5)
+    assert shapes["fc1_weight"] == (500, 200) and outs == [(16, 10)]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    data = datasets.load_digits()
+    x = (data.images / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
+    y = data.target.astype(np.float32)
+    split = model_selection.train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    with threadpoolctl.threadpool_limits(1):  # BLAS threads only contend on small matrices
+        yield split
+
+
+@pytest.mark.parametrize(
+    "build, epochs, learning_rate, target",
+    [(models.mlp, 10, 0.1, 0.95), (lambda: models.lenet(pad=(2, 2)), 10, 0.05, 0.97)],
+    ids=["mlp", "lenet"],
+)
+def test_mxnet_example_networks_learn_the_digits(digits, build, epochs, learning_rate, target):
+    x_train, x_test, y_train, y_test = digits
+    net = build()
+    ex, losses = models.fit(net, x_train, y_train, epochs=epochs, learning_rate=learning_rate)
+    accuracy = float(np.mean(models.predict(net, ex, x_test).argmax(axis=1) == y_test))
+    assert accuracy >= target, (accuracy, losses)
+    assert losses[-1] < 0.25 * losses[0]
