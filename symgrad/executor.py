@@ -25,7 +25,7 @@ from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(),
 from .compile.key import lift_constants, structure_key
 from .errors import BindError, NonFiniteError, SymgradError, describe_origin
 from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, topo_order, var, variable_names
-from .ops.registry import OPS, check_declared_shape
+from .ops.registry import OPS, TRAINING, aux_variables, check_declared_shape
 
 GRAD_REQS = ("write", "add", "null")
 
@@ -624,20 +624,27 @@ class Executor:
         group2ctx: Any = None,
         shared_exec: Any = None,
     ) -> None:
-        if aux_states:
-            raise BindError("bind: symgrad graphs have no auxiliary states; aux_states must be empty")
         if grad_req is None:
             raise BindError(f"bind: grad_req must be one of {GRAD_REQS}, or a dict or list of them, not None")
         self._symbol = symbol
         if not symbol.outputs():
             raise BindError("bind: the symbol has no outputs (an empty Group); nothing to compute")
         order = topo_order(symbol.outputs())
-        names = variable_names(order)
+        every = variable_names(order)  # the compiled program's inputs: arguments and auxiliary states
+        aux_names = aux_variables(order)
+        names = [n for n in every if n not in aux_names]
         given = _per_arg(args, names, "bind")
         missing = [n for n in names if n not in given]
         if missing:
             raise BindError(f"bind: no array for argument {missing[0]!r}; expected {names}")
         self.arg_dict = {n: _as_array(given[n], n) for n in names}
+        aux = _per_arg(aux_states, aux_names, "aux_states")
+        missing = [n for n in aux_names if n not in aux]
+        if missing:
+            raise BindError(
+                f"bind: no array for auxiliary state {missing[0]!r}; pass aux_states={{...}} for {aux_names}"
+            )
+        self.aux_dict = {n: _as_array(aux[n], n) for n in aux_names}  # kept by reference: BatchNorm updates them
         if isinstance(grad_req, str):
             reqs = dict.fromkeys(names, grad_req)
         else:
@@ -671,11 +678,12 @@ class Executor:
             else:
                 self.grad_dict[n] = np.zeros_like(arr)
         self._names = names
-        shapes = {n: a.shape for n, a in self.arg_dict.items()}
-        dtypes = {n: a.dtype for n, a in self.arg_dict.items()}
+        values = {**self.arg_dict, **self.aux_dict}
+        shapes = {n: a.shape for n, a in values.items()}
+        dtypes = {n: a.dtype for n, a in values.items()}
         grad_names = [n for n in names if reqs[n] != "null"]
         self._compiled, constants = compile_binding(symbol, shapes, dtypes, grad_names, order=order)
-        self._arg_list = [self.arg_dict[n] for n in names] + list(constants)  # the plan's inputs
+        self._arg_list = [values[n] for n in every] + list(constants)  # the plan's inputs
         self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
         self._targets = self._write_targets(grad_names, reqs)
         self._saved: tuple | None = None
@@ -699,8 +707,8 @@ class Executor:
         return dict(zip(self._symbol.list_outputs(), self.outputs))
 
     @property
-    def aux_arrays(self) -> list:
-        return []
+    def aux_arrays(self) -> list[np.ndarray]:
+        return list(self.aux_dict.values())
 
     def plan_stats(self) -> dict[str, int]:
         """Steps, reused buffers and planned peak bytes of the compiled programs (and tile length if tiled)."""
@@ -729,6 +737,7 @@ class Executor:
         train = self._compiled.train if is_train else None
         program = train or self._compiled.forward
         noting = fpwarnings.start()
+        mode = TRAINING.set(bool(is_train))  # Dropout draws its mask only when training
         try:
             if check_finite:
                 results = replay(program, self._arg_list, True, "forward")
@@ -739,6 +748,7 @@ class Executor:
                     results = replay(program, self._arg_list, False, "forward")
         finally:
             noted = fpwarnings.stop(noting)
+            TRAINING.reset(mode)
         n_out = self._n_out
         self.outputs = outputs = [
             r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
@@ -862,16 +872,17 @@ class Executor:
 def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any]) -> Executor:
     """Bind zero arrays of the given shapes (other shapes inferred where declared)."""
     names = symbol.list_arguments()
-    arg_shapes, _, _ = symbol.infer_shape(**shapes)
-    args = {}
-    for name, shape in zip(names, arg_shapes):
+    arg_shapes, _, aux_shapes = symbol.infer_shape(**shapes)
+    arrays: dict[str, np.ndarray] = {}
+    for name, shape in [*zip(names, arg_shapes), *zip(symbol.list_auxiliary_states(), aux_shapes)]:
         if shape is None:
             raise BindError(f"simple_bind: no shape for argument {name!r}; pass {name}=(...)")
         dtype = (type_dict or {}).get(name, "float32")
         try:
-            args[name] = np.zeros(shape, dtype=dtype)
+            arrays[name] = np.zeros(shape, dtype=dtype)
         except MemoryError:
             raise BindError(f"simple_bind: argument {name!r} of shape {shape} does not fit in memory") from None
         except TypeError:
             raise BindError(f"simple_bind: type_dict[{name!r}] = {dtype!r} is not a NumPy dtype") from None
-    return Executor(symbol, args, None, grad_req)
+    args = {n: arrays.pop(n) for n in names}
+    return Executor(symbol, args, None, grad_req, aux_states=arrays)  # what is left: the auxiliary states

@@ -68,7 +68,7 @@ class NameManager:
 
 _ACTIVE_NAMES: ContextVar[NameManager | None] = ContextVar("symgrad_name_manager", default=None)
 _THREAD_NAMES = threading.local()
-# MXNet's other bind arguments: accepted (symgrad runs on the CPU and has no auxiliary states)
+# MXNet's other bind arguments: aux_states, and device arguments accepted and unused (symgrad runs on the CPU)
 _BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec"})
 
 
@@ -147,17 +147,28 @@ class Symbol:
         return list(self.inputs) if self.op == GROUP else [self]
 
     def list_arguments(self) -> list[str]:
-        """Variable names in graph order (variables of the same name are one argument, as in MXNet)."""
-        return variable_names(topo_order(self.outputs()))
+        """Variable names in graph order (variables of the same name are one argument, as in MXNet),
+        auxiliary states (BatchNorm's moving statistics) aside."""
+        from .ops.registry import aux_variables
 
-    list_inputs = list_arguments
+        order = topo_order(self.outputs())
+        aux = aux_variables(order)
+        names = variable_names(order)
+        return [n for n in names if n not in aux] if aux else names
+
+    def list_inputs(self) -> list[str]:
+        """Every variable, auxiliary states included, in graph order."""
+        return variable_names(topo_order(self.outputs()))
 
     def list_outputs(self) -> list[str]:
         """MXNet's output names: `<name>_output` for an op, the variable's own name for a variable."""
         return [node.name if node.op == VAR else f"{node.name}_output" for node in self.outputs()]
 
     def list_auxiliary_states(self) -> list[str]:
-        return []
+        """The variables that are auxiliary states: bound through aux_states, never differentiated."""
+        from .ops.registry import aux_variables
+
+        return aux_variables(topo_order(self.outputs()))
 
     def get_internals(self) -> Symbol:
         """A group of every variable and op node, in graph order."""

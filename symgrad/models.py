@@ -3,6 +3,7 @@ symgrad's layer ops, and MXNet's classic low-level training loop over an executo
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -55,12 +56,14 @@ def fit(
     wd: float = 1e-4,
     seed: int = 0,
     dtype: str = "float32",
+    epoch_seconds: list[float] | None = None,
 ) -> tuple[Any, list[float]]:
     """Train net's parameters with MXNet's loop; returns the executor and each epoch's mean cross-entropy.
 
     simple_bind, Xavier initialization, then per batch: copy the batch in, forward(is_train=True),
     backward, and one SGD step per parameter. Batches are reshuffled each epoch (a seeded
-    generator); the last partial batch is dropped.
+    generator); the last partial batch is dropped. Each epoch's wall time is appended to
+    epoch_seconds when given (the benchmark's figure).
     """
     np.random.seed(seed)
     order_rng = np.random.default_rng(seed)
@@ -71,12 +74,13 @@ def fit(
         data=(batch_size, *x.shape[1:]),
         softmax_label=(batch_size,),
     )
-    initializers.initialize(initializers.Xavier(), ex.arg_dict, skip=INPUTS)
+    initializers.initialize(initializers.Xavier(), {**ex.arg_dict, **ex.aux_dict}, skip=INPUTS)
     updater = optimizers.get_updater(
         optimizers.SGD(learning_rate=learning_rate, momentum=momentum, wd=wd, rescale_grad=1.0 / batch_size)
     )
     losses = []
     for _ in range(epochs):
+        start_time = time.perf_counter()
         order = order_rng.permutation(len(x))
         total, count = 0.0, 0
         for start in range(0, len(x) - batch_size + 1, batch_size):
@@ -88,12 +92,14 @@ def fit(
             total -= float(np.log(np.maximum(prob[np.arange(batch_size), y[batch].astype(int)], 1e-12)).sum())
             count += batch_size
         losses.append(total / count)
+        if epoch_seconds is not None:
+            epoch_seconds.append(time.perf_counter() - start_time)
     return ex, losses
 
 
 def predict(net: Symbol, ex: Any, x: np.ndarray) -> np.ndarray:
-    """Class probabilities for x with the trained executor's parameters (one forward, no gradients)."""
+    """Class probabilities for x with the trained executor's parameters and moving statistics (predict mode)."""
     args = {n: a for n, a in ex.arg_dict.items() if n not in INPUTS}
     args["data"] = x.astype(ex.arg_dict["data"].dtype)
     args["softmax_label"] = np.zeros(len(x), ex.arg_dict["softmax_label"].dtype)
-    return net.bind(args, grad_req="null").forward()[0]
+    return net.bind(args, grad_req="null", aux_states=ex.aux_dict).forward()[0]

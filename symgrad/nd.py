@@ -32,10 +32,18 @@ class _State(threading.local):
 
     def __init__(self) -> None:
         self.recording = False
-        self.training = False
         self.record_all = False  # record ops with zero gradient too (create_graph's gradient graphs)
         # id -> weak reference (NDArray's == builds an array, so no WeakSet)
         self.attached: dict[int, weakref.ref] = {}
+
+    @property
+    def training(self) -> bool:
+        """Train mode (autograd.record, train_mode): the ops' flag, which the executor sets too."""
+        return _registry.TRAINING.get()
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        _registry.TRAINING.set(bool(value))
 
 
 STATE = _State()
@@ -391,7 +399,7 @@ _DEFAULT_ATTRS: dict[str, dict] = {}
 def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
     """nd.<op>(...) with the same signature as sym.<op>(...)."""
     if opdef.inputs is not None:  # a layer: its weights are arrays the caller gives
-        tensors, attrs, _ = opdef.parse_layer(args, kwargs, _missing_array(opdef))
+        tensors, attrs, _ = opdef.parse_layer(args, kwargs, invoke, _missing_array(opdef))
         return invoke(opdef, tuple(tensors), attrs)
     if not kwargs and len(args) == opdef.arity:  # x.sum(), x.norm(): default attributes, parsed once
         attrs = _DEFAULT_ATTRS.get(opdef.name)

@@ -35,9 +35,11 @@ def _location(sym: Symbol, location: Any) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in zip(names, location)}
 
 
-def numeric_grad(sym: Symbol, location: dict[str, np.ndarray], heads: list[np.ndarray], eps: float) -> dict:
+def numeric_grad(
+    sym: Symbol, location: dict[str, np.ndarray], heads: list[np.ndarray], eps: float, aux_states: Any = None
+) -> dict:
     """Central differences of sum(outputs * heads) with respect to every argument."""
-    ex = sym.bind({k: v.copy() for k, v in location.items()}, grad_req="null")
+    ex = sym.bind({k: v.copy() for k, v in location.items()}, grad_req="null", aux_states=_copies(aux_states))
 
     def objective() -> float:
         return float(sum(np.sum(o * h) for o, h in zip(ex.forward(), heads)))
@@ -58,6 +60,11 @@ def numeric_grad(sym: Symbol, location: dict[str, np.ndarray], heads: list[np.nd
     return grads
 
 
+def _copies(aux_states: Any) -> dict[str, np.ndarray] | None:
+    """Auxiliary states (BatchNorm's moving statistics) copied, as a forward(is_train=True) updates them."""
+    return None if aux_states is None else {k: np.array(v, dtype=np.float64) for k, v in aux_states.items()}
+
+
 def check_numeric_gradient(
     sym: Symbol,
     location: Any,
@@ -71,12 +78,14 @@ def check_numeric_gradient(
     """Compare the executor's gradients with central differences (float64, random head gradients)."""
     location = _location(sym, location)
     names = list(grad_nodes) if grad_nodes is not None else sym.list_arguments()
-    ex = sym.bind({k: v.copy() for k, v in location.items()}, grad_req={n: "write" for n in names})
+    ex = sym.bind(
+        {k: v.copy() for k, v in location.items()}, grad_req={n: "write" for n in names}, aux_states=_copies(aux_states)
+    )
     outputs = ex.forward(is_train=True)
     rng = np.random.default_rng(seed)
     heads = [rng.uniform(0.5, 1.5, np.shape(o)) for o in outputs]
     ex.backward(heads)
-    expected = numeric_grad(sym, location, heads, numeric_eps)
+    expected = numeric_grad(sym, location, heads, numeric_eps, aux_states)
     for name in names:
         assert_almost_equal(
             ex.grad_dict[name], expected[name], rtol=rtol, atol=1e-6 if atol is None else atol,

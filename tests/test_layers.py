@@ -429,3 +429,168 @@ def test_eager_layers_take_their_weights_as_arrays_and_record_for_backward():
     np.testing.assert_allclose(w.grad.asnumpy(), gw, rtol=1e-4)
     with pytest.raises(SymgradError, match="no array for input 'weight'"):
         nd.FullyConnected(x, num_hidden=3)
+
+
+# ---- Dropout, Embedding ----------------------------------------------------------------------------
+
+
+def test_dropout_drops_a_fraction_p_and_rescales_in_training_only():
+    x = sym.var("x")
+    drop = sym.Dropout(data=x, p=0.3, name="drop")
+    assert drop.list_arguments() == ["x"]
+    xv = rng.uniform(1, 2, size=(200, 100))
+    ex = sym.sum(drop * drop).bind({"x": xv})
+    nd.random.seed(0)
+    ex.forward(is_train=True)
+    ex.backward()
+    kept = ex.grad_dict["x"] != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    # the gradient of sum(d*d) is 2*d*mask: the backward uses the forward's own mask
+    np.testing.assert_allclose(ex.grad_dict["x"][kept], 2 * xv[kept] / 0.7**2, rtol=1e-12)
+    (predicted,) = drop.bind({"x": xv}).forward()  # predict mode: the identity
+    np.testing.assert_array_equal(predicted, xv)
+    (always,) = sym.Dropout(data=x, p=0.3, mode="always").eval(x=xv)
+    assert abs(np.mean(always == 0) - 0.3) < 0.01
+    np.testing.assert_allclose(always[always != 0], xv[always != 0] / 0.7, rtol=1e-12)
+
+
+def test_dropout_axes_share_one_draw_and_two_layers_draw_separately():
+    x = sym.var("x")
+    xv = np.ones((50, 4, 30))
+    nd.random.seed(1)
+    (shared,) = sym.Dropout(data=x, p=0.5, axes=(1,), mode="always").eval(x=xv)
+    assert np.all(shared == shared[:, :1, :]) and 0.4 < np.mean(shared == 0) < 0.6
+    a, b = sym.Dropout(x, p=0.5, mode="always"), sym.Dropout(x, p=0.5, mode="always")
+    first, second = sym.Group([a, b]).eval(x=xv)
+    assert not np.array_equal(first, second)  # two layers are two masks, not one shared by CSE
+
+
+def test_dropout_follows_autograd_train_mode_in_eager_mode():
+    x = nd.array(np.ones((100, 100)))
+    x.attach_grad()
+    nd.random.seed(2)
+    with autograd.record():
+        y = nd.Dropout(x, p=0.5)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), y.asnumpy())  # gradient = mask = y / x
+    assert 0.45 < float((y == 0).mean().asscalar()) < 0.55
+    with autograd.record(train_mode=False):
+        np.testing.assert_array_equal(nd.Dropout(x, p=0.5).asnumpy(), x.asnumpy())
+    with autograd.train_mode():
+        assert float((nd.Dropout(x, p=0.5) == 0).mean().asscalar()) > 0.4
+    np.testing.assert_array_equal(nd.Dropout(x, p=0.5).asnumpy(), x.asnumpy())  # predict by default
+
+
+def test_embedding_looks_up_rows_clips_indices_and_adds_up_repeated_rows_gradients():
+    idx = np.array([[0.0, 2.0, 2.0], [5.0, -1.0, 1.0]])  # 5 and -1 are clipped to 3 and 0, as MXNet
+    emb = sym.Embedding(data=sym.var("idx"), input_dim=4, output_dim=3, name="emb")
+    assert emb.list_arguments() == ["idx", "emb_weight"]
+    assert emb.infer_shape(idx=(2, 3)) == ([(2, 3), (4, 3)], [(2, 3, 3)], [])
+    w = rng.normal(size=(4, 3))
+    rows = np.clip(idx.astype(int), 0, 3)
+    np.testing.assert_array_equal(emb.eval(idx=idx, emb_weight=w)[0], w[rows])
+    head = rng.normal(size=(2, 3, 3))
+    ex = emb.bind({"idx": idx, "emb_weight": w}, grad_req={"emb_weight": "write"})
+    ex.forward(is_train=True)
+    ex.backward(head)
+    expected = np.zeros((4, 3))
+    np.add.at(expected, rows.ravel(), head.reshape(-1, 3))
+    np.testing.assert_allclose(ex.grad_dict["emb_weight"], expected, rtol=1e-12)
+    fd_check(sym.sin(emb), {"idx": idx, "emb_weight": w}, grad_nodes=["emb_weight"])
+    fd_check(sym.grad(sym.sum(sym.sin(emb)), "emb_weight"), {"idx": idx, "emb_weight": w}, grad_nodes=["emb_weight"])
+
+
+# ---- BatchNorm ---------------------------------------------------------------------------------
+
+
+def batchnorm_np(x, gamma, beta, eps, axis=1):
+    axes = tuple(a for a in range(x.ndim) if a != axis)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma.reshape(shape) + beta.reshape(shape)
+
+
+def train_mode_differences(s, location, name, eps=1e-6):
+    """Central differences of sum(out * head) in train mode (BatchNorm's batch statistics)."""
+    ex = s.bind({k: v.copy() for k, v in location.items() if k in s.list_arguments()}, grad_req="null",
+                aux_states={k: v.copy() for k, v in location.items() if k in s.list_auxiliary_states()})  # fmt: skip
+    head = np.random.default_rng(5).uniform(0.5, 1.5, ex.forward()[0].shape)
+    grad = np.zeros_like(location[name])
+    target = ex.arg_dict[name].reshape(-1)
+    for i in range(target.size):
+        old = target[i]
+        target[i] = old + eps
+        up = np.sum(ex.forward(is_train=True)[0] * head)
+        target[i] = old - eps
+        down = np.sum(ex.forward(is_train=True)[0] * head)
+        target[i] = old
+        grad.reshape(-1)[i] = (up - down) / (2 * eps)
+    return grad, head
+
+
+def test_batchnorm_has_moving_statistics_as_auxiliary_states_and_infers_their_shapes():
+    bn = sym.BatchNorm(data=sym.var("data"), name="bn")
+    assert bn.list_arguments() == ["data", "bn_gamma", "bn_beta"]
+    assert bn.list_auxiliary_states() == ["bn_moving_mean", "bn_moving_var"]
+    assert bn.list_inputs() == bn.list_arguments() + bn.list_auxiliary_states()
+    assert bn.infer_shape(data=(2, 3, 4)) == ([(2, 3, 4), (3,), (3,)], [(2, 3, 4)], [(3,), (3,)])
+    ex = bn.simple_bind(data=(2, 3, 4))
+    assert list(ex.aux_dict) == ["bn_moving_mean", "bn_moving_var"] and len(ex.aux_arrays) == 2
+    with pytest.raises(SymgradError, match="no array for auxiliary state 'bn_moving_mean'"):
+        bn.bind({"data": np.ones((2, 3, 4)), "bn_gamma": np.ones(3), "bn_beta": np.zeros(3)})
+
+
+@pytest.mark.parametrize("fix_gamma", [True, False])
+@pytest.mark.parametrize("axis", [1, -1])
+def test_batchnorm_trains_on_batch_statistics_updates_the_moving_ones_and_predicts_with_them(fix_gamma, axis):
+    x = rng.normal(2.0, 3.0, size=(6, 3, 4))
+    c = x.shape[axis]
+    gamma, beta = rng.uniform(0.5, 2, c), rng.normal(size=c)
+    mm, mv = rng.normal(size=c), rng.uniform(0.5, 2, c)
+    bn = sym.BatchNorm(data=sym.var("x"), name="bn", fix_gamma=fix_gamma, axis=axis, eps=1e-5, momentum=0.8)
+    ex = bn.bind({"x": x, "bn_gamma": gamma, "bn_beta": beta},
+                 aux_states={"bn_moving_mean": mm.copy(), "bn_moving_var": mv.copy()})  # fmt: skip
+    (out,) = ex.forward(is_train=True)
+    scale = np.ones(c) if fix_gamma else gamma
+    np.testing.assert_allclose(out, batchnorm_np(x, scale, beta, 1e-5, axis % 3), rtol=1e-10, atol=1e-12)
+    axes = tuple(a for a in range(3) if a != axis % 3)
+    np.testing.assert_allclose(ex.aux_dict["bn_moving_mean"], 0.8 * mm + 0.2 * x.mean(axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(ex.aux_dict["bn_moving_var"], 0.8 * mv + 0.2 * x.var(axis=axes), rtol=1e-12)
+    moving_mean, moving_var = ex.aux_dict["bn_moving_mean"].copy(), ex.aux_dict["bn_moving_var"].copy()
+    (predicted,) = ex.forward()  # predict mode: the moving statistics, which stay as they are
+    shape = [1, 1, 1]
+    shape[axis % 3] = -1
+    expected = (x - moving_mean.reshape(shape)) / np.sqrt(moving_var.reshape(shape) + 1e-5) * scale.reshape(
+        shape
+    ) + beta.reshape(shape)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-10)
+    np.testing.assert_array_equal(ex.aux_dict["bn_moving_mean"], moving_mean)
+
+
+@pytest.mark.parametrize("fix_gamma", [True, False])
+def test_batchnorm_training_gradient_matches_finite_differences_through_the_batch_statistics(fix_gamma):
+    location = {
+        "x": rng.normal(size=(5, 2, 3)), "bn_gamma": rng.uniform(0.5, 2, 2), "bn_beta": rng.normal(size=2),
+        "bn_moving_mean": np.zeros(2), "bn_moving_var": np.ones(2),
+    }  # fmt: skip
+    bn = sym.BatchNorm(data=sym.var("x", shape=(5, 2, 3)), name="bn", fix_gamma=fix_gamma, eps=1e-4)
+    for name in ("x", "bn_gamma", "bn_beta"):
+        numeric, head = train_mode_differences(bn, location, name)
+        ex = bn.bind({k: location[k] for k in bn.list_arguments()},
+                     aux_states={k: location[k].copy() for k in bn.list_auxiliary_states()})  # fmt: skip
+        ex.forward(is_train=True)
+        ex.backward(head)
+        expected = np.zeros(2) if (name == "bn_gamma" and fix_gamma) else numeric
+        np.testing.assert_allclose(ex.grad_dict[name], expected, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_batchnorm_with_global_statistics_differentiates_through_the_moving_ones():
+    bn = sym.BatchNorm(data=sym.var("x", shape=(4, 3)), name="bn", use_global_stats=True, fix_gamma=False)
+    location = {"x": rng.normal(size=(4, 3)), "bn_gamma": rng.uniform(0.5, 2, 3), "bn_beta": rng.normal(size=3)}
+    aux = {"bn_moving_mean": rng.normal(size=3), "bn_moving_var": rng.uniform(0.5, 2, 3)}
+    ex = bn.bind(location, aux_states=aux)
+    (out,) = ex.forward(is_train=True)
+    expected = (location["x"] - aux["bn_moving_mean"]) / np.sqrt(aux["bn_moving_var"] + 1e-3) * location["bn_gamma"]
+    np.testing.assert_allclose(out, expected + location["bn_beta"], rtol=1e-12)
+    check_numeric_gradient(bn, location, aux_states=aux, numeric_eps=1e-6, rtol=1e-5, atol=1e-7)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from symgrad import SymgradError, init, models, nd, optimizer
+from symgrad import SymgradError, init, models, nd, optimizer, sym
 
 
 def test_initializers_fill_by_name_suffix_as_mxnet():
@@ -79,10 +79,23 @@ def digits():
         yield split
 
 
+def batchnorm_dropout_mlp():
+    """An MLP with BatchNorm (moving statistics as auxiliary states) and Dropout between its layers."""
+    data = sym.Flatten(data=sym.var("data"))
+    hidden = sym.FullyConnected(data=data, num_hidden=64, name="fc1")
+    hidden = sym.Activation(data=sym.BatchNorm(data=hidden, name="bn1"), act_type="relu")
+    hidden = sym.Dropout(data=hidden, p=0.2)
+    return sym.SoftmaxOutput(data=sym.FullyConnected(data=hidden, num_hidden=10, name="fc2"), name="softmax")
+
+
 @pytest.mark.parametrize(
     "build, epochs, learning_rate, target",
-    [(models.mlp, 10, 0.1, 0.95), (lambda: models.lenet(pad=(2, 2)), 10, 0.05, 0.97)],
-    ids=["mlp", "lenet"],
+    [
+        (models.mlp, 10, 0.1, 0.95),
+        (lambda: models.lenet(pad=(2, 2)), 10, 0.05, 0.97),
+        (batchnorm_dropout_mlp, 8, 0.1, 0.93),
+    ],
+    ids=["mlp", "lenet", "batchnorm-dropout-mlp"],
 )
 def test_mxnet_example_networks_learn_the_digits(digits, build, epochs, learning_rate, target):
     x_train, x_test, y_train, y_test = digits

@@ -46,7 +46,10 @@ from .elementwise import (  # noqa: F401
 )
 from .layers import (  # noqa: F401
     Activation,
+    BatchNorm,
     Convolution,
+    Dropout,
+    Embedding,
     FullyConnected,
     LeakyReLU,
     LinearRegressionOutput,

@@ -5,7 +5,8 @@ makes the variables `<name>_weight`, `<name>_bias` (`<name>_label` for a loss la
 `infer_shape(data=...)` gives their shapes (the registry's `inputs` and `param_shapes`).
 
 Convolution and pooling run on windows from `sliding_window_view` with one `matmul` per
-call (im2col); scattering window entries back onto the input (col2im) is one `bincount`.
+call (im2col); adding window entries back onto the input (col2im) is one strided add per
+kernel offset, each over every window at once.
 Their gradients are ops of their own (`conv_transpose`, `conv_weight_grad`, `pool_grad`),
 each with a gradient rule, so second derivatives work. Loss layers follow MXNet's backward:
 the head gradient is ignored (SoftmaxOutput's gradient is `softmax(x) - one_hot(label)`,
@@ -14,7 +15,6 @@ scaled by `grad_scale` and `normalization`).
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -28,7 +28,7 @@ from . import reduction as red
 from . import shape as shp
 from .linalg import dot, matmul, swapaxes
 from .nn import softmax
-from .registry import OPS, Shape, apply, float_dtype, register
+from .registry import OPS, TRAINING, Shape, apply, float_dtype, register
 
 # ---- helpers -------------------------------------------------------------------------
 
@@ -174,7 +174,7 @@ FullyConnected = register(
 )
 
 
-# ---- windows: im2col by sliding_window_view, col2im by bincount ---------------------------------
+# ---- windows: im2col by sliding_window_view, col2im by strided adds -----------------------------
 
 
 def _windows(x: np.ndarray, kernel: Shape, stride: Shape, dilate: Shape, pad: Shape, end: Shape, fill: Any) -> Any:
@@ -191,32 +191,21 @@ def _windows(x: np.ndarray, kernel: Shape, stride: Shape, dilate: Shape, pad: Sh
 
 
 def _col2im(cols: np.ndarray, xshape: Shape, kernel: Shape, stride: Shape, dilate: Shape, pad: Shape, end: Shape):
-    """The adjoint of _windows: each window entry of cols (N, C, *out, *kernel) added onto x's position."""
+    """The adjoint of _windows: each window entry of cols (N, C, *out, *kernel) added onto x's position.
+
+    One strided add per kernel offset (25 for a 5x5 kernel), each over every window at once; batch
+    and channels go last first, so each add runs over long contiguous rows."""
+    nd = len(kernel)
     spatial = tuple(xshape[2:])
     padded = tuple(x + 2 * p + e for x, p, e in zip(spatial, pad, end))
-    index = _window_index(tuple(cols.shape), padded, kernel, stride, dilate)
-    total = np.bincount(index, weights=cols.ravel(), minlength=xshape[0] * xshape[1] * math.prod(padded))
-    grid = total.reshape(*xshape[:2], *padded)
-    crop = (slice(None), slice(None), *(slice(p, p + x) for p, x in zip(pad, spatial)))
-    return grid[crop].astype(cols.dtype, copy=False)
-
-
-@functools.lru_cache(maxsize=64)
-def _window_index(shape: Shape, padded: Shape, kernel: Shape, stride: Shape, dilate: Shape) -> np.ndarray:
-    """Flat position in the padded input of each entry of a (N, C, *out, *kernel) window array.
-
-    Depends on shapes only, so a training loop computes it once per layer (cached)."""
-    nd = len(kernel)
-    n, c, out = shape[0], shape[1], shape[2 : 2 + nd]
-    index = np.arange(n * c).reshape(n, c, *(1,) * (2 * nd))
-    for a in range(nd):  # one step per spatial axis: flat index = ((n*C + c)*X0 + x0)*X1 + x1
-        pos = np.arange(out[a])[:, None] * stride[a] + np.arange(kernel[a])[None, :] * dilate[a]
-        dims = [1] * (2 + 2 * nd)
-        dims[2 + a], dims[2 + nd + a] = out[a], kernel[a]
-        index = index * padded[a] + pos.reshape(dims)
-    index = np.ascontiguousarray(np.broadcast_to(index, shape)).ravel()
-    index.setflags(write=False)
-    return index
+    out = cols.shape[2 : 2 + nd]
+    last = np.ascontiguousarray(np.moveaxis(cols, (0, 1), (-2, -1)))  # (*out, *kernel, N, C)
+    grid = np.zeros((*padded, *xshape[:2]), dtype=cols.dtype)
+    for offset in np.ndindex(*kernel):
+        target = tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offset, dilate, stride, out))
+        grid[target] += last[(slice(None),) * nd + offset]
+    inside = grid[tuple(slice(p, p + x) for p, x in zip(pad, spatial))]
+    return np.ascontiguousarray(np.moveaxis(inside, (-2, -1), (0, 1)))
 
 
 def _group_cols(win: Any, groups: int) -> np.ndarray:
@@ -900,4 +889,233 @@ MakeLoss = register(
     shape_of=0,
     inputs=lambda attrs: ("data",),
     hint="makeloss",
+)
+
+
+# ---- Dropout ---------------------------------------------------------------------------
+
+
+def _dropout_attrs(attrs: dict) -> dict:
+    attrs = dict(attrs)
+    _number(attrs, "p")
+    if not 0 <= attrs["p"] < 1:
+        raise SymgradError(f"p must be in [0, 1), got {attrs['p']}")
+    _choice(attrs, "mode", ("training", "always"))
+    attrs["axes"] = _int_tuple(attrs["axes"], "axes")
+    return attrs
+
+
+def _mask_shape(data: Shape, axes: Shape) -> Shape:
+    shared = {a % max(len(data), 1) for a in axes}
+    return tuple(1 if a in shared else n for a, n in enumerate(data))
+
+
+def _dropout_mask_impl(data: Any, p: float, mode: str, axes: Shape, layer: str) -> np.ndarray:
+    """1/(1-p) where an entry is kept, 0 where dropped, drawn from NumPy's global generator when training
+    (or mode='always'); ones in predict mode. Axes listed share one draw (MXNet's variational dropout)."""
+    data = np.asarray(data)
+    dtype = float_dtype(data.dtype)
+    shape = _mask_shape(data.shape, axes)
+    if p == 0 or not (TRAINING.get() or mode == "always"):
+        return np.ones(shape, dtype)
+    return np.asarray((np.random.random_sample(shape) >= p) / (1 - p), dtype=dtype)
+
+
+_dropout_mask = register(
+    "_dropout_mask",
+    _dropout_mask_impl,
+    shape=lambda data, axes, **_: _mask_shape(data, axes),
+    dtype=lambda data, **_: float_dtype(data),
+    grad=lambda g, out, data, **_: [None],
+    arity=1,
+    attrs={"p": 0.5, "mode": "training", "axes": (), "layer": ""},
+    elementwise=False,
+    stateful=True,
+)
+_dropout_mask.opdef.nondiff = True
+
+Dropout = register(
+    "Dropout",
+    lambda data, mask, **_: np.multiply(data, mask),
+    shape=lambda data, mask, **_: data,
+    dtype=lambda data, mask, **_: np.result_type(data),
+    grad=lambda g, out, data, mask, **_: [g * mask, None],
+    arity=2,
+    attrs={"p": 0.5, "mode": "training", "axes": (), "cudnn_off": False},
+    normalize=_dropout_attrs,
+    elementwise=False,
+    shape_of=0,
+    inputs=lambda attrs: ("data", "mask"),
+    derived={"mask": "_dropout_mask"},
+    hint="dropout",
+)
+
+
+# ---- Embedding --------------------------------------------------------------------------
+
+
+def _embedding_attrs(attrs: dict) -> dict:
+    attrs = dict(attrs)
+    for key in ("input_dim", "output_dim"):
+        if attrs[key] is None:
+            raise SymgradError(f"{key} is required")
+        _positive_int(attrs, key)
+    _flag(attrs, "sparse_grad")
+    return attrs
+
+
+def _embedding_rows(data: Any, input_dim: int) -> np.ndarray:
+    """Row indices: data's values as ints, clipped into [0, input_dim) as MXNet's Embedding does."""
+    return np.clip(np.asarray(data).astype(np.int64), 0, input_dim - 1)
+
+
+def _embedding_impl(data: Any, weight: Any, input_dim: int, **_: Any) -> np.ndarray:
+    return np.asarray(weight)[_embedding_rows(data, input_dim)]
+
+
+def _embedding_grad_impl(g: Any, data: Any, like: Any, input_dim: int, **_: Any) -> np.ndarray:
+    """Each row of the weight gets the sum of g over the positions that looked it up."""
+    g = np.asarray(g)
+    out = np.zeros(np.shape(like), dtype=g.dtype)
+    np.add.at(out, _embedding_rows(data, input_dim).ravel(), g.reshape(-1, out.shape[1]))
+    return out
+
+
+def _embedding_shape(data: Shape, weight: Shape, input_dim: int, output_dim: int, **_: Any) -> Shape:
+    if weight != (input_dim, output_dim):
+        raise ShapeError(f"weight has shape {weight}, expected {(input_dim, output_dim)}")
+    return (*data, output_dim)
+
+
+_EMBEDDING_DEFAULTS = {"input_dim": None, "output_dim": None, "dtype": "float32", "sparse_grad": False}
+Embedding = register(
+    "Embedding",
+    _embedding_impl,
+    shape=_embedding_shape,
+    dtype=lambda data, weight, **_: np.result_type(weight),
+    grad=lambda g, out, data, weight, **attrs: [None, embedding_grad(g, data, weight, **attrs)],
+    arity=2,
+    attrs=_EMBEDDING_DEFAULTS,
+    normalize=_embedding_attrs,
+    elementwise=False,
+    inputs=lambda attrs: ("data", "weight"),
+    param_shapes=lambda data, input_dim, output_dim, **_: {"weight": (input_dim, output_dim)},
+    hint="embedding",
+)
+embedding_grad = register(
+    "embedding_grad",
+    _embedding_grad_impl,
+    shape=lambda g, data, like, **_: like,
+    dtype=lambda g, data, like, **_: np.result_type(g),
+    grad=lambda k, out, g, data, like, **attrs: [_op("Embedding", data, k, **attrs), None, None],
+    arity=3,
+    attrs=_EMBEDDING_DEFAULTS,
+    elementwise=False,
+    shape_of=2,
+)
+
+
+# ---- BatchNorm ---------------------------------------------------------------------------
+
+_BATCHNORM_DEFAULTS = {
+    "eps": 1e-3,
+    "momentum": 0.9,
+    "fix_gamma": True,
+    "use_global_stats": False,
+    "output_mean_var": False,
+    "axis": 1,
+    "cudnn_off": False,
+}
+
+
+def _batchnorm_attrs(attrs: dict) -> dict:
+    attrs = dict(attrs)
+    _number(attrs, "eps", "momentum")
+    _flag(attrs, "fix_gamma", "use_global_stats", "output_mean_var", "cudnn_off")
+    if attrs["output_mean_var"]:
+        raise SymgradError("output_mean_var=True is not supported (symgrad ops have one output)")
+    if isinstance(attrs["axis"], bool) or not isinstance(attrs["axis"], (int, np.integer)):
+        raise SymgradError(f"axis must be an int, got {attrs['axis']!r}")
+    attrs["axis"] = int(attrs["axis"])
+    return attrs
+
+
+def _batchnorm_params(data: Shape, axis: int, **_: Any) -> dict[str, Shape]:
+    if not -len(data) <= axis < len(data):
+        raise ShapeError(f"axis {axis} is out of range for {len(data)}-d data")
+    channels = (data[axis],)
+    return dict.fromkeys(("gamma", "beta", "moving_mean", "moving_var"), channels)
+
+
+def _batchnorm_shape(data: Shape, *params: Shape, axis: int, **_: Any) -> Shape:
+    expected = _batchnorm_params(data, axis)["gamma"]
+    for key, shape in zip(("gamma", "beta", "moving_mean", "moving_var"), params):
+        if shape != expected:
+            raise ShapeError(f"{key} has shape {shape}, expected {expected} (data's axis {axis})")
+    return data
+
+
+def _batchnorm_impl(data: Any, gamma: Any, beta: Any, moving_mean: Any, moving_var: Any, **attrs: Any) -> Any:
+    """Batch statistics when training (and the moving statistics updated in place, as MXNet), else the moving ones."""
+    data = np.asarray(data)
+    axis = attrs["axis"] % data.ndim
+    axes = tuple(a for a in range(data.ndim) if a != axis)
+    column = [1] * data.ndim
+    column[axis] = -1
+    if TRAINING.get() and not attrs["use_global_stats"]:
+        mean, var = data.mean(axis=axes), data.var(axis=axes)
+        momentum = attrs["momentum"]
+        for stat, batch in ((moving_mean, mean), (moving_var, var)):
+            if isinstance(stat, np.ndarray) and stat.flags.writeable:
+                stat *= momentum
+                stat += (1 - momentum) * batch
+    else:
+        mean, var = np.asarray(moving_mean), np.asarray(moving_var)
+    scale = (1.0 if attrs["fix_gamma"] else np.asarray(gamma)) / np.sqrt(var + attrs["eps"])
+    shift = np.asarray(beta) - mean * scale
+    return (data * np.reshape(scale, column) + np.reshape(shift, column)).astype(data.dtype, copy=False)
+
+
+def _batchnorm_grad(g: Symbol, out: Symbol, data: Symbol, gamma: Symbol, beta: Symbol, mm: Symbol, mv: Symbol, **a):
+    """Training mode's gradient (through the batch statistics), or the moving statistics' with use_global_stats."""
+    rank = _rank(data)
+    if rank is None:
+        raise SymgradError("BatchNorm: its gradient needs the data's number of dimensions; declare its shape")
+    axis = a["axis"] % rank
+    axes = tuple(i for i in range(rank) if i != axis)
+
+    def column(v: Symbol) -> Symbol:
+        return shp.expand_dims(v, axis=axes)
+
+    if a["use_global_stats"]:
+        inv = column(1 / ew.sqrt(mv + a["eps"]))
+        xhat = (data - column(mm)) * inv
+        dx = g * inv
+    else:
+        centred = data - red.mean(data, axis=axes, keepdims=True)
+        inv = 1 / ew.sqrt(red.mean(centred * centred, axis=axes, keepdims=True) + a["eps"])
+        xhat = centred * inv
+        dx = inv * (g - red.mean(g, axis=axes, keepdims=True) - xhat * red.mean(g * xhat, axis=axes, keepdims=True))
+    if not a["fix_gamma"]:
+        dx = dx * column(gamma)
+    gamma_grad = None if a["fix_gamma"] else red.sum(g * xhat, axis=axes)
+    return [dx, gamma_grad, red.sum(g, axis=axes), None, None]
+
+
+BatchNorm = register(
+    "BatchNorm",
+    _batchnorm_impl,
+    shape=_batchnorm_shape,
+    dtype=lambda data, *_, **__: float_dtype(data),
+    grad=_batchnorm_grad,
+    arity=5,
+    attrs=_BATCHNORM_DEFAULTS,
+    normalize=_batchnorm_attrs,
+    elementwise=False,
+    shape_of=0,
+    inputs=lambda attrs: ("data", "gamma", "beta", "moving_mean", "moving_var"),
+    param_shapes=_batchnorm_params,
+    aux=("moving_mean", "moving_var"),
+    stateful=True,
+    hint="batchnorm",
 )

@@ -52,10 +52,15 @@ class OpDef:
     # Python layers, chosen per node from its attrs and input shapes; None keeps `kernel`.
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None
     # Layer ops (MXNet's FullyConnected, Convolution, ...): `inputs(attrs)` names the tensor inputs,
-    # which may be given by keyword; a missing one (after the first) becomes the variable
-    # `<layer name>_<input>`, whose shape `param_shapes(first input's shape, **attrs)` gives.
+    # which may be given by keyword; a missing one (after the first) is made by `derived`, or else
+    # becomes the variable `<layer name>_<input>`, whose shape `param_shapes(first input's shape, **attrs)` gives.
     inputs: Callable[[dict], tuple[str, ...]] | None = None
     param_shapes: Callable[..., dict[str, Shape]] | None = None
+    # input -> the op that makes it from the first input when not given (Dropout's mask); it gets the
+    # layer's attrs it declares, and `layer`, the layer's name, so two layers' masks stay two nodes
+    derived: dict[str, str] = field(default_factory=dict)
+    stateful: bool = False  # reads the training flag or a random generator: never folded at compile time
+    aux: tuple[str, ...] = ()  # inputs that are auxiliary states (MXNet's list_auxiliary_states)
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -101,9 +106,12 @@ class OpDef:
             raise type(exc)(message if message.startswith(self.name) else f"{self.name}: {message}") from None
 
     def parse_layer(
-        self, args: Sequence[Any], kwargs: dict[str, Any], variable: Callable[..., Any]
+        self, args: Sequence[Any], kwargs: dict[str, Any], construct: Callable[..., Any], variable: Callable[..., Any]
     ) -> tuple[list[Any], dict[str, Any], str]:
-        """Split a layer call into (inputs, attrs, name); variable(layer name, input, shape) makes a missing input."""
+        """Split a layer call into (inputs, attrs, name); missing inputs come from `derived` or `variable`.
+
+        construct(opdef, inputs, attrs) builds a derived input; variable(layer name, input, shape) a parameter.
+        """
         kwargs = dict(kwargs)
         name = kwargs.pop("name", None)
         given = {k: kwargs.pop(k) for k in list(kwargs) if k not in self.attr_defaults}  # inputs by keyword
@@ -131,6 +139,10 @@ class OpDef:
         for key in names:
             if key in given:
                 inputs.append(given[key])
+            elif key in self.derived:
+                op = OPS[self.derived[key]]
+                sub = {k: attrs[k] for k in op.attr_defaults if k in attrs and k != "layer"}
+                inputs.append(construct(op, (data,), {**sub, "layer": name}))
             else:
                 if shapes is None:
                     shape = getattr(data, "shape", None)
@@ -211,6 +223,9 @@ def register(
     aliases: tuple[int, ...] | None = None,
     inputs: Callable[[dict], tuple[str, ...]] | None = None,
     param_shapes: Callable[..., dict[str, Shape]] | None = None,
+    derived: dict[str, str] | None = None,
+    stateful: bool = False,
+    aux: tuple[str, ...] = (),
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -244,6 +259,9 @@ def register(
         aliases=() if aliases is None and isinstance(impl, np.ufunc) else aliases,
         inputs=inputs,
         param_shapes=param_shapes,
+        derived=dict(derived or {}),
+        stateful=stateful,
+        aux=aux,
     )
     OPS[name] = opdef
 
@@ -272,6 +290,10 @@ def on_register(publish: Callable[[str, Callable], None]) -> None:
     """Call publish(name, builder) for each op registered from now on."""
     _PUBLISHERS.append(publish)
 
+
+# Train or predict mode for the ops that differ (Dropout): executor.forward(is_train=...) and
+# autograd.record()/train_mode() set it for the thread or task they run in.
+TRAINING: ContextVar[bool] = ContextVar("symgrad_training", default=False)
 
 _ORIGIN: ContextVar[Any] = ContextVar("symgrad_origin", default=False)  # per thread and asyncio task
 
@@ -463,6 +485,18 @@ def _infer_parameters(node: Symbol, in_shapes: list, node_shape: dict[int, Any])
             in_shapes[pos] = node_shape[id(i)] = tuple(implied[key])
 
 
+def aux_variables(order: Sequence[Symbol]) -> list[str]:
+    """Names of the variables that feed an auxiliary-state input (BatchNorm's moving statistics)."""
+    names: dict[str, None] = {}
+    for node in order:
+        opdef = OPS.get(node.op)
+        if opdef is not None and opdef.aux:
+            for key, i in zip(opdef.inputs(node.attrs), node.inputs):
+                if key in opdef.aux and i.op == VAR:
+                    names[i.name] = None
+    return list(names)
+
+
 def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) -> tuple:
     """Symbol.infer_shape / infer_type: MXNet's (args, outputs, aux) triple."""
     names = symbol.list_arguments()
@@ -476,14 +510,16 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
         table, _ = infer_graph(symbol.outputs(), given)
     else:
         _, table = infer_graph(symbol.outputs(), {}, given)
-    by_name = {n.name: table[id(n)] for n in topo_order(symbol.outputs()) if n.op == VAR}
-    return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], []
+    order = topo_order(symbol.outputs())
+    by_name = {n.name: table[id(n)] for n in order if n.op == VAR}
+    aux = [by_name[n] for n in aux_variables(order)]
+    return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], aux
 
 
 def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
     """sym.<op>(*args, **kwargs): parse the call, then build the node."""
     if opdef.inputs is not None:  # a layer: missing weights become `<name>_weight` variables, as in MXNet
-        tensors, attrs, name = opdef.parse_layer(args, kwargs, _parameter)
+        tensors, attrs, name = opdef.parse_layer(args, kwargs, apply, _parameter)
     else:
         tensors, attrs, name = opdef.parse(args, kwargs)
     return apply(opdef, tensors, attrs, name)

@@ -243,6 +243,8 @@ class Simplifier:
         if node.op in ("zeros", "ones") and math.prod(node.attrs["shape"]) > FOLD_LIMIT:
             return None
         opdef = OPS[node.op]
+        if opdef.stateful:  # its value depends on train mode or a random draw at run time
+            return None
         values = [i.attrs["value"] for i in node.inputs]
         with np.errstate(all="ignore"):
             try:
