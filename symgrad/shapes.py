@@ -43,6 +43,8 @@ def broadcast_leaves(e: Symbol) -> frozenset | None:
             if e.op == "where" and leaves is not None:  # the condition broadcasts too
                 cond = broadcast_leaves(e.inputs[0])
                 leaves = None if cond is None else leaves | cond
+        elif e.op == "sum_like" and covers(e.inputs[0], e.inputs[1]):
+            leaves = broadcast_leaves(e.inputs[1])  # summed down to exactly like's shape
         elif opdef is not None and opdef.shape_of is not None:
             leaves = broadcast_leaves(e.inputs[opdef.shape_of])
         else:

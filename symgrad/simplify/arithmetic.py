@@ -292,10 +292,21 @@ def multiply_broadcast(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("multiply", needs=("divide",))
+def _constant_over(n: Symbol) -> bool:
+    """n is d / y for a weak scalar d."""
+    return n.op == "divide" and _is_scalar_const(n.inputs[0]) and n.inputs[0].dtype is None
+
+
+@rewrites("multiply", needs=("divide", "multiply"))
 def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
-    """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y"""
+    """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y, c * ((d / y) * v) -> ((c*d) / y) * v"""
     a, b = node.inputs
+    if _is_scalar_const(a) and a.dtype is None and b.op == "multiply":
+        for i, u in enumerate(b.inputs):
+            if _constant_over(u):
+                c = _product(a.attrs["value"], u.inputs[0].attrs["value"], dtype=node.dtype)
+                if c is not None:
+                    return (c / u.inputs[1]) * b.inputs[1 - i]
     if _is_scalar_const(a) and a.dtype is None and b.op == "divide":
         n, d = b.inputs
         if _is_scalar_const(d) and d.dtype is None and _num(d) != 0:

@@ -7,9 +7,11 @@ import math
 import numpy as np
 
 from ..graph import CONST, VAR, Symbol, const
+from ..ops import elementwise as ew
 from ..ops import linalg as la
 from ..ops import reduction as red
 from ..ops import shape as shp
+from ..ops.registry import rebuild
 from ..shapes import broadcast_leaves, covered_by, covers, sum_axes
 from .core import (
     Simplifier,
@@ -58,8 +60,8 @@ def broadcast_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
 def reshape_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     """reshape_like(g, x) -> g for equal shapes, else reshape(g, x.shape)"""
     g, like = node.inputs
-    if g.shape is not None and g.shape == like.shape:
-        return g
+    if (g.shape is not None and g.shape == like.shape) or (covers(g, like) and covered_by(g, like)):
+        return g  # the same shape: known, or the broadcast of the same nodes
     if like.shape is not None:
         return shp.reshape(g, shape=like.shape)
     return None
@@ -166,4 +168,104 @@ def trace_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     if x.op in ("dot", "matmul") and all(i.ndim == 2 for i in x.inputs):
         a, b = x.inputs
         return red.sum(a * la.transpose(b))
+    return None
+
+
+# ---- arrays of one value that only broadcast -------------------------------------
+
+_FILLS = (CONST, "broadcast_to", "broadcast_like", "ones_like", "zeros_like")
+
+
+def _fill_scalar(u: Symbol) -> Symbol | None:
+    """A 0-d constant of u's one value and dtype, when u is an array of one value (not NaN)."""
+    if u.op == CONST:
+        v = u.attrs["value"]
+        if not isinstance(v, np.ndarray) or v.ndim == 0 or v.size == 0:
+            return None
+        first = v.flat[0]
+        if not (np.all(v == first) and np.all(np.signbit(v) == np.signbit(first))):
+            return None  # NaN, or zeros of both signs
+        value: object = first.item()
+    elif u.op in ("broadcast_to", "broadcast_like") and _is_scalar_const(u.inputs[0]):
+        value = u.inputs[0].attrs["value"]
+        value = value.item() if isinstance(value, np.ndarray) else value
+    elif u.op in ("ones_like", "zeros_like"):
+        value = 1 if u.op == "ones_like" else 0
+    else:
+        return None
+    return const(value) if u.dtype is None else const(np.array(value, dtype=u.dtype))
+
+
+def _same_meta(new: Symbol, old: Symbol) -> bool:
+    """new has old's dtype and (where known) shape."""
+    return new.dtype == old.dtype and (old.shape is None or new.shape == old.shape)
+
+
+@rewrites("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "where", needs=_FILLS)
+def fill_to_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
+    """ones_like(e)*a -> 1*a, ones((n,))*a -> 1*a, full(s, c) + a -> c + a where the other inputs
+    alone give the output its shape (the array only broadcasts a scalar)"""
+    inputs = node.inputs
+    for i in range(1 if node.op == "where" else 0, len(inputs)):  # not where's condition
+        u = inputs[i]
+        if u.op not in _FILLS or u.shape == ():
+            continue
+        others = inputs[:i] + inputs[i + 1 :]
+        if not any(covered_by(u, o) for o in others):
+            continue
+        scalar = _fill_scalar(u)
+        if scalar is not None:
+            new = rebuild(node, inputs[:i] + (scalar,) + inputs[i + 1 :])
+            if _same_meta(new, node):
+                return new
+    return None
+
+
+@rewrites("multiply", needs=_FILLS)
+def outer_product_of_ones(node: Symbol, s: Simplifier) -> Symbol | None:
+    """u * ones(s) -> broadcast_to(u, shape) where the ones widen u (and c * u for a fill of c)"""
+    a, b = node.inputs
+    if node.shape is None:
+        return None
+    for u, fill in ((a, b), (b, a)):
+        scalar = _fill_scalar(fill) if fill.op in _FILLS and fill.shape != () else None
+        if scalar is not None and u.op not in _FILLS:
+            value = scalar.attrs["value"]
+            scaled = u if value == 1 else rebuild(node, (scalar, u) if fill is a else (u, scalar))
+            if scaled.dtype == node.dtype and len(scaled.shape or ()) <= len(node.shape):
+                return shp.broadcast_to(scaled, shape=node.shape)
+    return None
+
+
+@rewrites("add", "subtract", needs=("where",))
+def merge_wheres(node: Symbol, s: Simplifier) -> Symbol | None:
+    """where(c, a, b) + where(c, d, e) -> where(c, a + d, b + e) (the same for -)"""
+    u, v = node.inputs
+    if u.op != "where" or v.op != "where" or u.inputs[0] is not v.inputs[0]:
+        return None
+    c, a, b = u.inputs
+    _, d, e = v.inputs
+    op = ew.add if node.op == "add" else ew.subtract
+    new = ew.where(c, op(a, d), op(b, e))
+    return new if _same_meta(new, node) else None
+
+
+@rewrites("sum_like", needs=("sum_like",))
+def sum_like_of_sum_like(node: Symbol, s: Simplifier) -> Symbol | None:
+    """sum_like(sum_like(g, a), b) -> sum_like(g, b) when b's shape fits in a's"""
+    inner, like = node.inputs
+    if inner.op == "sum_like" and covered_by(like, inner.inputs[1]):
+        return shp.sum_like(inner.inputs[0], like)
+    return None
+
+
+@rewrites("expand_dims", "reshape", "transpose", needs=("broadcast_like", "ones_like", "zeros_like"))
+def reshaped_fill(node: Symbol, s: Simplifier) -> Symbol | None:
+    """expand_dims(broadcast_like(c, m)) -> broadcast_like(c, expand_dims(m)): still one value, now
+    of the new shape (so it can broadcast away); the same for reshape, transpose, ones_like"""
+    (u,) = node.inputs
+    if u.op == "broadcast_like" and _is_scalar_const(u.inputs[0]) and u.inputs[1].op != CONST:
+        return shp.broadcast_like(u.inputs[0], rebuild(node, (u.inputs[1],)))
+    if u.op in ("ones_like", "zeros_like") and u.inputs[0].op != CONST:
+        return rebuild(u, (rebuild(node, u.inputs),))
     return None
