@@ -180,27 +180,28 @@ def reverse_mode(
     finally:
         swap_origin(outer)
     results = []
+    in_graph: set[Symbol] | None = None  # the graph's nodes, when some target gets no gradient
     for target in targets:
         contribs = adjoints.get(target)
         if not contribs:
-            results.append(normal(_zeros_of(target)))
+            in_graph = in_graph if in_graph is not None else set(order)
+            results.append(normal(_zeros_of(target, target in in_graph)))
         else:
             g = full_shape(_add_up(contribs), target)
-            if (
-                target.dtype is not None
-                and target.dtype.kind == "f"
-                and g.dtype is not None
-                and g.dtype != target.dtype
-            ):
-                g = ew.cast(g, dtype=target.dtype)  # a float32 x gets a float32 gradient (weak 1.0 seeds)
+            # a float32 x gets a float32 gradient (weak 1.0 seeds, where(x > 0, 1, 0) is int64)
+            if target.dtype is None:
+                g = ew.cast_like(g, target)  # the dtype is known only at bind
+            elif target.dtype.kind == "f" and g.dtype != target.dtype:
+                g = ew.cast(g, dtype=target.dtype)
             results.append(normal(g))
     return results
 
 
-def _zeros_of(x: Symbol) -> Symbol:
-    if x.shape is not None:
-        return shp.zeros(shape=x.shape, dtype=x.dtype or "float32")
-    return ew.zeros_like(x)
+def _zeros_of(x: Symbol, in_graph: bool) -> Symbol:
+    """The gradient of a variable nothing flows back to: zeros of its shape and dtype."""
+    if x.shape is not None and (x.dtype is not None or not in_graph):
+        return shp.zeros(shape=x.shape, dtype=x.dtype or "float32")  # a variable not in the graph: no dtype to follow
+    return ew.zeros_like(x)  # in x's dtype, known only at bind
 
 
 def _one_node_per_name(heads: list[Symbol]) -> list[Symbol]:

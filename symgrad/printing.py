@@ -24,7 +24,7 @@ from .ops.shape import decode_index
 
 SYMPY_OPS = {
     "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "sqrt", "sin", "cos", "tan",
-    "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "abs", "square", "erf", "sign",
+    "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "abs", "square", "erf", "sign", "cast_like",
 }  # fmt: skip
 SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
 SYMPY_MAX_NODES = 200
@@ -146,6 +146,8 @@ class GraphPrinter:
             return f"{left}{sym}{self.arg(b, right_prec)}", prec
         if op == "negative":
             return f"-{self.arg(node.inputs[0], 2)}", 3
+        if op == "cast_like":  # a gradient in its variable's dtype: the same math
+            return self.text[id(node.inputs[0])]
         if op in _COMPARE:
             a, b = node.inputs
             return f"{self.arg(a, 1)}{_COMPARE[op]}{self.arg(b, 1)}", 0
@@ -169,7 +171,7 @@ class GraphPrinter:
         for key, value in node.attrs.items():
             if key in defaults and defaults[key] == value:
                 continue
-            if key == "index" and op != "getitem":
+            if key == "index" and isinstance(value, tuple):  # an encoded NumPy index (take's is an int)
                 value = f"[{format_index(value)}]"
             elif isinstance(value, tuple) and len(value) == 1 and key in ("axis", "axes"):
                 value = value[0]  # sum(x, axis=0), as it was written

@@ -14,25 +14,25 @@ from symgrad import executor, sym
 RATIO_BOUND = 2.5  # linear is 2; quadratic is 4
 
 
-def _best_seconds(work: Callable[[], object], repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        executor.clear_cache()  # bind's plans are cached by structure: time the compile each time
-        gc.collect()
-        gc.disable()  # the cyclic collector's passes grow with everything alive, not with the work
-        try:
-            start = time.perf_counter()
-            work()
-            best = min(best, time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return best
+def _seconds(work: Callable[[], object]) -> float:
+    executor.clear_cache()  # bind's plans are cached by structure: time the compile each time
+    gc.collect()
+    gc.disable()  # the cyclic collector's passes grow with everything alive, not with the work
+    try:
+        start = time.process_time()  # CPU time: waiting while other processes run is not counted
+        work()
+        return time.process_time() - start
+    finally:
+        gc.enable()
 
 
-def _growth(build: Callable[[int], Callable[[], object]], small: int = 2000) -> float:
-    """Time of the work on a chain of 2*small over the time on a chain of small (graphs built untimed)."""
-    works = {n: build(n) for n in (small, 2 * small)}
-    return _best_seconds(works[2 * small]) / _best_seconds(works[small])
+def _growth(build: Callable[[int], Callable[[], object]], small: int = 2000, repeats: int = 5) -> float:
+    """Time of the work on a chain of 2*small over the time on a chain of small: the median
+    of `repeats` ratios, each of two runs in a row (graphs built untimed), so that load from
+    other processes falls on both sizes alike."""
+    works = (build(small), build(2 * small))
+    ratios = sorted(_seconds(works[1]) / _seconds(works[0]) for _ in range(repeats))
+    return ratios[repeats // 2]
 
 
 def test_binding_a_forward_only_chain_of_wheres_is_linear():

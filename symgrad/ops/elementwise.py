@@ -318,6 +318,26 @@ cast = register(
 Cast = cast
 
 
+def _cast_like_impl(g: Any, like: Any) -> np.ndarray:
+    dtype = np.result_type(like)
+    return np.asarray(g).astype(dtype, copy=False) if dtype.kind == "f" else np.asarray(g)
+
+
+cast_like = register(
+    "cast_like",
+    _cast_like_impl,
+    shape=lambda g, like: g,
+    dtype=lambda g, like: np.result_type(like) if np.result_type(like).kind == "f" else np.result_type(g),
+    grad=lambda gg, out, g, like: [gg, None],  # the dtype is set where a gradient reaches its variable
+    sympy=lambda g, like: g,
+    shape_of=0,
+    arity=2,
+    elementwise=True,
+    aliases=(0,),
+    hint="cast",
+)  # g in like's float dtype: a gradient keeps its variable's dtype when that is known only at bind
+
+
 def _astype(x: Symbol, dtype: Any) -> Symbol:
     """x.astype(dtype) is cast(x, dtype=dtype), as in MXNet."""
     return cast(x, dtype=dtype)

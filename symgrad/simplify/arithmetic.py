@@ -10,6 +10,7 @@ import numpy as np
 from ..graph import CONST, Symbol, const, is_const
 from ..ops import elementwise as ew
 from ..ops import reduction as red
+from ..ops import shape as shp
 from ..ops.registry import rebuild
 from ..shapes import covered_by, covers
 from .core import (
@@ -183,7 +184,15 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     if constant != 0 or (n_consts and (not kept or math.copysign(1.0, constant) > 0)):
         # a zero constant stays unless it is -0.0: x + 0.0 is 0.0 at x = -0.0, as the sum was
         acc = acc - (-constant) if constant < 0 else acc + constant
+    for t in order:  # a - (a - b) is b broadcast with a, in a's dtype too
+        if coefs[t] == 0 and not (covers(acc, t) and _promotes_to(t, acc)):
+            acc = shp.broadcast_like(acc, t)
     return acc
+
+
+def _promotes_to(x: Symbol, y: Symbol) -> bool:
+    """Combining y with x leaves y's known dtype alone."""
+    return x.dtype is not None and y.dtype is not None and np.result_type(x.dtype, y.dtype) == y.dtype
 
 
 @rewrites("subtract", needs=(CONST, "negative"))
@@ -357,7 +366,8 @@ def negative_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         return x.inputs[0]
     c, t = _coef_term(x)
     if c != 1:
-        return _scaled(-c, t)
+        c = _product(-1, c, dtype=node.dtype)
+        return None if c is None else _scaled(c, t)
     return None
 
 

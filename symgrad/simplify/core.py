@@ -316,14 +316,21 @@ def _coef_term(node: Symbol) -> tuple[Any, Symbol]:
         return node.inputs[0].attrs["value"], node.inputs[1]
     if node.op == "negative":
         c, t = _coef_term(node.inputs[0])
+        if c == 0 and not isinstance(c, float):
+            return 1, node  # -(0*t): negating an integer 0 would lose the sign of the zeros it makes
         return -c, t
     return 1, node
 
 
 def _product(*factors: Any, dtype: Any = None) -> Any:
     """The product of constant factors, or None where merging them would overflow to inf or
-    underflow to 0 though each factor is finite and nonzero (c*(d*x) -> (c*d)*x is then wrong)."""
+    underflow to 0 though each factor is finite and nonzero (c*(d*x) -> (c*d)*x is then wrong),
+    or lose the sign of a zero (0*(-x) is -0.0 at x = 1, but 0*-1 is the integer 0)."""
     value = math.prod(factors)
+    if value == 0 and sum(math.copysign(1.0, f) < 0 for f in factors) % 2 != (math.copysign(1.0, value) < 0):
+        if dtype is None or dtype.kind != "f":
+            return None  # a weak -0.0 would make an integer product float
+        value = -0.0
     return value if _stays_a_number(value, factors, product=True, dtype=dtype) else None
 
 

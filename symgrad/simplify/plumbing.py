@@ -78,10 +78,10 @@ def reshape_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("cast")
+@rewrites("cast", "cast_like")
 def cast_noop(node: Symbol, s: Simplifier) -> Symbol | None:
-    """cast(x, x.dtype) -> x"""
-    (x,) = node.inputs
+    """cast(x, x.dtype) -> x, cast_like(x, y) -> x when x has y's dtype"""
+    x = node.inputs[0]
     return x if x.dtype is not None and x.dtype == node.dtype else None
 
 
