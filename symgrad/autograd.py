@@ -1,10 +1,10 @@
 """`symgrad.autograd`: record eager ops as a Symbol graph, differentiate it with sym.grad.
 
-`backward` derives the gradient graph of what was recorded with the compiler's
-`sym.grad`, compiles it with the executor's program compiler, and runs it on the
-values recorded during the forward computation. The compiled backward is cached by
-the recorded graph's structure, shapes and dtypes, so a loop that records the same
-structure again pays derivation once.
+`backward` hands what was recorded to the compile pipeline (`compile.pipeline.backward_plan`:
+derive with `sym.grad`, simplify, plan) and runs the program on the values recorded
+during the forward computation. The program is cached by the recorded graph's
+structure, shapes and dtypes (not its constants' values), so a loop that records the
+same structure again pays derivation once.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import fpwarnings
 from .autodiff import grad as derive
-from .compile.cache import CACHE
-from .compile.key import lift_constants, structure_key
-from .errors import AutogradError, NonFiniteError, SymgradError
-from .executor import Program, compile_program, replay
+from .compile.backends import run
+from .compile.pipeline import backward_plan
+from .errors import AutogradError, SymgradError
 from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
 from .nd import FREED, NONDIFF, STATE, NDArray, invoke
 from .ops.registry import OPS, register, substitute
@@ -103,40 +101,7 @@ def mark_variables(variables: Any, gradients: Any, grad_reqs: Any = "write") -> 
         v._grad = g
 
 
-# ---- compiled backward programs ------------------------------------------------------------
-
-
-@dataclass
-class _Backward:
-    program: Program
-    feed_positions: list[int]  # positions in the recorded topological order of the program's inputs
-    n_heads: int
-
-    def nbytes(self) -> int:
-        return self.program.nbytes()
-
-
-def _compile(
-    order: list[Symbol], heads: list[Symbol], targets: list[Symbol], head_grads: list, lift: bool
-) -> tuple[_Backward, int]:
-    """The backward program of a recorded graph; with lift, its constants are inputs after the fed values."""
-    head_vars = [
-        None if hg is None else var(f"_head_grad{i}", shape=h.shape, dtype=h.dtype)
-        for i, (h, hg) in enumerate(zip(heads, head_grads))
-    ]
-    seeds = [const(1.0) if hv is None else hv for hv in head_vars]
-    params: list[Symbol] = []
-    position = {n: i for i, n in enumerate(order)}
-    if lift:
-        new, params = lift_constants(order)
-        position = {new[n]: i for n, i in position.items() if n.op != CONST}
-        heads = [new[h] for h in heads]
-        targets = [new[t] for t in targets]
-    grads = derive(Group(heads), targets, head_grads=seeds)
-    feed = [n for n in topo_order(grads) if n in position and n.op != CONST]
-    inputs = feed + params + [hv for hv in head_vars if hv is not None]
-    compiled = _Backward(compile_program(grads, inputs), [position[n] for n in feed], len(inputs) - len(feed))
-    return compiled, compiled.nbytes()
+# ---- backward ------------------------------------------------------------------------------------
 
 
 def _run_backward(
@@ -177,34 +142,13 @@ def _run_backward(
         return [np.zeros_like(t.value) for t in targets], targets
     if any(id(t) not in position for t in targets):
         raise AutogradError("grad: a variable is not part of the recorded computation of the heads")
-    structure, constants = structure_key(head_nodes, order, named=False)
-    seeded = tuple(g is not None for g in grads_in)
-    key = (structure, seeded, tuple(position[id(t)] for t in targets))
-    # A custom Function's plan holds that instance (and what it saved): each call makes a new
-    # one, so such plans are not kept, or the cache would hold every call's tensors.
-    keep = all(n.op != "custom_function" for n in order)
-    heads_in = list(grads_in)
-    compiled, lifted = CACHE.lookup(
-        key,
-        constants,
-        lambda: _compile(order, head_nodes, targets, heads_in, False),
-        lambda: _compile(order, head_nodes, targets, heads_in, True),
-        keep,
-    )
+    compiled, constants = backward_plan(order, head_nodes, targets, list(grads_in))
     values = [order[p].value for p in compiled.feed_positions]
-    values += lifted
+    values += constants
     values += [g for g in grads_in if g is not None]
     noting = fpwarnings.start()
     try:
-        if getattr(_anomaly, "on", False):
-            results = replay(compiled.program, values, True, "backward")
-        else:
-            try:
-                results = compiled.program.fn(*values)
-            except NonFiniteError:
-                raise
-            except Exception:  # noqa: BLE001 - replay names the node at fault
-                results = replay(compiled.program, values, False, "backward")
+        results = run(compiled.program, values, getattr(_anomaly, "on", False), "backward")
     finally:
         noted = fpwarnings.stop(noting)
     if noted is not None:

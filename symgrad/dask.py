@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from .bindargs import bound_args
+from .compile.pipeline import Compiled, compile_binding
 from .errors import BindError, SymgradError
-from .executor import Compiled, _per_arg, compile_binding
 from .graph import Symbol
 
 # Kernels that write into an array in place (np.add.at, item assignment) or call back into Python objects.
@@ -60,10 +61,7 @@ class DaskExecutor:
     def __init__(self, symbol: Symbol, args: Any, grad_req: Any = "write") -> None:
         require_dask()
         names = symbol.list_arguments()
-        given = _per_arg(args, names, "bind")
-        missing = [n for n in names if n not in given]
-        if missing:
-            raise BindError(f"bind: no array for argument {missing[0]!r}; expected {names}")
+        given = bound_args(args, names)
         self.arg_dict = {n: given[n] if is_dask_array(given[n]) else np.asarray(given[n]) for n in names}
         reqs = (
             dict.fromkeys(names, grad_req) if isinstance(grad_req, str) else {n: grad_req.get(n, "null") for n in names}

@@ -11,7 +11,7 @@ import pytest
 
 import symgrad as sg
 from symgrad import autograd, nd, sym
-from symgrad.executor import compile_program, replay
+from symgrad.compile.backends import compile_program, replay
 
 
 def symbolic(f, x0, order=1):

@@ -4,6 +4,7 @@ import numpy as np
 
 import symgrad
 from symgrad import executor, sym
+from symgrad.compile.backends import compile_program
 from symgrad.compile.key import structure_key
 
 
@@ -113,7 +114,7 @@ def test_hostile_names_and_constants_never_reach_the_generated_source():
     ex.forward(is_train=True)
     ex.backward()
     np.testing.assert_allclose(ex.grad_dict[name], 3.5 * np.exp([0.0, 1.0]))
-    source_consts = executor.compile_program([s], [x]).consts
+    source_consts = compile_program([s], [x]).consts
     assert all(not isinstance(v, str) for _, v in source_consts)
 
 
@@ -221,7 +222,7 @@ def test_a_dropped_executor_leaves_no_reference_cycles():
     """Dropped graphs are freed at once (by reference counts), not by the cyclic collector later."""
     import gc
 
-    from symgrad.executor import Program
+    from symgrad.compile.plan import Program
     from symgrad.graph import Symbol
 
     gc.collect()

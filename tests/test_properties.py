@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from strategies import recipes
 
 from symgrad import autograd, executor, nd, sym
-from symgrad.executor import compile_program
+from symgrad.compile.backends import compile_program
 from symgrad.graph import topo_order
 
 SEEDS = st.integers(0, 2**32 - 1)
