@@ -275,8 +275,20 @@ def test_leaky_relu_matches_numpy_and_finite_differences(act_type):
 def test_activation_names_an_unknown_act_type():
     with pytest.raises(SymgradError, match="Activation: act_type must be one of"):
         sym.Activation(sym.var("x"), act_type="swish")
-    with pytest.raises(SymgradError, match="prelu"):
-        sym.LeakyReLU(sym.var("x"), act_type="prelu")
+    with pytest.raises(SymgradError, match="rrelu"):
+        sym.LeakyReLU(sym.var("x"), act_type="rrelu")
+
+
+def test_prelu_learns_one_slope_per_channel():
+    act = sym.LeakyReLU(data=sym.var("x"), act_type="prelu", name="act")
+    assert act.list_arguments() == ["x", "act_gamma"]
+    assert act.infer_shape(x=(2, 3, 4))[0] == [(2, 3, 4), (3,)]
+    x, gamma = rng.normal(size=(2, 3, 4)), rng.uniform(0.1, 0.5, 3)
+    expected = np.where(x > 0, x, gamma[None, :, None] * x)
+    np.testing.assert_allclose(act.eval(x=x, act_gamma=gamma)[0], expected, rtol=1e-12)
+    shaped = sym.LeakyReLU(data=sym.var("x", shape=(2, 3, 4)), act_type="prelu", name="act")
+    fd_check(sym.sin(shaped), {"x": x, "act_gamma": gamma})
+    fd_check(sym.grad(sym.sum(sym.sin(shaped)), "act_gamma"), {"x": x, "act_gamma": gamma})
 
 
 # ---- loss layers ---------------------------------------------------------------------------------

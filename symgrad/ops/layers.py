@@ -637,10 +637,17 @@ Activation = register(
 _SELU_SCALE, _SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
 
 
-def _leaky_impl(x: Any, act_type: str, slope: float, lower_bound: float, upper_bound: float) -> np.ndarray:
+def _channel_column(gamma: Any, ndim: int) -> np.ndarray:
+    """A per-channel vector shaped to broadcast along axis 1 of an ndim-d array."""
+    return np.reshape(gamma, (1, -1) + (1,) * (ndim - 2)) if ndim >= 2 else np.asarray(gamma)
+
+
+def _leaky_impl(x: Any, gamma: Any = None, *, act_type: str, slope: float, **_: Any) -> np.ndarray:
     x = np.asarray(x)
     if act_type == "leaky":
         return np.where(x > 0, x, slope * x)
+    if act_type == "prelu":  # a learned slope per channel (axis 1)
+        return np.where(x > 0, x, _channel_column(gamma, x.ndim) * x)
     if act_type == "elu":
         return np.where(x > 0, x, slope * np.expm1(np.minimum(x, 0)))
     if act_type == "selu":
@@ -648,9 +655,17 @@ def _leaky_impl(x: Any, act_type: str, slope: float, lower_bound: float, upper_b
     return 0.5 * x * (1 + OPS["erf"].impl(x / math.sqrt(2)))  # gelu
 
 
-def _leaky_grad(g: Symbol, out: Symbol, x: Symbol, act_type: str, slope: float, **_: Any) -> list:
+def _leaky_grad(g: Symbol, out: Symbol, x: Symbol, gamma: Symbol | None = None, **attrs: Any) -> list:
+    act_type, slope = attrs["act_type"], attrs["slope"]
     if act_type == "leaky":
         return [ew.where(x > 0, g, g * slope)]
+    if act_type == "prelu":
+        rank = _rank(x)
+        if rank is None:
+            raise SymgradError("LeakyReLU: prelu's gradient needs the data's number of dimensions; declare its shape")
+        others = tuple(a for a in range(rank) if a != 1)
+        column = shp.expand_dims(gamma, axis=others) if rank >= 2 else gamma
+        return [ew.where(x > 0, g, g * column), red.sum(ew.where(x > 0, 0, g * x), axis=others)]
     if act_type == "elu":
         return [ew.where(x > 0, g, g * (slope * ew.exp(x)))]
     if act_type == "selu":
@@ -661,25 +676,34 @@ def _leaky_grad(g: Symbol, out: Symbol, x: Symbol, act_type: str, slope: float, 
 
 def _leaky_attrs(attrs: dict) -> dict:
     attrs = dict(attrs)
-    if attrs["act_type"] in ("prelu", "rrelu"):
+    if attrs["act_type"] == "rrelu":
         raise SymgradError(
-            f"act_type={attrs['act_type']!r} is not supported (a learned or random slope); use 'leaky', 'elu',"
-            " 'selu' or 'gelu'"
+            "act_type='rrelu' is not supported (a random slope); use 'leaky', 'prelu', 'elu', 'selu' or 'gelu'"
         )
-    _choice(attrs, "act_type", ("leaky", "elu", "selu", "gelu"))
+    _choice(attrs, "act_type", ("leaky", "prelu", "elu", "selu", "gelu"))
     _number(attrs, "slope", "lower_bound", "upper_bound")
     return attrs
+
+
+def _leaky_shape(x: Shape, gamma: Shape | None = None, **_: Any) -> Shape:
+    if gamma is not None and gamma != (x[1] if len(x) >= 2 else 1,):
+        raise ShapeError(f"gamma has shape {gamma}, expected one slope per channel of data {x}")
+    return x
 
 
 LeakyReLU = register(
     "LeakyReLU",
     _leaky_impl,
-    dtype=lambda x, **_: float_dtype(x),
+    shape=_leaky_shape,
+    dtype=lambda x, *gamma, **_: float_dtype(x),
     grad=_leaky_grad,
-    arity=1,
+    arity=None,
     attrs={"act_type": "leaky", "slope": 0.25, "lower_bound": 0.125, "upper_bound": 0.334},
     normalize=_leaky_attrs,
-    inputs=lambda attrs: ("data",),
+    elementwise=False,
+    shape_of=0,
+    inputs=lambda attrs: ("data", "gamma") if attrs["act_type"] == "prelu" else ("data",),
+    param_shapes=lambda data, **_: {"gamma": (data[1] if len(data) >= 2 else 1,)},
     hint="leakyrelu",
 )
 

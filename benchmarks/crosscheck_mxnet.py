@@ -1,0 +1,276 @@
+"""Issue #24: symgrad's layer ops against MXNet 1.9.1 itself, forward, backward and moving statistics.
+
+MXNet 1.9 needs NumPy < 1.24, so it runs in a venv of its own and writes its results to a file:
+
+    python -m venv mx && mx/bin/pip install mxnet==1.9.1 "numpy<1.24"
+    mx/bin/python benchmarks/crosscheck_mxnet.py --mxnet /tmp/mx_ref.npz   # MXNet's values
+    python benchmarks/crosscheck_mxnet.py /tmp/mx_ref.npz                  # symgrad's, compared
+
+Each case is built by the same code from `mx.sym` and from `symgrad.sym` (the layer names and
+arguments are MXNet's), bound in float64, run forward(is_train=True), backward with a random
+head gradient, and forward again in predict mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+rng = np.random.default_rng(7)
+
+
+def R(*shape):  # noqa: N802 - short names keep the case table readable
+    return rng.normal(size=shape)
+
+
+def U(lo, hi, *shape):  # noqa: N802
+    return rng.uniform(lo, hi, size=shape)
+
+
+# name, builder(sym namespace), arguments, auxiliary states
+CASES = [
+    (
+        "conv2d_group_dilate",
+        lambda S: S.Convolution(
+            data=S.var("x"),
+            kernel=(3, 2),
+            stride=(2, 1),
+            pad=(1, 0),
+            dilate=(1, 2),
+            num_group=2,
+            num_filter=4,
+            name="c",
+        ),
+        {"x": R(2, 4, 7, 6), "c_weight": R(4, 2, 3, 2), "c_bias": R(4)},
+        {},
+    ),
+    (
+        "conv1d",
+        lambda S: S.Convolution(
+            data=S.var("x"), kernel=(3,), stride=(2,), pad=(1,), dilate=(2,), num_filter=2, name="c"
+        ),
+        {"x": R(2, 3, 9), "c_weight": R(2, 3, 3), "c_bias": R(2)},
+        {},
+    ),
+    (
+        "pool_max_full",
+        lambda S: S.Pooling(
+            data=S.var("x"), kernel=(3, 2), stride=(2, 2), pad=(1, 1), pool_type="max", pooling_convention="full"
+        ),
+        {"x": R(2, 3, 7, 6)},
+        {},
+    ),
+    (
+        "pool_avg_full_pad",
+        lambda S: S.Pooling(
+            data=S.var("x"), kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg", pooling_convention="full"
+        ),
+        {"x": R(2, 3, 7, 6)},
+        {},
+    ),
+    (
+        "pool_avg_nopad_count",
+        lambda S: S.Pooling(
+            data=S.var("x"), kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg", count_include_pad=False
+        ),
+        {"x": R(2, 3, 7, 6)},
+        {},
+    ),
+    (
+        "pool_sum_1d",
+        lambda S: S.Pooling(data=S.var("x"), kernel=(3,), stride=(2,), pool_type="sum", pooling_convention="full"),
+        {"x": R(2, 2, 8)},
+        {},
+    ),
+    (
+        "pool_global_avg",
+        lambda S: S.Pooling(data=S.var("x"), kernel=(2, 2), global_pool=True, pool_type="avg"),
+        {"x": R(2, 3, 4, 5)},
+        {},
+    ),
+    (
+        "fc_noflatten",
+        lambda S: S.FullyConnected(data=S.var("x"), num_hidden=4, flatten=False, name="f"),
+        {"x": R(2, 3, 5), "f_weight": R(4, 5), "f_bias": R(4)},
+        {},
+    ),
+    (
+        "fc_flatten",
+        lambda S: S.FullyConnected(data=S.var("x"), num_hidden=4, name="f"),
+        {"x": R(2, 3, 5), "f_weight": R(4, 15), "f_bias": R(4)},
+        {},
+    ),
+    (
+        "softmax_output_valid_ignore",
+        lambda S: S.SoftmaxOutput(
+            data=S.var("x"), label=S.var("y"), grad_scale=3.0, use_ignore=True, ignore_label=-1, normalization="valid"
+        ),
+        {"x": R(5, 3), "y": np.array([0.0, -1.0, 2.0, -1.0, 1.0])},
+        {},
+    ),
+    (
+        "softmax_output_batch",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y"), normalization="batch"),
+        {"x": R(5, 3), "y": np.array([0.0, 1.0, 2.0, 2.0, 1.0])},
+        {},
+    ),
+    (
+        "softmax_output_multi_null",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y"), multi_output=True),
+        {"x": R(2, 3, 4), "y": np.array([[0.0, 1.0, 2.0, 1.0], [2.0, 2.0, 0.0, 1.0]])},
+        {},
+    ),
+    (
+        "softmax_output_multi_batch",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y"), multi_output=True, normalization="batch"),
+        {"x": R(2, 3, 4), "y": np.array([[0.0, 1.0, 2.0, 1.0], [2.0, 2.0, 0.0, 1.0]])},
+        {},
+    ),
+    (
+        "softmax_output_4d_flat",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y")),
+        {"x": R(2, 2, 3), "y": np.array([[0.0, 2.0], [1.0, 1.0]])},
+        {},
+    ),  # MXNet reads 2 of the 4 labels
+    (
+        "softmax_output_preserve",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y"), preserve_shape=True),
+        {"x": R(2, 2, 3), "y": np.array([[0.0, 2.0], [1.0, 1.0]])},
+        {},
+    ),  # MXNet reads 2 of the 4 labels
+    (
+        "softmax_output_smooth",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y"), smooth_alpha=0.3),
+        {"x": R(3, 4), "y": np.array([1.0, 0.0, 3.0])},
+        {},
+    ),
+    (
+        "softmax_output_prob_labels",
+        lambda S: S.SoftmaxOutput(data=S.var("x"), label=S.var("y")),
+        {"x": R(3, 4), "y": U(0, 1, 3, 4)},
+        {},
+    ),
+    (
+        "linear_regression",
+        lambda S: S.LinearRegressionOutput(data=S.var("x"), label=S.var("y"), grad_scale=2.0),
+        {"x": R(4, 3), "y": R(4, 3)},
+        {},
+    ),
+    (
+        "logistic_regression",
+        lambda S: S.LogisticRegressionOutput(data=S.var("x"), label=S.var("y"), grad_scale=2.0),
+        {"x": R(4, 3), "y": U(0, 1, 4, 3)},
+        {},
+    ),
+    (
+        "mae_regression",
+        lambda S: S.MAERegressionOutput(data=S.var("x"), label=S.var("y")),
+        {"x": R(4, 3), "y": R(4, 3)},
+        {},
+    ),
+    (
+        "make_loss_valid",
+        lambda S: S.MakeLoss(S.var("x"), grad_scale=0.5, normalization="valid", valid_thresh=0.1),
+        {"x": R(4, 3)},
+        {},
+    ),
+    ("make_loss_batch", lambda S: S.MakeLoss(S.var("x"), grad_scale=0.5, normalization="batch"), {"x": R(4, 3)}, {}),
+    ("activation_softsign", lambda S: S.Activation(data=S.var("x"), act_type="softsign"), {"x": R(3, 4)}, {}),
+    ("activation_softrelu", lambda S: S.Activation(data=S.var("x"), act_type="softrelu"), {"x": R(3, 4)}, {}),
+    ("leaky_elu", lambda S: S.LeakyReLU(data=S.var("x"), act_type="elu", slope=0.3), {"x": R(3, 4)}, {}),
+    ("leaky_selu", lambda S: S.LeakyReLU(data=S.var("x"), act_type="selu"), {"x": R(3, 4)}, {}),
+    ("leaky_gelu", lambda S: S.LeakyReLU(data=S.var("x"), act_type="gelu"), {"x": R(3, 4)}, {}),
+    ("leaky_leaky", lambda S: S.LeakyReLU(data=S.var("x"), act_type="leaky", slope=0.1), {"x": R(3, 4)}, {}),
+    (
+        "leaky_prelu",
+        lambda S: S.LeakyReLU(data=S.var("x"), act_type="prelu", name="p"),
+        {"x": R(2, 3, 4), "p_gamma": U(0.1, 0.5, 3)},
+        {},
+    ),
+    (
+        "embedding_clip",
+        lambda S: S.Embedding(data=S.var("i"), input_dim=4, output_dim=3, name="e"),
+        {"i": np.array([[0.0, 2.0, 2.0], [5.0, -1.0, 1.0]]), "e_weight": R(4, 3)},
+        {},
+    ),
+    (
+        "batchnorm_train",
+        lambda S: S.BatchNorm(data=S.var("x"), fix_gamma=False, eps=1e-5, momentum=0.8, name="bn"),
+        {"x": R(6, 3, 4), "bn_gamma": U(0.5, 2, 3), "bn_beta": R(3)},
+        {"bn_moving_mean": R(3), "bn_moving_var": U(0.5, 2, 3)},
+    ),
+    (
+        "batchnorm_fixgamma_axis_last",
+        lambda S: S.BatchNorm(data=S.var("x"), axis=-1, name="bn"),
+        {"x": R(6, 3, 4), "bn_gamma": U(0.5, 2, 4), "bn_beta": R(4)},
+        {"bn_moving_mean": R(4), "bn_moving_var": U(0.5, 2, 4)},
+    ),
+    (
+        "batchnorm_global",
+        lambda S: S.BatchNorm(data=S.var("x"), fix_gamma=False, use_global_stats=True, name="bn"),
+        {"x": R(6, 3), "bn_gamma": U(0.5, 2, 3), "bn_beta": R(3)},
+        {"bn_moving_mean": R(3), "bn_moving_var": U(0.5, 2, 3)},
+    ),
+]
+
+INDEX_INPUTS = ("i",)  # Embedding's indices: MXNet computes no gradient for them
+
+
+def run_mxnet(path: str) -> None:
+    import mxnet as mx
+
+    out = {}
+    for name, build, args, aux in CASES:
+        s = build(mx.sym)
+        arrays = {k: mx.nd.array(v, dtype="float64") for k, v in args.items()}
+        grads = {k: mx.nd.zeros(v.shape, dtype="float64") for k, v in args.items()}
+        states = {k: mx.nd.array(v, dtype="float64") for k, v in aux.items()}
+        req = {k: "null" if k in INDEX_INPUTS else "write" for k in args}
+        ex = s.bind(mx.cpu(), arrays, args_grad=grads, grad_req=req, aux_states=states)
+        (y,) = ex.forward(is_train=True)
+        head = np.random.default_rng(3).uniform(0.5, 1.5, y.shape)
+        ex.backward([mx.nd.array(head, dtype="float64")])
+        out[f"{name}/out"], out[f"{name}/head"] = y.asnumpy(), head
+        out.update({f"{name}/grad/{k}": grads[k].asnumpy() for k in args if k not in INDEX_INPUTS})
+        out.update({f"{name}/aux/{k}": states[k].asnumpy() for k in aux})
+        out[f"{name}/predict"] = ex.forward(is_train=False)[0].asnumpy()
+    np.savez(path, **out)
+    print(f"wrote {len(CASES)} cases to {path}")
+
+
+def compare(path: str) -> None:
+    from symgrad import sym
+
+    ref = np.load(path)
+    for name, build, args, aux in CASES:
+        s = build(sym)
+        try:
+            req = {k: "null" if k in INDEX_INPUTS else "write" for k in args}
+            ex = s.bind(
+                {k: v.copy() for k, v in args.items()}, grad_req=req, aux_states={k: v.copy() for k, v in aux.items()}
+            )
+            (y,) = ex.forward(is_train=True)
+            ex.backward(ref[f"{name}/head"])
+        except Exception as exc:  # noqa: BLE001 - reported as a row
+            print(f"| {name} | refused: {str(exc).splitlines()[0]} |")
+            continue
+        diffs = {"out": np.abs(y - ref[f"{name}/out"]).max()}
+        diffs.update(
+            {f"d{k}": np.abs(ex.grad_dict[k] - ref[f"{name}/grad/{k}"]).max() for k in req if req[k] == "write"}
+        )
+        diffs.update({k: np.abs(ex.aux_dict[k] - ref[f"{name}/aux/{k}"]).max() for k in aux})
+        diffs["predict"] = np.abs(ex.forward()[0] - ref[f"{name}/predict"]).max()
+        print(f"| {name} | " + ", ".join(f"{k} {v:.0e}" for k, v in diffs.items()) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--mxnet", action="store_true", help="compute MXNet's values (in a venv with mxnet)")
+    options = parser.parse_args()
+    (run_mxnet if options.mxnet else compare)(options.path)
+
+
+if __name__ == "__main__":
+    main()
