@@ -92,6 +92,12 @@ def test_fully_connected_creates_its_weights_infers_their_shapes_and_matches_num
     fd_check(sym.tanh(fc), {"data": x, "fc1_weight": w, "fc1_bias": b})
 
 
+def test_layer_parameters_take_the_data_s_dtype_in_infer_type():
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.var("data"), num_hidden=3, name="fc"), name="softmax")
+    args, outs, _ = net.infer_type(data="float32")
+    assert args == [np.dtype("float32")] * 4 and outs == [np.dtype("float32")]
+
+
 def test_fully_connected_without_flatten_and_bias_acts_on_the_last_axis():
     fc = sym.FullyConnected(sym.var("data"), num_hidden=4, no_bias=True, flatten=False, name="fc")
     assert fc.list_arguments() == ["data", "fc_weight"]

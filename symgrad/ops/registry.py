@@ -470,6 +470,10 @@ def infer_graph(
             if None in in_shapes and in_shapes[0] is not None and OPS[node.op].param_shapes is not None:
                 _infer_parameters(node, in_shapes, node_shape)
             in_dtypes = [node_dtype[id(i)] for i in node.inputs]
+            if None in in_dtypes and in_dtypes[0] is not None and OPS[node.op].param_shapes is not None:
+                for pos, i in enumerate(node.inputs):  # a layer's parameters take its data's dtype, as in MXNet
+                    if in_dtypes[pos] is None and i.op == VAR:
+                        in_dtypes[pos] = node_dtype[id(i)] = in_dtypes[0]
             shape, dtype = node_meta(OPS[node.op], in_shapes, in_dtypes, node.attrs, node.name, node.origin)
             node_shape[id(node)] = shape
             node_dtype[id(node)] = dtype
