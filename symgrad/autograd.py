@@ -22,7 +22,7 @@ from .compile.backends import run
 from .compile.pipeline import backward_plan
 from .errors import AutogradError, SymgradError
 from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
-from .nd import FREED, NONDIFF, STATE, NDArray, invoke
+from .nd import FREED, STATE, NDArray, invoke, zero_gradient
 from .ops.registry import OPS, register, substitute
 
 # ---- recording state -------------------------------------------------------------------
@@ -119,8 +119,8 @@ def _run_backward(
             )
         head_nodes.append(h._node)
     grads_in = _head_grads(heads, head_grads)
-    if any(n is NONDIFF for n in head_nodes):  # a comparison or sign(x): its gradient is zero, so it adds nothing
-        live = [i for i, n in enumerate(head_nodes) if n is not NONDIFF]
+    if any(map(zero_gradient, head_nodes)):  # a comparison or sign(x): its gradient is zero, so it adds nothing
+        live = [i for i, n in enumerate(head_nodes) if not zero_gradient(n)]
         head_nodes, grads_in = [head_nodes[i] for i in live], [grads_in[i] for i in live]
     order = topo_order(head_nodes)
     for node in order:

@@ -50,9 +50,16 @@ STATE = _State()
 _leaf_ids = itertools.count()
 
 
-def _leaf(data: np.ndarray, attached: bool) -> Symbol:
-    """A variable node standing for an array's current value in a recorded graph."""
-    node = Symbol(VAR, name=f"{'var' if attached else '_data'}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
+def zero_gradient(node: Symbol | None) -> bool:
+    """node is the history of a zero-gradient op's output under record() (used as an input or not)."""
+    return node is NONDIFF or node is not None and node.op == VAR and node.name.startswith("_nondiff")
+
+
+def _leaf(data: np.ndarray, attached: bool, recorded: bool = False) -> Symbol:
+    """A variable node standing for an array's current value in a recorded graph
+    (`recorded`: an output of a zero-gradient op under record(), still a valid backward head)."""
+    prefix = "var" if attached else "_nondiff" if recorded else "_data"
+    node = Symbol(VAR, name=f"{prefix}{next(_leaf_ids)}", shape=data.shape, dtype=data.dtype)
     node.value = data
     return node
 
@@ -344,7 +351,7 @@ def _graph_input(value: Any) -> Symbol:
     """The node standing for an op input in the recorded graph."""
     if type(value) is NDArray:
         if value._node is None or value._node is NONDIFF:
-            value._node = _leaf(value._data, attached=False)
+            value._node = _leaf(value._data, attached=False, recorded=value._node is NONDIFF)
         return value._node
     if isinstance(value, np.ndarray):
         return _leaf(value, attached=False)

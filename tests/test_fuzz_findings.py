@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symgrad import sym
+from symgrad import autograd, nd, sym
+from symgrad.errors import AutogradError
 from symgrad.ops import shape as shape_ops
 
 
@@ -112,3 +113,38 @@ def test_cast_like_gradients_print_and_differentiate_as_their_input():
     assert (str(d1), str(sym.grad(d1, t)), str(sym.grad(sym.grad(d1, t), t))) == ("4*t**3", "12*t**2", "24*t")
     x = sym.var("x")
     assert str(sym.grad(sym.sum(sym.dot(x, x)), x)).startswith("dot_adjoint_lhs(")
+
+
+def test_a_comparison_used_as_an_input_is_still_a_backward_head():
+    # c's history became a plain data leaf once c fed c*x, so backward([y, c]) said
+    # "no recorded history"; a zero-gradient head adds nothing, used or not.
+    x = nd.array([1.0, -2.0])
+    x.attach_grad()
+    with autograd.record():
+        c = x > 0
+        (c * x).sum()
+        y = (x * x).sum()
+    autograd.backward([y, c])
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, -4.0])
+    with autograd.record():
+        c = x > 0
+        z = (c * x).sum()
+    (gx,) = autograd.grad([z, c], [x])
+    np.testing.assert_array_equal(gx.asnumpy(), [1.0, 0.0])
+    (gx,) = autograd.grad([c], [x])
+    np.testing.assert_array_equal(gx.asnumpy(), [0.0, 0.0])
+    with pytest.raises(AutogradError, match="no recorded history"):
+        autograd.backward([nd.array([1.0]) > 0])  # outside record(): still refused
+
+
+@pytest.mark.parametrize("shape", [None, (3,)])
+def test_the_second_derivative_of_norm_at_the_zero_vector_is_zero(shape):
+    # norm's gradient is where(norm == 0, 0, x/norm); its mask must hold at second order
+    # with undeclared shapes too (it gave NaN from sym.grad, 0 with declared shapes).
+    x = sym.var("x", shape=shape)
+    g = sym.grad(sym.norm(x), x)
+    w = np.array([1.0, 2.0, 3.0])
+    for h in (sym.grad(sym.sum(g * w), x), sym.grad(g, x), sym.grad(2 * sym.sum(sym.norm(x, axis=0)), x)):
+        with np.errstate(all="ignore"):
+            (out,) = h.eval(x=np.zeros(3))
+        np.testing.assert_array_equal(out, np.zeros(3))
