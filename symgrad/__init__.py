@@ -1,6 +1,8 @@
 """symgrad: a symbolic graph compiler with readable derivatives, in the style of mxnet.sym."""
 
-from . import ops, sym, testing, viz
+# executor, printing, serialization, ops.api and autograd attach methods to Symbol and NDArray
+# (graph.py and nd.py import nothing above them), so importing symgrad imports them all.
+from . import autograd, executor, ops, printing, serialization, sym, testing, viz
 from .compile.cache import cache_info, clear_cache, set_cache_limit
 from .errors import (
     AutogradError,
@@ -25,9 +27,13 @@ __all__ = [
     "ShapeError",
     "Symbol",
     "SymgradError",
+    "autograd",
     "cache_info",
     "clear_cache",
+    "executor",
     "ops",
+    "printing",
+    "serialization",
     "set_cache_limit",
     "set_track_origin",
     "sym",

@@ -348,3 +348,11 @@ custom_function_grad = register(
     grad=None,
     elementwise=False,
 )
+
+
+def _ndarray_backward(self: NDArray, out_grad: Any = None, retain_graph: bool = False, train_mode: bool = True) -> None:
+    """Gradients of this array (of sum(self) without out_grad) into every attached variable."""
+    backward([self], None if out_grad is None else [out_grad], retain_graph=retain_graph, train_mode=train_mode)
+
+
+NDArray.backward = _ndarray_backward  # attached here: nd.py imports nothing above it

@@ -8,6 +8,7 @@ specialised to the bound shapes and dtypes, differentiated, simplified and plann
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from .compile.backends import CODEGEN_AFTER_CALLS as CODEGEN_AFTER_CALLS  # wher
 from .compile.backends import run
 from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
 from .compile.pipeline import compile_binding
+from .dask import DaskExecutor, is_dask_array
 from .errors import BindError, SymgradError
 from .graph import Symbol, topo_order, variable_names
 from .ops.registry import TRAINING, aux_variables
@@ -290,3 +292,37 @@ def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str,
             raise BindError(f"simple_bind: type_dict[{name!r}] = {dtype!r} is not a NumPy dtype") from None
     args = {n: arrays.pop(n) for n in names}
     return Executor(symbol, args, None, grad_req, aux_states=arrays)  # what is left: the auxiliary states
+
+
+# ---- Symbol's binding methods (attached here: graph.py imports nothing above it) ----
+
+# MXNet's other bind arguments: aux_states, and device arguments accepted and unused (symgrad runs on the CPU)
+_BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec"})
+
+
+def _bind(self: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
+    """An executor over these arrays; Dask arrays give a DaskExecutor with lazy results."""
+    unknown = sorted(set(kwargs) - _BIND_KEYWORDS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], ["args", "args_grad", "grad_req", *_BIND_KEYWORDS], 1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BindError(f"bind: unknown keyword argument {unknown[0]!r}{hint}")
+    values = args.values() if isinstance(args, dict) else args if isinstance(args, (list, tuple)) else ()
+    if any(is_dask_array(v) for v in values):
+        return DaskExecutor(self, args, grad_req)
+    return Executor(self, args, args_grad, grad_req, **kwargs)
+
+
+def _simple_bind(self: Symbol, grad_req: Any = "write", ctx: Any = None, type_dict: Any = None, **shapes: Any) -> Any:
+    """Bind zero arrays of the given shapes (MXNet's simple_bind)."""
+    return simple_bind(self, grad_req, type_dict, shapes)
+
+
+def _eval(self: Symbol, ctx: Any = None, **args: Any) -> list[np.ndarray]:
+    """Evaluate every output on the given arrays."""
+    return self.bind(args, grad_req="null").forward()
+
+
+Symbol.bind = _bind
+Symbol.simple_bind = _simple_bind
+Symbol.eval = _eval

@@ -2,15 +2,18 @@
 
 A Symbol is one node of a DAG. It never changes after construction; rewrites build
 new nodes. Hashing is by identity (``==`` builds a comparison Symbol), so nodes can
-key dicts and sets. Methods that need a higher layer (ops, printing, the executor,
-serialization) import it inside the method, keeping imports flowing one way.
+key dicts and sets. This module imports nothing of symgrad but errors: the methods that
+need a higher layer are attached by that layer when symgrad is imported, so imports flow
+one way. The op registry attaches `replace`, `compose`, `list_arguments`,
+`list_auxiliary_states`, `infer_shape`, `infer_type` and a method per method op (`x.sum()`);
+`ops/api.py` the operators (`+`, `*`, `==`, `@`, ...), `T` and indexing; `printing.py`
+`__str__`, `_repr_latex_` and `to_sympy`; `serialization.py` `tojson` and `save`;
+`executor.py` `bind`, `simple_bind` and `eval`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
-import functools
 import gc
 import math
 import threading
@@ -21,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BindError, SymgradError, user_origin
+from .errors import SymgradError, describe_origin, user_origin
 
 VAR = "var"
 CONST = "const"
@@ -68,24 +71,14 @@ class NameManager:
 
 _ACTIVE_NAMES: ContextVar[NameManager | None] = ContextVar("symgrad_name_manager", default=None)
 _THREAD_NAMES = threading.local()
-# MXNet's other bind arguments: aux_states, and device arguments accepted and unused (symgrad runs on the CPU)
-_BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec"})
-
-
-@functools.cache
-def _api() -> Any:
-    """symgrad.ops.api, imported on first use (it imports this module).
-
-    Operators call this, not an import statement: an import per call costs a module lookup
-    and a failed attribute search, and operators run per node as graphs are built.
-    """
-    from .ops import api
-
-    return api
 
 
 class Symbol:
-    """One node of a computation graph; build with `var`, operators and ops."""
+    """One node of a computation graph; build with `var`, operators and ops.
+
+    Operators, printing, binding and the registry's methods are attached by their own
+    layers (see the module docstring).
+    """
 
     __slots__ = ("op", "inputs", "attrs", "name", "shape", "dtype", "origin", "value", "__weakref__")
     __array_ufunc__ = None  # NumPy scalars on the left defer to our reflected operators
@@ -110,12 +103,6 @@ class Symbol:
         self.origin = origin
         self.value = None  # eager mode keeps the recorded forward value here
 
-    def replace(self, inputs: tuple[Symbol, ...]) -> Symbol:
-        """The same op, attrs and name over new inputs (shape re-derived by the registry)."""
-        from .ops.registry import rebuild
-
-        return rebuild(self, inputs)
-
     # ---- inspection -------------------------------------------------------
     @property
     def ndim(self) -> int | None:
@@ -126,35 +113,9 @@ class Symbol:
             return f"<Symbol group [{', '.join(s.name or '?' for s in self.inputs)}]>"
         return f"<Symbol {self.name}>"
 
-    def __str__(self) -> str:
-        from .printing import to_str
-
-        return to_str(self)
-
-    def _repr_latex_(self) -> str:
-        from .printing import to_latex
-
-        return f"$\\displaystyle {to_latex(self)}$"
-
-    def to_sympy(self) -> Any:
-        """This graph as a SymPy expression (matrix ops become named functions)."""
-        from .printing import to_sympy
-
-        return to_sympy(self)
-
     def outputs(self) -> list[Symbol]:
         """The output nodes: the members of a group, else this node."""
         return list(self.inputs) if self.op == GROUP else [self]
-
-    def list_arguments(self) -> list[str]:
-        """Variable names in graph order (variables of the same name are one argument, as in MXNet),
-        auxiliary states (BatchNorm's moving statistics) aside."""
-        from .ops.registry import aux_variables
-
-        order = topo_order(self.outputs())
-        aux = aux_variables(order)
-        names = variable_names(order)
-        return [n for n in names if n not in aux] if aux else names
 
     def list_inputs(self) -> list[str]:
         """Every variable, auxiliary states included, in graph order."""
@@ -163,12 +124,6 @@ class Symbol:
     def list_outputs(self) -> list[str]:
         """MXNet's output names: `<name>_output` for an op, the variable's own name for a variable."""
         return [node.name if node.op == VAR else f"{node.name}_output" for node in self.outputs()]
-
-    def list_auxiliary_states(self) -> list[str]:
-        """The variables that are auxiliary states: bound through aux_states, never differentiated."""
-        from .ops.registry import aux_variables
-
-        return aux_variables(topo_order(self.outputs()))
 
     def get_internals(self) -> Symbol:
         """A group of every variable and op node, in graph order."""
@@ -181,20 +136,6 @@ class Symbol:
     def attr(self, key: str) -> Any:
         return self.attrs.get(key)
 
-    def infer_shape(self, *args: Any, **shapes: Any) -> tuple:
-        """MXNet's triple (arg_shapes, out_shapes, aux_shapes); unknown entries are None."""
-        from .ops.registry import infer_meta
-
-        return infer_meta(self, "shape", args, shapes)
-
-    infer_shape_partial = infer_shape
-
-    def infer_type(self, *args: Any, **dtypes: Any) -> tuple:
-        """MXNet's triple (arg_types, out_types, aux_types) of NumPy dtypes."""
-        from .ops.registry import infer_meta
-
-        return infer_meta(self, "dtype", args, dtypes)
-
     # ---- groups -----------------------------------------------------------
     def __len__(self) -> int:
         return len(self.inputs) if self.op == GROUP else 1
@@ -202,21 +143,7 @@ class Symbol:
     def __iter__(self) -> Iterator[Symbol]:
         return iter(self.outputs())
 
-    def __getitem__(self, index: Any) -> Symbol:
-        if self.op == GROUP:
-            if isinstance(index, str):
-                for node in self.inputs:
-                    if node.name == index or f"{node.name}_output" == index:
-                        return node
-                raise SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
-            return self.inputs[index]
-        from .ops.shape import encode_index
-
-        return _api().getitem(self, index=encode_index(index))
-
     def __bool__(self) -> bool:
-        from .errors import describe_origin
-
         raise SymgradError(
             f"the truth value of Symbol {self.name!r} is unknown until the graph runs; "
             "use sym.where(cond, a, b) for a data-dependent choice, or eager mode "
@@ -226,124 +153,6 @@ class Symbol:
     # ---- composition ------------------------------------------------------
     def __call__(self, *args: Symbol, **kwargs: Symbol) -> Symbol:
         return self.compose(*args, **kwargs)
-
-    def compose(self, *args: Symbol, name: str | None = None, **kwargs: Symbol) -> Symbol:
-        """Substitute variables (by position in list_arguments, or by name) with Symbols."""
-        from .ops.registry import substitute
-
-        names = self.list_arguments()
-        if len(args) > len(names):
-            raise SymgradError(f"compose: {len(args)} positional symbols for {len(names)} arguments {names}")
-        mapping = dict(zip(names, args))
-        for key in kwargs:
-            if key not in names:
-                raise SymgradError(f"compose: {key!r} is not an argument of {self!r}; arguments: {names}")
-        mapping.update(kwargs)
-        return substitute(self, mapping)
-
-    # ---- layers above ------------------------------------------------------
-    def tojson(self) -> str:
-        from .serialization import tojson
-
-        return tojson(self)
-
-    def save(self, path: str) -> None:
-        from .serialization import save
-
-        save(self, path)
-
-    def bind(self, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
-        """An executor over these arrays; Dask arrays give a DaskExecutor with lazy results."""
-        unknown = sorted(set(kwargs) - _BIND_KEYWORDS)
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], ["args", "args_grad", "grad_req", *_BIND_KEYWORDS], 1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise BindError(f"bind: unknown keyword argument {unknown[0]!r}{hint}")
-        values = args.values() if isinstance(args, dict) else args if isinstance(args, (list, tuple)) else ()
-        if any(type(v).__module__.startswith("dask.array") for v in values):
-            from .dask import DaskExecutor
-
-            return DaskExecutor(self, args, grad_req)
-        from .executor import Executor
-
-        return Executor(self, args, args_grad, grad_req, **kwargs)
-
-    def simple_bind(self, grad_req: Any = "write", ctx: Any = None, type_dict: Any = None, **shapes: Any) -> Any:
-        from .executor import simple_bind
-
-        return simple_bind(self, grad_req, type_dict, shapes)
-
-    def eval(self, ctx: Any = None, **args: Any) -> list[np.ndarray]:
-        """Evaluate every output on the given arrays."""
-        return self.bind(args, grad_req="null").forward()
-
-    # ---- operators ---------------------------------------------------------
-    @property
-    def T(self) -> Symbol:
-        return _api().transpose(self)
-
-    def __neg__(self) -> Symbol:
-        return _api().negative(self)
-
-    def __pos__(self) -> Symbol:
-        return self
-
-    def __abs__(self) -> Symbol:
-        return _api().abs(self)
-
-    def __add__(self, other: Any) -> Symbol:
-        return _api().binary_operator("add", self, other, "_plus", "_plusscalar")
-
-    def __radd__(self, other: Any) -> Symbol:
-        return _api().binary_operator("add", other, self, "_plus", "_plusscalar")
-
-    def __sub__(self, other: Any) -> Symbol:
-        return _api().binary_operator("subtract", self, other, "_minus", "_minusscalar")
-
-    def __rsub__(self, other: Any) -> Symbol:
-        return _api().binary_operator("subtract", other, self, "_minus", "_rminusscalar")
-
-    def __mul__(self, other: Any) -> Symbol:
-        return _api().binary_operator("multiply", self, other, "_mul", "_mulscalar")
-
-    def __rmul__(self, other: Any) -> Symbol:
-        return _api().binary_operator("multiply", other, self, "_mul", "_mulscalar")
-
-    def __truediv__(self, other: Any) -> Symbol:
-        return _api().binary_operator("divide", self, other, "_div", "_divscalar")
-
-    def __rtruediv__(self, other: Any) -> Symbol:
-        return _api().binary_operator("divide", other, self, "_div", "_rdivscalar")
-
-    def __pow__(self, other: Any) -> Symbol:
-        return _api().binary_operator("power", self, other, "_power", "_powerscalar")
-
-    def __rpow__(self, other: Any) -> Symbol:
-        return _api().binary_operator("power", other, self, "_power", "_rpowerscalar")
-
-    def __matmul__(self, other: Any) -> Symbol:
-        return _api().matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Symbol:
-        return _api().matmul(other, self)
-
-    def __lt__(self, other: Any) -> Symbol:
-        return _api().binary_operator("less", self, other, "_lesser", "_lesserscalar")
-
-    def __le__(self, other: Any) -> Symbol:
-        return _api().binary_operator("less_equal", self, other, "_lesser_equal", "_lesser_equalscalar")
-
-    def __gt__(self, other: Any) -> Symbol:
-        return _api().binary_operator("greater", self, other, "_greater", "_greaterscalar")
-
-    def __ge__(self, other: Any) -> Symbol:
-        return _api().binary_operator("greater_equal", self, other, "_greater_equal", "_greater_equalscalar")
-
-    def __eq__(self, other: Any) -> Symbol:  # type: ignore[override]
-        return _api().binary_operator("equal", self, other, "_equal", "_equalscalar")
-
-    def __ne__(self, other: Any) -> Symbol:  # type: ignore[override]
-        return _api().binary_operator("not_equal", self, other, "_not_equal", "_not_equalscalar")
 
 
 def normalize_shape(shape: Any) -> tuple[int, ...] | None:

@@ -19,8 +19,8 @@ from . import fpwarnings
 from .errors import ShapeError, SymgradError, user_origin
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
+from .ops.indexing import encode_index, split_index
 from .ops.registry import OPS, OpDef
-from .ops.shape import encode_index, split_index
 
 FREED = "freed"  # node.value after a backward without retain_graph
 # History of an output with zero gradient (a comparison under record()): backward gives zeros.
@@ -177,12 +177,6 @@ class NDArray:
             attached[key] = weakref.ref(self, lambda _ref: attached.pop(key, None))
         else:
             attached.pop(key, None)
-
-    def backward(self, out_grad: Any = None, retain_graph: bool = False, train_mode: bool = True) -> None:
-        """Gradients of this array (of sum(self) without out_grad) into every attached variable."""
-        from .autograd import backward
-
-        backward([self], None if out_grad is None else [out_grad], retain_graph=retain_graph, train_mode=train_mode)
 
     # ---- indexing -------------------------------------------------------------------
     def __getitem__(self, index: Any) -> NDArray:

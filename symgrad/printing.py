@@ -19,8 +19,8 @@ from sympy.printing.str import StrPrinter
 from .errors import SymgradError
 from .graph import CONST, GROUP, VAR, Symbol, topo_order
 from .ops import api
+from .ops.indexing import decode_index
 from .ops.registry import OPS
-from .ops.shape import decode_index
 
 SYMPY_OPS = {
     "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "sqrt", "sin", "cos", "tan",
@@ -412,3 +412,15 @@ _LATEX_SPECIAL = {c: "\\" + c for c in "{}$&#%_"} | {"\\": r"\textbackslash{}", 
 def _latex_name(name: str) -> str:
     """Any other variable name as escaped text: a name is data, never LaTeX markup."""
     return r"\text{" + "".join(_LATEX_SPECIAL.get(c, c) for c in name.replace("\n", " ")) + "}"
+
+
+# ---- Symbol's printing (attached here: graph.py imports nothing above it) ----
+
+
+def _symbol_latex(self: Symbol) -> str:
+    return f"$\\displaystyle {to_latex(self)}$"
+
+
+Symbol.__str__ = to_str
+Symbol._repr_latex_ = _symbol_latex
+Symbol.to_sympy = to_sympy

@@ -214,3 +214,8 @@ def _load_node(entry: dict, built: list[Symbol], where: str) -> Symbol:
         raise
     except (SymgradError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise GraphFormatError(f"{where}: op {op!r} rejects its inputs or attributes: {exc}") from None
+
+
+# Symbol's serialization methods (attached here: graph.py imports nothing above it)
+Symbol.tojson = tojson
+Symbol.save = save

@@ -1,6 +1,14 @@
 """The op registry and every op family; `register` declares user ops."""
 
-from . import elementwise, layers, linalg, nn, reduction, shape  # noqa: F401  (registration order)
+from . import (  # noqa: F401  (registration order)
+    api,  # noqa: F401 - attaches Symbol's operators and indexing
+    elementwise,
+    layers,
+    linalg,
+    nn,
+    reduction,
+    shape,
+)
 from .registry import OPS, OpDef, register
 
 __all__ = ["OPS", "OpDef", "register"]

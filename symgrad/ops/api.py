@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import SymgradError as _SymgradError
+from ..graph import GROUP as _GROUP
 from ..graph import Symbol
+from ..graph import topo_order as _topo_order
+from ..graph import variable_names as _variable_names
 from .elementwise import (  # noqa: F401
     BlockGrad,
     Cast,
@@ -44,6 +48,8 @@ from .elementwise import (  # noqa: F401
     where,
     zeros_like,
 )
+from .indexing import encode_index as _encode_index
+from .indexing import getitem, getitem_arrays, scatter_arrays  # noqa: F401
 from .layers import (  # noqa: F401
     Activation,
     BatchNorm,
@@ -65,6 +71,10 @@ from .linalg import dot, inv, logdet, matmul, swapaxes, trace, transpose  # noqa
 from .nn import log_softmax, softmax  # noqa: F401
 from .reduction import logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
 from .registry import OPS, apply
+from .registry import aux_variables as _aux_variables
+from .registry import infer_meta as _infer_meta
+from .registry import rebuild as _rebuild
+from .registry import substitute as _substitute
 from .shape import (  # noqa: F401
     Concat,
     Flatten,
@@ -73,11 +83,8 @@ from .shape import (  # noqa: F401
     concatenate,
     expand_dims,
     flatten,
-    getitem,
-    getitem_arrays,
     ones,
     reshape,
-    scatter_arrays,
     squeeze,
     stack,
     zeros,
@@ -88,3 +95,118 @@ def binary_operator(op: str, left: Any, right: Any, hint: str, scalar_hint: str)
     """`a + b` and friends: MXNet names `_plus0` for two Symbols, `_plusscalar0` with a number."""
     both = isinstance(left, Symbol) and isinstance(right, Symbol)
     return apply(OPS[op], (left, right), {}, hint=hint if both else scalar_hint)
+
+
+# ---- Symbol's operators and indexing (attached here: graph.py imports nothing above it) ----
+# name: (op, hint with two Symbols, hint with a number, reflected); the hints are MXNet's names
+_OPERATORS = {
+    "__add__": ("add", "_plus", "_plusscalar", False),
+    "__radd__": ("add", "_plus", "_plusscalar", True),
+    "__sub__": ("subtract", "_minus", "_minusscalar", False),
+    "__rsub__": ("subtract", "_minus", "_rminusscalar", True),
+    "__mul__": ("multiply", "_mul", "_mulscalar", False),
+    "__rmul__": ("multiply", "_mul", "_mulscalar", True),
+    "__truediv__": ("divide", "_div", "_divscalar", False),
+    "__rtruediv__": ("divide", "_div", "_rdivscalar", True),
+    "__pow__": ("power", "_power", "_powerscalar", False),
+    "__rpow__": ("power", "_power", "_rpowerscalar", True),
+    "__lt__": ("less", "_lesser", "_lesserscalar", False),
+    "__le__": ("less_equal", "_lesser_equal", "_lesser_equalscalar", False),
+    "__gt__": ("greater", "_greater", "_greaterscalar", False),
+    "__ge__": ("greater_equal", "_greater_equal", "_greater_equalscalar", False),
+    "__eq__": ("equal", "_equal", "_equalscalar", False),
+    "__ne__": ("not_equal", "_not_equal", "_not_equalscalar", False),
+}
+
+
+def _operator(op: str, hint: str, scalar_hint: str, reflected: bool) -> Any:
+    opdef = OPS[op]
+    if reflected:
+
+        def method(self: Symbol, other: Any) -> Symbol:
+            both = isinstance(other, Symbol)
+            return apply(opdef, (other, self), {}, hint=hint if both else scalar_hint)
+
+    else:
+
+        def method(self: Symbol, other: Any) -> Symbol:
+            both = isinstance(other, Symbol)
+            return apply(opdef, (self, other), {}, hint=hint if both else scalar_hint)
+
+    return method
+
+
+def _getitem(self: Symbol, index: Any) -> Symbol:
+    """A group's output by position or name; otherwise NumPy indexing, as a getitem node."""
+    if self.op == _GROUP:
+        if isinstance(index, str):
+            for node in self.inputs:
+                if node.name == index or f"{node.name}_output" == index:
+                    return node
+            raise _SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
+        return self.inputs[index]
+    return getitem(self, index=_encode_index(index))
+
+
+for _name, _spec in _OPERATORS.items():
+    setattr(Symbol, _name, _operator(*_spec))
+Symbol.__getitem__ = _getitem
+Symbol.__neg__ = lambda self: negative(self)
+Symbol.__pos__ = lambda self: self
+Symbol.__abs__ = lambda self: abs(self)
+Symbol.__matmul__ = lambda self, other: matmul(self, other)
+Symbol.__rmatmul__ = lambda self, other: matmul(other, self)
+Symbol.T = property(lambda self: transpose(self), doc="The transpose (all axes reversed).")
+
+
+# ---- Symbol's methods that need the registry (attached here: graph.py imports nothing above it) ----
+
+
+def _list_arguments(self: Symbol) -> list[str]:
+    """Variable names in graph order (variables of the same name are one argument, as in MXNet),
+    auxiliary states (BatchNorm's moving statistics) aside."""
+    order = _topo_order(self.outputs())
+    aux = _aux_variables(order)
+    names = _variable_names(order)
+    return [n for n in names if n not in aux] if aux else names
+
+
+def _list_auxiliary_states(self: Symbol) -> list[str]:
+    """The variables that are auxiliary states: bound through aux_states, never differentiated."""
+    return _aux_variables(_topo_order(self.outputs()))
+
+
+def _infer_shape(self: Symbol, *args: Any, **shapes: Any) -> tuple:
+    """MXNet's triple (arg_shapes, out_shapes, aux_shapes); unknown entries are None."""
+    return _infer_meta(self, "shape", args, shapes)
+
+
+def _infer_type(self: Symbol, *args: Any, **dtypes: Any) -> tuple:
+    """MXNet's triple (arg_types, out_types, aux_types) of NumPy dtypes."""
+    return _infer_meta(self, "dtype", args, dtypes)
+
+
+def _compose(self: Symbol, *args: Symbol, name: str | None = None, **kwargs: Symbol) -> Symbol:
+    """Substitute variables (by position in list_arguments, or by name) with Symbols."""
+    names = self.list_arguments()
+    if len(args) > len(names):
+        raise _SymgradError(f"compose: {len(args)} positional symbols for {len(names)} arguments {names}")
+    mapping = dict(zip(names, args))
+    for key in kwargs:
+        if key not in names:
+            raise _SymgradError(f"compose: {key!r} is not an argument of {self!r}; arguments: {names}")
+    mapping.update(kwargs)
+    return _substitute(self, mapping)
+
+
+def _replace(self: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
+    """The same op, attrs and name over new inputs (shape re-derived by the registry)."""
+    return _rebuild(self, inputs)
+
+
+Symbol.list_arguments = _list_arguments
+Symbol.list_auxiliary_states = _list_auxiliary_states
+Symbol.infer_shape = Symbol.infer_shape_partial = _infer_shape
+Symbol.infer_type = _infer_type
+Symbol.compose = _compose
+Symbol.replace = _replace

@@ -1,0 +1,262 @@
+"""Indexing ops: getitem and its gradient scatter_like, setitem, and getitem_arrays /
+scatter_arrays, whose index arrays are inputs (eager mode's `x[np.arange(n), y]`).
+
+An index is kept as data (`encode_index`): hashable, JSON-able, never evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from .registry import broadcast_shapes, register
+from .shape import sum_like
+
+Shape = tuple[int, ...]
+
+
+def encode_index(index: Any) -> tuple:
+    """A NumPy index as hashable, JSON-able data: ints, None, '...', ('slice', a, b, c), ('array', nested)."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list[Any] = []
+    for item in items:
+        if item is None or item is Ellipsis:
+            out.append(None if item is None else "...")
+        elif isinstance(item, slice):
+            out.append(("slice", _opt_int(item.start), _opt_int(item.stop), _opt_int(item.step)))
+        elif isinstance(item, (bool, np.bool_)):
+            raise ShapeError("indexing with a Python bool is not supported; use an array of indices")
+        elif isinstance(item, (int, np.integer)):
+            out.append(int(item))
+        elif isinstance(item, (list, tuple, np.ndarray)) or hasattr(item, "_is_ndarray"):
+            arr = np.asarray(item)
+            if arr.dtype == bool:
+                arr = np.nonzero(arr)[0] if arr.ndim == 1 else None
+                if arr is None:
+                    raise ShapeError("only 1-d boolean masks can be used as indices")
+            if arr.dtype.kind not in "iu":
+                raise ShapeError(f"index arrays must hold integers, got dtype {arr.dtype}")
+            out.append(("array", _to_tuple(arr.tolist())))
+        else:
+            raise ShapeError(f"unsupported index {item!r}: use ints, slices, None, ... or integer arrays")
+    return tuple(out)
+
+
+def _opt_int(v: Any) -> int | None:
+    if v is None:
+        return None
+    if not isinstance(v, (int, np.integer)):
+        raise ShapeError(f"slice bounds must be ints, got {v!r}")
+    return int(v)
+
+
+def _to_tuple(v: Any) -> Any:
+    return tuple(_to_tuple(x) for x in v) if isinstance(v, list) else v
+
+
+def decode_index(key: tuple) -> tuple:
+    """encode_index's data back to a NumPy index."""
+    out: list[Any] = []
+    for item in key:
+        if item == "...":
+            out.append(Ellipsis)
+        elif isinstance(item, (tuple, list)) and item and item[0] == "slice":
+            out.append(slice(*item[1:]))
+        elif isinstance(item, (tuple, list)) and item and item[0] == "array":
+            out.append(np.array(item[1], dtype=np.intp))
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _normalize_index(attrs: dict) -> dict:
+    attrs["index"] = canonical_index(attrs["index"])
+    return attrs
+
+
+def canonical_index(key: Any) -> tuple:
+    """encode_index's data (or its JSON lists) checked and as tuples; rejects anything else."""
+    if not isinstance(key, (list, tuple)):
+        raise ShapeError(f"an index must be a list of items, got {type(key).__name__}")
+    out: list[Any] = []
+    for item in key:
+        if item is None or item == "..." or (isinstance(item, int) and not isinstance(item, bool)):
+            out.append(item)
+        elif isinstance(item, (list, tuple)) and len(item) == 4 and item[0] == "slice":
+            out.append(("slice", *(_opt_int(v) for v in item[1:])))
+        elif isinstance(item, (list, tuple)) and len(item) == 2 and item[0] == "array":
+            arr = np.asarray(item[1])
+            if arr.dtype.kind not in "iu" and arr.size:
+                raise ShapeError(f"index arrays must hold integers, got {item[1]!r}")
+            out.append(("array", _to_tuple(arr.astype(np.intp).tolist())))
+        else:
+            raise ShapeError(f"unsupported index item {item!r}")
+    return tuple(out)
+
+
+def _getitem_shape(x: Shape, index: tuple) -> Shape:
+    try:
+        return np.broadcast_to(np.empty((), dtype=np.int8), x)[index].shape
+    except IndexError as exc:
+        raise ShapeError(f"index {index!r} does not fit shape {x}: {exc}") from None
+
+
+def _scatter_add_impl(g: Any, like: Any, index: tuple) -> np.ndarray:
+    out = np.zeros(np.shape(like), dtype=np.result_type(g))
+    np.add.at(out, index, g)  # repeated indices add up, as the chain rule says
+    return out
+
+
+_INDEX = {"index": ()}
+_prepare_index = lambda a: {"index": decode_index(a["index"])}  # noqa: E731
+
+getitem = register(
+    "getitem",
+    lambda x, index: np.asarray(x)[index],
+    shape=lambda x, index: _getitem_shape(x, decode_index(index)),
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, index: [scatter_like(g, x, index=index)],
+    arity=1,
+    attrs=_INDEX,
+    normalize=_normalize_index,
+    prepare=_prepare_index,
+    hint="slice",
+)
+scatter_like = register(
+    "scatter_like",
+    _scatter_add_impl,
+    shape=lambda g, like, index: like,
+    dtype=lambda g, like, **_: np.result_type(g),
+    grad=lambda gg, out, g, like, index: [getitem(gg, index=index), None],
+    shape_of=1,
+    arity=2,
+    attrs=_INDEX,
+    normalize=_normalize_index,
+    prepare=_prepare_index,
+    aliases=(),
+)
+
+
+# ---- indexing with index arrays as inputs (eager mode's x[np.arange(n), y]) -------------------
+# The index arrays are op inputs, not attributes: a loop whose index changes every step records
+# one structure, so autograd reuses one backward plan. `index` is encode_index's data with an
+# ('input', k) item where the k-th index array goes.
+
+
+def split_index(items: tuple) -> tuple[tuple, list[np.ndarray]]:
+    """A NumPy index as (template with ('input', k) items, the integer index arrays)."""
+    template: list[Any] = []
+    arrays: list[np.ndarray] = []
+    for item in items:
+        if isinstance(item, (list, np.ndarray)):
+            arr = np.asarray(item)
+            if arr.dtype == bool:
+                if arr.ndim != 1:
+                    raise ShapeError("only 1-d boolean masks can be used as indices")
+                arr = np.nonzero(arr)[0]
+            if arr.dtype.kind not in "iu" and arr.size:
+                raise ShapeError(f"index arrays must hold integers, got dtype {arr.dtype}")
+            template.append(("input", len(arrays)))
+            arrays.append(arr.astype(np.intp, copy=False))
+        else:
+            template.extend(encode_index((item,)))
+    return tuple(template), arrays
+
+
+def _with_arrays(template: tuple, arrays: Sequence[Any]) -> tuple:
+    """The NumPy index: the template decoded, with its ('input', k) items replaced by arrays[k]."""
+    return tuple(
+        arrays[item[1]] if isinstance(item, tuple) and item[0] == "input" else decoded
+        for item, decoded in zip(template, decode_index(template))
+    )
+
+
+def _normalize_template(attrs: dict) -> dict:
+    key = attrs["index"]
+    if not isinstance(key, (list, tuple)):
+        raise ShapeError(f"an index must be a list of items, got {type(key).__name__}")
+    out: list[Any] = []
+    for item in key:
+        is_input = isinstance(item, (list, tuple)) and len(item) == 2 and item[0] == "input"
+        if is_input and isinstance(item[1], int) and not isinstance(item[1], bool) and item[1] >= 0:
+            out.append(("input", item[1]))
+        else:
+            out.extend(canonical_index([item]))
+    attrs["index"] = tuple(out)
+    return attrs
+
+
+def _gather_shape(x: Shape, *array_shapes: Shape, index: tuple) -> Shape:
+    return _getitem_shape(x, _with_arrays(index, [np.zeros(s, np.intp) for s in array_shapes]))
+
+
+def _scatter_arrays_impl(g: Any, like: Any, *arrays: Any, index: tuple) -> np.ndarray:
+    out = np.zeros(np.shape(like), dtype=np.result_type(g))
+    np.add.at(out, _with_arrays(index, arrays), g)  # repeated indices add up, as the chain rule says
+    return out
+
+
+getitem_arrays = register(
+    "getitem_arrays",
+    lambda x, *arrays, index: np.asarray(x)[_with_arrays(index, arrays)],
+    shape=_gather_shape,
+    dtype=lambda x, *_, **__: np.result_type(x),
+    grad=lambda g, out, x, *arrays, index: [scatter_arrays(g, x, *arrays, index=index)] + [None] * len(arrays),
+    arity=None,
+    attrs=_INDEX,
+    normalize=_normalize_template,
+    hint="slice",
+    aliases=(),  # an index array makes NumPy copy
+)
+scatter_arrays = register(
+    "scatter_arrays",
+    _scatter_arrays_impl,
+    shape=lambda g, like, *arrays, index: like,
+    dtype=lambda g, like, *_, **__: np.result_type(g),
+    grad=lambda gg, out, g, like, *arrays, index: (
+        [getitem_arrays(gg, *arrays, index=index), None] + [None] * len(arrays)
+    ),
+    shape_of=1,
+    arity=None,
+    attrs=_INDEX,
+    normalize=_normalize_template,
+    aliases=(),
+)
+
+
+def _setitem_impl(x: Any, value: Any, index: tuple) -> np.ndarray:
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    out[index] = value
+    return out
+
+
+def _setitem_shape(x: Shape, value: Shape, index: tuple) -> Shape:
+    target = _getitem_shape(x, decode_index(index))
+    try:
+        broadcast_to_check = broadcast_shapes(value, target)
+    except ValueError:
+        raise ShapeError(f"cannot assign shape {value} to the indexed part of shape {target}") from None
+    if broadcast_to_check != target:
+        raise ShapeError(f"cannot assign shape {value} to the indexed part of shape {target}")
+    return x
+
+
+setitem = register(
+    "setitem",
+    _setitem_impl,
+    shape=_setitem_shape,
+    dtype=lambda x, value, **_: np.result_type(x, value),
+    grad=lambda g, out, x, value, index: [
+        setitem(g, 0, index=index),
+        sum_like(getitem(g, index=index), value),
+    ],
+    shape_of=0,
+    arity=2,
+    attrs=_INDEX,
+    normalize=_normalize_index,
+    prepare=_prepare_index,
+    aliases=(),
+)
