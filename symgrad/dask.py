@@ -35,7 +35,7 @@ def require_dask() -> Any:
     """The dask.array module, or a SymgradError saying how to install it."""
     try:
         import dask.array as da
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:  # tested with the import blocked (tests/test_optional_deps.py)
         raise SymgradError(INSTALL_HINT) from exc
     return da
 
