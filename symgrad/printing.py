@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from .errors import SymgradError
-from .graph import CONST, GROUP, VAR, Symbol, topo_order
+from .graph import CONST, GROUP, VAR, Symbol, is_const, topo_order
 from .ops import api
 from .ops.indexing import decode_index
 from .ops.registry import OPS
@@ -47,8 +48,19 @@ def format_number(v: Any) -> str:
             return "-0.0"  # not "0": x/-0.0 is -inf
         if v.is_integer() and abs(v) < 1e15:
             return str(int(v))
-        return repr(v)
+        fraction = small_fraction(v)
+        text = repr(v)
+        return f"{fraction[0]}/{fraction[1]}" if fraction and len(text) > 8 else text  # 2/3, not 0.666...
     return str(v)
+
+
+def small_fraction(v: float, largest: int = 1000) -> tuple[int, int] | None:
+    """(p, q) with q <= largest when the float v is the double nearest p/q (0.02 is 1/50), else None."""
+    if not math.isfinite(v) or v == 0:
+        return None
+    fraction = Fraction(v).limit_denominator(largest)
+    p, q = fraction.numerator, fraction.denominator
+    return (p, q) if q > 1 and abs(p) < largest * q and p / q == v else None
 
 
 def format_const(value: Any) -> str:
@@ -135,12 +147,16 @@ class GraphPrinter:
             return format_name(node.name), _ATOM
         if op == CONST:
             text = format_const(node.attrs["value"])
-            return text, (_ATOM if not text.startswith("-") else 3)
+            return text, (3 if text.startswith("-") else 2 if "/" in text else _ATOM)  # 2/3 is a quotient
         if op in _BINARY:
             sym, prec = _BINARY[op]
             a, b = node.inputs
             if op == "power":
                 return f"{self.arg(a, _ATOM)}**{self.arg(b, _ATOM)}", prec
+            if op == "multiply" and _reciprocal(a) is not None:  # 0.02*x as x/50
+                n = _reciprocal(a)
+                text = f"{self.arg(b, 2)}/{abs(n)}"
+                return (f"-{text}", 3) if n < 0 else (text, 2)
             right_prec = prec + 1 if op in ("subtract", "divide") else prec
             left = self.arg(a, prec if op != "multiply" or not _is_neg_const(a) else 3)
             return f"{left}{sym}{self.arg(b, right_prec)}", prec
@@ -157,14 +173,20 @@ class GraphPrinter:
             return f"{self.arg(node.inputs[0], _ATOM)}[{format_index(node.attrs['index'])}]", _ATOM
         if op == "broadcast_to" and node.inputs[0].op == CONST and node.inputs[0].shape == ():
             return format_const(np.full(node.attrs["shape"], node.inputs[0].attrs["value"])), _ATOM
-        if op == "broadcast_like" and node.inputs[0].op == CONST and node.inputs[0].shape == ():
-            value = node.inputs[0].attrs["value"]
-            if node.shape:
-                return format_const(np.full(node.shape, value)), _ATOM
+        if op == "broadcast_like" and node.inputs[0].shape == ():
+            g = node.inputs[0]
+            if g.op == CONST and node.shape:
+                return format_const(np.full(node.shape, g.attrs["value"])), _ATOM
             ones = f"ones_like({self.text[id(node.inputs[1])][0]})"
-            return (ones, _ATOM) if value == 1 else (f"{self.arg(node.inputs[0], 2)}*{ones}", 2)
+            if g.op == "divide" and is_const(g.inputs[0], 1):
+                return f"{ones}/{self.arg(g.inputs[1], 3)}", 2  # the mean's 1/size(x), spread over x
+            return (ones, _ATOM) if is_const(g, 1) else (f"{self.arg(g, 2)}*{ones}", 2)
         if op in ("zeros", "ones"):
             return f"{op}({node.attrs['shape']})", _ATOM
+        if op == "reduce_size":
+            axis = node.attrs["axis"]
+            shown = "" if axis is None else f", axis={axis[0] if len(axis) == 1 else axis}"
+            return f"size({self.text[id(node.inputs[0])][0]}{shown})", _ATOM
         args = [self.text[id(i)][0] for i in node.inputs]
         opdef = OPS.get(op)
         defaults = opdef.attr_defaults if opdef else {}
@@ -186,6 +208,17 @@ class GraphPrinter:
             return body
         where = "\n".join(f"  {name} = {text}" for name, text in self.temps)
         return f"{body}\n where\n{where}"
+
+
+def _reciprocal(node: Symbol) -> int | None:
+    """n when node is the weak scalar constant 1/n for an integer |n| > 1 that is not a power of 2
+    (0.02 is 1/50, 0.5 stays 0.5: a binary fraction reads as well as a decimal)."""
+    if node.op != CONST or node.dtype is not None or not isinstance(node.attrs["value"], float):
+        return None
+    fraction = small_fraction(node.attrs["value"], largest=10**6)
+    if not fraction or abs(fraction[0]) != 1 or fraction[1] & (fraction[1] - 1) == 0:
+        return None
+    return fraction[1] * fraction[0]
 
 
 def _is_neg_const(node: Symbol) -> bool:

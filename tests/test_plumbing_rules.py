@@ -5,6 +5,7 @@ import pytest
 
 from symgrad import sym
 from symgrad.graph import CONST, VAR, topo_order
+from symgrad.ops import reduction as red
 from symgrad.ops import shape as shp
 from symgrad.ops.registry import OPS
 
@@ -50,6 +51,9 @@ CASES = [  # (rule, expression, shapes bound, printed form after simplify or Non
     ("broadcast_like_noop", shp.broadcast_like(shp.sum_like(x * y, y), y), {"x": (4, 3), "y": (3,)}, None),
     ("reshape_like_noop", shp.reshape_like(x * y, y * x), {"x": (4, 3), "y": (3,)}, "x*y"),
     ("multiply_divide", 2 * ((0.5 / y) * x), {"x": (5,), "y": (5,)}, "x/y"),
+    ("add_negative", x + (-3.0) * y, {"x": (5,), "y": (5,)}, "x - 3*y"),
+    ("subtract_identities", x - (-3.0) * y, {"x": (5,), "y": (5,)}, "x + 3*y"),
+    ("reduce_size_of_leaf", sym.sum(x) / red.reduce_size((x + y) ** 2), {"x": (4, 3), "y": (3,)}, None),
     ("reshaped_fill", sym.expand_dims(sym.ones_like(x), axis=0) * sym.expand_dims(x, axis=0), {"x": (5,)}, None),
 ]
 

@@ -92,3 +92,29 @@ def test_a_deep_chain_gradient_prints_with_temporaries_not_as_a_swollen_tree():
     assert len(eight) < 2.5 * len(four) < 6.25 * len(two)  # grows with the depth, not exponentially
     x = sym.var("x")
     assert str(sym.grad(sym.exp(sym.sin(x)) * sym.sin(x), x)) == "(sin(x) + 1)*exp(sin(x))*cos(x)"
+
+
+def test_exact_small_fractions_print_as_fractions():
+    X, w = sym.var("X", shape=(50, 3)), sym.var("w", shape=(3, 10))
+    assert str(sym.simplify(0.02 * X)) == "X/50"
+    assert str(sym.simplify(-0.02 * X)) == "-X/50"
+    assert str(sym.simplify((2 / 3) * sym.dot(X, w))) == "2/3*dot(X, w)"
+    assert str(sym.simplify(X ** (2 / 3))) == "X**(2/3)"
+    assert str(sym.simplify(0.5 * sym.dot(X, w))) == "0.5*dot(X, w)"  # a binary fraction reads well as it is
+    assert str(sym.simplify(0.1234 * X)) == "0.1234*X"  # not a small fraction: as written
+    value = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(sym.simplify(0.02 * sym.var("v")).eval(v=value)[0], 0.02 * value)
+
+
+def test_sizes_print_as_size_and_the_mean_gradient_as_ones_over_size():
+    z = sym.var("z")
+    assert str(sym.grad(sym.mean(z), z)) == "ones_like(z)/size(z)"
+    X, w, b, y = sym.var("X"), sym.var("w"), sym.var("b"), sym.var("y")
+    text = str(sym.grad(sym.mean((sym.dot(X, w) + b - y) ** 2), w))
+    assert "size(t0)" in text and "reduce_size" not in text and "broadcast_like" not in text, text
+
+
+def test_subtracting_a_negative_multiple_prints_as_adding_it():
+    OH, X, w = sym.var("OH", shape=(50, 10)), sym.var("X", shape=(50, 3)), sym.var("w", shape=(3, 10))
+    text = str(sym.grad(-sym.mean(sym.sum(OH * sym.log_softmax(sym.dot(X, w), axis=-1), axis=1)), w))
+    assert "- -" not in text and "+ -" not in text and "0.02" not in text, text

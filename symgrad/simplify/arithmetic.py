@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,14 +50,22 @@ def add_zero(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("add", needs=("negative",))
+@rewrites("add", needs=("negative", "multiply"))
 def add_negative(node: Symbol, s: Simplifier) -> Symbol | None:
-    """x + (-y) -> x - y, (-x) + y -> y - x"""
+    """x + (-y) -> x - y, (-x) + y -> y - x, x + (c*y) -> x - (-c)*y for c < 0 (negation is exact)"""
     a, b = node.inputs
     if b.op == "negative":
         return a - b.inputs[0]
     if a.op == "negative":
         return b - a.inputs[0]
+    return _minus_scaled(ew.subtract, a, b)
+
+
+def _minus_scaled(op: Callable, a: Symbol, b: Symbol) -> Symbol | None:
+    """op(a, (-c)*t) for b = c*t with a weak c < 0 (a - c*t is a + (-c)*t to the bit), else None."""
+    c, t = _coef_term(b)
+    if b.op == "multiply" and t is not b and isinstance(c, (int, float)) and c < 0:
+        return op(a, _scaled(-c, t))
     return None
 
 
@@ -195,9 +204,10 @@ def _promotes_to(x: Symbol, y: Symbol) -> bool:
     return x.dtype is not None and y.dtype is not None and np.result_type(x.dtype, y.dtype) == y.dtype
 
 
-@rewrites("subtract", needs=(CONST, "negative"))
+@rewrites("subtract", needs=(CONST, "negative", "multiply"))
 def subtract_identities(node: Symbol, s: Simplifier) -> Symbol | None:
-    """x - 0.0 -> x, -0.0 - x -> -x, x - (-y) -> x + y (signed zeros as in add_zero)"""
+    """x - 0.0 -> x, -0.0 - x -> -x, x - (-y) -> x + y, x - c*y -> x + (-c)*y for c < 0 (signed
+    zeros as in add_zero)"""
     a, b = node.inputs
     if _identity_const(b, a, 0) and _zero_keeps_sign(b, a, negative=False):
         return a
@@ -205,7 +215,7 @@ def subtract_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         return ew.negative(b)
     if b.op == "negative":
         return a + b.inputs[0]
-    return None
+    return _minus_scaled(ew.add, a, b)
 
 
 @rewrites("subtract", finite=True)

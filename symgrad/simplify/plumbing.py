@@ -123,12 +123,17 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("reduce_size")
 def reduce_size_of_leaf(node: Symbol, s: Simplifier) -> Symbol | None:
-    """reduce_size(x**2) -> reduce_size(x): an elementwise expression of one array has its shape"""
+    """reduce_size(x**2) -> reduce_size(x): an elementwise expression of one array has its shape; so has
+    a product whose other factors broadcast into one of them"""
     (x,) = node.inputs
     leaves = broadcast_leaves(x)
     if leaves is not None and len(leaves) == 1 and x.op not in (VAR, CONST):
         (leaf,) = leaves
         return None if leaf is x else red.reduce_size(leaf, axis=node.attrs["axis"])
+    if x.op in ("power", "multiply", "divide", "add", "subtract"):  # (a + b)**2 has a + b's shape
+        for i, u in enumerate(x.inputs):
+            if all(covered_by(v, u) for v in x.inputs[:i] + x.inputs[i + 1 :]):
+                return red.reduce_size(u, axis=node.attrs["axis"])
     return None
 
 
