@@ -332,6 +332,6 @@ def jacobian(y: Symbol, x: Any, simplify: bool = True) -> Symbol:
     size = 1
     for d in y.shape:
         size *= d
-    flat = shp.reshape(y, shape=(size,))
+    flat = shp.reshape_to(y, (size,))
     rows = [grad(flat[i], target, simplify=simplify) for i in range(size)]
-    return shp.reshape(shp.stack(rows, axis=0), shape=y.shape + target.shape)
+    return shp.reshape_to(shp.stack(rows, axis=0), y.shape + target.shape)

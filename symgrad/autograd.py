@@ -350,8 +350,15 @@ custom_function_grad = register(
 )
 
 
-def _ndarray_backward(self: NDArray, out_grad: Any = None, retain_graph: bool = False, train_mode: bool = True) -> None:
-    """Gradients of this array (of sum(self) without out_grad) into every attached variable."""
+def _ndarray_backward(
+    self: NDArray, out_grad: Any = None, retain_graph: bool = False, train_mode: bool = True, gradient: Any = None
+) -> None:
+    """Gradients of this array (of sum(self) without out_grad) into every attached variable;
+    `gradient=` is PyTorch's name for out_grad."""
+    if gradient is not None:
+        if out_grad is not None:
+            raise AutogradError("backward: give out_grad or PyTorch's gradient=, not both")
+        out_grad = gradient
     backward([self], None if out_grad is None else [out_grad], retain_graph=retain_graph, train_mode=train_mode)
 
 

@@ -10,9 +10,10 @@ from .errors import BindError
 
 
 def as_array(value: Any, name: str) -> np.ndarray:
-    """The NumPy array bound as argument `name` (an NDArray's copy), refusing what is not real numbers."""
+    """The NumPy array bound as argument `name` (an NDArray's own, by reference as MXNet binds it),
+    refusing what is not real numbers."""
     if hasattr(value, "_is_ndarray"):
-        value = value.asnumpy()
+        value = value._data
     try:
         arr = np.asarray(value)
     except ValueError as exc:  # a ragged list

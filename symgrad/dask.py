@@ -75,7 +75,9 @@ class DaskExecutor:
         # Dask arrays are immutable: no writing into dead buffers (out=) on this path.
         self._compiled, self._constants = compile_binding(symbol, shapes, dtypes, self._grad_names, reuse_buffers=False)
         _check_dask_forms(self._compiled)
-        self.grad_dict: dict[str, Any] = {n: np.zeros(shapes[n], dtypes[n]) for n in self._grad_names}
+        self.grad_dict: dict[str, Any] = {  # None for grad_req="null", as MXNet
+            n: np.zeros(shapes[n], dtypes[n]) if n in self._add else None for n in names
+        }
         self.outputs: list[Any] = []
         self._saved: tuple | None = None
 
@@ -134,7 +136,7 @@ def _chunk_partial(graph_json: str, wrt: tuple, params: dict, block: dict, weigh
     ex = symbol.bind(args, grad_req={n: ("write" if n in wrt else "null") for n in symbol.list_arguments()})
     (loss,) = ex.forward(is_train=True)
     ex.backward()
-    return float(loss) * weight, [ex.grad_dict[n] * weight for n in wrt]
+    return float(loss) * weight, [np.asarray(ex.grad_dict[n]) * weight for n in wrt]
 
 
 def _add_partials(a: tuple, b: tuple) -> tuple:

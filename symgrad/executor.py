@@ -55,14 +55,14 @@ class Executor:
         aux_names = aux_variables(order)
         names = [n for n in every if n not in aux_names]
         given = bound_args(args, names)
-        self.arg_dict = {n: as_array(given[n], n) for n in names}
+        args = {n: as_array(given[n], n) for n in names}
         aux = per_arg(aux_states, aux_names, "aux_states")
         missing = [n for n in aux_names if n not in aux]
         if missing:
             raise BindError(
                 f"bind: no array for auxiliary state {missing[0]!r}; pass aux_states={{...}} for {aux_names}"
             )
-        self.aux_dict = {n: as_array(aux[n], n) for n in aux_names}  # kept by reference: BatchNorm updates them
+        aux_arrays = {n: as_array(aux[n], n) for n in aux_names}  # kept by reference: BatchNorm updates them
         if isinstance(grad_req, str):
             reqs = dict.fromkeys(names, grad_req)
         else:
@@ -73,11 +73,11 @@ class Executor:
                 raise BindError(f"grad_req for {n!r} is {r!r}; use one of {GRAD_REQS}")
         self._grad_req = reqs
         grads = per_arg(args_grad, names, "args_grad")
-        self.grad_dict: dict[str, np.ndarray] = {}
+        grad_arrays: dict[str, np.ndarray] = {}
         for n in names:
             if reqs[n] == "null":
                 continue
-            arr = self.arg_dict[n]
+            arr = args[n]
             if arr.dtype.kind != "f":
                 raise BindError(
                     f"argument {n!r} has integer dtype {arr.dtype} but its gradient is requested; "
@@ -92,40 +92,51 @@ class Executor:
                         f"args_grad[{n!r}] must be a writeable float array (gradients are written into it),"
                         f" got {'a read-only ' if not g.flags.writeable else ''}{g.dtype} array"
                     )
-                self.grad_dict[n] = g
+                grad_arrays[n] = g
             else:
-                self.grad_dict[n] = np.zeros_like(arr)
+                grad_arrays[n] = np.zeros_like(arr)
         self._names = names
-        values = {**self.arg_dict, **self.aux_dict}
+        values = {**args, **aux_arrays}
         shapes = {n: a.shape for n, a in values.items()}
         dtypes = {n: a.dtype for n, a in values.items()}
         grad_names = [n for n in names if reqs[n] != "null"]
         self._compiled, constants = compile_binding(symbol, shapes, dtypes, grad_names, order=order)
+        self._args = args
         self._arg_list = [values[n] for n in every] + list(constants)  # the plan's inputs
-        self._writes = [(self.grad_dict[n], reqs[n] == "add") for n in grad_names]
-        self._targets = self._write_targets(grad_names, reqs)
+        self._writes = [(grad_arrays[n], reqs[n] == "add") for n in grad_names]
+        self._targets = self._write_targets(grad_names, reqs, grad_arrays)
         self._saved: tuple | None = None
         self._fused = False  # the last forward(is_train=True) computed the gradients too
         self._n_out = len(self._compiled.out_shapes)
         self._out_dtypes = self._compiled.out_dtypes
-        self.outputs: list[np.ndarray] = []
         self._aliased: list[int] | None = None
+        # MXNet's views, as NDArrays made once here: each shares memory with the bound array, and
+        # each output's array is the one the plan returned (no copy per call)
+        from .nd import NDArray
 
-    # MXNet's views
+        self.arg_dict: dict[str, NDArray] = {n: NDArray(a) for n, a in args.items()}
+        self.aux_dict: dict[str, NDArray] = {n: NDArray(a) for n, a in aux_arrays.items()}
+        self.grad_dict: dict[str, NDArray | None] = {
+            n: NDArray(grad_arrays[n]) if n in grad_arrays else None for n in names
+        }
+        self.outputs: list[NDArray] = [
+            NDArray(np.zeros(shape, dtype)) for shape, dtype in zip(self._compiled.out_shapes, self._out_dtypes)
+        ]
+
     @property
-    def arg_arrays(self) -> list[np.ndarray]:
+    def arg_arrays(self) -> list[Any]:
         return [self.arg_dict[n] for n in self._names]
 
     @property
-    def grad_arrays(self) -> list[np.ndarray | None]:
-        return [self.grad_dict.get(n) for n in self._names]
+    def grad_arrays(self) -> list[Any]:
+        return [self.grad_dict[n] for n in self._names]
 
     @property
-    def output_dict(self) -> dict[str, np.ndarray]:
+    def output_dict(self) -> dict[str, Any]:
         return dict(zip(self._symbol.list_outputs(), self.outputs))
 
     @property
-    def aux_arrays(self) -> list[np.ndarray]:
+    def aux_arrays(self) -> list[Any]:
         return list(self.aux_dict.values())
 
     def plan_stats(self) -> dict[str, int]:
@@ -148,8 +159,10 @@ class Executor:
             stats["backward_peak_bytes"] = c.backward.peak_bytes
         return stats
 
-    def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[np.ndarray]:
-        """Run the forward program; new_args are copied into the bound arrays first."""
+    def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[Any]:
+        """Run the forward program; new_args are copied into the bound arrays first.
+
+        Returns `outputs`, the same NDArrays each call, now holding this call's results."""
         if new_args:
             self._copy_in(new_args)
         train = self._compiled.train if is_train else None
@@ -162,7 +175,7 @@ class Executor:
             noted = fpwarnings.stop(noting)
             TRAINING.reset(mode)
         n_out = self._n_out
-        self.outputs = outputs = [
+        outputs = [
             r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
             for r, d in zip(results[:n_out], self._out_dtypes)
         ]
@@ -174,18 +187,20 @@ class Executor:
             ]
         for i in self._aliased:  # so writing into an output changes no argument and no other output
             outputs[i] = outputs[i].copy()
+        for wrapper, array in zip(self.outputs, outputs):
+            wrapper._data = array
         self._saved = results[n_out:] if is_train else None
         self._fused = train is not None
         if noted is not None:
             named = [(f"output {n!r}", o) for n, o in zip(self._symbol.list_outputs(), outputs)]
             if train is not None:  # the fused pass computed the gradients as well
-                named += [(f"the gradient of {n!r}", g) for n, g in zip(self.grad_dict, self._saved)]
+                named += [(f"the gradient of {n!r}", g) for n, g in zip(self._compiled.grad_names, self._saved)]
             fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
-        return outputs
+        return self.outputs
 
     def _copy_in(self, new_args: dict[str, Any]) -> None:
         for name, value in new_args.items():
-            target = self.arg_dict.get(name)
+            target = self._args.get(name)
             if target is None:
                 raise BindError(f"forward: {name!r} is not an argument; arguments: {self._names}")
             value = as_array(value, name)
@@ -228,10 +243,12 @@ class Executor:
             noted = fpwarnings.stop(noting)
         self._write_grads(grads)
         if noted is not None:
-            named = ((f"the gradient of {n!r}", g) for n, g in self.grad_dict.items())
+            named = ((f"the gradient of {n!r}", g) for n, (g, _) in zip(self._compiled.grad_names, self._writes))
             fpwarnings.warn_if_spoilt(noted, named, "the backward pass")
 
-    def _write_targets(self, grad_names: list[str], reqs: dict[str, str]) -> list[np.ndarray | None]:
+    def _write_targets(
+        self, grad_names: list[str], reqs: dict[str, str], grad_arrays: dict[str, np.ndarray]
+    ) -> list[np.ndarray | None]:
         """The gradient arrays the backward program may write into directly ('write' only).
 
         Its steps write with `out=`, which needs a C-contiguous array of the gradient's
@@ -241,7 +258,7 @@ class Executor:
         program = self._compiled.backward
         if program is None or not program.writes_into:
             return []
-        arrays = [self.grad_dict[n] for n in grad_names]
+        arrays = [grad_arrays[n] for n in grad_names]
         targets: list[np.ndarray | None] = []
         for i, (n, g) in enumerate(zip(grad_names, self._compiled.grad_dtypes)):
             t = arrays[i]

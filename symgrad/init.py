@@ -28,7 +28,7 @@ class Initializer(ABC):
         """Fill arr in place according to name (MXNet's `init(InitDesc(name), arr)`)."""
         name = str(name)
         if not isinstance(arr, np.ndarray) and hasattr(arr, "_is_ndarray"):
-            arr = arr.asnumpy()
+            arr = np.asarray(arr)  # the NDArray's own buffer, filled in place
         if name.endswith(_ZEROS):
             arr[...] = 0
         elif name.endswith(_ONES):

@@ -8,6 +8,7 @@ Symbol node holding its value, so what `record()` captures is a Symbol graph tha
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import weakref
@@ -19,8 +20,10 @@ from . import fpwarnings
 from .errors import ShapeError, SymgradError, user_origin
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
+from .ops.api import MXNET_ALIASES
 from .ops.indexing import encode_index, split_index
 from .ops.registry import OPS, OpDef
+from .ops.shape import shape_method
 
 FREED = "freed"  # node.value after a backward without retain_graph
 # History of an output with zero gradient (a comparison under record()): backward gives zeros.
@@ -68,7 +71,6 @@ class NDArray:
     """An n-dimensional array (a NumPy array inside) that autograd can record."""
 
     __slots__ = ("_data", "_node", "_grad", "_grad_req", "__weakref__")
-    __array_ufunc__ = None  # NumPy scalars on the left defer to our reflected operators
     __hash__ = object.__hash__
     _is_ndarray = True
 
@@ -115,6 +117,17 @@ class NDArray:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self._data if dtype is None else self._data.astype(dtype)
 
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy ufuncs on NDArrays: one that is a symgrad op (`2.0 * x` with a NumPy scalar on the left,
+        np.exp(x)) runs as that op, recorded; any other (np.isnan(x), out=, .reduce) computes on the
+        arrays inside and gives NumPy's result."""
+        op = _ufunc_ops().get(ufunc) if method == "__call__" and not kwargs else None
+        if op is not None:
+            return call(OPS[op], inputs, {})
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o._data if isinstance(o, NDArray) else o for o in kwargs["out"])
+        return getattr(ufunc, method)(*(x._data if isinstance(x, NDArray) else x for x in inputs), **kwargs)
+
     def asscalar(self) -> Any:
         if self._data.size != 1:
             raise SymgradError(f"asscalar needs an array of size 1, got shape {self.shape}")
@@ -138,6 +151,10 @@ class NDArray:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __iter__(self) -> Any:
+        """The rows x[0], x[1], ... (as MXNet iterates an NDArray)."""
+        return (self[i] for i in range(len(self._data)))
+
     def __repr__(self) -> str:
         dims = "x".join(str(d) for d in self.shape) or "scalar"
         return f"\n{self._data}\n<NDArray {dims} @cpu(0)>"
@@ -158,6 +175,32 @@ class NDArray:
 
     def zeros_like(self) -> NDArray:
         return NDArray(np.zeros_like(self._data))
+
+    def tolist(self) -> Any:
+        """The values as nested Python lists (NumPy's tolist)."""
+        return self._data.tolist()
+
+    def numpy(self) -> np.ndarray:
+        """PyTorch's name: the NumPy array itself, sharing memory (asnumpy() copies)."""
+        return self._data
+
+    def copyto(self, other: Any) -> NDArray:
+        """Copy the values into the NDArray other (returned), or to a new array for a context."""
+        if not isinstance(other, NDArray):
+            return NDArray(self._data.copy())  # other is a context: symgrad has one, the CPU
+        if other.shape != self.shape:
+            raise ShapeError(f"copyto: cannot copy an array of shape {self.shape} into one of shape {other.shape}")
+        other[...] = self._data
+        return other
+
+    def as_in_context(self, context: Any) -> NDArray:
+        """This array: symgrad runs on the CPU only, so every array is in its context already."""
+        return self
+
+    def zero_(self) -> NDArray:
+        """PyTorch's in-place reset (x.grad.zero_()): fill with zeros, return self."""
+        self._data[...] = 0
+        return self
 
     # ---- autograd -----------------------------------------------------------------
     def attach_grad(self, grad_req: str = "write", stype: Any = None) -> None:
@@ -318,6 +361,21 @@ class NDArray:
 
 
 _INPLACE_SYMBOLS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
+_COMPARISON_UFUNCS = {
+    np.greater: "greater",
+    np.greater_equal: "greater_equal",
+    np.less: "less",
+    np.less_equal: "less_equal",
+    np.equal: "equal",
+    np.not_equal: "not_equal",
+}
+
+
+@functools.cache
+def _ufunc_ops() -> dict[np.ufunc, str]:
+    """The ops whose implementation is a NumPy ufunc, by ufunc (the comparisons wrap theirs)."""
+    ops = {opdef.impl: name for name, opdef in OPS.items() if isinstance(opdef.impl, np.ufunc) and opdef.arity}
+    return {**ops, **_COMPARISON_UFUNCS}
 
 
 def _plain_index(index: Any) -> Any:
@@ -408,6 +466,10 @@ def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
             attrs = _DEFAULT_ATTRS[opdef.name] = opdef.parse(args, kwargs)[1]
         tensors = list(args)
     else:
+        if kwargs.get("out", 0) is None or (kwargs.get("dtype", 0) is None and "dtype" not in opdef.attr_defaults):
+            # np.sum(x), np.mean(x): NumPy calls x.sum(axis=..., dtype=None, out=None)
+            drop = {"out", "dtype"} - set(opdef.attr_defaults)
+            kwargs = {k: v for k, v in kwargs.items() if not (k in drop and v is None)}
         tensors, attrs, _ = opdef.parse(args, kwargs)
     if opdef.name in ("maximum", "minimum") and _no_gradient(tensors[0]) and not _no_gradient(tensors[1]):
         tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder
@@ -444,9 +506,12 @@ def _publish(name: str, builder: Any) -> None:
     _registry.add_op_method(NDArray, builder.opdef, call)
 
 
+shape_method(NDArray, call)
 for _name, _opdef in list(OPS.items()):
     globals()[_name] = _make_eager(_opdef)
     _registry.add_op_method(NDArray, _opdef, call)
+for _name, _op in MXNET_ALIASES.items():
+    globals()[_name] = _make_eager(OPS[_op])
 _registry.on_register(_publish)
 BlockGrad = globals()["stop_gradient"]
 Concat = concatenate = globals()["concat"]
@@ -460,17 +525,19 @@ def _default_dtype(data: Any, dtype: Any) -> Any:
         return np.dtype(dtype)
     if isinstance(data, NDArray):
         return data.dtype
-    if isinstance(data, np.ndarray) and data.dtype.kind in "fiub":
-        return data.dtype
-    return np.dtype(np.float32)  # Python data defaults to float32, as in MXNet and PyTorch
+    return np.dtype(np.float32)  # as MXNet: float32 unless dtype= is given, NumPy arrays of any dtype too
 
 
 def array(data: Any, ctx: Any = None, dtype: Any = None) -> NDArray:
-    """An NDArray from Python or NumPy data (a copy)."""
+    """An NDArray from Python or NumPy data (a copy); float32 unless dtype= is given (as MXNet)."""
     raw = data._data if isinstance(data, NDArray) else data
     if np.iscomplexobj(raw):
         raise SymgradError("nd.array: complex data is not supported; symgrad computes with real arrays")
     return NDArray(np.array(raw, dtype=_default_dtype(data, dtype)))
+
+
+def waitall() -> None:
+    """MXNet's barrier for its asynchronous engine: symgrad computes eagerly, so nothing is pending."""
 
 
 def zeros(shape: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:

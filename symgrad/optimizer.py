@@ -38,6 +38,7 @@ class SGD:
 
     def update(self, index: Any, weight: np.ndarray, grad: np.ndarray, state: np.ndarray | None) -> None:
         """One step on weight, in place."""
+        weight, grad = np.asarray(weight), np.asarray(grad)  # an NDArray's own buffer, so weight changes in place
         step = grad * self.rescale_grad
         if self.clip_gradient is not None:
             np.clip(step, -self.clip_gradient, self.clip_gradient, out=step)

@@ -42,12 +42,12 @@ def numeric_grad(
     ex = sym.bind({k: v.copy() for k, v in location.items()}, grad_req="null", aux_states=_copies(aux_states))
 
     def objective() -> float:
-        return float(sum(np.sum(o * h) for o, h in zip(ex.forward(), heads)))
+        return float(sum(np.sum(np.asarray(o) * h) for o, h in zip(ex.forward(), heads)))
 
     grads = {}
     for name, value in location.items():
         grad = np.zeros_like(value)
-        flat = ex.arg_dict[name].reshape(-1)
+        flat = np.asarray(ex.arg_dict[name]).reshape(-1)  # the bound array itself
         for i in range(flat.size):
             old = flat[i]
             flat[i] = old + eps

@@ -461,13 +461,13 @@ def test_dropout_drops_a_fraction_p_and_rescales_in_training_only():
     nd.random.seed(0)
     ex.forward(is_train=True)
     ex.backward()
-    kept = ex.grad_dict["x"] != 0
+    kept = ex.grad_dict["x"].asnumpy() != 0
     assert abs(kept.mean() - 0.7) < 0.01
     # the gradient of sum(d*d) is 2*d*mask: the backward uses the forward's own mask
-    np.testing.assert_allclose(ex.grad_dict["x"][kept], 2 * xv[kept] / 0.7**2, rtol=1e-12)
+    np.testing.assert_allclose(ex.grad_dict["x"].asnumpy()[kept], 2 * xv[kept] / 0.7**2, rtol=1e-12)
     (predicted,) = drop.bind({"x": xv}).forward()  # predict mode: the identity
     np.testing.assert_array_equal(predicted, xv)
-    (always,) = sym.Dropout(data=x, p=0.3, mode="always").eval(x=xv)
+    always = sym.Dropout(data=x, p=0.3, mode="always").eval(x=xv)[0].asnumpy()
     assert abs(np.mean(always == 0) - 0.3) < 0.01
     np.testing.assert_allclose(always[always != 0], xv[always != 0] / 0.7, rtol=1e-12)
 

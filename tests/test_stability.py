@@ -15,9 +15,9 @@ DTYPES = [np.float32, np.float64]
 
 def value_and_grad(s, x0, dtype):
     ex = s.bind({"x": np.asarray(x0, dtype=dtype)})
-    (out,) = ex.forward(is_train=True)
+    out = ex.forward(is_train=True)[0].asnumpy()
     ex.backward()
-    grad = ex.grad_dict["x"]
+    grad = ex.grad_dict["x"].asnumpy()
     assert out.dtype == dtype and grad.dtype == dtype  # no silent promotion
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
     return out, grad

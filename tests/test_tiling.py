@@ -152,7 +152,7 @@ def test_the_fused_pass_allocates_its_outputs_and_a_few_tiles_only():
 def test_eager_backward_over_big_arrays_uses_the_same_tiled_plans():
     rng = np.random.default_rng(5)
     xv = rng.normal(size=N)
-    x = nd.array(xv)
+    x = nd.array(xv, dtype=xv.dtype)
     x.attach_grad()
     with autograd.record():
         y = (nd.tanh(x) * nd.exp(-x * x)).sum()

@@ -49,7 +49,7 @@ from .elementwise import (  # noqa: F401
     zeros_like,
 )
 from .indexing import encode_index as _encode_index
-from .indexing import getitem, getitem_arrays, scatter_arrays  # noqa: F401
+from .indexing import getitem, getitem_arrays, one_hot, pick, scatter_arrays, slice_axis  # noqa: F401
 from .layers import (  # noqa: F401
     Activation,
     BatchNorm,
@@ -69,8 +69,8 @@ from .layers import (  # noqa: F401
 )
 from .linalg import dot, inv, logdet, matmul, swapaxes, trace, transpose  # noqa: F401
 from .nn import log_softmax, softmax  # noqa: F401
-from .reduction import logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
-from .registry import OPS, apply
+from .reduction import argmax, argmin, logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
+from .registry import OPS, OpDef, apply
 from .registry import aux_variables as _aux_variables
 from .registry import infer_meta as _infer_meta
 from .registry import rebuild as _rebuild
@@ -210,3 +210,37 @@ Symbol.infer_shape = Symbol.infer_shape_partial = _infer_shape
 Symbol.infer_type = _infer_type
 Symbol.compose = _compose
 Symbol.replace = _replace
+
+
+# MXNet's names for ops symgrad spells the NumPy way; symgrad's ops broadcast as NumPy does,
+# so the broadcast_ and elemwise_ forms are one op each (nodes get MXNet's auto names).
+MXNET_ALIASES = {
+    **dict.fromkeys(["broadcast_add", "broadcast_plus", "elemwise_add"], "add"),
+    **dict.fromkeys(["broadcast_sub", "broadcast_minus", "elemwise_sub"], "subtract"),
+    **dict.fromkeys(["broadcast_mul", "elemwise_mul"], "multiply"),
+    **dict.fromkeys(["broadcast_div", "elemwise_div"], "divide"),
+    "broadcast_power": "power",
+    "broadcast_maximum": "maximum",
+    "broadcast_minimum": "minimum",
+    "broadcast_equal": "equal",
+    "broadcast_not_equal": "not_equal",
+    "broadcast_greater": "greater",
+    "broadcast_greater_equal": "greater_equal",
+    "broadcast_lesser": "less",
+    "broadcast_lesser_equal": "less_equal",
+}
+
+
+def _alias(alias: str, opdef: OpDef) -> Any:
+    def builder(*args: Any, **kwargs: Any) -> Symbol:
+        tensors, attrs, name = opdef.parse(args, kwargs)
+        return apply(opdef, tensors, attrs, name, hint=alias)
+
+    builder.__name__ = builder.__qualname__ = alias
+    builder.__doc__ = f"MXNet's `{alias}`: symgrad's `{opdef.name}` (NumPy broadcasting)."
+    builder.opdef = opdef  # type: ignore[attr-defined]
+    return builder
+
+
+for _alias_name, _op in MXNET_ALIASES.items():
+    globals()[_alias_name] = _alias(_alias_name, OPS[_op])

@@ -6,14 +6,15 @@ An index is kept as data (`encode_index`): hashable, JSON-able, never evaluated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, SymgradError
 from .registry import broadcast_shapes, register
-from .shape import sum_like
+from .shape import _is_int, normalize_single_axis, positive_axes, sum_like
 
 Shape = tuple[int, ...]
 
@@ -260,3 +261,146 @@ setitem = register(
     prepare=_prepare_index,
     aliases=(),
 )
+
+
+# ---- MXNet's indexing ops: slice_axis, pick, one_hot ------------------------------
+
+
+def _axis_slice(axis: int, begin: int, end: int | None) -> tuple:
+    """The index data of x[..., begin:end, ...] on `axis` (a negative axis counts from the right)."""
+    part = ("slice", begin, end, None)
+    full = ("slice", None, None, None)
+    return (full,) * axis + (part,) if axis >= 0 else ("...", part) + (full,) * (-axis - 1)
+
+
+def _slice_axis_shape(x: Shape, axis: int, begin: int, end: int | None) -> Shape:
+    (a,) = positive_axes((axis,), len(x))
+    size = x[a]
+    start = begin + size if begin < 0 else begin
+    stop = size if end is None else end + size if end < 0 else end
+    if not 0 <= start < stop <= size:
+        raise ShapeError(f"begin={begin}, end={end} is not a slice of axis {axis} (size {size}); need begin < end")
+    return x[:a] + (stop - start,) + x[a + 1 :]
+
+
+def _normalize_slice_axis(attrs: dict) -> dict:
+    attrs = normalize_single_axis(attrs)
+    for key in ("begin", "end"):
+        if attrs[key] is not None and not _is_int(attrs[key]):
+            raise SymgradError(f"{key} must be an int or None, got {attrs[key]!r}")
+    if attrs["begin"] is None:
+        attrs["begin"] = 0  # MXNet accepts None for begin as the start
+    return attrs
+
+
+slice_axis = register(
+    "slice_axis",
+    lambda x, axis, begin, end: x[decode_index(_axis_slice(axis, begin, end))],
+    shape=_slice_axis_shape,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, axis, begin, end: [scatter_like(g, x, index=_axis_slice(axis, begin, end))],
+    arity=1,
+    attrs={"axis": 0, "begin": 0, "end": None},
+    normalize=_normalize_slice_axis,
+    method=True,
+    aliases=(0,),
+)
+
+
+def _pick_index(index: Any, size: int, mode: str) -> np.ndarray:
+    """MXNet's index values: float indices truncated, then clipped into range or wrapped."""
+    idx = np.asarray(index).astype(np.int64)
+    return np.clip(idx, 0, size - 1) if mode == "clip" else np.mod(idx, size)
+
+
+def _pick_positions(data: Any, index: Any, axis: int, mode: str) -> np.ndarray:
+    a = axis % np.ndim(data)
+    idx = _pick_index(index, np.shape(data)[a], mode)
+    return idx.reshape(np.shape(data)[:a] + (1,) + np.shape(data)[a + 1 :])
+
+
+def _pick_impl(data: Any, index: Any, axis: int, keepdims: bool, mode: str) -> np.ndarray:
+    out = np.take_along_axis(np.asarray(data), _pick_positions(data, index, axis, mode), axis=axis)
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _pick_shape(data: Shape, index: Shape, axis: int, keepdims: bool, mode: str) -> Shape:
+    (a,) = positive_axes((axis,), len(data))
+    kept = data[:a] + (1,) + data[a + 1 :]
+    if math.prod(index) != math.prod(kept) or tuple(d for d in index if d != 1) != tuple(d for d in kept if d != 1):
+        raise ShapeError(f"index of shape {index} does not fit data {data} picked along axis {axis}")
+    return kept if keepdims else data[:a] + data[a + 1 :]
+
+
+def _normalize_pick(attrs: dict) -> dict:
+    if attrs["mode"] not in ("clip", "wrap"):
+        raise SymgradError(f"mode must be 'clip' or 'wrap', got {attrs['mode']!r}")
+    if not isinstance(attrs["keepdims"], (bool, np.bool_)) and attrs["keepdims"] not in (0, 1):
+        raise SymgradError(f"keepdims must be True or False, got {attrs['keepdims']!r}")
+    return {**normalize_single_axis(attrs), "keepdims": bool(attrs["keepdims"])}
+
+
+def _pick_scatter_impl(g: Any, data: Any, index: Any, axis: int, keepdims: bool, mode: str) -> np.ndarray:
+    out = np.zeros(np.shape(data), dtype=np.result_type(g))
+    positions = _pick_positions(data, index, axis, mode)
+    np.put_along_axis(out, positions, np.reshape(g, positions.shape), axis=axis)
+    return out
+
+
+_PICK_ATTRS = {"axis": -1, "keepdims": False, "mode": "clip"}
+pick = register(
+    "pick",
+    _pick_impl,
+    shape=_pick_shape,
+    dtype=lambda data, index, **_: np.result_type(data),
+    grad=lambda g, out, data, index, **attrs: [pick_scatter(g, data, index, **attrs), None],
+    arity=2,
+    attrs=_PICK_ATTRS,
+    normalize=_normalize_pick,
+    elementwise=False,
+    aliases=(),
+)
+pick_scatter = register(
+    "pick_scatter",
+    _pick_scatter_impl,
+    shape=lambda g, data, index, **_: data,
+    dtype=lambda g, data, index, **_: np.result_type(g),
+    grad=lambda gg, out, g, data, index, **attrs: [pick(gg, index, **attrs), None, None],
+    shape_of=1,
+    arity=3,
+    attrs=_PICK_ATTRS,
+    normalize=_normalize_pick,
+    elementwise=False,
+    aliases=(),
+)
+
+
+def _one_hot_impl(indices: Any, depth: int, on_value: float, off_value: float, dtype: str) -> np.ndarray:
+    idx = np.asarray(indices).astype(np.int64)[..., None]
+    return np.where(idx == np.arange(depth), on_value, off_value).astype(dtype)  # out of range: all off_value
+
+
+def _normalize_one_hot(attrs: dict) -> dict:
+    if not _is_int(attrs["depth"]) or attrs["depth"] < 0:
+        raise SymgradError(f"depth must be a non-negative int, got {attrs['depth']!r}")
+    for key in ("on_value", "off_value"):
+        if isinstance(attrs[key], bool) or not isinstance(attrs[key], (int, float, np.number)):
+            raise SymgradError(f"{key} must be a number, got {attrs[key]!r}")
+    attrs["depth"] = int(attrs["depth"])
+    attrs["dtype"] = np.dtype(attrs["dtype"]).name
+    return attrs
+
+
+one_hot = register(
+    "one_hot",
+    _one_hot_impl,
+    shape=lambda indices, depth, **_: indices + (depth,),
+    dtype=lambda indices, dtype, **_: np.dtype(dtype),
+    grad=lambda g, out, indices, **_: [None],
+    arity=1,
+    attrs={"depth": 0, "on_value": 1.0, "off_value": 0.0, "dtype": "float32"},
+    normalize=_normalize_one_hot,
+    elementwise=False,
+    aliases=(),
+)
+one_hot.opdef.nondiff = True

@@ -205,3 +205,35 @@ norm = register(
     aliases=(),
 )
 norm.opdef.reduction = True
+
+
+def _arg_extreme(name: str, numpy_function: Any) -> Any:
+    """argmax/argmin as MXNet: indices in the input's dtype (float32 in, float32 out), no gradient."""
+    builder = register(
+        name,
+        lambda x, axis=None, keepdims=False: np.asarray(
+            numpy_function(x, axis=None if axis is None else axis[0], keepdims=keepdims), dtype=np.result_type(x)
+        ),
+        shape=reduce_shape,
+        dtype=lambda x, **_: np.result_type(x),
+        grad=lambda g, out, x, axis, keepdims: [None],
+        arity=1,
+        attrs=dict(REDUCE_ATTRS),
+        normalize=_one_axis,
+        elementwise=False,
+        method=True,
+        aliases=(),
+    )
+    builder.opdef.reduction = builder.opdef.nondiff = True
+    return builder
+
+
+def _one_axis(attrs: dict) -> dict:
+    attrs = shp.normalize_axis_attr(attrs)
+    if attrs["axis"] is not None and len(attrs["axis"]) != 1:
+        raise ShapeError(f"axis must be one int or None, got {attrs['axis']!r}")
+    return attrs
+
+
+argmax = _arg_extreme("argmax", np.argmax)
+argmin = _arg_extreme("argmin", np.argmin)

@@ -7,16 +7,14 @@ so that gradient graphs work for whatever shapes are bound later.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, SymgradError
-from .registry import broadcast_shapes, register
-
-if TYPE_CHECKING:
-    from ..graph import Symbol
+from ..graph import Symbol
+from .registry import broadcast_shapes, build, register
 
 Shape = tuple[int, ...]
 
@@ -139,43 +137,133 @@ def _check_size(g: Shape, like: Shape) -> Shape:
 
 def _normalize_shape_attr(attrs: dict) -> dict:
     shape = attrs["shape"]
-    return {**attrs, "shape": (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)}
+    if isinstance(shape, (str, bytes)) or not (_is_int(shape) or all(map(_is_int, shape))):
+        raise SymgradError(f"shape must be a tuple of ints, got {shape!r}")
+    return {**attrs, "shape": (int(shape),) if _is_int(shape) else tuple(int(d) for d in shape)}
 
 
-def _reshape_size_only(x: Shape, shape: Shape) -> Shape:
+def _normalize_reshape(attrs: dict) -> dict:
+    if not isinstance(attrs["reverse"], (bool, np.bool_)):
+        raise SymgradError(f"reverse must be True or False, got {attrs['reverse']!r}")
+    return {**_normalize_shape_attr(attrs), "reverse": bool(attrs["reverse"])}
+
+
+def mxnet_reshape(x: Shape, shape: Shape, reverse: bool = False) -> Shape:
+    """The shape MXNet's reshape gives: 0 copies a dimension, -1 infers one, -2 copies the rest,
+    -3 merges two, -4 splits one into the next two values; reverse=True reads both from the right."""
+    src, spec = (x[::-1], shape[::-1]) if reverse else (x, shape)
+    if reverse:  # -4's two sizes follow it, so they are swapped back when read from the right
+        spec = _swap_split_sizes(spec)
+    out: list[int] = []
+    infer = -1
+    i = j = 0  # position in spec, in src
+
+    def take() -> int:
+        nonlocal j
+        if j >= len(src):
+            raise ShapeError(f"cannot reshape {x} into {shape}: the special values use more dimensions than it has")
+        j += 1
+        return src[j - 1]
+
+    while i < len(spec):
+        d = spec[i]
+        if d == 0:
+            out.append(take())
+        elif d == -1:
+            if infer >= 0 or (i and spec[i - 1] == -2):
+                why = "only one dimension can be -1" if infer >= 0 else "-1 cannot follow -2"
+                raise ShapeError(f"cannot reshape {x} into {shape}: {why}")
+            infer = len(out)
+            out.append(1)
+            j += 1
+        elif d == -2:
+            out.extend(src[j:])
+            j = len(src)
+        elif d == -3:
+            out.append(take() * take())
+        elif d == -4:
+            if i + 2 >= len(spec):
+                raise ShapeError(f"cannot reshape {x} into {shape}: -4 must be followed by two sizes")
+            whole, a, b = take(), spec[i + 1], spec[i + 2]
+            if a == -1 and b == -1:
+                raise ShapeError(f"cannot reshape {x} into {shape}: -4's two sizes cannot both be -1")
+            a = whole // b if a == -1 and b else a
+            b = whole // a if b == -1 and a else b
+            if a * b != whole or a < 0 or b < 0:
+                raise ShapeError(f"cannot reshape {x} into {shape}: -4 cannot split {whole} into {a} and {b}")
+            out += [a, b]
+            i += 2
+        elif d > 0:
+            out.append(d)
+            j += 1
+        else:
+            raise ShapeError(f"cannot reshape {x} into {shape}: {d} is not a size or a special value (0, -1 to -4)")
+        i += 1
     size = math.prod(x)
-    dims = list(shape)
-    if dims.count(-1) > 1:
-        raise ShapeError(f"can only infer one dimension of {shape}")
-    if -1 in dims:
-        known = math.prod(d for d in dims if d != -1)
+    if infer >= 0:
+        known = math.prod(out)
         if known == 0 or size % known:
-            raise ShapeError(f"cannot reshape {x} into {shape}")
-        dims[dims.index(-1)] = size // known
-    if math.prod(dims) != size:
-        raise ShapeError(f"cannot reshape {x} (size {size}) into {tuple(shape)}")
-    return tuple(dims)
+            raise ShapeError(f"cannot reshape {x} (size {size}) into {shape}")
+        out[infer] = size // known
+    if math.prod(out) != size:
+        raise ShapeError(f"cannot reshape {x} (size {size}) into {shape}")
+    return tuple(out[::-1]) if reverse else tuple(out)
+
+
+def _swap_split_sizes(spec: Shape) -> Shape:
+    """A reversed spec with each -4's two sizes put after it again (they precede it once reversed)."""
+    out = list(spec)
+    for k in range(len(out) - 1, 1, -1):
+        if out[k] == -4:
+            out[k - 2], out[k - 1], out[k] = -4, out[k - 1], out[k - 2]
+    return tuple(out)
 
 
 def _numpy_reshape(node: Symbol) -> Any:
-    """An ndarray's own reshape method, minus np.reshape's dispatch (the value has ndim >= 1)."""
-    shape = node.attrs["shape"]
-    return (lambda x: x.reshape(shape)) if node.inputs[0].shape else None
+    """An ndarray's own reshape method to the resolved shape, minus np.reshape's dispatch (ndim >= 1)."""
+    shape = node.shape
+    return (lambda x: x.reshape(shape)) if node.inputs[0].shape and shape is not None else None
 
 
 reshape = register(
     "reshape",
-    lambda x, shape: np.reshape(x, shape),
-    shape=_reshape_size_only,
+    lambda x, shape, reverse: np.reshape(x, mxnet_reshape(np.shape(x), shape, reverse)),
+    shape=mxnet_reshape,
     dtype=lambda x, **_: np.result_type(x),
-    grad=lambda g, out, x, shape: [reshape_like(g, x)],
+    grad=lambda g, out, x, shape, reverse: [reshape_like(g, x)],
     sympy=None,
     arity=1,
-    attrs={"shape": ()},
-    normalize=_normalize_shape_attr,
-    method=True,
+    attrs={"shape": (), "reverse": False},
+    normalize=_normalize_reshape,
     numpy_kernel=_numpy_reshape,
 )
+
+
+def reshape_to(x: Any, shape: Shape) -> Any:
+    """reshape to a literal shape (a 0 there is a size: MXNet's reshape reads it as 'copy')."""
+    if 0 in shape:
+        return reshape_like(x, zeros(shape=shape))
+    return reshape(x, shape=shape)
+
+
+def shape_method(cls: type, call: Any) -> None:
+    """x.reshape(2, 3) and x.reshape((2, 3)), with MXNet's special values and reverse=, on cls."""
+
+    def method(self: Any, *shape: Any, **kwargs: Any) -> Any:
+        if len(shape) == 1 and not _is_int(shape[0]):
+            shape = shape[0]
+        if shape:
+            if "shape" in kwargs:
+                raise SymgradError("reshape: give the shape positionally or as shape=, not both")
+            kwargs["shape"] = shape
+        return call(reshape.opdef, (self,), kwargs)
+
+    method.__name__ = method.__qualname__ = "reshape"
+    method.__doc__ = "x.reshape(2, 3) or x.reshape((2, 3)): MXNet's reshape (0, -1, -2, -3, -4, reverse=)."
+    cls.reshape = method
+
+
+shape_method(Symbol, build)
 
 
 def _expand_dims_shape(x: Shape, axis: tuple[int, ...]) -> Shape:

@@ -36,7 +36,7 @@ def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
         out = red.sum(g, axis=axes, keepdims=True) if axes else g
         lead = len(g.shape) - len(like.shape)
         if lead > 0:
-            out = shp.reshape(out, shape=out.shape[lead:])
+            out = shp.reshape_to(out, out.shape[lead:])
         return out
     return None
 
@@ -62,8 +62,8 @@ def reshape_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     g, like = node.inputs
     if (g.shape is not None and g.shape == like.shape) or (covers(g, like) and covered_by(g, like)):
         return g  # the same shape: known, or the broadcast of the same nodes
-    if like.shape is not None:
-        return shp.reshape(g, shape=like.shape)
+    if like.shape is not None and 0 not in like.shape:  # reshape_to keeps reshape_like for a 0 size
+        return shp.reshape_to(g, like.shape)
     return None
 
 
@@ -74,7 +74,7 @@ def reshape_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     if x.shape is not None and x.shape == node.shape:
         return x
     if x.op == "reshape" and node.shape is not None:
-        return shp.reshape(x.inputs[0], shape=node.shape)
+        return shp.reshape_to(x.inputs[0], node.shape)
     return None
 
 
