@@ -218,11 +218,13 @@ def _one_node_per_name(heads: list[Symbol]) -> list[Symbol]:
     return [substitute(h, first) for h in heads]
 
 
-def _resolve_targets(heads: list[Symbol], wrt: list[Any]) -> list[Symbol]:
+def _resolve_targets(heads: list[Symbol], wrt: list[Any], order: list[Symbol] | None = None) -> list[Symbol]:
+    order = topo_order(heads) if order is None else order
     by_name: dict[str, Symbol] = {}
-    for node in topo_order(heads):
+    for node in order:
         if node.op == VAR:
             by_name.setdefault(node.name, node)
+    members: set[Symbol] | None = None
     targets = []
     for w in wrt:
         if isinstance(w, str):
@@ -232,6 +234,13 @@ def _resolve_targets(heads: list[Symbol], wrt: list[Any]) -> list[Symbol]:
         elif isinstance(w, Symbol) and w.op == VAR:
             targets.append(by_name.get(w.name, w))  # the graph's variable of that name
         elif isinstance(w, Symbol) and w.op != GROUP:
+            members = set(order) if members is None else members
+            if w not in members:
+                raise SymgradError(
+                    f"grad: {w.op} {w.name!r} is not a node of the graph being differentiated (a new node such as"
+                    " w*2 is not the w*2 inside it); differentiate with respect to a variable, or pass the node"
+                    " object the graph was built from"
+                )
             targets.append(w)
         else:
             raise SymgradError(f"grad: wrt must be a variable Symbol or its name, got {w!r}")
@@ -273,8 +282,10 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
     heads = _one_node_per_name(y.outputs())
     single = not isinstance(wrt, (list, tuple))
     wrt_list = [wrt] if single else list(wrt)
-    with NameManager(), gc_paused():  # internal nodes do not use up the user's auto-name counters
-        targets = _resolve_targets(heads, wrt_list)
+    order = topo_order(heads)
+    # internal nodes do not use up the user's auto-name counters, nor take a name y's graph uses
+    with NameManager().reserve(node.name for node in order), gc_paused():
+        targets = _resolve_targets(heads, wrt_list, order)
         if simplify:
             grads = derive_simplified(heads, targets, head_grads).grads
         else:

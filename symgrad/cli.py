@@ -35,8 +35,12 @@ def _op_builders() -> dict[str, Any]:
     return {name: getattr(sym, name) for name in OPS if hasattr(sym, name) and not name.startswith("_")}
 
 
-def parse_expression(text: str, shapes: dict[str, tuple] | None = None) -> tuple[Symbol, dict[str, Symbol]]:
-    """(expression, variables by name) from text such as "2*dot(x, x)"; raises ExpressionError."""
+def parse_expression(
+    text: str, shapes: dict[str, tuple] | None = None, default_shape: tuple | None = None
+) -> tuple[Symbol, dict[str, Symbol]]:
+    """(expression, variables by name) from text such as "2*dot(x, x)"; raises ExpressionError.
+
+    A variable not in `shapes` gets `default_shape` (None: undeclared)."""
     if not isinstance(text, str) or len(text) > MAX_LENGTH:
         raise ExpressionError(f"expected an expression of at most {MAX_LENGTH} characters")
     try:
@@ -65,7 +69,7 @@ def parse_expression(text: str, shapes: dict[str, tuple] | None = None) -> tuple
             if node.id in builders:
                 raise ExpressionError(f"{node.id!r} is an op; call it, as in {node.id}(x)")
             if node.id not in variables:
-                variables[node.id] = var(node.id, shape=shapes.get(node.id))
+                variables[node.id] = var(node.id, shape=shapes.get(node.id, default_shape))
             return variables[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             return _BINARY[type(node.op)](build(node.left), build(node.right))
@@ -140,7 +144,7 @@ def run_diff(args: argparse.Namespace) -> int:
     values = _values(args.at or [])
     shapes = {name: value.shape for name, value in values.items()}
     shapes.update(_shapes(args.shape or []))
-    expr, variables = parse_expression(args.expression, shapes={k: shapes.get(k, ()) for k in _names(args)})
+    expr, variables = parse_expression(args.expression, shapes, default_shape=())  # scalars, as --help says
     for name in args.wrt:
         if name not in variables:
             raise ExpressionError(f"--wrt {name}: not a variable of the expression (variables: {sorted(variables)})")
@@ -157,11 +161,6 @@ def run_diff(args: argparse.Namespace) -> int:
                 value = np.broadcast_to(value, values.get(name, np.zeros(())).shape)
             print(f"  at {', '.join(args.at)}: {np.array2string(np.asarray(value), separator=', ')}")
     return 0
-
-
-def _names(args: argparse.Namespace) -> list[str]:
-    names = [item.partition("=")[0].strip() for item in (args.at or []) + (args.shape or [])]
-    return names + [w for w in args.wrt if w not in names]
 
 
 def run_demo(_args: argparse.Namespace) -> int:

@@ -51,6 +51,16 @@ class NameManager:
         self._counters[hint] = count + 1
         return f"{hint}{count}"
 
+    def reserve(self, names: Iterable[str | None]) -> NameManager:
+        """Count past the given names (sum0 taken: the next sum is sum1), so new nodes never share one."""
+        for name in names:
+            if name:
+                hint = name.rstrip("0123456789")
+                digits = name[len(hint) :]
+                if digits and (len(digits) == 1 or digits[0] != "0"):
+                    self._counters[hint] = max(self._counters.get(hint, 0), int(digits) + 1)
+        return self
+
     def __enter__(self) -> NameManager:
         self._tokens.append(_ACTIVE_NAMES.set(self))
         return self

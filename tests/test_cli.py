@@ -83,3 +83,10 @@ def test_help_and_demo():
     assert "(<Symbol 1>, <Symbol 2>, <Symbol _plus0>)" in demo.stdout
     assert "[[3.]\n [3.]]" in demo.stdout
     assert "4*x" in demo.stdout
+
+
+def test_every_variable_defaults_to_a_scalar_not_only_the_one_differentiated(capsys):
+    assert main(["diff", "x*y", "--wrt", "y"]) == 0
+    assert capsys.readouterr().out.strip() == "x"  # was sum_like(x, y): x's shape was left undeclared
+    assert main(["diff", "sum(x*y)", "--wrt", "y", "--shape", "x=3", "--shape", "y=3"]) == 0
+    assert capsys.readouterr().out.strip() == "x"
