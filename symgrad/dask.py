@@ -109,7 +109,7 @@ class DaskExecutor:
             grads = c.backward.fn(*self._saved, *args)
         else:
             heads = list(out_grads) if isinstance(out_grads, (list, tuple)) else [out_grads]
-            grads = c.backward_with_heads().fn(*heads, *args)
+            grads = c.backward_with_heads().fn(*heads, *self._saved, *args)
         for name, g in zip(self._grad_names, grads):
             self.grad_dict[name] = _lazy(self.grad_dict[name] + g if self._add[name] else g)
 

@@ -235,7 +235,8 @@ class Executor:
             values = (*saved, *self._arg_list)
         else:
             program = self._compiled.backward_with_heads()
-            values, targets = (*self._head_grads(out_grads), *self._arg_list), []
+            kept = () if self._fused else saved  # a fused pass saved gradients, not forward values
+            values, targets = (*self._head_grads(out_grads), *kept, *self._arg_list), []
         noting = fpwarnings.start()
         try:
             grads = run(program, values, check_finite, "backward", into=targets)

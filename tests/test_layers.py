@@ -281,8 +281,24 @@ def test_leaky_relu_matches_numpy_and_finite_differences(act_type):
 def test_activation_names_an_unknown_act_type():
     with pytest.raises(SymgradError, match="Activation: act_type must be one of"):
         sym.Activation(sym.var("x"), act_type="swish")
-    with pytest.raises(SymgradError, match="rrelu"):
-        sym.LeakyReLU(sym.var("x"), act_type="rrelu")
+    with pytest.raises(SymgradError, match="LeakyReLU: needs 0 <= lower_bound <= upper_bound"):
+        sym.LeakyReLU(sym.var("x"), act_type="rrelu", lower_bound=0.5, upper_bound=0.1)
+
+
+def test_rrelu_draws_a_slope_per_entry_when_training_and_uses_their_mean_to_predict():
+    x = sym.var("x")
+    act = sym.LeakyReLU(data=x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3, name="r")
+    assert act.list_arguments() == ["x"]
+    xv = -rng.uniform(1, 2, size=(50, 40))
+    ex = act.bind({"x": xv})
+    nd.random.seed(4)
+    (out,) = ex.forward(is_train=True)
+    slopes = out / xv
+    assert 0.1 <= slopes.min() < 0.11 and 0.29 < slopes.max() <= 0.3
+    ex.backward(np.full(xv.shape, 2.0))  # a given head gradient: the backward reads the forward's slopes
+    np.testing.assert_allclose(ex.grad_dict["x"], 2 * slopes, rtol=1e-12)
+    np.testing.assert_allclose(ex.forward()[0], 0.2 * xv, rtol=1e-12)
+    np.testing.assert_array_equal(act.eval(x=-xv)[0], -xv)
 
 
 def test_prelu_learns_one_slope_per_channel():
@@ -472,6 +488,17 @@ def test_dropout_drops_a_fraction_p_and_rescales_in_training_only():
     np.testing.assert_allclose(always[always != 0], xv[always != 0] / 0.7, rtol=1e-12)
 
 
+def test_dropout_backward_uses_the_forward_s_mask_with_given_or_default_heads():
+    drop = sym.Dropout(data=sym.var("x"), p=0.5)
+    ex = drop.bind({"x": np.ones((30, 30))})
+    (out,) = ex.forward(is_train=True)
+    head = rng.uniform(1, 2, size=(30, 30))
+    ex.backward(head)
+    np.testing.assert_array_equal(ex.grad_dict["x"], head * out)  # out is the mask (x is ones)
+    ex.backward()  # the default head: the gradient is the mask node itself, kept, not drawn again
+    np.testing.assert_array_equal(ex.grad_dict["x"], out)
+
+
 def test_dropout_axes_share_one_draw_and_two_layers_draw_separately():
     x = sym.var("x")
     xv = np.ones((50, 4, 30))
@@ -612,3 +639,20 @@ def test_batchnorm_with_global_statistics_differentiates_through_the_moving_ones
     expected = (location["x"] - aux["bn_moving_mean"]) / np.sqrt(aux["bn_moving_var"] + 1e-3) * location["bn_gamma"]
     np.testing.assert_allclose(out, expected + location["bn_beta"], rtol=1e-12)
     check_numeric_gradient(bn, location, aux_states=aux, numeric_eps=1e-6, rtol=1e-5, atol=1e-7)
+
+
+def test_eager_batchnorm_updates_the_moving_statistics_it_is_given_when_recording():
+    x = nd.array(rng.normal(1.0, 2.0, size=(8, 3)), dtype="float64")
+    gamma, beta = nd.ones((3,), dtype="float64"), nd.zeros((3,), dtype="float64")
+    mean, var = nd.zeros((3,), dtype="float64"), nd.ones((3,), dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.BatchNorm(x, gamma, beta, mean, var, momentum=0.5)
+    y.backward(nd.array(rng.normal(size=(8, 3)), dtype="float64"))
+    np.testing.assert_allclose(mean.asnumpy(), 0.5 * x.asnumpy().mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(var.asnumpy(), 0.5 + 0.5 * x.asnumpy().var(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(y.asnumpy().mean(axis=0), 0, atol=1e-12)
+    assert np.abs(x.grad.asnumpy().sum(axis=0)).max() < 1e-12  # the batch mean's gradient cancels
+    predicted = nd.BatchNorm(x, gamma, beta, mean, var).asnumpy()  # predict mode: the moving statistics
+    expected = (x.asnumpy() - mean.asnumpy()) / np.sqrt(var.asnumpy() + 1e-3)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-12)

@@ -146,3 +146,21 @@ def test_nd_erf_of_a_0d_array_is_a_0d_float_array():
     out = nd.erf(nd.array(0.5, dtype="float64"))
     assert out.shape == () and out.dtype == np.float64
     assert float(out.asnumpy()) == pytest.approx(math.erf(0.5), rel=1e-15)
+
+
+def test_layers_init_optimizer_and_models_run_without_scikit_learn_and_matplotlib():
+    # the digits notebook and training test use both; the core's layers and training loop need neither
+    out = run_without(
+        {"sklearn", "matplotlib", "threadpoolctl"},
+        """
+        import numpy as np
+        from symgrad import models
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 1, 8, 8)).astype(np.float32)
+        y = (x.reshape(64, -1).sum(axis=1) > 0).astype(np.float32)
+        net = models.lenet(num_classes=2, pad=(2, 2))
+        ex, losses = models.fit(net, x, y, epochs=3, batch_size=16, learning_rate=0.05)
+        print(len(losses), losses[-1] < losses[0], models.predict(net, ex, x).shape)
+        """,
+    )
+    assert out.split() == ["3", "True", "(64,", "2)"]

@@ -49,7 +49,9 @@ class Compiled:
         return sum(p.nbytes() for p in programs)
 
     def backward_with_heads(self) -> Program:
-        """Backward for given head gradients: inputs are the heads then the arguments (built on first use)."""
+        """Backward for given head gradients: inputs are the heads, the saved forward values, then the
+        arguments (built on first use). Reading the saved values, not recomputing them, keeps what a
+        random or train-mode op drew in the forward (Dropout's mask)."""
         if self._with_heads is None:
             heads = [
                 var(f"_head_grad{i}", shape=s, dtype=d)
@@ -58,7 +60,7 @@ class Compiled:
             wrt = [t for t in self.targets if t.name in self.grad_names]  # in grad_names' order
             with NameManager():
                 grads = derive_simplified(self.special, wrt, heads).grads
-            self._with_heads = compile_program(grads, heads + self.targets, self.reuse_buffers)
+            self._with_heads = compile_program(grads, heads + self.saved + self.targets, self.reuse_buffers)
         return self._with_heads
 
 
@@ -152,8 +154,10 @@ def _compile_binding(
         fwd_nodes = set(fwd_order)
         # The backward-only nodes, and the forward nodes where the walk stops (see `topo_order`).
         bwd_nodes = topo_order(grads, fwd_nodes)
-        # Forward values that some backward-only node reads are kept from forward to backward.
+        # Forward values that some backward-only node reads, or that are a gradient themselves, are
+        # kept from forward to backward (never recomputed: Dropout's mask must be the one drawn).
         read = {i for b in bwd_nodes if b not in fwd_nodes for i in b.inputs}
+        read.update(grads)
         saved = [n for n in bwd_nodes if n in fwd_nodes and n.op not in (VAR, CONST) and n in read]
         train = _fused_train(fwd_outputs, grads, arg_inputs, reuse_buffers)
         if train is not None:  # one tiled pass computes outputs and gradients; nothing is saved

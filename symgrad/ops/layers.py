@@ -648,6 +648,8 @@ def _leaky_impl(x: Any, gamma: Any = None, *, act_type: str, slope: float, **_: 
         return np.where(x > 0, x, slope * x)
     if act_type == "prelu":  # a learned slope per channel (axis 1)
         return np.where(x > 0, x, _channel_column(gamma, x.ndim) * x)
+    if act_type == "rrelu":  # gamma: the slopes _rrelu_slopes drew
+        return np.where(x > 0, x, gamma * x)
     if act_type == "elu":
         return np.where(x > 0, x, slope * np.expm1(np.minimum(x, 0)))
     if act_type == "selu":
@@ -666,6 +668,8 @@ def _leaky_grad(g: Symbol, out: Symbol, x: Symbol, gamma: Symbol | None = None, 
         others = tuple(a for a in range(rank) if a != 1)
         column = shp.expand_dims(gamma, axis=others) if rank >= 2 else gamma
         return [ew.where(x > 0, g, g * column), red.sum(ew.where(x > 0, 0, g * x), axis=others)]
+    if act_type == "rrelu":
+        return [ew.where(x > 0, g, g * gamma), None]
     if act_type == "elu":
         return [ew.where(x > 0, g, g * (slope * ew.exp(x)))]
     if act_type == "selu":
@@ -676,17 +680,43 @@ def _leaky_grad(g: Symbol, out: Symbol, x: Symbol, gamma: Symbol | None = None, 
 
 def _leaky_attrs(attrs: dict) -> dict:
     attrs = dict(attrs)
-    if attrs["act_type"] == "rrelu":
-        raise SymgradError(
-            "act_type='rrelu' is not supported (a random slope); use 'leaky', 'prelu', 'elu', 'selu' or 'gelu'"
-        )
-    _choice(attrs, "act_type", ("leaky", "prelu", "elu", "selu", "gelu"))
+    _choice(attrs, "act_type", ("leaky", "prelu", "rrelu", "elu", "selu", "gelu"))
     _number(attrs, "slope", "lower_bound", "upper_bound")
+    if not 0 <= attrs["lower_bound"] <= attrs["upper_bound"]:
+        raise SymgradError(f"needs 0 <= lower_bound <= upper_bound, got {attrs['lower_bound']}, {attrs['upper_bound']}")
     return attrs
 
 
-def _leaky_shape(x: Shape, gamma: Shape | None = None, **_: Any) -> Shape:
-    if gamma is not None and gamma != (x[1] if len(x) >= 2 else 1,):
+def _rrelu_slopes_impl(data: Any, lower_bound: float, upper_bound: float, layer: str) -> np.ndarray:
+    """rrelu's slopes: uniform in [lower_bound, upper_bound] per entry when training (NumPy's global
+    generator), their mean (lower_bound + upper_bound) / 2 in predict mode, as MXNet."""
+    data = np.asarray(data)
+    dtype = float_dtype(data.dtype)
+    if TRAINING.get():
+        return np.random.uniform(lower_bound, upper_bound, data.shape).astype(dtype)
+    return np.full(data.shape, (lower_bound + upper_bound) / 2, dtype)
+
+
+_rrelu_slopes = register(
+    "_rrelu_slopes",
+    _rrelu_slopes_impl,
+    shape=lambda data, **_: data,
+    dtype=lambda data, **_: float_dtype(data),
+    grad=lambda g, out, data, **_: [None],
+    arity=1,
+    attrs={"lower_bound": 0.125, "upper_bound": 0.334, "layer": ""},
+    elementwise=False,
+    stateful=True,
+)
+_rrelu_slopes.opdef.nondiff = True
+
+
+def _leaky_inputs(attrs: dict) -> tuple[str, ...]:
+    return {"prelu": ("data", "gamma"), "rrelu": ("data", "slopes")}.get(attrs["act_type"], ("data",))
+
+
+def _leaky_shape(x: Shape, gamma: Shape | None = None, *, act_type: str, **_: Any) -> Shape:
+    if act_type == "prelu" and gamma != (x[1] if len(x) >= 2 else 1,):
         raise ShapeError(f"gamma has shape {gamma}, expected one slope per channel of data {x}")
     return x
 
@@ -702,7 +732,8 @@ LeakyReLU = register(
     normalize=_leaky_attrs,
     elementwise=False,
     shape_of=0,
-    inputs=lambda attrs: ("data", "gamma") if attrs["act_type"] == "prelu" else ("data",),
+    inputs=_leaky_inputs,
+    derived={"slopes": "_rrelu_slopes"},
     param_shapes=lambda data, **_: {"gamma": (data[1] if len(data) >= 2 else 1,)},
     hint="leakyrelu",
 )
