@@ -93,11 +93,6 @@ def _rank(x: Symbol) -> int | None:
     return x.ndim
 
 
-def _count(x: Symbol, axis: tuple[int, ...] | None) -> Any:
-    """Elements of x along axis (all axes for None): a number when x's shape is known."""
-    return red.reduced_count(x, axis)
-
-
 # ---- FullyConnected ------------------------------------------------------------------
 
 
@@ -828,7 +823,7 @@ def _softmax_output_grad(g: Symbol, out: Symbol, data: Symbol, label: Symbol, **
         target = one_hot_like(label, x, axis=axis)
         if attrs["smooth_alpha"]:
             alpha = attrs["smooth_alpha"]
-            rest = alpha / (_count(x, (axis,)) - 1)
+            rest = alpha / (red.reduced_count(x, (axis,)) - 1)
             target = target * (1 - alpha) + (1 - target) * rest
         grad = prob - target
         if attrs["use_ignore"]:
@@ -844,12 +839,13 @@ def _softmax_output_grad(g: Symbol, out: Symbol, data: Symbol, label: Symbol, **
 def _softmax_output_norm(data: Symbol, label: Symbol, attrs: dict) -> Any:
     """What MXNet divides the gradient by: 1, the batch size, or the number of labels not ignored."""
     kind = attrs["normalization"]
-    spatial = _count(label, None) / _count(data, (0,)) if attrs["multi_output"] else 1  # label is (N, *spatial)
+    labels = red.reduced_count(label, None)
+    spatial = labels / red.reduced_count(data, (0,)) if attrs["multi_output"] else 1  # label is (N, *spatial)
     if kind == "batch":
-        return _count(data, (0,)) * spatial if attrs["multi_output"] else _count(label, None)
+        return red.reduced_count(data, (0,)) * spatial if attrs["multi_output"] else labels
     if kind == "valid":
         if not attrs["use_ignore"]:
-            return _count(label, None)
+            return labels
         return ew.maximum(red.sum(label != attrs["ignore_label"]), 1)
     return spatial
 
@@ -875,7 +871,7 @@ def _regression_output(name: str, forward: Any, residual: Any) -> Any:
     """MXNet's regression outputs: gradient residual(out, label) * grad_scale / (outputs per example)."""
 
     def grad(g: Symbol, out: Symbol, data: Symbol, label: Symbol, grad_scale: float) -> list:
-        per_example = _count(data, tuple(range(1, data.ndim))) if data.ndim is not None else None
+        per_example = red.reduced_count(data, tuple(range(1, data.ndim))) if data.ndim is not None else None
         if per_example is None:
             per_example = red.reduce_size(data) / red.reduce_size(data, axis=(0,))
         return [residual(out, shp.reshape_like(label, data)) * (grad_scale / per_example), None]
@@ -916,7 +912,7 @@ MAERegressionOutput = _regression_output("MAERegressionOutput", lambda x: x.copy
 def _make_loss_grad(g: Symbol, out: Symbol, data: Symbol, **attrs: Any) -> list:
     kind = attrs["normalization"]
     if kind == "batch":
-        scale = attrs["grad_scale"] / _count(data, (0,))
+        scale = attrs["grad_scale"] / red.reduced_count(data, (0,))
     elif kind == "valid":
         scale = attrs["grad_scale"] / ew.maximum(red.sum(data > attrs["valid_thresh"]), 1)
     else:
