@@ -2,8 +2,9 @@
 
 # executor, printing, serialization, ops.api and autograd attach methods to Symbol and NDArray
 # (graph.py and nd.py import nothing above them), so importing symgrad imports them all.
-from . import autograd, executor, ops, printing, serialization, sym, testing, viz
+from . import autograd, context, executor, ops, printing, serialization, sym, testing, viz
 from .compile.cache import cache_info, clear_cache, set_cache_limit
+from .context import Context, cpu, current_context, gpu, num_gpus
 from .errors import (
     AutogradError,
     BindError,
@@ -19,6 +20,12 @@ from .graph import NameManager, Symbol
 __version__ = "0.1.0"
 __all__ = [
     "AutogradError",
+    "Context",
+    "context",
+    "cpu",
+    "current_context",
+    "gpu",
+    "num_gpus",
     "BindError",
     "ExpressionError",
     "GraphFormatError",

@@ -20,6 +20,7 @@ from .compile.backends import CODEGEN_AFTER_CALLS as CODEGEN_AFTER_CALLS  # wher
 from .compile.backends import run
 from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
 from .compile.pipeline import compile_binding
+from .context import Context
 from .dask import DaskExecutor, is_dask_array
 from .errors import BindError, SymgradError
 from .graph import Symbol, topo_order, variable_names
@@ -318,7 +319,14 @@ def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str,
 _BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec"})
 
 
-def _bind(self: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
+def _bind(self: Symbol, *positional: Any, **kwargs: Any) -> Any:
+    """bind(args, args_grad=None, grad_req='write'), or MXNet's bind(ctx, args, ...) with a context first."""
+    if positional and isinstance(positional[0], Context):
+        kwargs["ctx"], positional = positional[0], positional[1:]
+    return _bind_arrays(self, *positional, **kwargs)
+
+
+def _bind_arrays(self: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write", **kwargs: Any) -> Any:
     """An executor over these arrays; Dask arrays give a DaskExecutor with lazy results."""
     unknown = sorted(set(kwargs) - _BIND_KEYWORDS)
     if unknown:
@@ -331,8 +339,16 @@ def _bind(self: Symbol, args: Any, args_grad: Any = None, grad_req: Any = "write
     return Executor(self, args, args_grad, grad_req, **kwargs)
 
 
-def _simple_bind(self: Symbol, grad_req: Any = "write", ctx: Any = None, type_dict: Any = None, **shapes: Any) -> Any:
-    """Bind zero arrays of the given shapes (MXNet's simple_bind)."""
+def _simple_bind(self: Symbol, *positional: Any, **kwargs: Any) -> Any:
+    """Bind zero arrays of the given shapes: simple_bind(grad_req='write', ...) or MXNet's simple_bind(ctx, ...)."""
+    if positional and isinstance(positional[0], Context):
+        kwargs["ctx"], positional = positional[0], positional[1:]
+    return _simple_bind_shapes(self, *positional, **kwargs)
+
+
+def _simple_bind_shapes(
+    self: Symbol, grad_req: Any = "write", type_dict: Any = None, ctx: Any = None, **shapes: Any
+) -> Any:
     return simple_bind(self, grad_req, type_dict, shapes)
 
 

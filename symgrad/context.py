@@ -1,0 +1,51 @@
+"""MXNet's device contexts: symgrad computes with NumPy on the CPU, so a context names where, and changes nothing.
+
+MXNet code passes one everywhere (`c.bind(mx.cpu(), args)`, `simple_bind(ctx, ...)`,
+`nd.array(x, ctx=ctx)`); these accept it so that the code runs as written.
+"""
+
+from __future__ import annotations
+
+
+class Context:
+    """A device: `cpu(0)`, or `gpu(i)`, which symgrad accepts and runs on the CPU as well."""
+
+    __slots__ = ("device_type", "device_id")
+
+    def __init__(self, device_type: str | Context = "cpu", device_id: int = 0) -> None:
+        if isinstance(device_type, Context):
+            device_type, device_id = device_type.device_type, device_type.device_id
+        self.device_type = device_type
+        self.device_id = device_id
+
+    def __repr__(self) -> str:
+        return f"{self.device_type}({self.device_id})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Context) and (self.device_type, self.device_id) == (
+            other.device_type,
+            other.device_id,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.device_type, self.device_id))
+
+
+def cpu(device_id: int = 0) -> Context:
+    """The CPU context, where symgrad computes."""
+    return Context("cpu", device_id)
+
+
+def gpu(device_id: int = 0) -> Context:
+    """A GPU context as MXNet names one; symgrad has no GPU backend, so arrays stay on the CPU."""
+    return Context("gpu", device_id)
+
+
+def current_context() -> Context:
+    """The default context: the CPU."""
+    return Context("cpu", 0)
+
+
+def num_gpus() -> int:
+    """GPUs symgrad can use: none (so `mx.gpu() if mx.context.num_gpus() else mx.cpu()` picks the CPU)."""
+    return 0
