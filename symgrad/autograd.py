@@ -22,7 +22,7 @@ from .compile.backends import run
 from .compile.pipeline import backward_plan
 from .errors import AutogradError, SymgradError
 from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
-from .nd import FREED, STATE, NDArray, invoke, zero_gradient
+from .nd import FREED, STATE, NDArray, invoke, record_value, zero_gradient
 from .ops.registry import OPS, register, substitute
 
 # ---- recording state -------------------------------------------------------------------
@@ -295,6 +295,8 @@ class Function:
 
     def __init__(self) -> None:
         self.saved_tensors: tuple = ()
+        self._outputs: list[tuple] = []  # (shape, dtype) of each forward output
+        self._memo: tuple | None = None  # the last (output, head, backward's gradients)
 
     def save_for_backward(self, *arrays: NDArray) -> None:
         self.saved_tensors = arrays
@@ -305,46 +307,59 @@ class Function:
     def backward(self, *output_grads: NDArray) -> Any:
         raise SymgradError(f"{type(self).__name__} must define backward(self, *output_grads)")
 
-    def __call__(self, *inputs: NDArray) -> NDArray:
+    def __call__(self, *inputs: NDArray) -> Any:
+        """forward's output (or tuple of outputs), recorded so backward's gradients reach the inputs."""
         with pause(train_mode=STATE.training):
             out = self.forward(*inputs)
-        if not isinstance(out, NDArray):
-            raise SymgradError(f"{type(self).__name__}.forward must return one NDArray")
-        if STATE.recording and any(isinstance(i, NDArray) and i._node is not None for i in inputs):
-            attrs = {"fn": self, "shape": out.shape, "dtype": out.dtype.str}
-            recorded = invoke(OPS["custom_function"], tuple(inputs), attrs)
-            return recorded
-        return out
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        if not outs or not all(isinstance(o, NDArray) for o in outs):
+            raise SymgradError(f"{type(self).__name__}.forward must return an NDArray or a tuple of NDArrays")
+        if not (STATE.recording and any(isinstance(i, NDArray) and i._node is not None for i in inputs)):
+            return out
+        self._outputs = [(o.shape, o.dtype) for o in outs]
+        recorded = tuple(
+            record_value(OPS["custom_function"], tuple(inputs), {"fn": self, "output": k}, o._data)
+            for k, o in enumerate(outs)
+        )
+        return recorded if isinstance(out, (tuple, list)) else recorded[0]
 
-    def _run_backward(self, g: np.ndarray, index: int) -> np.ndarray:
-        with pause():
-            grads = self.backward(NDArray(np.asarray(g)))
-        grads = grads if isinstance(grads, (list, tuple)) else (grads,)
-        chosen = grads[index]
+    def _run_backward(self, g: np.ndarray, index: int, output: int) -> np.ndarray:
+        """backward's gradient for input `index`, given head g for output `output` (zeros for the
+        others: backward is a vector-Jacobian product, so contributions per output add up)."""
+        memo = self._memo
+        if memo is None or memo[0] != output or memo[1] is not g:
+            heads = [
+                NDArray(np.asarray(g) if k == output else np.zeros(shape, dtype))
+                for k, (shape, dtype) in enumerate(self._outputs)
+            ]
+            with pause():
+                grads = self.backward(*heads)
+            memo = self._memo = (output, g, grads if isinstance(grads, (list, tuple)) else (grads,))
+        chosen = memo[2][index]
         return chosen._data if isinstance(chosen, NDArray) else np.asarray(chosen)
 
 
-def _custom_impl(*arrays: np.ndarray, fn: Function, shape: tuple, dtype: str) -> np.ndarray:
+def _custom_impl(*arrays: np.ndarray, fn: Function, output: int) -> np.ndarray:
     with pause():
         out = fn.forward(*(NDArray(a) for a in arrays))
-    return out._data
+    return (out[output] if isinstance(out, (tuple, list)) else out)._data
 
 
 register(
     "custom_function",
     _custom_impl,
-    shape=lambda *shapes, fn, shape, dtype: shape,
-    dtype=lambda *dtypes, fn, shape, dtype: np.dtype(dtype),
-    grad=lambda g, out, *inputs, fn, shape, dtype: [
-        custom_function_grad(g, *inputs, fn=fn, index=i) for i in range(len(inputs))
+    shape=lambda *shapes, fn, output: fn._outputs[output][0],
+    dtype=lambda *dtypes, fn, output: fn._outputs[output][1],
+    grad=lambda g, out, *inputs, fn, output: [
+        custom_function_grad(g, *inputs, fn=fn, index=i, output=output) for i in range(len(inputs))
     ],
     elementwise=False,
 )
 custom_function_grad = register(
     "custom_function_grad",
-    lambda g, *inputs, fn, index: fn._run_backward(g, index),
-    shape=lambda g, *shapes, fn, index: shapes[index],
-    dtype=lambda g, *dtypes, fn, index: np.result_type(g),
+    lambda g, *inputs, fn, index, output: fn._run_backward(g, index, output),
+    shape=lambda g, *shapes, fn, index, output: shapes[index],
+    dtype=lambda g, *dtypes, fn, index, output: np.result_type(g),
     grad=None,
     elementwise=False,
 )

@@ -9,6 +9,7 @@ specialised to the bound shapes and dtypes, differentiated, simplified and plann
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,6 +140,56 @@ class Executor:
     @property
     def aux_arrays(self) -> list[Any]:
         return list(self.aux_dict.values())
+
+    def copy_params_from(
+        self, arg_params: dict[str, Any], aux_params: dict[str, Any] | None = None, allow_extra_params: bool = False
+    ) -> None:
+        """Copy values into the bound arguments and auxiliary states (MXNet's copy_params_from)."""
+        for params, bound, what in ((arg_params, self._args, "arguments"), (aux_params or {}, self.aux_dict, "states")):
+            for name, value in params.items():
+                if name not in bound:
+                    if allow_extra_params:
+                        continue
+                    raise BindError(
+                        f"copy_params_from: {name!r} is not among the {what} {list(bound)};"
+                        " pass allow_extra_params=True to skip it"
+                    )
+                target = np.asarray(bound[name])
+                value = as_array(value, name)
+                if value.shape != target.shape:
+                    raise BindError(
+                        f"copy_params_from: {name!r} has shape {value.shape}, the bound array {target.shape}"
+                    )
+                np.copyto(target, value, casting="unsafe")  # MXNet: value.astype(dst.dtype).copyto(dst)
+
+    def reshape(self, partial_shaping: bool = False, allow_up_sizing: bool = False, **shapes: Any) -> Executor:
+        """A new executor for new argument shapes, sharing memory with this one (MXNet's reshape).
+
+        An argument keeping its shape is the same array; a smaller one is a view of the start of
+        the old buffer; a bigger one needs allow_up_sizing=True (a new array). An argument not
+        given keeps its shape unless inference changes it, which needs partial_shaping=True.
+        """
+        names = self._names
+        arg_shapes, _, _ = self._symbol.infer_shape_partial(**shapes)
+        new: dict[str, dict[str, np.ndarray]] = {"args": {}, "grads": {}}
+        for name, shape in zip(names, arg_shapes):
+            old = self._args[name]
+            shape = old.shape if shape is None else shape
+            if name not in shapes and shape != old.shape and not partial_shaping:
+                raise BindError(
+                    f"reshape: the shape of {name!r}, not given, changes from {old.shape} to {shape};"
+                    " pass partial_shaping=True if that is intended"
+                )
+            for kind, array in (("args", old), ("grads", self.grad_dict[name])):
+                if array is not None:
+                    new[kind][name] = _resized(np.asarray(array), shape, name, allow_up_sizing)
+        return Executor(
+            self._symbol,
+            new["args"],
+            new["grads"],
+            self._grad_req,
+            aux_states={n: np.asarray(a) for n, a in self.aux_dict.items()},
+        )
 
     def plan_stats(self) -> dict[str, int]:
         """Steps, reused buffers and planned peak bytes of the compiled programs (and tile length if tiled)."""
@@ -294,21 +345,47 @@ class Executor:
         return heads
 
 
-def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any]) -> Executor:
-    """Bind zero arrays of the given shapes (other shapes inferred where declared)."""
+def _resized(array: np.ndarray, shape: tuple, name: str, allow_up_sizing: bool) -> np.ndarray:
+    """array itself for the same shape, a view of its first elements for a smaller one, else a new array."""
+    if shape == array.shape:
+        return array
+    size = math.prod(shape)
+    if size <= array.size and array.flags.c_contiguous:
+        return array.reshape(-1)[:size].reshape(shape)
+    if not allow_up_sizing:
+        raise BindError(
+            f"reshape: the new shape {shape} of {name!r} is larger than {array.shape}; pass allow_up_sizing=True"
+            " (making a big executor first and reshaping it down shares memory instead)"
+        )
+    return np.zeros(shape, array.dtype)
+
+
+def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any], dtype: Any = None) -> Executor:
+    """Bind zero arrays of the given shapes (other shapes inferred where declared).
+
+    Each array's dtype, as MXNet chooses it: type_dict's, else the declared or inferred one
+    (a float64 variable, or one beside it, is float64), else `dtype` (symgrad's; default float32).
+    """
     names = symbol.list_arguments()
-    arg_shapes, _, aux_shapes = symbol.infer_shape(**shapes)
+    type_dict = dict(type_dict or {})
+    for name, value in [*type_dict.items(), ("dtype", dtype)]:
+        try:
+            type_dict[name] = None if value is None else np.dtype(value)
+        except TypeError:
+            what = "dtype" if name == "dtype" and value is dtype else f"type_dict[{name!r}]"
+            raise BindError(f"simple_bind: {what} = {value!r} is not a NumPy dtype") from None
+    default = type_dict.pop("dtype", None) or np.dtype(np.float32)
+    arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
+    arg_types, _, aux_types = symbol.infer_type_partial(**{n: t for n, t in type_dict.items() if n in names})
+    aux_names = symbol.list_auxiliary_states()
     arrays: dict[str, np.ndarray] = {}
-    for name, shape in [*zip(names, arg_shapes), *zip(symbol.list_auxiliary_states(), aux_shapes)]:
+    for name, shape, inferred in [*zip(names, arg_shapes, arg_types), *zip(aux_names, aux_shapes, aux_types)]:
         if shape is None:
             raise BindError(f"simple_bind: no shape for argument {name!r}; pass {name}=(...)")
-        dtype = (type_dict or {}).get(name, "float32")
         try:
-            arrays[name] = np.zeros(shape, dtype=dtype)
+            arrays[name] = np.zeros(shape, dtype=type_dict.get(name) or inferred or default)
         except MemoryError:
             raise BindError(f"simple_bind: argument {name!r} of shape {shape} does not fit in memory") from None
-        except TypeError:
-            raise BindError(f"simple_bind: type_dict[{name!r}] = {dtype!r} is not a NumPy dtype") from None
     args = {n: arrays.pop(n) for n in names}
     return Executor(symbol, args, None, grad_req, aux_states=arrays)  # what is left: the auxiliary states
 
@@ -347,9 +424,10 @@ def _simple_bind(self: Symbol, *positional: Any, **kwargs: Any) -> Any:
 
 
 def _simple_bind_shapes(
-    self: Symbol, grad_req: Any = "write", type_dict: Any = None, ctx: Any = None, **shapes: Any
+    self: Symbol, grad_req: Any = "write", type_dict: Any = None, ctx: Any = None, dtype: Any = None, **shapes: Any
 ) -> Any:
-    return simple_bind(self, grad_req, type_dict, shapes)
+    """`dtype` (symgrad's) for the arguments with no dtype given, declared or inferred (default float32)."""
+    return simple_bind(self, grad_req, type_dict, shapes, dtype)
 
 
 def _eval(self: Symbol, ctx: Any = None, **args: Any) -> list[np.ndarray]:

@@ -144,7 +144,41 @@ class Symbol:
         return Group(list(self.inputs)) if self.inputs else None
 
     def attr(self, key: str) -> Any:
-        return self.attrs.get(key)
+        """An attribute of this node as MXNet's string, 'name' its name; None when it has none."""
+        if key == "name":
+            return self.name
+        return self.list_attr().get(key)
+
+    def list_attr(self) -> dict[str, str]:
+        """This node's attributes as strings (a variable's declared shape and dtype as __shape__, __dtype__)."""
+        if self.op == VAR:
+            declared = {"__shape__": self.shape, "__dtype__": None if self.dtype is None else self.dtype.name}
+            return {k: str(v) for k, v in declared.items() if v is not None}
+        if self.op in (CONST, GROUP):
+            return {}
+        return {k: str(v) for k, v in self.attrs.items() if not k.startswith("_") and k != "fn"}
+
+    def attr_dict(self) -> dict[str, dict[str, str]]:
+        """{node name: its list_attr()} for every node with attributes (MXNet's attr_dict)."""
+        nodes = topo_order(self.outputs())
+        return {n.name: attrs for n in nodes if (attrs := n.list_attr())}
+
+    def debug_str(self) -> str:
+        """MXNet's text listing of the graph: outputs, variables, then each op with its inputs and attributes."""
+        lines = ["Symbol Outputs:"]
+        lines += [f"\toutput[{i}]={o.name}(0)" for i, o in enumerate(self.outputs())]
+        for node in topo_order(self.outputs()):
+            if node.op == VAR:
+                lines.append(f"Variable:{node.name}")
+            elif node.op != CONST:
+                lines += ["--------------------", f"Op:{node.op}, Name={node.name}", "Inputs:"]
+                lines += [
+                    f"\targ[{k}]={'const' if i.op == CONST else i.name}(0) version=0" for k, i in enumerate(node.inputs)
+                ]
+                attrs = node.list_attr()
+                if attrs:
+                    lines += ["Attrs:"] + [f"\t{k}={v}" for k, v in attrs.items()]
+        return "\n".join(lines) + "\n"
 
     # ---- groups -----------------------------------------------------------
     def __len__(self) -> int:

@@ -448,6 +448,13 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     return NDArray(out, node)
 
 
+def record_value(opdef: OpDef, inputs: tuple, attrs: dict[str, Any], out: np.ndarray) -> NDArray:
+    """An op's output computed elsewhere (a custom Function's forward), recorded as invoke would."""
+    node = Symbol(opdef.name, tuple(map(_graph_input, inputs)), attrs, opdef.name, out.shape, out.dtype, user_origin())
+    node.value = out
+    return NDArray(out, node)
+
+
 def _shape_or_symgrad(exc: Exception) -> type:
     return ShapeError if isinstance(exc, (ValueError, IndexError)) else SymgradError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import networkx as nx
 
 from .graph import CONST, VAR, Symbol, topo_order
+from .ops.registry import infer_graph
 from .printing import format_const
 
 _STYLE = {VAR: "ellipse", CONST: "plaintext"}
@@ -98,3 +100,43 @@ def _render_svg(dot: str) -> str | None:
 def plot_network(s: Symbol, title: str | None = None, save_format: str = "svg", **_: Any) -> GraphPicture:
     """A picture of the graph for Jupyter (MXNet's name); the DOT text is always available as `.dot`."""
     return GraphPicture(to_dot(s, title))
+
+
+def print_summary(
+    symbol: Symbol, shape: dict[str, Any] | None = None, line_length: int = 120, positions: Any = None
+) -> None:
+    """MXNet's viz.print_summary: one row per input and op, with output shape (batch axis dropped),
+    parameter count (its variable inputs not given in `shape`) and the layers it reads."""
+    shape = dict(shape or {})
+    node_shapes, _ = infer_graph(symbol.outputs(), shape, override=True)
+    columns = [int(line_length * p) for p in (positions or (0.44, 0.64, 0.74, 1.0))]
+    rows = [("Layer (type)", "Output Shape", "Param #", "Previous Layer")]
+    total = 0
+    for node in topo_order(symbol.outputs()):
+        if node.op == CONST or (node.op == VAR and node.name not in shape):
+            continue
+        out = node_shapes[id(node)]
+        if node.op == VAR:
+            rows.append((f"{node.name}(null)", _dims(out), "0", ""))
+            continue
+        params = [i for i in node.inputs if i.op == VAR and i.name not in shape]
+        count = sum(math.prod(node_shapes[id(p)]) for p in params if node_shapes[id(p)] is not None)
+        total += count
+        previous = [i.name for i in node.inputs if i.op != CONST and all(i is not p for p in params)]
+        rows.append((f"{node.name}({node.op})", _dims(out), str(count), ", ".join(previous)))
+    print("_" * line_length)
+    for k, row in enumerate(rows):
+        line = ""
+        for text, end in zip(row, columns):
+            line = (line + text)[: end - 1].ljust(end)
+        print(line.rstrip())
+        print(("=" if k in (0, len(rows) - 1) else "_") * line_length)
+    print(f"Total params: {total}")
+    print("_" * line_length)
+
+
+def _dims(shape: tuple | None) -> str:
+    """An output shape without its batch axis, as MXNet prints it ('?' when unknown)."""
+    if shape is None:
+        return "?"
+    return "x".join(map(str, shape[1:])) or "scalar"

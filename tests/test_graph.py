@@ -85,7 +85,8 @@ def test_infer_shape_full_partial_and_mismatch():
         x, w, b = sym.var("x"), sym.var("w"), sym.var("b")
         y = sym.dot(x, w) + b
         assert y.infer_shape(x=(5, 3), w=(3, 2), b=(2,)) == ([(5, 3), (3, 2), (2,)], [(5, 2)], [])
-        assert y.infer_shape(x=(5, 3)) == ([(5, 3), None, None], [None], [])
+        assert y.infer_shape(x=(5, 3)) == (None, None, None)  # as MXNet when a shape stays unknown
+        assert y.infer_shape_partial(x=(5, 3)) == ([(5, 3), None, None], [None], [])
         with pytest.raises(sg.ShapeError) as err:
             y.infer_shape(x=(5, 3), w=(4, 2), b=(2,))
         message = str(err.value)

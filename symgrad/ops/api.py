@@ -177,13 +177,29 @@ def _list_auxiliary_states(self: Symbol) -> list[str]:
 
 
 def _infer_shape(self: Symbol, *args: Any, **shapes: Any) -> tuple:
-    """MXNet's triple (arg_shapes, out_shapes, aux_shapes); unknown entries are None."""
+    """MXNet's triple (arg_shapes, out_shapes, aux_shapes); given shapes override declared ones;
+    (None, None, None) when some shape stays unknown, as MXNet (see infer_shape_partial)."""
+    return _complete(_infer_meta(self, "shape", args, shapes))
+
+
+def _infer_shape_partial(self: Symbol, *args: Any, **shapes: Any) -> tuple:
+    """infer_shape's triple with None for each shape that stays unknown."""
     return _infer_meta(self, "shape", args, shapes)
 
 
 def _infer_type(self: Symbol, *args: Any, **dtypes: Any) -> tuple:
-    """MXNet's triple (arg_types, out_types, aux_types) of NumPy dtypes."""
+    """MXNet's triple (arg_types, out_types, aux_types) of NumPy dtypes; (None, None, None) when
+    some dtype stays unknown, as MXNet (see infer_type_partial)."""
+    return _complete(_infer_meta(self, "dtype", args, dtypes))
+
+
+def _infer_type_partial(self: Symbol, *args: Any, **dtypes: Any) -> tuple:
+    """infer_type's triple with None for each dtype that stays unknown."""
     return _infer_meta(self, "dtype", args, dtypes)
+
+
+def _complete(triple: tuple) -> tuple:
+    return (None, None, None) if any(v is None for part in triple for v in part) else triple
 
 
 def _compose(self: Symbol, *args: Symbol, name: str | None = None, **kwargs: Symbol) -> Symbol:
@@ -206,8 +222,10 @@ def _replace(self: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
 
 Symbol.list_arguments = _list_arguments
 Symbol.list_auxiliary_states = _list_auxiliary_states
-Symbol.infer_shape = Symbol.infer_shape_partial = _infer_shape
+Symbol.infer_shape = _infer_shape
+Symbol.infer_shape_partial = _infer_shape_partial
 Symbol.infer_type = _infer_type
+Symbol.infer_type_partial = _infer_type_partial
 Symbol.compose = _compose
 Symbol.replace = _replace
 

@@ -283,6 +283,11 @@ def _slice_axis_shape(x: Shape, axis: int, begin: int, end: int | None) -> Shape
     return x[:a] + (stop - start,) + x[a + 1 :]
 
 
+def _slice_axis_impl(x: Any, axis: int, begin: int, end: int | None) -> Any:
+    _slice_axis_shape(np.shape(x), axis, begin, end)  # MXNet refuses a slice NumPy would clip
+    return x[decode_index(_axis_slice(axis, begin, end))]
+
+
 def _normalize_slice_axis(attrs: dict) -> dict:
     attrs = normalize_single_axis(attrs)
     for key in ("begin", "end"):
@@ -295,7 +300,7 @@ def _normalize_slice_axis(attrs: dict) -> dict:
 
 slice_axis = register(
     "slice_axis",
-    lambda x, axis, begin, end: x[decode_index(_axis_slice(axis, begin, end))],
+    _slice_axis_impl,
     shape=_slice_axis_shape,
     dtype=lambda x, **_: np.result_type(x),
     grad=lambda g, out, x, axis, begin, end: [scatter_like(g, x, index=_axis_slice(axis, begin, end))],

@@ -444,9 +444,14 @@ def check_declared_shape(variable: Symbol, given: tuple | None) -> None:
 
 
 def infer_graph(
-    outputs: Sequence[Symbol], shapes: dict[str, Any], dtypes: dict[str, Any] | None = None, strict: bool = False
+    outputs: Sequence[Symbol],
+    shapes: dict[str, Any],
+    dtypes: dict[str, Any] | None = None,
+    strict: bool = False,
+    override: bool = False,
 ) -> tuple[dict[int, Any], dict[int, Any]]:
-    """Shapes and dtypes of every node given some variables' shapes/dtypes (by name)."""
+    """Shapes and dtypes of every node given some variables' shapes/dtypes (by name); with
+    override, a given shape replaces a declared one (MXNet's infer_shape) instead of being checked."""
     dtypes = dtypes or {}
     node_shape: dict[int, Any] = {}
     node_dtype: dict[int, Any] = {}
@@ -454,7 +459,8 @@ def infer_graph(
         if node.op == VAR:
             given = shapes.get(node.name)
             given = normalize_shape(given) if given is not None else None
-            check_declared_shape(node, given)
+            if not override:
+                check_declared_shape(node, given)
             node_shape[id(node)] = given if given is not None else node.shape
             dt = dtypes.get(node.name)
             node_dtype[id(node)] = np.dtype(dt) if dt is not None else node.dtype
@@ -510,14 +516,48 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
     for key in given:
         if key not in names:
             raise SymgradError(f"infer_{kind}: {key!r} is not an argument; arguments: {names}")
-    if kind == "shape":
-        table, _ = infer_graph(symbol.outputs(), given)
-    else:
-        _, table = infer_graph(symbol.outputs(), {}, given)
     order = topo_order(symbol.outputs())
+    while True:  # until no variable learns its shape or dtype from the ops around it
+        if kind == "shape":
+            table, _ = infer_graph(symbol.outputs(), given, override=True)
+        else:
+            _, table = infer_graph(symbol.outputs(), {}, given)
+        learned = _learn_from_neighbours(order, table, given)
+        if not learned:
+            break
+        given = {**given, **learned}
     by_name = {n.name: table[id(n)] for n in order if n.op == VAR}
     aux = [by_name[n] for n in aux_variables(order)]
     return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], aux
+
+
+def _learn_from_neighbours(order: list[Symbol], table: dict[int, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Variables of unknown shape or dtype that an elementwise op's other inputs decide, as MXNet
+    infers both ways: an elementwise op's inputs share its shape (MXNet's a + b needs equal
+    shapes), and any op's inputs of one float dtype share it (dot of float64 with a variable);
+    constants decide neither (2 * x says nothing of x)."""
+    learned: dict[str, Any] = {}
+    for node in order:
+        if node.op in (VAR, CONST, GROUP) or node.op not in OPS:
+            continue
+        unknown = [i for i in node.inputs if i.op == VAR and table[id(i)] is None and i.name not in given]
+        known = [table[id(i)] for i in node.inputs if table[id(i)] is not None and i.op != CONST]
+        if not unknown or not known:
+            continue
+        if isinstance(known[0], tuple):  # shapes
+            if not OPS[node.op].elementwise:
+                continue
+            try:
+                value: Any = broadcast_shapes(*known)
+            except ValueError:
+                continue
+        else:
+            value = np.result_type(*known)
+            if value.kind != "f":
+                continue
+        for i in unknown:
+            learned.setdefault(i.name, value)
+    return learned
 
 
 def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
