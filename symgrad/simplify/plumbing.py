@@ -75,6 +75,10 @@ def reshape_noop(node: Symbol, s: Simplifier) -> Symbol | None:
         return x
     if x.op == "reshape" and node.shape is not None:
         return shp.reshape_to(x.inputs[0], node.shape)
+    if x.op == "sum" and x.attrs["keepdims"] and x.attrs["axis"] is not None and node.shape is not None:
+        dropped = red.sum(x.inputs[0], axis=x.attrs["axis"])  # reshape(sum(g, 0, keepdims=True), (4,))
+        if dropped.shape == node.shape:
+            return dropped
     return None
 
 
@@ -269,8 +273,29 @@ def reshaped_fill(node: Symbol, s: Simplifier) -> Symbol | None:
     """expand_dims(broadcast_like(c, m)) -> broadcast_like(c, expand_dims(m)): still one value, now
     of the new shape (so it can broadcast away); the same for reshape, transpose, ones_like"""
     (u,) = node.inputs
-    if u.op == "broadcast_like" and _is_scalar_const(u.inputs[0]) and u.inputs[1].op != CONST:
+    if u.op == "broadcast_like" and u.inputs[0].shape == () and u.inputs[1].op != CONST:
         return shp.broadcast_like(u.inputs[0], rebuild(node, (u.inputs[1],)))
     if u.op in ("ones_like", "zeros_like") and u.inputs[0].op != CONST:
         return rebuild(u, (rebuild(node, u.inputs),))
+    return None
+
+
+@rewrites("multiply", "divide", needs=_FILLS)
+def scale_fill(node: Symbol, s: Simplifier) -> Symbol | None:
+    """c * broadcast_like(d, e) -> broadcast_like(c*d, e) for a 0-d c and constant d (still one value,
+    so it can broadcast away); the same for broadcast_to, ones_like and zeros_like, and for d / c"""
+    a, b = node.inputs
+    for fill, c in ((b, a), (a, b)):
+        if fill.op not in _FILLS or fill.op == CONST or c.shape != () or (fill is a and node.op != "divide"):
+            continue
+        if fill.op in ("ones_like", "zeros_like"):
+            value, base = const(1 if fill.op == "ones_like" else 0), fill.inputs[0]
+        elif _is_scalar_const(fill.inputs[0]):
+            value, base = fill.inputs[0], fill.inputs[-1]
+        else:
+            continue
+        scalar = rebuild(node, (c, value) if fill is b else (value, c))
+        new = shp.broadcast_like(scalar, base) if fill.op != "broadcast_to" else rebuild(fill, (scalar,))
+        if _same_meta(new, node):
+            return new
     return None
