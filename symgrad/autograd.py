@@ -354,6 +354,8 @@ register(
         custom_function_grad(g, *inputs, fn=fn, index=i, output=output) for i in range(len(inputs))
     ],
     elementwise=False,
+    dask=False,
+    cacheable=False,
 )
 custom_function_grad = register(
     "custom_function_grad",
@@ -362,6 +364,8 @@ custom_function_grad = register(
     dtype=lambda g, *dtypes, fn, index, output: np.result_type(g),
     grad=None,
     elementwise=False,
+    dask=False,
+    cacheable=False,
 )
 
 

@@ -25,9 +25,8 @@ from .bindargs import bound_args
 from .compile.pipeline import Compiled, compile_binding
 from .errors import BindError, SymgradError
 from .graph import Symbol
+from .ops.registry import OPS
 
-# Kernels that write into an array in place (np.add.at, item assignment) or call back into Python objects.
-NO_DASK_FORM = {"scatter_like", "scatter_arrays", "setitem", "put_like", "custom_function", "custom_function_grad"}
 INSTALL_HINT = "symgrad's Dask support needs Dask: pip install 'symgrad[dask]'"
 
 
@@ -48,7 +47,7 @@ def _check_dask_forms(compiled: Compiled) -> None:
     programs = [compiled.forward] + ([compiled.backward] if compiled.backward else [])
     for program in programs:
         for node in program.nodes:
-            if node.op in NO_DASK_FORM:
+            if not OPS[node.op].dask:  # its kernel writes into an array in place, or calls back into Python
                 raise BindError(
                     f"op {node.op!r} ({node.name!r}) has no Dask form: its kernel writes into an array in place. "
                     "Bind NumPy arrays for this graph, or avoid integer-array indexing in the differentiated part"

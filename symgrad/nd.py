@@ -508,18 +508,15 @@ def _make_eager(opdef: OpDef) -> Any:
 
 
 def _publish(name: str, builder: Any) -> None:
-    """nd.<name>, and x.<name>() for a method op, for an op registered after import."""
+    """nd.<name>, and x.<name>() for a method op, for every registered op (user ops too)."""
     globals()[name] = _make_eager(builder.opdef)
     _registry.add_op_method(NDArray, builder.opdef, call)
 
 
 shape_method(NDArray, call)
-for _name, _opdef in list(OPS.items()):
-    globals()[_name] = _make_eager(_opdef)
-    _registry.add_op_method(NDArray, _opdef, call)
+_registry.on_register(_publish)
 for _name, _op in MXNET_ALIASES.items():
     globals()[_name] = _make_eager(OPS[_op])
-_registry.on_register(_publish)
 BlockGrad = globals()["stop_gradient"]
 Concat = concatenate = globals()["concat"]
 

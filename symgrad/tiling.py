@@ -26,8 +26,6 @@ TILE_MIN_SIZE = 1 << 16
 # longer tiles pay less Python per element); tiles of 2k to 32k elements.
 SCRATCH_BYTES = 1 << 22
 _TILE_BOUNDS = (1 << 11, 1 << 15)
-_REDUCTIONS = {"sum", "mean"}
-_SPREADS = {"broadcast_to", "broadcast_like"}  # of a size-1 value: every tile is that value
 
 
 def _size(shape: tuple | None) -> int:
@@ -67,7 +65,12 @@ def classify(order: Sequence[Symbol], inputs: Sequence[Symbol]) -> tuple[tuple, 
             opdef = OPS.get(node.op)
             if node.dtype is None or node.dtype.kind != "f":
                 return None
-            spread = node.op in _SPREADS and kinds[:1] == ["small"] and _size(node.inputs[0].shape) == 1
+            spread = (
+                opdef is not None
+                and opdef.tiling == "spread"
+                and kinds[:1] == ["small"]
+                and _size(node.inputs[0].shape) == 1
+            )
             if not (spread or opdef is not None and opdef.elementwise):
                 return None
             if "late" in kinds or "reduce" in kinds:
@@ -79,7 +82,7 @@ def classify(order: Sequence[Symbol], inputs: Sequence[Symbol]) -> tuple[tuple, 
                 return None  # a partial broadcast (a row against a matrix) is not tiled
             part[node] = "big"
         elif "big" in kinds:
-            if node.op not in _REDUCTIONS or len(kinds) != 1 or not _covers_all_axes(node, len(big_shape)):
+            if OPS[node.op].tiling != "reduce" or len(kinds) != 1 or not _covers_all_axes(node, len(big_shape)):
                 return None
             if node.dtype is None or node.dtype.kind != "f":
                 return None
@@ -211,7 +214,7 @@ def compile_tiled(
         s = slot[node]
         namespace[f"k{s}"] = OPS[node.op].numpy_kernel_for(node)
         args = ", ".join(f"t{slot[i]}" for i in node.inputs)
-        if node.op in _SPREADS:
+        if OPS[node.op].tiling == "spread":  # a size-1 value: every tile is that value
             namespace[f"d{s}"] = node.dtype
             emit(f"        t{s} = asarray(t{slot[node.inputs[0]]}, d{s})")
             if node in output_set:

@@ -10,7 +10,7 @@ from typing import Any
 import networkx as nx
 
 from .graph import CONST, VAR, Symbol, topo_order
-from .ops.registry import infer_graph
+from .ops.infer import infer_graph
 from .printing import format_const
 
 _STYLE = {VAR: "ellipse", CONST: "plaintext"}

@@ -151,7 +151,74 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
     ("stop_gradient", sym.stop_gradient, lambda x: x, [any_(3, 4)]),
     ("zeros_like", sym.zeros_like, np.zeros_like, [any_(3, 4)]),
     ("ones_like", sym.ones_like, np.ones_like, [any_(3, 4)]),
+    ("zeros_ones", lambda x: x * sym.ones((3, 4)) + sym.zeros((4,)), lambda x: x * 1.0 + 0.0, [any_(3, 4)]),
+    (
+        "where_greater_equal_less_equal",
+        lambda c, a: sym.where(c >= 0, a, 0.0) + sym.where(c <= 0.5, 2 * a, 0.0),
+        lambda c, a: np.where(c >= 0, a, 0.0) + np.where(c <= 0.5, 2 * a, 0.0),
+        [any_(3, 4), any_(3, 4)],
+    ),
+    ("take", lambda x: sym.take(x, 2, axis=1), lambda x: np.take(x, 2, axis=1), [any_(3, 4)]),
+    (
+        "getitem_arrays",
+        lambda x: sym.getitem_arrays(x, np.array([2, 0, 2]), index=(("input", 0), ("slice", 1, None, None))),
+        lambda x: x[[2, 0, 2], 1:],
+        [any_(3, 4)],
+    ),
+    ("cast", lambda x: x + sym.cast(x, dtype="float16") * 0, lambda x: x + 0, [any_(3, 4)]),
+    ("slice_axis", lambda x: sym.slice_axis(x, axis=1, begin=1, end=3), lambda x: x[:, 1:3], [any_(3, 4)]),
+    (
+        "pick",
+        lambda x: sym.pick(x, np.array([0.0, 2.0, 1.0]), axis=1),
+        lambda x: x[np.arange(3), [0, 2, 1]],
+        [any_(3, 4)],
+    ),
+    (
+        "argmax_argmin",
+        lambda x: x + sym.argmax(x, axis=1, keepdims=True) - sym.argmin(x, axis=0),
+        lambda x: x + np.argmax(x, axis=1)[:, None] - np.argmin(x, axis=0),
+        [any_(3, 4)],
+    ),
+    (
+        "one_hot",
+        lambda x: x * sym.one_hot(np.array([0.0, 3.0, 1.0]), depth=4),
+        lambda x: x * np.eye(4)[[0, 3, 1]],
+        [any_(3, 4)],
+    ),
 ]
+
+# Registered ops that the rows above do not reach, and the tests that sweep them instead.
+TESTED_ELSEWHERE = {
+    **dict.fromkeys(
+        [
+            "Activation",
+            "BatchNorm",
+            "Convolution",
+            "Dropout",
+            "Embedding",
+            "FullyConnected",
+            "LeakyReLU",
+            "LinearRegressionOutput",
+            "LogisticRegressionOutput",
+            "MAERegressionOutput",
+            "MakeLoss",
+            "Pooling",
+            "SoftmaxOutput",
+            "_dropout_mask",
+            "_rrelu_slopes",
+            "conv_transpose",
+            "conv_weight_grad",
+            "embedding_grad",
+            "one_hot_like",
+            "pool_grad",
+            "pool_pick",
+        ],
+        "tests/test_layers.py (MXNet's layers, against loop references and finite differences)",
+    ),
+    "custom_function": "tests/test_eager.py (autograd.Function)",
+    "custom_function_grad": "tests/test_eager.py (autograd.Function)",
+    "setitem": "tests/test_eager.py (x[...] = value under record())",
+}
 
 # The gradient of these is zero or absent by definition; finite differences would say otherwise.
 NO_NUMERIC_GRAD = {"stop_gradient"}

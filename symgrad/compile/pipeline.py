@@ -19,7 +19,7 @@ from .. import tiling
 from ..autodiff import derive_simplified
 from ..autodiff import grad as derive
 from ..graph import CONST, VAR, Group, NameManager, Symbol, const, gc_paused, topo_order, var, variable_names
-from ..ops.registry import check_declared_shape
+from ..ops.registry import OPS, check_declared_shape
 from ..simplify import simplify_all
 from .backends import compile_program
 from .cache import CACHE
@@ -222,7 +222,7 @@ def backward_plan(
     structure, constants = structure_key(heads, order, named=False)
     position = {n: i for i, n in enumerate(order)}
     key = (structure, tuple(g is not None for g in head_grads), tuple(position[t] for t in targets))
-    keep = all(n.op != "custom_function" for n in order)
+    keep = all(n.op not in OPS or OPS[n.op].cacheable for n in order)
     return CACHE.lookup(
         key,
         constants,

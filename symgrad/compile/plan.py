@@ -119,16 +119,13 @@ def _nbytes(node: Symbol) -> int:
     return math.prod(node.shape) * node.dtype.itemsize
 
 
-_VIEWS = {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "swapaxes", "broadcast_to"}
-
-
 def planned_peak(plan: Plan, nodes: list[Symbol]) -> int:
     """Peak bytes of the step results alive at once, as the plan frees and reuses them."""
     live: dict[int, int] = {}
     total = peak = 0
     for (_, _, s, dead, into), node in zip(plan, nodes):
         if into is None:
-            live[s] = _nbytes(node) if node.op not in _VIEWS else 0
+            live[s] = _nbytes(node) if not OPS[node.op].view else 0
             total += live[s]
         else:
             live[s] = live.pop(into, 0)

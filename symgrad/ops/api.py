@@ -50,6 +50,7 @@ from .elementwise import (  # noqa: F401
 )
 from .indexing import encode_index as _encode_index
 from .indexing import getitem, getitem_arrays, one_hot, pick, scatter_arrays, slice_axis  # noqa: F401
+from .infer import infer_meta as _infer_meta
 from .layers import (  # noqa: F401
     Activation,
     BatchNorm,
@@ -72,7 +73,6 @@ from .nn import log_softmax, softmax  # noqa: F401
 from .reduction import argmax, argmin, logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
 from .registry import OPS, OpDef, apply
 from .registry import aux_variables as _aux_variables
-from .registry import infer_meta as _infer_meta
 from .registry import rebuild as _rebuild
 from .registry import substitute as _substitute
 from .shape import (  # noqa: F401

@@ -17,7 +17,7 @@ import sympy as sp
 
 from ..errors import SymgradError
 from ..graph import Symbol, is_const, scalar_value
-from .registry import apply, float_dtype, register, same_dtype
+from .registry import OPS, apply, float_dtype, register, same_dtype
 
 
 def _sym_where(c: Any, a: Any, b: Any) -> Any:
@@ -120,14 +120,17 @@ for _name, (_ufunc, _relation) in _COMPARISONS.items():
         dtype=lambda a, b: float_dtype(a, b),
         arity=2,
         aliases=(),
+        nondiff=True,
     )
-    _comparison.opdef.nondiff = True
 
 # ---- unary math ---------------------------------------------------------------
 
 
-def _unary(name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None) -> Any:
-    return register(name, impl, grad=grad, sympy=sympy, dtype=float_dtype, arity=1, method=True, hint=hint, aliases=())
+def _unary(name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None, **fields: Any) -> Any:
+    """A unary math op: float results, x.<name>(), a new array; fields are more register() flags."""
+    return register(
+        name, impl, grad=grad, sympy=sympy, dtype=float_dtype, arity=1, method=True, hint=hint, aliases=(), **fields
+    )
 
 
 exp = _unary("exp", np.exp, lambda g, out, x: [g * out], sp.exp)
@@ -137,8 +140,7 @@ expm1 = _unary("expm1", np.expm1, lambda g, out, x: [g * exp(x)], lambda x: sp.e
 sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt)
 square = _unary("square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2)
 abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs)  # noqa: A001 - the op's name
-sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign)
-sign.opdef.nondiff = True
+sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign, nondiff=True)
 sin = _unary("sin", np.sin, lambda g, out, x: [g * cos(x)], sp.sin)
 cos = _unary("cos", np.cos, lambda g, out, x: [negative(g * sin(x))], sp.cos)
 tan = _unary("tan", np.tan, lambda g, out, x: [g * (1 + out**2)], sp.tan)
@@ -197,14 +199,12 @@ where = register(
 )
 
 
-_CONSTANT_MAKERS = {"zeros", "ones", "zeros_like", "ones_like"}
-
-
 def _constant_valued(node: Symbol) -> bool:
     """A constant, or an array of one value whatever the inputs (zeros_like(x), broadcast_to(0, s))."""
-    if is_const(node) or node.op in _CONSTANT_MAKERS:
+    opdef = OPS.get(node.op)
+    if is_const(node) or (opdef is not None and opdef.constant):
         return True
-    return node.op in ("broadcast_to", "broadcast_like") and is_const(node.inputs[0])
+    return opdef is not None and opdef.tiling == "spread" and is_const(node.inputs[0])
 
 
 def _swap_constant_first(opdef_builder: Any):
@@ -361,6 +361,8 @@ zeros_like = register(
     sympy=lambda x: sp.Integer(0) * x,
     arity=1,
     aliases=(),
+    nondiff=True,  # eager mode need not record it
+    constant=True,
 )
 ones_like = register(
     "ones_like",
@@ -369,5 +371,6 @@ ones_like = register(
     sympy=lambda x: sp.Integer(0) * x + 1,
     arity=1,
     aliases=(),
+    nondiff=True,  # eager mode need not record it
+    constant=True,
 )
-zeros_like.opdef.nondiff = ones_like.opdef.nondiff = True  # eager mode need not record them

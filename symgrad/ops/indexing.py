@@ -138,6 +138,7 @@ scatter_like = register(
     normalize=_normalize_index,
     prepare=_prepare_index,
     aliases=(),
+    dask=False,
 )
 
 
@@ -225,6 +226,7 @@ scatter_arrays = register(
     attrs=_INDEX,
     normalize=_normalize_template,
     aliases=(),
+    dask=False,
 )
 
 
@@ -260,6 +262,7 @@ setitem = register(
     normalize=_normalize_index,
     prepare=_prepare_index,
     aliases=(),
+    dask=False,
 )
 
 
@@ -407,5 +410,5 @@ one_hot = register(
     normalize=_normalize_one_hot,
     elementwise=False,
     aliases=(),
+    nondiff=True,
 )
-one_hot.opdef.nondiff = True

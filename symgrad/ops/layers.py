@@ -702,8 +702,8 @@ _rrelu_slopes = register(
     attrs={"lower_bound": 0.125, "upper_bound": 0.334, "layer": ""},
     elementwise=False,
     stateful=True,
+    nondiff=True,
 )
-_rrelu_slopes.opdef.nondiff = True
 
 
 def _leaky_inputs(attrs: dict) -> tuple[str, ...]:
@@ -761,8 +761,8 @@ one_hot_like = register(
     attrs={"axis": -1},
     elementwise=False,
     shape_of=1,
+    nondiff=True,
 )
-one_hot_like.opdef.nondiff = True
 
 _NORMALIZATIONS = ("null", "batch", "valid")
 _SOFTMAX_OUTPUT_DEFAULTS = {
@@ -982,8 +982,8 @@ _dropout_mask = register(
     attrs={"p": 0.5, "mode": "training", "axes": (), "layer": ""},
     elementwise=False,
     stateful=True,
+    nondiff=True,
 )
-_dropout_mask.opdef.nondiff = True
 
 Dropout = register(
     "Dropout",
@@ -1063,6 +1063,7 @@ embedding_grad = register(
     attrs=_EMBEDDING_DEFAULTS,
     elementwise=False,
     shape_of=2,
+    dask=False,
 )
 
 

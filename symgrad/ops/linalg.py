@@ -218,6 +218,7 @@ transpose = register(
     normalize=lambda a: {"axes": None if a["axes"] is None else tuple(int(i) for i in a["axes"])},
     method=True,
     numpy_kernel=_numpy_transpose,
+    view=True,
 )
 
 
@@ -237,6 +238,7 @@ swapaxes = register(
     arity=1,
     attrs={"axis1": 0, "axis2": 1},
     method=True,
+    view=True,
 )
 
 
@@ -273,6 +275,7 @@ trace = register(
     sympy=lambda x: sp.Trace(x),
     arity=1,
     aliases=(),
+    scalar_output=True,
 )
 inv = register(
     "inv",
@@ -283,7 +286,6 @@ inv = register(
     arity=1,
     aliases=(),
 )
-trace.opdef.scalar_output = True
 logdet = register(
     "logdet",
     lambda x: np.linalg.slogdet(x)[1],
@@ -292,5 +294,5 @@ logdet = register(
     grad=lambda g, out, x: [g * transpose(inv(x))],
     arity=1,
     aliases=(),
+    scalar_output=True,
 )
-logdet.opdef.scalar_output = True

@@ -55,12 +55,18 @@ reduce_size = register(
     attrs={"axis": None},
     normalize=shp.normalize_axis_attr,
     aliases=(),
+    scalar_output=True,
 )
-reduce_size.opdef.scalar_output = True
 
 
 def _reduction(
-    name: str, impl: Any, grad: Any, dtype: Any = same_dtype, extra: dict | None = None, numpy_kernel: Any = None
+    name: str,
+    impl: Any,
+    grad: Any,
+    dtype: Any = same_dtype,
+    extra: dict | None = None,
+    numpy_kernel: Any = None,
+    tiling: str | None = None,
 ) -> Any:
     builder = register(
         name,
@@ -75,8 +81,9 @@ def _reduction(
         method=True,
         numpy_kernel=numpy_kernel,
         aliases=(),
+        reduction=True,
+        tiling=tiling,
     )
-    builder.opdef.reduction = True
     return builder
 
 
@@ -155,7 +162,9 @@ def _reduced_dtype(ufunc: np.ufunc, dtype: np.dtype) -> np.dtype:
     return ufunc.reduce(np.zeros(1, dtype)).dtype
 
 
-def _ufunc_reduction(name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any, accumulates: bool = False) -> Any:
+def _ufunc_reduction(
+    name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any, accumulates: bool = False, tiling: str | None = None
+) -> Any:
     """A reduction whose impl is numpy_function (Dask arrays dispatch on it); on NumPy arrays it is
     exactly ufunc.reduce, which the executor calls without np.sum's two dispatch layers."""
     return _reduction(
@@ -166,6 +175,7 @@ def _ufunc_reduction(name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any,
         numpy_kernel=lambda node: functools.partial(
             ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"]
         ),
+        tiling=tiling,
     )
 
 
@@ -178,13 +188,14 @@ def _numpy_mean(node: Symbol) -> Any:
     return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)
 
 
-sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad, accumulates=True)  # noqa: A001
+sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad, accumulates=True, tiling="reduce")  # noqa: A001
 mean = _reduction(
     "mean",
     lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
     _mean_grad,
     float_dtype,
     numpy_kernel=_numpy_mean,
+    tiling="reduce",
 )
 max = _ufunc_reduction("max", np.max, np.maximum, _extreme_grad)  # noqa: A001
 min = _ufunc_reduction("min", np.min, np.minimum, _extreme_grad)  # noqa: A001
@@ -203,8 +214,8 @@ norm = register(
     elementwise=False,
     method=True,
     aliases=(),
+    reduction=True,
 )
-norm.opdef.reduction = True
 
 
 def _arg_extreme(name: str, numpy_function: Any) -> Any:
@@ -223,8 +234,9 @@ def _arg_extreme(name: str, numpy_function: Any) -> Any:
         elementwise=False,
         method=True,
         aliases=(),
+        reduction=True,
+        nondiff=True,
     )
-    builder.opdef.reduction = builder.opdef.nondiff = True
     return builder
 
 

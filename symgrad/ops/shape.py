@@ -113,6 +113,7 @@ broadcast_like = register(
     arity=2,
     elementwise=False,
     aliases=(0,),
+    tiling="spread",
 )
 reshape_like = register(
     "reshape_like",
@@ -123,6 +124,7 @@ reshape_like = register(
     shape_of=1,
     arity=2,
     aliases=(0,),
+    view=True,
 )
 
 
@@ -236,6 +238,7 @@ reshape = register(
     attrs={"shape": (), "reverse": False},
     normalize=_normalize_reshape,
     numpy_kernel=_numpy_reshape,
+    view=True,
 )
 
 
@@ -283,6 +286,7 @@ expand_dims = register(
     attrs={"axis": 0},
     normalize=normalize_axis_attr,
     method=True,
+    view=True,
 )
 
 
@@ -306,6 +310,7 @@ squeeze = register(
     attrs={"axis": None},
     normalize=normalize_axis_attr,
     method=True,
+    view=True,
 )
 
 
@@ -327,6 +332,8 @@ broadcast_to = register(
     normalize=_normalize_shape_attr,
     elementwise=False,
     method=True,
+    view=True,
+    tiling="spread",
 )
 
 
@@ -469,6 +476,7 @@ put_like = register(
     arity=2,
     attrs={"index": 0, "axis": 0},
     aliases=(),
+    dask=False,
 )
 
 
@@ -489,6 +497,7 @@ zeros = register(
     arity=0,
     attrs={"shape": (), "dtype": None},
     normalize=_normalize_creation,
+    constant=True,
 )
 ones = register(
     "ones",
@@ -500,4 +509,5 @@ ones = register(
     arity=0,
     attrs={"shape": (), "dtype": None},
     normalize=_normalize_creation,
+    constant=True,
 )
