@@ -9,7 +9,6 @@ same structure again pays derivation once.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -77,18 +76,16 @@ def predict_mode():
     return _scope(None, False)
 
 
-_anomaly = threading.local()
-
-
 @contextmanager
 def detect_anomaly():
-    """Inside, a backward that turns finite values into NaN/Inf raises NonFiniteError naming the node."""
-    previous = getattr(_anomaly, "on", False)
-    _anomaly.on = True
+    """Inside, a recorded op or a backward that turns finite values into NaN/Inf raises
+    NonFiniteError naming the op, the user's names for its inputs and the line (as PyTorch's)."""
+    previous = STATE.anomaly
+    STATE.anomaly = True
     try:
         yield
     finally:
-        _anomaly.on = previous
+        STATE.anomaly = previous
 
 
 def mark_variables(variables: Any, gradients: Any, grad_reqs: Any = "write") -> None:
@@ -148,7 +145,7 @@ def _run_backward(
     values += [g for g in grads_in if g is not None]
     noting = fpwarnings.start()
     try:
-        results = run(compiled.program, values, getattr(_anomaly, "on", False), "backward")
+        results = run(compiled.program, values, STATE.anomaly, "backward")
     finally:
         noted = fpwarnings.stop(noting)
     if noted is not None:

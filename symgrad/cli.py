@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ExpressionError, SymgradError
+from .errors import TRACK_ORIGIN, ExpressionError, SymgradError, set_track_origin
 from .graph import Symbol, var
 from .ops.registry import OPS
 
@@ -189,12 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `symgrad` command; exit status 2 for bad input."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    tracking = TRACK_ORIGIN[0]
+    set_track_origin(False)  # the user's code is the expression, which errors quote, not this program's lines
     try:
         return args.run(args)
     except SymgradError as exc:
         message = " ".join(str(exc).split())
         print(f"symgrad: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        set_track_origin(tracking)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import re
 import sys
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -51,12 +52,33 @@ def user_frame_depth() -> int:
 
 
 def describe_origin(origin: tuple[str, int] | None) -> str:
-    """'built at file:line: <source>' for messages, or '' when unknown."""
+    """'built at file:line: <source>' for messages ('In [3], line 4' in a notebook), or '' when unknown."""
     if not origin:
         return ""
     filename, lineno = origin[0], origin[1]  # gradient nodes carry (file, line, order)
     source = linecache.getline(filename, lineno).strip()
-    return f"\n  built at {filename}:{lineno}" + (f": {source}" if source else "")
+    cell = _notebook_cell(filename)
+    where = f"{filename}:{lineno}" if cell is None else f"In [{cell}], line {lineno}"
+    return f"\n  built at {where}" + (f": {source}" if source else "")
+
+
+def _notebook_cell(filename: str) -> int | None:
+    """The execution count of the IPython cell compiled as filename (IPython's own map), else None."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    cells = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    return cells.get(filename) if isinstance(cells, dict) else None
+
+
+def origin_name(origin: tuple[str, int] | None) -> str | None:
+    """The name the user's line gives a value: `y` in `y = nd.log(x)`, `x` in `x.attach_grad()`."""
+    if not origin:
+        return None
+    match = _NAMED.match(linecache.getline(origin[0], origin[1]))
+    return match.group(1) if match else None
+
+
+_NAMED = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\.attach_grad\(|=(?!=))")
 
 
 class SymgradError(Exception):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import user_frame_depth
+from .errors import NonFiniteError, describe_origin, origin_name, user_frame_depth
 
 
 class _Seen(threading.local):
@@ -88,3 +88,29 @@ def warn_if_spoilt(kind: str, outputs: Iterable[tuple[str, Any]], where: str) ->
 def _has_non_finite(value: Any) -> bool:
     array = np.asarray(value)
     return array.dtype.kind in "fc" and not np.isfinite(array).all()
+
+
+def check_made_finite(op: str, inputs: tuple, values: list, out: np.ndarray, origin: Any) -> None:
+    """detect_anomaly's check of a recorded op: NaN/Inf made from finite inputs raises, naming the
+    inputs as the user's lines name them (`y` from `y = x * 2`, `x` from `x.attach_grad()`)."""
+    finite = [np.isfinite(v).all() for v in values if np.asarray(v).dtype.kind == "f"]
+    if out.dtype.kind != "f" or np.isfinite(out).all() or not all(finite):
+        return
+    kinds = "/".join(k for k, test in (("NaN", np.isnan), ("Inf", np.isinf)) if test(out).any())
+    names = [_user_name(x) for x in inputs]
+    ranges = ", ".join(
+        f"{n} {np.shape(v)} in [{np.min(v):.4g}, {np.max(v):.4g}]" for n, v in zip(names, values) if np.size(v)
+    )
+    raise NonFiniteError(
+        f"{op}({', '.join(names)}) produced {kinds} from finite inputs in the forward pass\n  inputs: {ranges}"
+        + describe_origin(origin)
+    )
+
+
+def _user_name(value: Any) -> str:
+    """What the user calls an op input: the name its line gave it, else what it is."""
+    if not hasattr(value, "_is_ndarray"):
+        return repr(value)
+    node = value._node
+    name = origin_name(getattr(node, "origin", None)) if node is not None else None
+    return name or f"an array of shape {value.shape}"

@@ -36,6 +36,7 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.recording = False
         self.record_all = False  # record ops with zero gradient too (create_graph's gradient graphs)
+        self.anomaly = False  # autograd.detect_anomaly(): recorded ops check their results
         # id -> weak reference (NDArray's == builds an array, so no WeakSet)
         self.attached: dict[int, weakref.ref] = {}
 
@@ -214,6 +215,8 @@ class NDArray:
         self._grad = NDArray(np.zeros_like(self._data))
         self._grad_req = grad_req
         self._node = _leaf(self._data, attached=True) if grad_req != "null" else None
+        if self._node is not None:
+            self._node.origin = user_origin()  # the attach_grad line: anomaly messages take x from it
         attached = STATE.attached
         key = id(self)
         if grad_req != "null":
@@ -438,6 +441,8 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
             break
     else:
         return NDArray(out)
+    if STATE.anomaly:
+        fpwarnings.check_made_finite(opdef.name, inputs, values, out, user_origin())
     if opdef.nondiff and not STATE.record_all:
         # Zero gradient: mark it as computed under record(); a leaf is made only if it is used.
         return NDArray(out, NONDIFF)

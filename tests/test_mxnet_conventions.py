@@ -353,3 +353,43 @@ def test_ndarray_helpers_mxnet_and_pytorch_names():
         v.backward(out_grad=nd.ones(2), gradient=nd.ones(2))
     assert [row.tolist() for row in x] == x.tolist()  # iterating gives the rows, as MXNet
     assert float(np.sum(x)) == 21.0 and np.isnan(nd.array([np.nan])).tolist() == [True]
+
+
+# ---- anomaly detection and origins -----------------------------------------------------------
+
+
+def test_detect_anomaly_flags_a_nan_made_in_the_forward_pass_naming_the_users_variables():
+    x = nd.array([-1.0, 4.0])
+    x.attach_grad()
+    with autograd.detect_anomaly(), autograd.record():
+        y = x * 2
+        with pytest.raises(sg.NonFiniteError) as err:
+            nd.sqrt(y)  # PyTorch flags this; the message used to name an internal var3
+        message = str(err.value)
+        assert message.startswith("sqrt(y) produced NaN from finite inputs in the forward pass")
+        assert "y (2,) in [-2, 8]" in message and "nd.sqrt(y)  # PyTorch flags this" in message
+        with pytest.raises(sg.NonFiniteError, match=r"^log\(x\) produced NaN"):
+            nd.log(x)
+        finite_in_nan_out = nd.array([np.nan]) * y[0]  # NaN in, NaN out: not an anomaly
+        assert np.isnan(finite_in_nan_out.asscalar())
+    with autograd.record():
+        assert np.isnan(nd.sqrt(x * 2).asnumpy()[0])  # outside detect_anomaly: NaN propagates
+
+
+def test_origins_in_a_notebook_name_the_cell():
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    shell.run_cell("from symgrad import sym", store_history=True)
+    result = shell.run_cell("x = sym.var('x', shape=(2,))\ny = sym.var('y', shape=(3,))\nz = x * y", store_history=True)
+    count = shell.execution_count - 1
+    assert isinstance(result.error_in_exec, sg.ShapeError)
+    assert f"built at In [{count}], line 3: z = x * y" in str(result.error_in_exec)
+
+
+def test_the_command_lines_error_message_has_no_built_at(capsys):
+    from symgrad.cli import main
+
+    assert main(["diff", "dot(x, y)", "--wrt", "x", "--at", "x=1,2", "--at", "y=1,2,3"]) == 2
+    err = capsys.readouterr().err
+    assert "inner sizes differ" in err and "built at" not in err  # it named the symgrad script
+    assert sg.errors.TRACK_ORIGIN[0]  # origins are tracked again after the command
