@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .errors import SymgradError
@@ -187,17 +190,7 @@ class GraphPrinter:
             axis = node.attrs["axis"]
             shown = "" if axis is None else f", axis={axis[0] if len(axis) == 1 else axis}"
             return f"size({self.text[id(node.inputs[0])][0]}{shown})", _ATOM
-        args = [self.text[id(i)][0] for i in node.inputs]
-        opdef = OPS.get(op)
-        defaults = opdef.attr_defaults if opdef else {}
-        for key, value in node.attrs.items():
-            if key in defaults and defaults[key] == value:
-                continue
-            if key == "index" and isinstance(value, tuple):  # an encoded NumPy index (take's is an int)
-                value = f"[{format_index(value)}]"
-            elif isinstance(value, tuple) and len(value) == 1 and key in ("axis", "axes"):
-                value = value[0]  # sum(x, axis=0), as it was written
-            args.append(f"{key}={value}")
+        args = [self.text[id(i)][0] for i in node.inputs] + attribute_texts(node)
         return f"{op}({', '.join(args)})", _ATOM
 
     def result(self, outputs: list[Symbol]) -> str:
@@ -219,6 +212,22 @@ def _reciprocal(node: Symbol) -> int | None:
     if not fraction or abs(fraction[0]) != 1 or fraction[1] & (fraction[1] - 1) == 0:
         return None
     return fraction[1] * fraction[0]
+
+
+def attribute_texts(node: Symbol) -> list[str]:
+    """node's attributes that differ from their defaults, as written: axis=1, index=[0:2]."""
+    opdef = OPS.get(node.op)
+    defaults = opdef.attr_defaults if opdef else {}
+    texts = []
+    for key, value in node.attrs.items():
+        if key in defaults and defaults[key] == value:
+            continue
+        if key == "index" and isinstance(value, tuple):  # an encoded NumPy index (take's is an int)
+            value = f"[{format_index(value)}]"
+        elif isinstance(value, tuple) and len(value) == 1 and key in ("axis", "axes"):
+            value = value[0]  # sum(x, axis=0), as it was written
+        texts.append(f"{key}={value}")
+    return texts
 
 
 def _is_neg_const(node: Symbol) -> bool:
@@ -251,7 +260,7 @@ def to_sympy(s: Symbol, symbols: dict[str, Any] | None = None) -> Any:
             if opdef.sympy is not None:
                 done[id(node)] = opdef.sympy(*args, **node.attrs)
             else:
-                extra = [sp.Symbol(f"{k}={v}") for k, v in node.attrs.items() if opdef.attr_defaults.get(k, ...) != v]
+                extra = [AttributeSymbol(text) for text in attribute_texts(node)]
                 done[id(node)] = sp.Function(node.op)(*args, *extra)
     return done[id(s)]
 
@@ -428,23 +437,76 @@ def to_str(s: Symbol, simplify: bool = True) -> str:
 
 
 def to_latex(s: Symbol) -> str:
-    """LaTeX of the simplified graph (SymPy's printer; matrix ops as named functions)."""
+    """LaTeX of the simplified graph (SymPy's printer; other ops as named functions, attributes as
+    subscripts; constants as str prints them)."""
     from .simplify import simplify as simplify_graph
 
     s = simplify_graph(s)
-    exprs = [to_sympy(o) for o in s.outputs()]
-    small = [sp.simplify(e) if sp.count_ops(e) <= SYMPY_SIMPLIFY_OPS else e for e in exprs]
-    names = {v: _latex_name(v.name) for e in small for v in e.free_symbols if not _PLAIN_NAME.fullmatch(v.name)}
-    return ",\\ ".join(sp.latex(e, symbol_names=names) for e in small)
+    texts = []
+    for output in s.outputs():
+        expr = to_sympy(output)
+        if _floats_merged(expr):  # SymPy merged 1e200*1e200 into 1e400: keep the graph's two constants
+            with sp.evaluate(False):
+                expr = to_sympy(output)
+        elif sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
+            expr = sp.simplify(expr)
+        texts.append(SymgradLatexPrinter().doprint(expr))
+    return ",\\ ".join(texts)
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # SymPy's own LaTeX for these: alpha, x_1
+def _floats_merged(expr: Any) -> bool:
+    """A float SymPy made by merging constants overflowed or underflowed (no float holds it)."""
+    return any(not math.isfinite(float(f)) or (float(f) == 0) != (f == 0) for f in expr.atoms(sp.Float))
+
+
+class AttributeSymbol(sp.Symbol):
+    """An op's attribute (axis=1) as an argument of its SymPy function; LaTeX shows it as a subscript."""
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # SymPy's own LaTeX for these: x, alpha, X2
 _LATEX_SPECIAL = {c: "\\" + c for c in "{}$&#%_"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
 
 
+def _latex_text(text: str) -> str:
+    """Text escaped for LaTeX: a name is data, never markup."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in text.replace("\n", " "))
+
+
 def _latex_name(name: str) -> str:
-    """Any other variable name as escaped text: a name is data, never LaTeX markup."""
-    return r"\text{" + "".join(_LATEX_SPECIAL.get(c, c) for c in name.replace("\n", " ")) + "}"
+    """A variable's name: SymPy's form for plain ones (x, alpha), upright for learning_rate, else text."""
+    if name.isidentifier() and name.isascii():
+        return r"\mathrm{" + _latex_text(name) + "}"
+    return r"\text{" + _latex_text(name) + "}"
+
+
+class SymgradLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX with symgrad's names: \\operatorname{log\\_softmax}, attributes as subscripts,
+    names with underscores upright, numbers as str prints them (1e+200, not 10^{200})."""
+
+    def _print_Symbol(self, expr: Any, style: str = "plain") -> str:
+        if isinstance(expr, AttributeSymbol):
+            return r"\text{" + _latex_text(expr.name) + "}"
+        if _PLAIN_NAME.fullmatch(expr.name):
+            return super()._print_Symbol(expr, style)
+        return _latex_name(expr.name)
+
+    def _print_Float(self, expr: Any) -> str:
+        return format_number(float(expr))
+
+    def _print_Function(self, expr: Any, exp: Any = None) -> str:
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        args = [a for a in expr.args if not isinstance(a, AttributeSymbol)]
+        attributes = [a for a in expr.args if isinstance(a, AttributeSymbol)]
+        name = expr.func.__name__
+        if name == "getitem" and len(args) == 1 and attributes:
+            index = attributes[0].name.partition("=")[2].strip("[]")
+            text = rf"{self.parenthesize(args[0], PRECEDENCE['Func'])}\left[{_latex_text(index)}\right]"
+        else:
+            subscript = ", ".join(r"\text{" + _latex_text(a.name) + "}" for a in attributes)
+            head = r"\operatorname{" + _latex_text(name) + "}" + (f"_{{{subscript}}}" if subscript else "")
+            text = head + r"\left(" + ", ".join(self._print(a) for a in args) + r"\right)"
+        return text if exp is None else f"{{{text}}}^{{{exp}}}"
 
 
 # ---- Symbol's printing (attached here: graph.py imports nothing above it) ----

@@ -118,3 +118,13 @@ def test_subtracting_a_negative_multiple_prints_as_adding_it():
     OH, X, w = sym.var("OH", shape=(50, 10)), sym.var("X", shape=(50, 3)), sym.var("w", shape=(3, 10))
     text = str(sym.grad(-sym.mean(sym.sum(OH * sym.log_softmax(sym.dot(X, w), axis=-1), axis=1)), w))
     assert "- -" not in text and "+ -" not in text and "0.02" not in text, text
+
+
+def test_latex_names_ops_attributes_and_constants_as_str_does():
+    x, rate = sym.var("x"), sym.var("learning_rate")
+    assert r"\operatorname{log\_softmax}_{\text{axis=1}}\left(x\right)" in sym.log_softmax(x, axis=1)._repr_latex_()
+    assert r"\operatorname{sum}_{\text{axis=1}}" in sym.sum(x, axis=1)._repr_latex_()
+    sliced = (x[0:2] * rate)._repr_latex_()
+    assert r"x\left[0:2\right]" in sliced and r"\mathrm{learning\_rate}" in sliced and "slice" not in sliced
+    assert "1e+200" in (1e200 * (1e200 * x))._repr_latex_() and "400" not in (1e200 * (1e200 * x))._repr_latex_()
+    assert r"\alpha" in (sym.var("alpha") * x)._repr_latex_()  # plain names keep SymPy's own LaTeX
