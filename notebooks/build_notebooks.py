@@ -188,7 +188,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "assert sizes[2] <= sizes[1]"),
         ("code", "simplified, report = sym.simplify(raw, explain=True)\nprint(report)"),
         ("code", "print(simple)"),
-        ("md", "Pictures of both graphs (SVG when Graphviz is installed, DOT text otherwise)."),
+        ("md", "Pictures of both graphs (Graphviz's layout when it is installed, symgrad's own layered drawing otherwise)."),
         ("code", "sg.viz.plot_network(raw, title='gradient, as derived')"),
         ("code", "sg.viz.plot_network(simple, title='gradient, simplified')"),
         ("md", "Readable derivatives, printed and in LaTeX:"),

@@ -1,7 +1,9 @@
-"""Pictures of graphs: networkx DiGraphs, DOT text, and SVG in Jupyter when Graphviz is installed."""
+"""Pictures of graphs: networkx DiGraphs, DOT text, and SVG in Jupyter (Graphviz's layout when it is
+installed, else a layered layout drawn here, so a fresh machine with only pip packages shows a picture)."""
 
 from __future__ import annotations
 
+import html
 import math
 import shutil
 import subprocess
@@ -67,11 +69,13 @@ def to_dot(s: Symbol, title: str | None = None) -> str:
 
 
 class GraphPicture:
-    """Renders as SVG in Jupyter when Graphviz's `dot` is installed; otherwise shows the DOT text."""
+    """Renders as SVG in Jupyter: Graphviz's layout when `dot` is installed, else symgrad's own."""
 
-    def __init__(self, dot: str) -> None:
+    def __init__(self, dot: str, graph: nx.DiGraph | None = None, title: str | None = None) -> None:
         self.dot = dot
         self.svg = _render_svg(dot)
+        if self.svg is None and graph is not None:
+            self.svg = layered_svg(graph, title)
 
     def _repr_svg_(self) -> str | None:
         return self.svg
@@ -79,11 +83,7 @@ class GraphPicture:
     def _repr_markdown_(self) -> str | None:
         if self.svg is not None:
             return None
-        return (
-            "Graphviz's `dot` is not installed, so here is the DOT text "
-            "(install it with `apt-get install graphviz` or `conda install graphviz` for a picture):\n\n"
-            f"```dot\n{self.dot}```"
-        )
+        return f"```dot\n{self.dot}```"
 
     def __repr__(self) -> str:
         return self.dot
@@ -97,9 +97,76 @@ def _render_svg(dot: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+_CHAR, _LINE, _GAP_X, _GAP_Y, _PAD = 7.2, 15, 24, 46, 10  # px: a Helvetica 12px character, a text line
+
+
+def _lines(data: dict) -> list[str]:
+    lines = [data["label"]] if data["op"] in (VAR, CONST) else [data["label"], data["name"]]
+    return lines + ([str(data["shape"])] if data["shape"] is not None else [])
+
+
+def layered_svg(graph: nx.DiGraph, title: str | None = None) -> str:
+    """SVG of a DAG in layers (inputs at the bottom, as rankdir=BT): a node's layer is its longest
+    path from an input, nodes of a layer side by side in graph order, edges drawn as arrows."""
+    layer: dict[str, int] = {}
+    for key in nx.topological_sort(graph):
+        layer[key] = max((layer[p] + 1 for p in graph.predecessors(key)), default=0)
+    size = {
+        k: (max(len(t) for t in _lines(d)) * _CHAR + 2 * _PAD, len(_lines(d)) * _LINE + _PAD)
+        for k, d in graph.nodes(data=True)
+    }
+    rows: dict[int, list[str]] = {}
+    for key in graph.nodes:
+        rows.setdefault(layer[key], []).append(key)
+    row_height = {r: max(size[k][1] for k in keys) for r, keys in rows.items()}
+    width = max(sum(size[k][0] for k in keys) + _GAP_X * (len(keys) + 1) for keys in rows.values())
+    top = 30 if title else 10
+    height = top + sum(row_height.values()) + _GAP_Y * len(rows)
+    centre: dict[str, tuple[float, float]] = {}
+    y = height - _GAP_Y / 2
+    for r in sorted(rows):
+        keys = rows[r]
+        x = (width - sum(size[k][0] for k in keys) - _GAP_X * (len(keys) - 1)) / 2
+        for k in keys:
+            centre[k] = (x + size[k][0] / 2, y - row_height[r] / 2)
+            x += size[k][0] + _GAP_X
+        y -= row_height[r] + _GAP_Y
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>',
+    ]
+    if title:
+        parts.append(f'<text x="{width / 2:.0f}" y="18" text-anchor="middle">{html.escape(title)}</text>')
+    for a, b in graph.edges():
+        (xa, ya), (xb, yb) = centre[a], centre[b]
+        parts.append(
+            f'<line x1="{xa:.1f}" y1="{ya - size[a][1] / 2:.1f}" x2="{xb:.1f}" y2="{yb + size[b][1] / 2:.1f}" '
+            'stroke="#555" marker-end="url(#arrow)"/>'
+        )
+    for key, data in graph.nodes(data=True):
+        (cx, cy), (w, h) = centre[key], size[key]
+        if data["op"] == VAR:
+            parts.append(
+                f'<ellipse cx="{cx:.1f}" cy="{cy:.1f}" rx="{w / 2:.1f}" ry="{h / 2:.1f}" fill="#eef" stroke="#333"/>'
+            )
+        elif data["op"] != CONST:
+            parts.append(
+                f'<rect x="{cx - w / 2:.1f}" y="{cy - h / 2:.1f}" width="{w:.1f}" height="{h:.1f}" rx="3" '
+                'fill="#fff" stroke="#333"/>'
+            )
+        lines = _lines(data)
+        for i, text in enumerate(lines):
+            ty = cy + (i - (len(lines) - 1) / 2) * _LINE + 4
+            parts.append(f'<text x="{cx:.1f}" y="{ty:.1f}" text-anchor="middle">{html.escape(text)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 def plot_network(s: Symbol, title: str | None = None, save_format: str = "svg", **_: Any) -> GraphPicture:
     """A picture of the graph for Jupyter (MXNet's name); the DOT text is always available as `.dot`."""
-    return GraphPicture(to_dot(s, title))
+    return GraphPicture(to_dot(s, title), to_networkx(s), title)
 
 
 def print_summary(
