@@ -43,6 +43,7 @@ erf_np = np.vectorize(math.erf, otypes=[float])
 UNARY = [
     ("exp", sym.exp, np.exp, any_),
     ("log", sym.log, np.log, pos),
+    ("log2", sym.log2, np.log2, pos),
     ("log1p", sym.log1p, np.log1p, pos),
     ("expm1", sym.expm1, np.expm1, any_),
     ("sqrt", sym.sqrt, np.sqrt, pos),

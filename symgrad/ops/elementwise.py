@@ -135,6 +135,7 @@ def _unary(name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None,
 
 exp = _unary("exp", np.exp, lambda g, out, x: [g * out], sp.exp)
 log = _unary("log", np.log, lambda g, out, x: [g / x], sp.log)
+log2 = _unary("log2", np.log2, lambda g, out, x: [g / (x * math.log(2))], lambda x: sp.log(x, 2))
 log1p = _unary("log1p", np.log1p, lambda g, out, x: [g / (1 + x)], lambda x: sp.log(1 + x))
 expm1 = _unary("expm1", np.expm1, lambda g, out, x: [g * exp(x)], lambda x: sp.exp(x) - 1)
 sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt)
