@@ -376,6 +376,17 @@ def test_detect_anomaly_flags_a_nan_made_in_the_forward_pass_naming_the_users_va
         assert np.isnan(nd.sqrt(x * 2).asnumpy()[0])  # outside detect_anomaly: NaN propagates
 
 
+def test_detect_anomaly_in_the_backward_pass_names_the_users_variable():
+    x = nd.array([0.0, 4.0])
+    x.attach_grad()
+    with autograd.detect_anomaly():
+        with autograd.record():
+            y = nd.sqrt(x)
+        with pytest.raises(sg.NonFiniteError) as err:
+            y.backward()  # d sqrt(x)/dx = 0.5/sqrt(x) is Inf at 0
+    assert "first-order gradient part: 0.5/sqrt(x)" in str(err.value)  # it said sqrt(var0)
+
+
 def test_origins_in_a_notebook_name_the_cell():
     interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
     shell = interactiveshell.InteractiveShell.instance()

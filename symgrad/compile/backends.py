@@ -10,6 +10,7 @@ the node at fault. A compiled backend would be one more way to set `program.fn`.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import tiling
-from ..errors import NonFiniteError, SymgradError, describe_origin
+from ..errors import NonFiniteError, SymgradError, describe_origin, origin_name
 from ..graph import CONST, GROUP, VAR, Symbol, topo_order
 from ..ops.registry import OPS
 from ..printing import GraphPrinter
@@ -242,10 +243,23 @@ def _all_finite(value: Any) -> bool:
     return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
 
 
+def _with_user_names(expr: str, node: Symbol) -> str:
+    """expr with each eager leaf (var3, _data1) named as the user's line names it (x from x.attach_grad())."""
+    for leaf in topo_order([node]):
+        if leaf.op == VAR and leaf.value is not None and _EAGER_LEAF.fullmatch(leaf.name or ""):
+            name = origin_name(leaf.origin)
+            if name:
+                expr = re.sub(rf"\b{leaf.name}\b", name, expr)
+    return expr
+
+
+_EAGER_LEAF = re.compile(r"(var|_data)\d+")
+
+
 def _non_finite_message(node: Symbol, args: list, out: Any, part: str) -> str:
     order = node.origin[2] if node.origin and len(node.origin) > 2 else int(part == "backward")
     where = {0: "forward", 1: "first-order gradient"}.get(order, f"order-{order} gradient")
-    expr = GraphPrinter([node]).result([node])
+    expr = _with_user_names(GraphPrinter([node]).result([node]), node)
     ranges = ", ".join(
         f"{np.shape(a)} in [{np.nanmin(a):.4g}, {np.nanmax(a):.4g}]" if np.size(a) else f"{np.shape(a)} empty"
         for a in args
