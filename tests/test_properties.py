@@ -337,3 +337,19 @@ def test_the_term_summaries_say_what_listing_the_terms_would(expression):
         assert all(_coef_term(t)[1] is t for t in others)
         checked += 1
     note(f"{checked} sums checked")
+
+
+def _op_count(outputs):
+    return sum(node.op not in ("var", "const") for node in topo_order(outputs))
+
+
+def test_collecting_terms_never_spells_out_a_shared_sum():
+    from symgrad.simplify import Simplifier
+
+    a, b, c, x, y = (sym.var(n, shape=(2,)) for n in "abcxy")
+    for expression in [(a + b) + (a + b), (a + b + c) + (a + b + c), (x + (a + b)) + (y + (a + b)), x + 2 * x + 3]:
+        plain = Simplifier(assume_finite=False)
+        plain.rules = {}  # interning (CSE) and constant folding only
+        cse_only = plain.run([expression])
+        assert _op_count([sym.simplify(expression)]) <= _op_count(cse_only), str(expression)
+    assert _op_count([sym.simplify((a + b) + (a + b))]) == 2  # 2*(a + b), not 2*a + 2*b

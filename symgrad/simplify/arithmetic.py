@@ -142,10 +142,35 @@ def _term_summary(n: Symbol, s: Simplifier) -> tuple | None:
     return summary
 
 
+def _ops_before(root: Symbol, canonical: set[Symbol]) -> int:
+    """Op nodes of the sum _signed_terms looks through: its sums and scaled terms, each once."""
+    seen: set[Symbol] = set()
+    stack = [(root, 0)]
+    while stack:
+        n, depth = stack.pop()
+        if n in seen:
+            continue
+        if depth < 16 and n.op in ("add", "subtract") and (n is root or n in canonical):
+            seen.add(n)
+            stack += [(n.inputs[0], depth + 1), (n.inputs[1], depth + 1)]
+        elif _coef_term(n)[1] is not n:
+            seen.add(n)
+    return len(seen)
+
+
+def _ops_after(kept: list[Symbol], coefs: dict[Symbol, Any], constant: bool) -> int:
+    """Op nodes of the collected sum: one add or subtract per term after the first and for a
+    constant, one multiply (or negation) per coefficient other than 1."""
+    scaled = sum(coefs[t] not in (1, -1) for t in kept[1:])  # a -1 after the first is a subtraction
+    return len(kept) - 1 + constant + (coefs[kept[0]] != 1) + scaled
+
+
 @rewrites("add", "subtract")
 def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
     """x + x -> 2*x, 2*x + y + 2*x -> 4*x + y, c1 + x + c2 -> x + (c1 + c2)"""
     a, b = node.inputs
+    if a is b and node.op == "add":
+        return _scaled(2, a)  # (a + b) + (a + b) -> 2*(a + b), not 2*a + 2*b: no bigger than t + t
     if a is not b and not (_has_terms(a) or _has_terms(b)):
         return None  # two different terms with coefficient 1: nothing to collect
     summary = _term_summary(node, s)
@@ -186,6 +211,8 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
         return None
     if not all(covers(kept[0], t) and covered_by(t, kept[0]) for t in kept[1:]) and len(kept) != len(order):
         return None  # dropping a term could change the broadcast shape
+    if _ops_after(kept, coefs, constant != 0) > _ops_before(node, s.canonical):
+        return None  # collecting would spell out shared sums: (x + t) + (y + t) stays, not x + y + 2*a + 2*b
     acc = _scaled(coefs[kept[0]], kept[0])
     for t in kept[1:]:
         c = coefs[t]
