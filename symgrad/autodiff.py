@@ -130,8 +130,28 @@ def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
             out.append(None)
             continue
         r = as_symbol(r)
-        out.append(sum_back(r, inp, node) if opdef.elementwise else r)
+        out.append(_masked_sum_back(r, inp, node) if opdef.elementwise else r)
     return out
+
+
+def _masked_sum_back(r: Symbol, inp: Symbol, node: Symbol) -> Symbol:
+    """sum_back with r's masks kept outside the sum when they do not vary along the summed axes
+    (sum(where(c, h, 0)) is where(c, sum(h), 0) then), so the next rule still sees them."""
+    masks, h = _masks_of(r)
+    if not masks or covers(inp, node):
+        return sum_back(r, inp, node)
+    if all(covered_by(c, inp) for c, _ in masks):
+        summed = sum_back(h, inp, node)
+        for c, taken in reversed(masks):
+            summed = _remask(c, summed, taken)
+        return summed
+    # The masks vary along the summed axes: an entry of the sum is masked where every term was,
+    # which is where the count of selected terms is 0 (so inf*0 from the rule after never forms).
+    selected = None
+    for c, taken in masks:
+        chosen = ew.where(c, 1.0, 0.0) if taken else ew.where(c, 0.0, 1.0)
+        selected = chosen if selected is None else selected * chosen
+    return ew.where(sum_back(selected, inp, node), sum_back(r, inp, node), 0)
 
 
 def _as_built(node: Symbol) -> Symbol:

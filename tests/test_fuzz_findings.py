@@ -148,3 +148,92 @@ def test_the_second_derivative_of_norm_at_the_zero_vector_is_zero(shape):
         with np.errstate(all="ignore"):
             (out,) = h.eval(x=np.zeros(3))
         np.testing.assert_array_equal(out, np.zeros(3))
+
+
+# ---- found by benchmarks/fuzz.py itself ------------------------------------------------
+
+
+def test_a_cast_to_an_integer_dtype_passes_no_gradient_whatever_the_input_dtype():
+    x = sym.var("x")  # undeclared dtype: the rule passed the gradient straight through
+    g = sym.grad(sym.sum(sym.maximum(sym.cast(x, dtype="int32"), 1.0) * 2.0), x)
+    (out,) = g.eval(x=np.array([0.0, 3.5, -2.0]))
+    np.testing.assert_array_equal(out, [0.0, 0.0, 0.0])
+
+
+def test_reduce_size_computes_in_the_float_dtype_its_rule_declares():
+    from symgrad.ops import reduction
+
+    x = sym.var("x", shape=(2, 3), dtype="int32")
+    (out,) = reduction.reduce_size(x, axis=None).eval(x=np.ones((2, 3), np.int32))
+    assert out.dtype == np.float64 and out == 6
+
+
+def test_folding_a_cast_of_a_number_keeps_the_cast_dtype():
+    x = sym.var("x", shape=(), dtype="float32")
+    g = sym.grad(sym.sum(shape_ops.sum_like(x, x) * np.array(-0.96, np.float32)), x)
+    (out,) = g.eval()
+    assert out.dtype == np.float32 and out == np.float32(-0.96)
+
+
+def test_an_adjoint_op_refuses_a_g_that_is_not_the_products_shape():
+    from symgrad.errors import ShapeError
+    from symgrad.ops import linalg
+
+    x = sym.var("x", shape=(3,))
+    with pytest.raises(ShapeError, match="adjoint g has shape"):
+        linalg.matmul_adjoint_lhs(x, x, x)  # matmul of two vectors is 0-d
+    with pytest.raises(ShapeError, match="eye_like needs a matrix"):
+        linalg.eye_like(sym.var("y", shape=(2, 1, 3)))
+
+
+def test_the_gradient_of_trace_is_zero_off_the_diagonal_even_with_an_infinite_adjoint():
+    x = sym.var("x", shape=(3, 3))
+    (g,) = sym.grad(sym.sqrt(sym.trace(x)), x).eval(x=np.zeros((3, 3)))
+    np.testing.assert_array_equal(g, np.where(np.eye(3) > 0, np.inf, 0.0))
+
+
+@pytest.mark.parametrize("op", ["sign", "abs", "square"])
+def test_sign_abs_and_square_keep_integer_dtypes_as_numpy_does(op):
+    x = sym.var("x", shape=(3,), dtype="int32")
+    value = np.array([-2, 0, 3], np.int32)
+    (out,) = getattr(sym, op)(x).eval(x=value)
+    expected = getattr(np, op)(value)
+    assert out.dtype == expected.dtype == np.int32
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_where_mask_holds_through_broadcasting_at_first_order(declared):
+    # the mask varies along the axes summed back to x: an entry is masked where every term was
+    x = sym.var("x", shape=(3, 1) if declared else None)
+    y = sym.var("y", shape=(1, 3) if declared else None)
+    f = sym.sum(sym.where(x > y, sym.sqrt(x), 0))
+    (g,) = sym.grad(f, x).eval(x=np.array([[-1.0], [0.5], [4.0]]), y=np.array([[0.0, 1.0, 2.0]]))
+    np.testing.assert_allclose(g.ravel(), [0.0, 0.5 / np.sqrt(0.5), 3 * 0.25])
+    a = sym.var("a")
+    h = sym.sum(sym.maximum(sym.arccos(a), sym.var("b", shape=(2, 1, 3))))
+    v = np.array([[[3.45, 1.73, -2.42]], [[1.14, -1.32, 2.12]]])  # arccos is NaN at all of them
+    (ga,) = sym.grad(h, a).eval(a=v, b=v)
+    np.testing.assert_array_equal(ga, np.zeros_like(v))
+
+
+def test_a_tie_with_a_comparison_or_sign_goes_to_it_in_both_modes():
+    # eager mode cannot tell a zero-gradient output from a constant, so both modes move it second
+    a0, a1 = np.array([1.2, np.nan, -0.0]), np.array([1.0, np.nan, 0.0])
+    x0, x1 = sym.var("x0"), sym.var("x1")
+    head = sym.sum(sym.minimum(sym.sign(x1), x0) * np.array([1.0, 2.0, 3.0]))
+    (symbolic,) = sym.grad(head, [x0])
+    e0, e1 = nd.array(a0), nd.array(a1)
+    e0.attach_grad()
+    with autograd.record():
+        y = (nd.minimum(nd.sign(e1), e0) * nd.array([1.0, 2.0, 3.0])).sum()
+    y.backward()
+    np.testing.assert_array_equal(symbolic.eval(x0=a0, x1=a1)[0], e0.grad.asnumpy())
+    np.testing.assert_array_equal(e0.grad.asnumpy(), [0.0, 0.0, 0.0])
+
+
+def test_multiplying_by_a_wider_zero_under_assume_finite_keeps_the_dtype():
+    x = sym.var("x", shape=(3,), dtype="float32")
+    e = sym.cast(x, dtype="float32") * sym.zeros_like(sym.var("y", shape=(3,), dtype="float64"))
+    s = sym.simplify(e, assume_finite=True)
+    assert s.dtype == e.dtype == np.float64

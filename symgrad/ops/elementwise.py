@@ -126,10 +126,12 @@ for _name, (_ufunc, _relation) in _COMPARISONS.items():
 # ---- unary math ---------------------------------------------------------------
 
 
-def _unary(name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None, **fields: Any) -> Any:
-    """A unary math op: float results, x.<name>(), a new array; fields are more register() flags."""
+def _unary(
+    name: str, impl: Any, grad: Any, sympy: Any, hint: str | None = None, dtype: Any = float_dtype, **fields: Any
+) -> Any:
+    """A unary math op: float results (unless dtype says), x.<name>(), a new array; fields are more register() flags."""
     return register(
-        name, impl, grad=grad, sympy=sympy, dtype=float_dtype, arity=1, method=True, hint=hint, aliases=(), **fields
+        name, impl, grad=grad, sympy=sympy, dtype=dtype, arity=1, method=True, hint=hint, aliases=(), **fields
     )
 
 
@@ -139,9 +141,10 @@ log2 = _unary("log2", np.log2, lambda g, out, x: [g / (x * math.log(2))], lambda
 log1p = _unary("log1p", np.log1p, lambda g, out, x: [g / (1 + x)], lambda x: sp.log(1 + x))
 expm1 = _unary("expm1", np.expm1, lambda g, out, x: [g * exp(x)], lambda x: sp.exp(x) - 1)
 sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt)
-square = _unary("square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2)
-abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs)  # noqa: A001 - the op's name
-sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign, nondiff=True)
+# square, abs and sign keep integer dtypes, as NumPy does (np.sign(int32) is int32)
+square = _unary("square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2, dtype=same_dtype)
+abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs, dtype=same_dtype)  # noqa: A001 - the op's name
+sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign, dtype=same_dtype, nondiff=True)
 sin = _unary("sin", np.sin, lambda g, out, x: [g * cos(x)], sp.sin)
 cos = _unary("cos", np.cos, lambda g, out, x: [negative(g * sin(x))], sp.cos)
 tan = _unary("tan", np.tan, lambda g, out, x: [g * (1 + out**2)], sp.tan)
@@ -201,9 +204,10 @@ where = register(
 
 
 def _constant_valued(node: Symbol) -> bool:
-    """A constant, or an array of one value whatever the inputs (zeros_like(x), broadcast_to(0, s))."""
+    """A constant, an array of one value whatever the inputs (zeros_like(x), broadcast_to(0, s)), or
+    an output with no gradient (x > 0, sign(x)): eager mode cannot tell those from constants."""
     opdef = OPS.get(node.op)
-    if is_const(node) or (opdef is not None and opdef.constant):
+    if is_const(node) or (opdef is not None and (opdef.constant or opdef.nondiff)):
         return True
     return opdef is not None and opdef.tiling == "spread" and is_const(node.inputs[0])
 
@@ -299,6 +303,8 @@ def _cast_attrs(attrs: dict) -> dict:
 
 
 def _cast_grad(g: Symbol, out: Symbol, x: Symbol, dtype: str) -> list:
+    if np.dtype(dtype).kind != "f":
+        return [None]  # integer or bool values carry no gradient, whatever x's dtype
     if x.dtype is None:
         return [g]
     return [cast(g, dtype=x.dtype.name)] if x.dtype.kind == "f" else [None]

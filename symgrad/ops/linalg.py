@@ -90,10 +90,20 @@ def _adjoint_pair(forward: str, lhs_impl: Any, rhs_impl: Any) -> tuple:
     higher order closes.
     """
     product = OPS[forward]
+
+    def checked(result: int) -> Any:
+        def shape(g: Shape, a: Shape, b: Shape) -> Shape:
+            expected = product.shape(a, b)
+            if tuple(g) != tuple(expected):
+                raise ShapeError(f"the adjoint g has shape {g}, not the {forward}(a, b) shape {expected}")
+            return (a, b)[result]
+
+        return shape
+
     lhs = register(
         f"{forward}_adjoint_lhs",
         lhs_impl,
-        shape=lambda g, a, b: a,
+        shape=checked(0),
         dtype=lambda g, a, b: same_dtype(g, b),
         grad=lambda G, out, g, a, b: [apply(product, (G, b), {}), None, rhs(g, G, b)],
         shape_of=1,
@@ -103,7 +113,7 @@ def _adjoint_pair(forward: str, lhs_impl: Any, rhs_impl: Any) -> tuple:
     rhs = register(
         f"{forward}_adjoint_rhs",
         rhs_impl,
-        shape=lambda g, a, b: b,
+        shape=checked(1),
         dtype=lambda g, a, b: same_dtype(g, a),
         grad=lambda G, out, g, a, b: [apply(product, (a, G), {}), lhs(g, a, G), None],
         shape_of=2,
@@ -248,10 +258,16 @@ def _square_matrix(x: Shape, op: str) -> Shape:
     return x
 
 
+def _matrix(x: Shape, op: str) -> Shape:
+    if len(x) != 2:
+        raise ShapeError(f"{op} needs a matrix, got shape {x}")
+    return x
+
+
 eye_like = register(
     "eye_like",
     lambda x: np.eye(*np.shape(x), dtype=np.result_type(x)),
-    shape=lambda x: x,
+    shape=lambda x: _matrix(x, "eye_like"),
     dtype=lambda x: same_dtype(x),
     grad=lambda g, out, x: [None],
     shape_of=0,
@@ -261,8 +277,7 @@ eye_like = register(
 
 
 def _trace_shape(x: Shape) -> Shape:
-    if len(x) != 2:
-        raise ShapeError(f"trace needs a matrix, got shape {x}")
+    _matrix(x, "trace")
     return ()
 
 
@@ -271,7 +286,7 @@ trace = register(
     np.trace,
     shape=_trace_shape,
     dtype=lambda x: same_dtype(x),
-    grad=lambda g, out, x: [g * eye_like(x)],
+    grad=lambda g, out, x: [ew.where(eye_like(x), g, 0)],  # not g*eye: off the diagonal inf*0 is NaN
     sympy=lambda x: sp.Trace(x),
     arity=1,
     aliases=(),

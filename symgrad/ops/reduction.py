@@ -46,7 +46,8 @@ def reduced_count(x: Symbol, axis: tuple[int, ...] | None) -> Any:
 reduce_size = register(
     "reduce_size",
     lambda x, axis: np.array(
-        np.prod([np.shape(x)[a] for a in (range(np.ndim(x)) if axis is None else axis)]), dtype=np.result_type(x)
+        np.prod([np.shape(x)[a] for a in (range(np.ndim(x)) if axis is None else axis)]),
+        dtype=float_dtype(np.result_type(x)),  # as the dtype rule says: a count for dividing floats
     ),
     shape=lambda x, axis: (),
     dtype=lambda x, **_: float_dtype(x),

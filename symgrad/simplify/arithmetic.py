@@ -271,7 +271,7 @@ def multiply_identities(node: Symbol, s: Simplifier) -> Symbol | None:
 def multiply_zero(node: Symbol, s: Simplifier) -> Symbol | None:
     """0*x -> 0 (assume_finite: 0*inf is NaN)"""
     a, b = node.inputs
-    if is_const(a, 0) and covered_by(a, b):
+    if is_const(a, 0) and covered_by(a, b) and _keeps_dtype(a, b):
         return ew.zeros_like(b)
     return None
 

@@ -254,7 +254,13 @@ class Simplifier:
         out_arr = np.asarray(out)
         if out_arr.size > FOLD_LIMIT:
             return None
-        weak = all(i.dtype is None for i in node.inputs) and out_arr.ndim == 0 and node.inputs
+        # weak in, weak out (2.0 + 3.0), unless a dtype attribute says the output's (cast(2.0, 'float32'))
+        weak = (
+            all(i.dtype is None for i in node.inputs)
+            and out_arr.ndim == 0
+            and node.inputs
+            and "dtype" not in node.attrs
+        )
         if weak:
             return const(out_arr.item())
         if node.dtype is not None and out_arr.dtype != node.dtype:
