@@ -5,8 +5,9 @@
     python -m benchmarks.fuzz --simplifier 10000 --seed 0                # rewrite soundness only
 
 Each case is a random graph over the registered ops (the generator reads `OPS`: an op
-registered later is fuzzed without edits; only layer ops, declared with `inputs=`, are
-left to benchmarks/crosscheck_mxnet.py, which checks them against MXNet itself). Its
+registered later is fuzzed without edits; layer ops, declared with `inputs=`, are left to
+benchmarks/crosscheck_mxnet.py, which checks them against MXNet itself, and autodiff's
+helpers without a public name to autodiff, which alone feeds them). Its
 leaves are declared or undeclared, float32 or float64, of broadcasting shapes, holding
 ties, zeros, -0.0, +-inf and NaN. The case is run every way symgrad runs a graph:
 symbolic (`.eval`, `sym.grad(...).eval`, second order), executor (bind/forward/backward)
@@ -75,11 +76,15 @@ class Case:
 
 
 def fuzzable_ops() -> list[str]:
-    """Every registered op but layers (checked against MXNet by crosscheck_mxnet.py) and random ones."""
+    """Every registered op a user can write (published as sym.<name>; autodiff's own helpers such as
+    sum_like are fed only the shapes and dtypes autodiff gives them), but layers, which
+    benchmarks/crosscheck_mxnet.py checks against MXNet itself, and random ones."""
     return [
         name
         for name, opdef in OPS.items()
-        if opdef.inputs is None and not name.startswith("_") and name not in ("Dropout", "custom_function")
+        if opdef.inputs is None
+        and (hasattr(sym, name) or (opdef.nondiff and opdef.elementwise))  # comparisons are written x > y
+        and name not in ("Dropout", "custom_function")
     ]
 
 

@@ -209,7 +209,7 @@ def test_a_where_mask_holds_through_broadcasting_at_first_order(declared):
     y = sym.var("y", shape=(1, 3) if declared else None)
     f = sym.sum(sym.where(x > y, sym.sqrt(x), 0))
     (g,) = sym.grad(f, x).eval(x=np.array([[-1.0], [0.5], [4.0]]), y=np.array([[0.0, 1.0, 2.0]]))
-    np.testing.assert_allclose(g.ravel(), [0.0, 0.5 / np.sqrt(0.5), 3 * 0.25])
+    np.testing.assert_allclose(np.asarray(g).ravel(), [0.0, 0.5 / np.sqrt(0.5), 3 * 0.25])
     a = sym.var("a")
     h = sym.sum(sym.maximum(sym.arccos(a), sym.var("b", shape=(2, 1, 3))))
     v = np.array([[[3.45, 1.73, -2.42]], [[1.14, -1.32, 2.12]]])  # arccos is NaN at all of them
@@ -237,3 +237,10 @@ def test_multiplying_by_a_wider_zero_under_assume_finite_keeps_the_dtype():
     e = sym.cast(x, dtype="float32") * sym.zeros_like(sym.var("y", shape=(3,), dtype="float64"))
     s = sym.simplify(e, assume_finite=True)
     assert s.dtype == e.dtype == np.float64
+
+
+def test_broadcast_like_of_the_same_shape_keeps_the_wider_dtype():
+    x = sym.var("x", shape=(), dtype="float32")
+    e = shape_ops.broadcast_like(x, sym.var("y", shape=(), dtype="float64"))
+    (out,) = sym.simplify(e).eval(x=np.float32(2.0))
+    assert e.dtype == np.asarray(out).dtype == np.float64

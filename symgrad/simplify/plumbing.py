@@ -45,8 +45,9 @@ def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
 def broadcast_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     """broadcast_like(g, x) -> g when g already has x's shape; else broadcast_to(g, x.shape)"""
     g, like = node.inputs
-    if covers(g, like):
-        return g
+    if covers(g, like):  # in like's dtype when that is wider: broadcast_like(float32, float64) is float64
+        widened = g.dtype is not None and node.dtype is not None and g.dtype != node.dtype
+        return ew.cast(g, dtype=node.dtype.name) if widened else g
     if node.shape is None or node.dtype is None:
         return None
     if g.dtype is None and g.op == CONST:  # a weak scalar takes the dtype it broadcasts into
