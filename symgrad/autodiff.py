@@ -138,8 +138,8 @@ def _masked_sum_back(r: Symbol, inp: Symbol, node: Symbol) -> Symbol:
     """sum_back with r's masks kept outside the sum when they do not vary along the summed axes
     (sum(where(c, h, 0)) is where(c, sum(h), 0) then), so the next rule still sees them."""
     masks, h = _masks_of(r)
-    if not masks or covers(inp, node):
-        return sum_back(r, inp, node)
+    if not masks or covers(inp, node) or inp.op not in OPS or not OPS[inp.op].elementwise:
+        return sum_back(r, inp, node)  # only an elementwise rule peels masks (and could form inf*0)
     if all(covered_by(c, inp) for c, _ in masks):
         summed = sum_back(h, inp, node)
         for c, taken in reversed(masks):

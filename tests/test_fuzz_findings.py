@@ -244,3 +244,10 @@ def test_broadcast_like_of_the_same_shape_keeps_the_wider_dtype():
     e = shape_ops.broadcast_like(x, sym.var("y", shape=(), dtype="float64"))
     (out,) = sym.simplify(e).eval(x=np.float32(2.0))
     assert e.dtype == np.asarray(out).dtype == np.float64
+
+
+def test_the_sum_of_a_weak_number_has_a_dtype():
+    # the simplifier can fold ones_like(x)*array(-0.6) to the Python number -0.6 before it is summed
+    x = sym.var("x", shape=(), dtype="float64")
+    (g,) = sym.grad(sym.sum(sym.ones_like(x) * np.array(-0.6)), [x])
+    assert float(np.asarray(g.eval()[0])) == 0.0

@@ -172,7 +172,7 @@ def _ufunc_reduction(
         name,
         lambda x, axis=None, keepdims=False: numpy_function(x, axis=axis, keepdims=keepdims),
         grad,
-        (lambda d: _reduced_dtype(ufunc, np.dtype(d))) if accumulates else same_dtype,
+        (lambda d: _reduced_dtype(ufunc, np.result_type(d))) if accumulates else same_dtype,  # d may be a weak number
         numpy_kernel=lambda node: functools.partial(
             ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"]
         ),
