@@ -75,16 +75,22 @@ class Case:
 # ---- which ops, and their attributes ----------------------------------------------
 
 
+# Ops autodiff emits for itself, fed only the shapes and dtypes it derives: with undeclared dtypes
+# the simplifier takes broadcast_like(g, x) of g's shape to be g, which holds for what autodiff gives it.
+AUTODIFF_HELPERS = ("sum_like", "broadcast_like", "reshape_like", "cast_like", "concat_part", "put_like",
+                    "scatter_like", "reduce_size", "one_hot_like")  # fmt: skip
+
+
 def fuzzable_ops() -> list[str]:
-    """Every registered op a user can write (published as sym.<name>; autodiff's own helpers such as
-    sum_like are fed only the shapes and dtypes autodiff gives them), but layers, which
-    benchmarks/crosscheck_mxnet.py checks against MXNet itself, and random ones."""
+    """Every registered op a user writes (sym.<name> and the comparison operators) but autodiff's
+    helpers, layers (benchmarks/crosscheck_mxnet.py checks them against MXNet itself) and random ones."""
     return [
         name
         for name, opdef in OPS.items()
         if opdef.inputs is None
         and (hasattr(sym, name) or (opdef.nondiff and opdef.elementwise))  # comparisons are written x > y
-        and name not in ("Dropout", "custom_function")
+        and name not in ("Dropout", "custom_function", *AUTODIFF_HELPERS)
+        and "_adjoint_" not in name
     ]
 
 
@@ -252,6 +258,18 @@ def _head(case: Case, vals: list) -> float:
     return float(np.sum(np.asarray(out, np.float64) * case.weights))
 
 
+def _branch_flips(case: Case, vals: list, held: list) -> bool:
+    """A where's condition, or the output of an op without gradient, differs from its held value."""
+    n = len(case.leaves)
+    for k, s in enumerate(case.steps):
+        if s.op == "where" and not np.array_equal(vals[s.inputs[0]] != 0, held[s.inputs[0]] != 0):
+            return True
+        moved = not np.array_equal(vals[n + k], held[n + k], equal_nan=True)
+        if moved and _no_gradient(s) and s.op != "stop_gradient":  # stop_gradient's value may move: its rule says 0
+            return True
+    return False
+
+
 def numeric_gradient(case: Case, values: list, step: float = 1e-6) -> list[np.ndarray] | None:
     """Central differences of the float64 head; None where the head is not smooth and finite there."""
     held = reference_forward(case, values, dtype=np.float64)
@@ -263,6 +281,8 @@ def numeric_gradient(case: Case, values: list, step: float = 1e-6) -> list[np.nd
             for h in (step, -step, 0.0):
                 shifted = [np.array(w, np.float64) for w in values]
                 shifted[k][idx] += h
+                if _branch_flips(case, reference_forward(case, shifted, dtype=np.float64), held):
+                    return None  # a where's condition or a comparison changes within the step: a kink
                 parts.append(_head(case, reference_forward(case, shifted, dtype=np.float64, held=held)))
             right, left, centre = parts
             slope_right, slope_left = (right - centre) / step, (centre - left) / step
