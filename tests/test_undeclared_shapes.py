@@ -56,13 +56,13 @@ def test_deep_mlp_with_undeclared_shapes_differentiates_in_linear_time():
         loss, params = mlp(depth)
         best = float("inf")
         for _ in range(3):  # the machine is shared: the best of three
-            start = time.perf_counter()
+            start = time.process_time()  # CPU time: other processes on the host do not count
             sym.grad(loss, params)
-            best = min(best, time.perf_counter() - start)
+            best = min(best, time.process_time() - start)
         return best
 
     seconds(10)  # warm up
-    ratio = seconds(200) / seconds(50)
+    ratio = seconds(400) / seconds(100)  # 100 layers take ~10 ms: long enough to time
     assert ratio < 4 * 2.5, ratio  # 4x the layers; quadratic would be 16x
 
 
