@@ -2,7 +2,7 @@
 
 # executor, printing, serialization, ops.api and autograd attach methods to Symbol and NDArray
 # (graph.py and nd.py import nothing above them), so importing symgrad imports them all.
-from . import autograd, context, executor, ops, printing, serialization, sym, testing, viz
+from . import autograd, context, executor, init, nd, ops, optimizer, printing, serialization, sym, testing, viz
 from .compile.cache import cache_info, clear_cache, set_cache_limit
 from .context import Context, cpu, current_context, gpu, num_gpus
 from .errors import (
@@ -18,6 +18,7 @@ from .errors import (
 from .graph import NameManager, Symbol
 
 __version__ = "0.1.0"
+symbol = sym  # MXNet's scripts spell it mx.symbol.Variable as often as mx.sym.var
 __all__ = [
     "AutogradError",
     "Context",
@@ -38,12 +39,16 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "executor",
+    "init",
+    "nd",
+    "optimizer",
     "ops",
     "printing",
     "serialization",
     "set_cache_limit",
     "set_track_origin",
     "sym",
+    "symbol",
     "testing",
     "viz",
 ]

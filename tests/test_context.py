@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from without import run_without
 
 import symgrad as mx
 
@@ -81,3 +82,27 @@ def test_nd_arrays_accept_a_context_and_stay_on_the_cpu(make):
     a = mx.nd.array([1.0, 2.0], ctx=make())
     assert str(a.context) == "cpu(0)"
     np.testing.assert_array_equal(a.as_in_context(make()).asnumpy(), [1.0, 2.0])
+
+
+def test_mxnet_example_scripts_run_as_written_after_import_symgrad_as_mx():
+    """MXNet's mlp.py starts `data = mx.symbol.Variable('data')` and its loops use mx.init and
+    mx.optimizer without importing them: a fresh interpreter, so nothing imported them earlier."""
+    out = run_without(
+        set(),
+        """
+        import numpy as np
+        import symgrad as mx
+        data = mx.symbol.Variable('data')
+        data = mx.sym.Flatten(data=data)
+        fc1 = mx.symbol.FullyConnected(data=data, name='fc1', num_hidden=4)
+        net = mx.symbol.SoftmaxOutput(data=fc1, name='softmax')
+        ex = net.simple_bind(ctx=mx.cpu(), data=(2, 1, 2, 3))
+        mx.init.Xavier()('fc1_weight', ex.arg_dict['fc1_weight'])
+        update = mx.optimizer.get_updater(mx.optimizer.SGD(learning_rate=0.1))
+        ex.forward(is_train=True, data=mx.nd.ones((2, 1, 2, 3)), softmax_label=mx.nd.array([0, 3]))
+        ex.backward()
+        update(0, ex.grad_dict['fc1_weight'], ex.arg_dict['fc1_weight'])
+        print(ex.arg_dict['fc1_weight'].shape, float(abs(ex.arg_dict['fc1_weight'].asnumpy()).max()) > 0)
+        """,
+    )
+    assert out.split() == ["(4,", "6)", "True"]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from symgrad import SymgradError, autograd, nd, sym
+from symgrad import ShapeError, SymgradError, autograd, nd, sym
 from symgrad.testing import check_numeric_gradient
 
 rng = np.random.default_rng(24)
@@ -184,6 +184,23 @@ def test_convolution_refuses_bad_attributes_naming_them(kwargs, message):
         return
     with pytest.raises(SymgradError, match=f"Convolution: .*{message}"):
         sym.Convolution(data=sym.var("d"), **kwargs)
+
+
+def test_a_layer_whose_weights_are_inferred_names_itself_and_the_users_line_in_shape_errors():
+    """infer_shape and simple_bind infer the weights' shapes first; an error there must say which
+    layer and where it was built, as the same error at bind does."""
+    data = sym.var("data")
+    conv = sym.Convolution(data=data, kernel=(3, 3), num_filter=2, name="c1")  # conv-built
+    bn = sym.BatchNorm(data=data, name="bn1")  # bn-built
+    for call in (lambda: conv.infer_shape(data=(4, 6)), lambda: conv.simple_bind(data=(4, 6))):
+        with pytest.raises(ShapeError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith("Convolution 'c1': data must be NCHW (4-d) for kernel (3, 3) (data shape (4, 6))")
+        assert "test_layers.py" in message and "# conv-built" in message
+    bn_error = r"^BatchNorm 'bn1': axis 1 is out of range for 1-d data \(data shape \(4,\)\)"
+    with pytest.raises(ShapeError, match=bn_error):
+        bn.simple_bind(data=(4,))
 
 
 # ---- Pooling ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SymgradError
+from ..errors import ShapeError, SymgradError, describe_origin
 from ..graph import CONST, GROUP, VAR, Symbol, normalize_shape, topo_order
 from .registry import OPS, _dtype_or_weak, aux_variables, broadcast_shapes, check_declared_shape, node_meta
 
@@ -62,7 +62,13 @@ def infer_graph(
 def _infer_parameters(node: Symbol, in_shapes: list, node_shape: dict[int, Any]) -> None:
     """A layer's weight, bias, label... variables of unknown shape take the shapes its data implies."""
     opdef = OPS[node.op]
-    implied = opdef.param_shapes(in_shapes[0], **node.attrs)
+    try:
+        implied = opdef.param_shapes(in_shapes[0], **node.attrs)
+    except (ShapeError, ValueError, IndexError, TypeError) as exc:  # named as node_meta names a shape error
+        detail = str(exc).removeprefix("ShapeError: ")
+        raise ShapeError(
+            f"{opdef.name} {node.name!r}: {detail} (data shape {in_shapes[0]})" + describe_origin(node.origin)
+        ) from None
     for pos, (key, i) in enumerate(zip(opdef.inputs(node.attrs), node.inputs)):
         if in_shapes[pos] is None and i.op == VAR and key in implied:
             in_shapes[pos] = node_shape[id(i)] = tuple(implied[key])
