@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -156,7 +157,16 @@ def run_diff(args: argparse.Namespace) -> int:
             missing = [v for v in derivative.list_arguments() if v not in values]
             if missing:
                 raise ExpressionError(f"--at gives no value for {missing}")
-            (value,) = derivative.eval(**{k: values[k] for k in derivative.list_arguments()})
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always", RuntimeWarning)
+                (value,) = derivative.eval(**{k: values[k] for k in derivative.list_arguments()})
+            for warning in seen:  # named in the user's terms (the expression and the point), not this program's
+                kind = str(warning.message).split(" encountered")[0]
+                print(
+                    f"symgrad: warning: {kind} encountered in d/d{name} = {derivative} at {', '.join(args.at)}:"
+                    " the value has Inf or NaN",
+                    file=sys.stderr,
+                )
             if not derivative.list_arguments():
                 value = np.broadcast_to(value, values.get(name, np.zeros(())).shape)
             print(f"  at {', '.join(args.at)}: {np.array2string(np.asarray(value), separator=', ')}")

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -25,6 +26,24 @@ def test_diff_at_a_point_prints_the_values(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "4*x"
     assert "[ 0.,  4.,  8., 12.]" in out[1]
+
+
+def test_a_value_that_is_inf_or_nan_is_named_in_the_users_terms_not_at_the_launcher(capsys):
+    """The CLI user's code is the expression and the point: the warning names those (it named
+    the installed launcher script's line and an internal node, 'cast0_output')."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may escape to Python's warning machinery
+        assert main(["diff", "sqrt(x)", "--wrt", "x", "--at", "x=0"]) == 0
+        assert main(["diff", "log(x)", "--wrt", "x", "--at", "x=2"]) == 0  # finite: nothing said
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1] == "  at x=0: inf"
+    warned = "symgrad: warning: divide by zero encountered in d/dx = 1/(2*sqrt(x)) at x=0: the value has Inf or NaN\n"
+    assert err == warned
+    done = run("diff", "1/x", "--wrt", "x", "--at", "x=-1,0")
+    assert done.returncode == 0 and done.stdout.splitlines()[1] == "  at x=-1,0: [ -1., -inf]"
+    assert done.stderr == (
+        "symgrad: warning: divide by zero encountered in d/dx = -1/x**2 at x=-1,0: the value has Inf or NaN\n"
+    )
 
 
 def test_diff_with_two_variables(capsys):
