@@ -65,8 +65,11 @@ class Executor:
                 f"bind: no array for auxiliary state {missing[0]!r}; pass aux_states={{...}} for {aux_names}"
             )
         aux_arrays = {n: as_array(aux[n], n) for n in aux_names}  # kept by reference: BatchNorm updates them
+        grads = per_arg(args_grad, names, "args_grad")
         if isinstance(grad_req, str):
             reqs = dict.fromkeys(names, grad_req)
+            if args_grad is not None:  # MXNet: given gradient arrays, only those arguments get gradients
+                reqs.update({n: "null" for n in names if grads.get(n) is None})
         else:
             reqs = {n: "null" for n in names}
             reqs.update(per_arg(grad_req, names, "grad_req"))
@@ -74,7 +77,6 @@ class Executor:
             if r not in GRAD_REQS:
                 raise BindError(f"grad_req for {n!r} is {r!r}; use one of {GRAD_REQS}")
         self._grad_req = reqs
-        grads = per_arg(args_grad, names, "args_grad")
         grad_arrays: dict[str, np.ndarray] = {}
         for n in names:
             if reqs[n] == "null":

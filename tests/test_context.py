@@ -106,3 +106,26 @@ def test_mxnet_example_scripts_run_as_written_after_import_symgrad_as_mx():
         """,
     )
     assert out.split() == ["(4,", "6)", "True"]
+
+
+def test_bind_with_args_grad_computes_only_the_gradients_given_arrays_as_mxnet():
+    """MXNet's bind(ctx, args, args_grad={...}) computes gradients for the arrays given and no
+    others: the labels and data of a training loop get none (symgrad computed them all, and an
+    integer label passed beside float weights' gradient arrays raised a BindError)."""
+    data = mx.sym.var("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=3, name="fc"), name="sm")
+    args = {
+        "data": mx.nd.ones((4, 5)),
+        "fc_weight": mx.nd.ones((3, 5)),
+        "fc_bias": mx.nd.zeros(3),
+        "sm_label": np.array([0, 1, 2, 1]),
+    }
+    grads = {"fc_weight": mx.nd.zeros((3, 5)), "fc_bias": mx.nd.zeros(3)}
+    for args_grad in (grads, [None, grads["fc_weight"], grads["fc_bias"], None]):
+        ex = net.bind(mx.cpu(), args, args_grad=args_grad)
+        ex.forward(is_train=True)
+        ex.backward()
+        assert ex.grad_dict["data"] is None and ex.grad_dict["sm_label"] is None
+        np.testing.assert_allclose(grads["fc_bias"].asnumpy(), [1 / 3, -2 / 3, 1 / 3], rtol=1e-6)  # MXNet 1.9.1's
+    ex = net.bind(mx.cpu(), args, args_grad=grads, grad_req={"fc_weight": "write", "data": "write"})
+    assert ex.grad_dict["data"] is not None and ex.grad_dict["fc_bias"] is None  # a grad_req dict is explicit
