@@ -421,6 +421,8 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     values = [x._data if type(x) is NDArray else x if type(x) in _PLAIN else _to_input(x) for x in inputs]
     noting = fpwarnings.start()
     try:
+        if opdef.inputs is not None:  # a layer: its shape rule names a wrong weight or label, which the kernel
+            opdef.shape(*[np.shape(v) for v in values], **attrs)  # may not notice (a label only backward reads)
         if opdef.prepare is None:
             out = opdef.impl(*values, **attrs)
         else:

@@ -203,6 +203,19 @@ def test_a_layer_whose_weights_are_inferred_names_itself_and_the_users_line_in_s
         bn.simple_bind(data=(4,))
 
 
+def test_eager_layers_check_their_inputs_shapes_with_the_layers_own_rule():
+    """A wrong label passed silently in eager mode (the forward never reads it), and a wrong
+    weight was reported in NumPy's words (matmul's gufunc signature)."""
+    x = nd.ones((4, 6))
+    with pytest.raises(ShapeError, match=r"^nd.SoftmaxOutput: label has shape \(5,\), expected \(4,\)"):
+        nd.SoftmaxOutput(x, nd.ones(5))
+    with pytest.raises(ShapeError, match=r"^nd.FullyConnected: weight has shape \(3, 5\), expected \(3, 6\)"):
+        nd.FullyConnected(x, nd.ones((3, 5)), nd.zeros(3), num_hidden=3)
+    with pytest.raises(ShapeError, match=r"^nd.Convolution: weight has shape \(2, 1, 3\), expected \(2, 1, 3, 3\)"):
+        nd.Convolution(nd.ones((1, 1, 5, 5)), nd.ones((2, 1, 3)), nd.zeros(2), kernel=(3, 3), num_filter=2)
+    assert nd.SoftmaxOutput(x, nd.array([0, 1, 5, 2])).shape == (4, 6)
+
+
 # ---- Pooling ---------------------------------------------------------------------------------
 
 POOL_CASES = [  # shape, kernel, stride, pad, convention
