@@ -227,6 +227,17 @@ POOL_CASES = [  # shape, kernel, stride, pad, convention
 ]
 
 
+def test_pooling_refuses_a_channels_last_layout_as_convolution_does():
+    """Pooling(layout='NHWC') pooled the H and W of NCHW anyway: (1, 8, 8, 3) gave (1, 8, 7, 2), silently."""
+    data = sym.var("data")
+    with pytest.raises(SymgradError, match="^Pooling: layout must be 'NCHW', got 'NHWC'"):
+        sym.Pooling(data=data, kernel=(2, 2), pool_type="max", layout="NHWC")
+    with pytest.raises(SymgradError, match="^Pooling: layout must be 'NCW' or 'NCHW' or 'NCDHW', got 'NWC'"):
+        sym.Pooling(data=data, global_pool=True, layout="NWC")
+    pooled = sym.Pooling(data=data, kernel=(2, 2), stride=(2, 2), pool_type="max", layout="NCHW")
+    assert pooled.infer_shape(data=(1, 3, 8, 8))[1] == [(1, 3, 4, 4)]
+
+
 @pytest.mark.parametrize("pool_type", ["max", "avg", "sum"])
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{len(c[1])}d-{c[4]}-pad{c[3][0]}")
 def test_pooling_matches_a_loop_reference_and_finite_differences(case, pool_type):

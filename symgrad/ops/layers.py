@@ -447,6 +447,9 @@ def _pool_attrs(attrs: dict) -> dict:
                     f"{key} {value} must have one {'non-negative' if key == 'pad' else 'positive'}"
                     f" entry per kernel dimension {kernel}"
                 )
+    layouts = (_CONV_LAYOUTS[len(kernel)],) if kernel else tuple(_CONV_LAYOUTS.values())
+    if attrs["layout"] not in (None, *layouts):  # channels first only: NHWC data would pool the wrong axes
+        raise SymgradError(f"layout must be {' or '.join(map(repr, layouts))}, got {attrs['layout']!r}")
     return attrs
 
 
