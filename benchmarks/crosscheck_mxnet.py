@@ -261,7 +261,7 @@ def compare(path: str) -> None:
         )
         diffs.update({k: np.abs(ex.aux_dict[k] - ref[f"{name}/aux/{k}"]).max() for k in aux})
         diffs["predict"] = np.abs(ex.forward()[0] - ref[f"{name}/predict"]).max()
-        print(f"| {name} | " + ", ".join(f"{k} {v:.0e}" for k, v in diffs.items()) + " |")
+        print(f"| {name} | " + ", ".join(f"{k} {float(v):.0e}" for k, v in diffs.items()) + " |")  # NDArrays: float()
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 differences in float64 (second order too), and the behaviours MXNet 1.9's test_operator.py
 checks for each layer, with the expected values recomputed here with NumPy."""
 
+import importlib.util
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -699,3 +701,24 @@ def test_eager_batchnorm_updates_the_moving_statistics_it_is_given_when_recordin
     predicted = nd.BatchNorm(x, gamma, beta, mean, var).asnumpy()  # predict mode: the moving statistics
     expected = (x.asnumpy() - mean.asnumpy()) / np.sqrt(var.asnumpy() + 1e-3)
     np.testing.assert_allclose(predicted, expected, rtol=1e-12)
+
+
+def test_the_mxnet_crosscheck_compares_a_reference_file(tmp_path, capsys, monkeypatch):
+    """benchmarks/crosscheck_mxnet.py's symgrad side runs without MXNet (it crashed formatting the
+    NDArrays that grad_dict holds); fed symgrad's own values as the reference, every difference is 0."""
+    path = Path(__file__).parent.parent / "benchmarks" / "crosscheck_mxnet.py"
+    spec = importlib.util.spec_from_file_location("crosscheck_mxnet", path)
+    crosscheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(crosscheck)
+    name, build, args, aux = crosscheck.CASES[0]  # a grouped, dilated convolution
+    monkeypatch.setattr(crosscheck, "CASES", [crosscheck.CASES[0]])
+    ex = build(sym).bind({k: v.copy() for k, v in args.items()})
+    (y,) = ex.forward(is_train=True)
+    head = rng.uniform(0.5, 1.5, y.shape)
+    ex.backward(head)
+    ref = {f"{name}/out": y.asnumpy(), f"{name}/head": head, f"{name}/predict": ex.forward()[0].asnumpy()}
+    ref.update({f"{name}/grad/{k}": ex.grad_dict[k].asnumpy() for k in args})
+    np.savez(tmp_path / "ref.npz", **ref)
+    crosscheck.compare(str(tmp_path / "ref.npz"))
+    row = capsys.readouterr().out.strip()
+    assert row == f"| {name} | out 0e+00, dx 0e+00, dc_weight 0e+00, dc_bias 0e+00, predict 0e+00 |"
