@@ -6,17 +6,35 @@ MXNet code passes one everywhere (`c.bind(mx.cpu(), args)`, `simple_bind(ctx, ..
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from typing import Any
+
+from .errors import SymgradError
+
+DEVICE_TYPES = ("cpu", "gpu", "cpu_pinned", "cpu_shared")  # MXNet's names
+
 
 class Context:
     """A device: `cpu(0)`, or `gpu(i)`, which symgrad accepts and runs on the CPU as well."""
 
-    __slots__ = ("device_type", "device_id")
+    __slots__ = ("device_type", "device_id", "_tokens")
 
     def __init__(self, device_type: str | Context = "cpu", device_id: int = 0) -> None:
         if isinstance(device_type, Context):
             device_type, device_id = device_type.device_type, device_type.device_id
+        if device_type not in DEVICE_TYPES:
+            raise SymgradError(f"Context: unknown device type {device_type!r}; use one of {DEVICE_TYPES}")
         self.device_type = device_type
         self.device_id = device_id
+        self._tokens: list[Any] = []
+
+    def __enter__(self) -> Context:
+        """`with mx.gpu(0):` makes this the default context inside the block, as in MXNet."""
+        self._tokens.append(_CURRENT.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._tokens.pop())
 
     def __repr__(self) -> str:
         return f"{self.device_type}({self.device_id})"
@@ -31,6 +49,9 @@ class Context:
         return hash((self.device_type, self.device_id))
 
 
+_CURRENT: ContextVar[Context | None] = ContextVar("symgrad_context", default=None)  # None: the CPU
+
+
 def cpu(device_id: int = 0) -> Context:
     """The CPU context, where symgrad computes."""
     return Context("cpu", device_id)
@@ -42,8 +63,8 @@ def gpu(device_id: int = 0) -> Context:
 
 
 def current_context() -> Context:
-    """The default context: the CPU."""
-    return Context("cpu", 0)
+    """The default context: the CPU, or the innermost `with context:` block's."""
+    return _CURRENT.get() or Context("cpu", 0)
 
 
 def num_gpus() -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import fpwarnings
+from .context import Context, cpu
 from .errors import ShapeError, SymgradError, user_origin
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
@@ -99,8 +100,9 @@ class NDArray:
         return self._data.ndim
 
     @property
-    def context(self) -> str:
-        return "cpu(0)"
+    def context(self) -> Context:
+        """cpu(0): symgrad's arrays are NumPy arrays (a Context, so ctx.device_type works as in MXNet)."""
+        return cpu()
 
     ctx = context
 

@@ -129,3 +129,19 @@ def test_bind_with_args_grad_computes_only_the_gradients_given_arrays_as_mxnet()
         np.testing.assert_allclose(grads["fc_bias"].asnumpy(), [1 / 3, -2 / 3, 1 / 3], rtol=1e-6)  # MXNet 1.9.1's
     ex = net.bind(mx.cpu(), args, args_grad=grads, grad_req={"fc_weight": "write", "data": "write"})
     assert ex.grad_dict["data"] is not None and ex.grad_dict["fc_bias"] is None  # a grad_req dict is explicit
+
+
+def test_with_a_context_and_an_arrays_context_behave_as_in_mxnet():
+    """`with mx.gpu(1):` raised TypeError (no context manager protocol), and an array's context was
+    the string 'cpu(0)': `x.context.device_type` failed and `x.context == mx.cpu()` was False."""
+    with mx.gpu(1) as ctx:
+        assert ctx == mx.gpu(1) and mx.current_context() == mx.gpu(1)
+        with mx.cpu():
+            assert mx.current_context() == mx.cpu()
+        assert mx.current_context() == mx.gpu(1)
+    assert mx.current_context() == mx.cpu(0)
+    x = mx.nd.array([1.0, 2.0], ctx=mx.gpu(0))
+    assert x.context == x.ctx == mx.cpu() and x.context.device_type == "cpu" and x.context.device_id == 0
+    assert repr(x).endswith("@cpu(0)>")
+    with pytest.raises(mx.SymgradError, match="unknown device type 'banana'"):
+        mx.Context("banana")
