@@ -155,6 +155,22 @@ def test_huge_numbers_and_shapes_are_refused_cleanly(value):
     loads_or_refuses(json.dumps(doc))
 
 
+@pytest.mark.parametrize("index", [2**63, -(2**63) - 1, 10**30])
+def test_an_index_beyond_int64_is_a_shape_error_built_or_loaded(index):
+    """Hypothesis found a getitem index of 2**63 in loaded JSON raising OverflowError (Python's,
+    from NumPy's indexing); an index of 2**62 was already a ShapeError."""
+    with pytest.raises(sg.ShapeError, match="does not fit shape"):
+        sym.var("x", shape=(3,))[index]
+    doc = {
+        "nodes": [
+            {"op": "null", "name": "x", "inputs": [], "shape": [3]},
+            {"op": "getitem", "name": "g", "inputs": [0], "attrs": {"index": [index]}},
+        ],
+        "heads": [1],
+    }
+    assert loads_or_refuses(json.dumps(doc)) is None
+
+
 @pytest.mark.parametrize(
     ("op", "attrs", "message"),
     [

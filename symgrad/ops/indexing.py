@@ -101,7 +101,7 @@ def canonical_index(key: Any) -> tuple:
 def _getitem_shape(x: Shape, index: tuple) -> Shape:
     try:
         return np.broadcast_to(np.empty((), dtype=np.int8), x)[index].shape
-    except IndexError as exc:
+    except (IndexError, OverflowError) as exc:  # an index beyond int64 overflows in NumPy's indexing
         raise ShapeError(f"index {index!r} does not fit shape {x}: {exc}") from None
 
 
