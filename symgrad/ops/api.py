@@ -9,6 +9,7 @@ from ..graph import GROUP as _GROUP
 from ..graph import Symbol
 from ..graph import topo_order as _topo_order
 from ..graph import variable_names as _variable_names
+from .conv import Convolution, Pooling  # noqa: F401
 from .elementwise import (  # noqa: F401
     BlockGrad,
     Cast,
@@ -51,24 +52,17 @@ from .elementwise import (  # noqa: F401
 from .indexing import encode_index as _encode_index
 from .indexing import getitem, getitem_arrays, one_hot, pick, scatter_arrays, slice_axis  # noqa: F401
 from .infer import infer_meta as _infer_meta
-from .layers import (  # noqa: F401
-    Activation,
-    BatchNorm,
-    Convolution,
-    Dropout,
-    Embedding,
-    FullyConnected,
-    LeakyReLU,
+from .layers import Activation, BatchNorm, Dropout, Embedding, FullyConnected, LeakyReLU  # noqa: F401
+from .linalg import dot, inv, logdet, matmul, swapaxes, trace, transpose  # noqa: F401
+from .losses import (  # noqa: F401
     LinearRegressionOutput,
     LogisticRegressionOutput,
     MAERegressionOutput,
     MakeLoss,
-    Pooling,
     Softmax,
     SoftmaxOutput,
     one_hot_like,
 )
-from .linalg import dot, inv, logdet, matmul, swapaxes, trace, transpose  # noqa: F401
 from .nn import log_softmax, softmax  # noqa: F401
 from .reduction import argmax, argmin, logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
 from .registry import OPS, OpDef, apply
