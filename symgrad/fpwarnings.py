@@ -10,6 +10,7 @@ rather than at a line inside symgrad.
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 from collections.abc import Iterable
@@ -35,6 +36,15 @@ def _note(kind: str, _flag: int) -> None:
         kinds.append(kind)
 
 
+def _take_noted() -> str | None:
+    """The kinds of error noted since `start` ('invalid value', ...), cleared, or None."""
+    kinds = _seen.kinds
+    if kinds is None:
+        return None
+    _seen.kinds = None
+    return " and ".join(kinds)
+
+
 def _make_noting_state() -> Any:
     with np.errstate(all="call", under="ignore", call=_note):  # underflow to 0 is never worth a word
         return _extobj.get()
@@ -44,13 +54,13 @@ try:  # NumPy 2 keeps its error state in a context variable: setting it costs 0.
     from numpy._core._ufunc_config import _extobj_contextvar as _extobj
 
     _NOTING = _make_noting_state()
+    # Note NumPy's floating-point errors instead of warning, until `stop(token)` (a C call: this is per run).
+    start = functools.partial(_extobj.set, _NOTING)
 
-    def start() -> Any:
-        """Note NumPy's floating-point errors instead of warning, until `stop(token)`."""
-        return _extobj.set(_NOTING)
-
-    def _restore(token: Any) -> None:
+    def stop(token: Any) -> str | None:
+        """Restore NumPy's error state; the kinds of error noted since `start` ('invalid value', ...) or None."""
         _extobj.reset(token)
+        return _take_noted()
 
 except ImportError:  # a NumPy that moved this private name: the public context manager, entered by hand
 
@@ -60,18 +70,10 @@ except ImportError:  # a NumPy that moved this private name: the public context 
         state.__enter__()
         return state
 
-    def _restore(token: Any) -> None:
+    def stop(token: Any) -> str | None:
+        """Restore NumPy's error state; the kinds of error noted since `start` ('invalid value', ...) or None."""
         token.__exit__(None, None, None)
-
-
-def stop(token: Any) -> str | None:
-    """Restore NumPy's error state; the kinds of error noted since `start` ('invalid value', ...) or None."""
-    _restore(token)
-    kinds = _seen.kinds
-    if kinds is None:
-        return None
-    _seen.kinds = None
-    return " and ".join(kinds)
+        return _take_noted()
 
 
 def warn_if_spoilt(kind: str, outputs: Iterable[tuple[str, Any]], where: str) -> None:
