@@ -216,6 +216,23 @@ CASES = [
 
 INDEX_INPUTS = ("i",)  # Embedding's indices: MXNet computes no gradient for them
 
+# optimizer.create(name, **kwargs), five updates of one weight with these gradients
+OPTIMIZERS = [
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01, "rescale_grad": 0.5, "clip_gradient": 1.0}),
+    ("adam", {"learning_rate": 0.01, "wd": 0.1, "rescale_grad": 0.5, "clip_gradient": 0.3}),
+    ("adam", {"learning_rate": 0.05, "beta1": 0.5, "beta2": 0.9, "epsilon": 1e-3}),
+]
+OPTIMIZER_WEIGHT, OPTIMIZER_GRADS = R(6), [R(6) * 3 for _ in range(5)]
+
+
+def optimizer_steps(module, as_array, name: str, kwargs: dict) -> np.ndarray:
+    """The weight after five updates by `module.optimizer` (MXNet's or symgrad's, same calls)."""
+    update = module.optimizer.get_updater(module.optimizer.create(name, **kwargs))
+    weight = as_array(OPTIMIZER_WEIGHT)
+    for g in OPTIMIZER_GRADS:
+        update(0, as_array(g), weight)
+    return np.asarray(weight.asnumpy() if hasattr(weight, "asnumpy") else weight)
+
 
 def run_mxnet(path: str) -> None:
     import mxnet as mx
@@ -235,11 +252,14 @@ def run_mxnet(path: str) -> None:
         out.update({f"{name}/grad/{k}": grads[k].asnumpy() for k in args if k not in INDEX_INPUTS})
         out.update({f"{name}/aux/{k}": states[k].asnumpy() for k in aux})
         out[f"{name}/predict"] = ex.forward(is_train=False)[0].asnumpy()
+    for i, (name, kwargs) in enumerate(OPTIMIZERS):
+        out[f"optimizer{i}"] = optimizer_steps(mx, lambda a: mx.nd.array(a, dtype="float64"), name, kwargs)
     np.savez(path, **out)
-    print(f"wrote {len(CASES)} cases to {path}")
+    print(f"wrote {len(CASES)} cases and {len(OPTIMIZERS)} optimizers to {path}")
 
 
 def compare(path: str) -> None:
+    import symgrad
     from symgrad import sym
 
     ref = np.load(path)
@@ -262,6 +282,9 @@ def compare(path: str) -> None:
         diffs.update({k: np.abs(ex.aux_dict[k] - ref[f"{name}/aux/{k}"]).max() for k in aux})
         diffs["predict"] = np.abs(ex.forward()[0] - ref[f"{name}/predict"]).max()
         print(f"| {name} | " + ", ".join(f"{k} {float(v):.0e}" for k, v in diffs.items()) + " |")  # NDArrays: float()
+    for i, (name, kwargs) in enumerate(OPTIMIZERS):
+        weight = optimizer_steps(symgrad, lambda a: np.array(a, dtype="float64"), name, kwargs)
+        print(f"| optimizer {name} {kwargs} | weight {np.abs(weight - ref[f'optimizer{i}']).max():.0e} |")
 
 
 def main() -> None:

@@ -465,7 +465,8 @@ def record_value(opdef: OpDef, inputs: tuple, attrs: dict[str, Any], out: np.nda
 
 
 def _shape_or_symgrad(exc: Exception) -> type:
-    return ShapeError if isinstance(exc, (ValueError, IndexError)) else SymgradError
+    """NumPy's complaints about shapes and indices (an index beyond int64 overflows) are ShapeErrors."""
+    return ShapeError if isinstance(exc, (ValueError, IndexError, OverflowError)) else SymgradError
 
 
 _DEFAULT_ATTRS: dict[str, dict] = {}

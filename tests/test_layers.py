@@ -5,11 +5,13 @@ checks for each layer, with the expected values recomputed here with NumPy."""
 import importlib.util
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import symgrad as sg
 from symgrad import ShapeError, SymgradError, autograd, nd, sym
 from symgrad.testing import check_numeric_gradient
 
@@ -107,6 +109,22 @@ def test_fully_connected_without_flatten_and_bias_acts_on_the_last_axis():
     x, w = rng.normal(size=(2, 3, 5)), rng.normal(size=(4, 5))
     np.testing.assert_allclose(fc.eval(data=x, fc_weight=w)[0], x @ w.T, rtol=1e-12)
     fd_check(sym.sin(fc), {"data": x, "fc_weight": w})
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda x: sym.Activation(x, act="relu"), "unknown argument 'act' (did you mean 'act_type'?)"),
+        (lambda x: sym.FullyConnected(x, num_hiden=4), "unknown argument 'num_hiden' (did you mean 'num_hidden'?)"),
+        (lambda x: sym.Convolution(x, kernal=(3, 3), num_filter=2), "unknown argument 'kernal' (did you mean 'kernel'"),
+        (lambda x: sym.FullyConnected(x, num_hidden=4, wieght=x), "unknown argument 'wieght' (did you mean 'weight'?)"),
+        (lambda x: sym.sum(x, axs=1), "unknown argument 'axs' (did you mean 'axis'?)"),
+    ],
+)
+def test_a_misspelt_keyword_is_named_with_its_likely_spelling(build, message):
+    """A misspelt required attribute (act= for act_type=) used to report the attribute as missing."""
+    with pytest.raises(SymgradError, match=re.escape(message)):
+        build(sym.var("x"))
 
 
 def test_layers_get_mxnet_auto_names_and_explicit_weights_are_used():
@@ -392,6 +410,18 @@ def test_softmax_output_forward_is_softmax_and_backward_is_softmax_minus_one_hot
     np.testing.assert_allclose(
         ex.grad_dict["x"], loss_grad_by_differences(lambda v: cross_entropy(v, label), x), rtol=1e-6, atol=1e-8
     )
+
+
+def test_softmax_output_with_out_grad_multiplies_by_the_head_gradient_as_documented():
+    """MXNet documents out_grad=True as scaling by the head gradient (its 1.9.1 executor scales by the
+    output instead; the README says symgrad does not copy that)."""
+    x, label, head = rng.normal(size=(3, 4)), np.array([1.0, 0.0, 3.0]), rng.uniform(0.5, 2.0, size=(3, 4))
+    out = sym.SoftmaxOutput(data=sym.var("x"), out_grad=True, name="softmax")
+    ex = out.bind({"x": x, "softmax_label": label}, grad_req={"x": "write"})
+    ex.forward(is_train=True)
+    ex.backward(out_grads=head)
+    expected = (softmax_np(x) - np.eye(4)[label.astype(int)]) * head
+    np.testing.assert_allclose(ex.grad_dict["x"], expected, rtol=1e-12, atol=1e-15)
 
 
 def test_softmax_output_gradient_prints_as_softmax_minus_one_hot():
@@ -718,7 +748,14 @@ def test_the_mxnet_crosscheck_compares_a_reference_file(tmp_path, capsys, monkey
     ex.backward(head)
     ref = {f"{name}/out": y.asnumpy(), f"{name}/head": head, f"{name}/predict": ex.forward()[0].asnumpy()}
     ref.update({f"{name}/grad/{k}": ex.grad_dict[k].asnumpy() for k in args})
+    opt_name, opt_args = crosscheck.OPTIMIZERS[1]  # Adam
+    monkeypatch.setattr(crosscheck, "OPTIMIZERS", [crosscheck.OPTIMIZERS[1]])
+    ref["optimizer0"] = crosscheck.optimizer_steps(sg, np.array, opt_name, opt_args)
+    assert np.abs(ref["optimizer0"] - crosscheck.OPTIMIZER_WEIGHT).max() > 1e-2  # five steps moved the weight
     np.savez(tmp_path / "ref.npz", **ref)
     crosscheck.compare(str(tmp_path / "ref.npz"))
-    row = capsys.readouterr().out.strip()
-    assert row == f"| {name} | out 0e+00, dx 0e+00, dc_weight 0e+00, dc_bias 0e+00, predict 0e+00 |"
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows == [
+        f"| {name} | out 0e+00, dx 0e+00, dc_weight 0e+00, dc_bias 0e+00, predict 0e+00 |",
+        f"| optimizer adam {opt_args} | weight 0e+00 |",
+    ]

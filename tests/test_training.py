@@ -55,6 +55,34 @@ def test_sgd_with_momentum_weight_decay_and_clipping_follows_mxnet_s_update_rule
         optimizer.SGD(momentum=1.5)
 
 
+def test_adam_follows_mxnet_s_update_rule_with_its_step_count_per_weight():
+    """MXNet's adam_update: weight decay joins the gradient before clipping, and the learning rate
+    carries the bias corrections of step t (checked against MXNet 1.9.1 in benchmarks/crosscheck_mxnet.py)."""
+    opt = optimizer.create("Adam", learning_rate=0.01, wd=0.1, rescale_grad=0.5, clip_gradient=0.3)
+    assert isinstance(opt, optimizer.Adam) and (opt.beta1, opt.beta2, opt.epsilon) == (0.9, 0.999, 1e-8)
+    update = optimizer.get_updater(opt)
+    w, other = np.array([1.0, -2.0, 3.0]), np.array([0.5])
+    weight, m, v = w.copy(), np.zeros(3), np.zeros(3)
+    for t in range(1, 4):
+        g = np.array([0.5, 4.0, -1.0]) * t
+        step = np.clip(0.5 * g + 0.1 * weight, -0.3, 0.3)
+        m, v = 0.9 * m + 0.1 * step, 0.999 * v + 0.001 * step**2
+        weight = weight - 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-8)
+        update(0, g, w)
+        np.testing.assert_allclose(w, weight, rtol=1e-14)
+    update(1, np.array([2.0]), other)  # a second weight starts at its own step 1: a step of exactly lr
+    np.testing.assert_allclose(other, [0.5 - 0.01], rtol=1e-6)
+
+
+def test_optimizers_are_created_by_mxnet_s_names_and_a_wrong_name_is_named():
+    sgd = optimizer.create("sgd", learning_rate=0.5, momentum=0.9)
+    assert isinstance(sgd, optimizer.SGD) and (sgd.lr, sgd.momentum) == (0.5, 0.9)
+    with pytest.raises(SymgradError, match=r"unknown optimizer 'rmsprop'; symgrad has \['adam', 'sgd'\]"):
+        optimizer.create("rmsprop")
+    with pytest.raises(SymgradError, match="beta1"):
+        optimizer.Adam(beta1=1.0)
+
+
 def test_the_example_networks_have_mxnet_s_arguments():
     assert models.mlp().list_arguments() == [
         "data", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias", "fc3_weight", "fc3_bias", "softmax_label",

@@ -8,8 +8,9 @@ printing, the executor, eager mode) reads the declaration from `OPS`.
 
 from __future__ import annotations
 
+import difflib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import is_
@@ -95,7 +96,7 @@ class OpDef:
         attrs.update(zip(names, rest))
         for key, value in kwargs.items():
             if self.arity is not None and key not in attrs:
-                raise SymgradError(f"{self.name}: unknown argument {key!r}; expected one of {names + ['name']}")
+                self._reject_unknown([key], ())
             attrs[key] = value
         attrs = self.normalized(attrs)
         return tensors, attrs, name
@@ -121,7 +122,12 @@ class OpDef:
         name = kwargs.pop("name", None)
         given = {k: kwargs.pop(k) for k in list(kwargs) if k not in self.attr_defaults}  # inputs by keyword
         attrs = {**self.attr_defaults, **kwargs}
-        attrs = self.normalized(attrs)
+        try:
+            attrs = self.normalized(attrs)
+        except SymgradError:  # a misspelt attribute (act= for act_type=) is the likelier fault: name it
+            possible = [*self.inputs({**attrs, "no_bias": False}), *self.derived]
+            self._reject_unknown([k for k in given if k not in possible], possible)
+            raise
         names = self.inputs(attrs)
         if len(args) > len(names):
             raise SymgradError(f"{self.name}: {len(args)} inputs given, it takes {list(names)} (attributes by keyword)")
@@ -129,12 +135,7 @@ class OpDef:
             if key in given:
                 raise SymgradError(f"{self.name}: input {key!r} given twice")
             given[key] = value
-        unknown = [k for k in given if k not in names]
-        if unknown:
-            raise SymgradError(
-                f"{self.name}: unknown argument {unknown[0]!r}; inputs (with these attributes) are {list(names)},"
-                f" attributes {list(self.attr_defaults)}"
-            )
+        self._reject_unknown([k for k in given if k not in names], names)
         if names[0] not in given:
             raise SymgradError(f"{self.name}: no {names[0]!r} input given")
         name = NameManager.current().get(name, self.hint)
@@ -154,6 +155,19 @@ class OpDef:
                     shapes = self.param_shapes(tuple(shape), **attrs) if shape is not None and self.param_shapes else {}
                 inputs.append(variable(name, key, shapes.get(key)))
         return inputs, attrs, name
+
+    def _reject_unknown(self, unknown: list[str], inputs: Iterable[str]) -> None:
+        """A layer keyword that is neither an input nor an attribute, named with its likely spelling."""
+        if not unknown:
+            return
+        known = [*inputs, *self.attr_defaults]
+        close = [k for k in known if k.startswith(unknown[0])] or difflib.get_close_matches(unknown[0], known, 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        inputs_text = f"inputs are {list(inputs)}, " if inputs else ""
+        raise SymgradError(
+            f"{self.name}: unknown argument {unknown[0]!r}{hint}; {inputs_text}attributes are"
+            f" {[*self.attr_defaults, 'name']}"
+        )
 
     def kernel(self, attrs: dict[str, Any]) -> Callable[..., Any]:
         """The implementation with attrs bound, ready to call on arrays."""
