@@ -2,7 +2,24 @@
 
 # executor, printing, serialization, ops.api and autograd attach methods to Symbol and NDArray
 # (graph.py and nd.py import nothing above them), so importing symgrad imports them all.
-from . import autograd, context, executor, init, nd, ops, optimizer, printing, serialization, sym, testing, viz
+from . import (
+    autograd,
+    callback,
+    context,
+    executor,
+    init,
+    io,
+    metric,
+    module,
+    nd,
+    ops,
+    optimizer,
+    printing,
+    serialization,
+    sym,
+    testing,
+    viz,
+)
 from .compile.cache import cache_info, clear_cache, set_cache_limit
 from .context import Context, cpu, current_context, gpu, num_gpus
 from .errors import (
@@ -19,6 +36,8 @@ from .graph import NameManager, Symbol
 
 __version__ = "0.1.0"
 symbol = sym  # MXNet's scripts spell it mx.symbol.Variable as often as mx.sym.var
+mod = module  # MXNet's mx.mod.Module
+random = nd.random  # mx.random.seed(n) seeds what nd.random, Dropout, initializers and NDArrayIter draw
 __all__ = [
     "AutogradError",
     "Context",
@@ -36,14 +55,20 @@ __all__ = [
     "Symbol",
     "SymgradError",
     "autograd",
+    "callback",
     "cache_info",
     "clear_cache",
     "executor",
     "init",
+    "io",
+    "metric",
+    "mod",
+    "module",
     "nd",
     "optimizer",
     "ops",
     "printing",
+    "random",
     "serialization",
     "set_cache_limit",
     "set_track_origin",

@@ -16,23 +16,45 @@ import numpy as np
 from .errors import SymgradError
 
 
-class SGD:
-    """w -= lr * (rescale_grad * g + wd * w), through a momentum buffer when momentum > 0 (MXNet's rule)."""
+class Optimizer:
+    """What MXNet's optimizers share: learning rate, weight decay, gradient rescaling and clipping.
+
+    Given `param_idx2name` (Module passes it), weight decay applies only to parameters named
+    `*_weight` or `*_gamma`, as in MXNet: biases and BatchNorm's beta are not decayed.
+    """
 
     def __init__(
         self,
-        learning_rate: float = 0.01,
-        momentum: float = 0.0,
+        learning_rate: float,
         wd: float = 0.0,
         rescale_grad: float = 1.0,
         clip_gradient: float | None = None,
+        param_idx2name: dict[Any, str] | None = None,
     ) -> None:
-        if learning_rate <= 0 or not 0 <= momentum < 1 or wd < 0:
-            raise SymgradError(
-                f"SGD: needs learning_rate > 0, 0 <= momentum < 1, wd >= 0; got {learning_rate}, {momentum}, {wd}"
-            )
-        self.lr, self.momentum, self.wd = learning_rate, momentum, wd
-        self.rescale_grad, self.clip_gradient = rescale_grad, clip_gradient
+        if learning_rate <= 0 or wd < 0:
+            raise SymgradError(f"{type(self).__name__}: needs learning_rate > 0 and wd >= 0; got {learning_rate}, {wd}")
+        self.lr, self.wd, self.rescale_grad, self.clip_gradient = learning_rate, wd, rescale_grad, clip_gradient
+        self.idx2name = dict(param_idx2name or {})
+
+    def wd_for(self, index: Any) -> float:
+        """The weight decay of one parameter (0 for a named parameter that is not a weight or gamma)."""
+        name = self.idx2name.get(index)
+        return self.wd if name is None or name.endswith(("_weight", "_gamma")) else 0.0
+
+    def clipped(self, step: np.ndarray) -> np.ndarray:
+        if self.clip_gradient is not None:
+            np.clip(step, -self.clip_gradient, self.clip_gradient, out=step)
+        return step
+
+
+class SGD(Optimizer):
+    """w -= lr * (rescale_grad * g + wd * w), through a momentum buffer when momentum > 0 (MXNet's rule)."""
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        if not 0 <= momentum < 1:
+            raise SymgradError(f"SGD: needs 0 <= momentum < 1, got {momentum}")
+        self.momentum = momentum
 
     def create_state(self, index: Any, weight: np.ndarray) -> np.ndarray | None:
         """The momentum buffer of one weight (None without momentum)."""
@@ -41,11 +63,10 @@ class SGD:
     def update(self, index: Any, weight: np.ndarray, grad: np.ndarray, state: np.ndarray | None) -> None:
         """One step on weight, in place."""
         weight, grad = np.asarray(weight), np.asarray(grad)  # an NDArray's own buffer, so weight changes in place
-        step = grad * self.rescale_grad
-        if self.clip_gradient is not None:
-            np.clip(step, -self.clip_gradient, self.clip_gradient, out=step)
-        if self.wd:
-            step += self.wd * weight
+        step = self.clipped(grad * self.rescale_grad)
+        wd = self.wd_for(index)
+        if wd:
+            step += wd * weight
         if state is None:
             weight -= self.lr * step
         else:
@@ -54,7 +75,7 @@ class SGD:
             weight += state
 
 
-class Adam:
+class Adam(Optimizer):
     """MXNet's Adam: g = clip(rescale_grad * grad + wd * w), moments m and v, and
     w -= lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + epsilon), t counted per weight."""
 
@@ -64,17 +85,12 @@ class Adam:
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
-        wd: float = 0.0,
-        rescale_grad: float = 1.0,
-        clip_gradient: float | None = None,
+        **kwargs: Any,
     ) -> None:
-        if learning_rate <= 0 or not (0 <= beta1 < 1 and 0 <= beta2 < 1) or epsilon <= 0 or wd < 0:
-            raise SymgradError(
-                "Adam: needs learning_rate > 0, 0 <= beta1, beta2 < 1, epsilon > 0, wd >= 0;"
-                f" got {learning_rate}, {beta1}, {beta2}, {epsilon}, {wd}"
-            )
-        self.lr, self.beta1, self.beta2, self.epsilon, self.wd = learning_rate, beta1, beta2, epsilon, wd
-        self.rescale_grad, self.clip_gradient = rescale_grad, clip_gradient
+        super().__init__(learning_rate, **kwargs)
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1) or epsilon <= 0:
+            raise SymgradError(f"Adam: needs 0 <= beta1, beta2 < 1 and epsilon > 0; got {beta1}, {beta2}, {epsilon}")
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.steps: dict[Any, int] = {}
 
     def create_state(self, index: Any, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,9 +101,7 @@ class Adam:
         """One step on weight, in place."""
         weight, grad = np.asarray(weight), np.asarray(grad)
         t = self.steps[index] = self.steps.get(index, 0) + 1
-        step = grad * self.rescale_grad + self.wd * weight
-        if self.clip_gradient is not None:
-            np.clip(step, -self.clip_gradient, self.clip_gradient, out=step)
+        step = self.clipped(grad * self.rescale_grad + self.wd_for(index) * weight)
         mean, var = state
         mean *= self.beta1
         mean += (1 - self.beta1) * step
@@ -97,10 +111,10 @@ class Adam:
         weight -= lr * mean / (np.sqrt(var) + self.epsilon)
 
 
-_OPTIMIZERS: dict[str, type] = {"sgd": SGD, "adam": Adam}
+_OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
 
 
-def create(name: str, **kwargs: Any) -> SGD | Adam:
+def create(name: str, **kwargs: Any) -> Optimizer:
     """An optimizer by MXNet's name (`"sgd"`, `"adam"`, any case), as `mx.optimizer.create`."""
     key = name.lower() if isinstance(name, str) else name
     if key not in _OPTIMIZERS:
@@ -108,7 +122,7 @@ def create(name: str, **kwargs: Any) -> SGD | Adam:
     return _OPTIMIZERS[key](**kwargs)
 
 
-def get_updater(optimizer: SGD | Adam) -> Callable[[Any, np.ndarray, np.ndarray], None]:
+def get_updater(optimizer: Optimizer) -> Callable[[Any, np.ndarray, np.ndarray], None]:
     """MXNet's updater(index, grad, weight): keeps one optimizer state per index."""
     states: dict[Any, Any] = {}
 
