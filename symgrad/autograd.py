@@ -20,7 +20,7 @@ from .autodiff import grad as derive
 from .compile.backends import run
 from .compile.pipeline import backward_plan
 from .errors import AutogradError, SymgradError
-from .graph import CONST, VAR, Group, Symbol, const, topo_order, var
+from .graph import CONST, VAR, Group, Symbol, const, shaped_var, topo_order
 from .nd import FREED, STATE, NDArray, invoke, record_value, zero_gradient
 from .ops.registry import OPS, register, substitute
 
@@ -234,7 +234,7 @@ def _recorded_grad(heads: list, head_grads: Any, variables: list, retain_graph: 
     for node in topo_order(head_nodes):
         if node.value is FREED:
             raise AutogradError("grad: the recorded graph was already freed; pass retain_graph=True earlier")
-    seed_vars = [var(f"_seed{i}", shape=h.shape, dtype=h.dtype) for i, h in enumerate(heads)]
+    seed_vars = [shaped_var(f"_seed{i}", h.shape, h.dtype) for i, h in enumerate(heads)]
     gsyms = derive(Group(head_nodes), [v._node for v in variables], head_grads=seed_vars)
     feed: dict[int, Any] = {}
     for sv, seed, h in zip(seed_vars, seeds, heads):

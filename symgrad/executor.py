@@ -176,7 +176,7 @@ class Executor:
         new: dict[str, dict[str, np.ndarray]] = {"args": {}, "grads": {}}
         for name, shape in zip(names, arg_shapes):
             old = self._args[name]
-            shape = old.shape if shape is None else shape
+            shape = old.shape if shape is None or None in shape else shape
             if name not in shapes and shape != old.shape and not partial_shaping:
                 raise BindError(
                     f"reshape: the shape of {name!r}, not given, changes from {old.shape} to {shape};"
@@ -382,8 +382,8 @@ def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str,
     aux_names = symbol.list_auxiliary_states()
     arrays: dict[str, np.ndarray] = {}
     for name, shape, inferred in [*zip(names, arg_shapes, arg_types), *zip(aux_names, aux_shapes, aux_types)]:
-        if shape is None:
-            raise BindError(f"simple_bind: no shape for argument {name!r}; pass {name}=(...)")
+        if shape is None or None in shape:  # unknown, or a rank with sizes left open
+            raise BindError(f"simple_bind: no shape for argument {name!r} (known: {shape}); pass {name}=(...)")
         try:
             arrays[name] = np.zeros(shape, dtype=type_dict.get(name) or inferred or default)
         except MemoryError:

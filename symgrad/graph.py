@@ -90,7 +90,7 @@ class Symbol:
     layers (see the module docstring).
     """
 
-    __slots__ = ("op", "inputs", "attrs", "name", "shape", "dtype", "origin", "value", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "name", "shape", "dtype", "origin", "value", "partial_shape", "__weakref__")
     __array_ufunc__ = None  # NumPy scalars on the left defer to our reflected operators
     __hash__ = object.__hash__
 
@@ -103,6 +103,7 @@ class Symbol:
         shape: tuple[int, ...] | None = None,
         dtype: np.dtype | None = None,
         origin: tuple[str, int] | None = None,
+        partial_shape: tuple[int | None, ...] | None = None,
     ) -> None:
         self.op = op
         self.inputs = inputs
@@ -112,11 +113,15 @@ class Symbol:
         self.dtype = dtype
         self.origin = origin
         self.value = None  # eager mode keeps the recorded forward value here
+        # What is known of the shape: the shape itself when known, else the rank with None for
+        # each size left to bind (sym.var("X", shape=(None, None))), else None (rank unknown too)
+        self.partial_shape = shape if partial_shape is None else partial_shape
 
     # ---- inspection -------------------------------------------------------
     @property
     def ndim(self) -> int | None:
-        return None if self.shape is None else len(self.shape)
+        """The rank, known with the shape or declared alone (shape=(None, None)); else None."""
+        return None if self.partial_shape is None else len(self.partial_shape)
 
     def __repr__(self) -> str:
         if self.op == GROUP:
@@ -150,9 +155,10 @@ class Symbol:
         return self.list_attr().get(key)
 
     def list_attr(self) -> dict[str, str]:
-        """This node's attributes as strings (a variable's declared shape and dtype as __shape__, __dtype__)."""
+        """This node's attributes as strings (a variable's declared shape, None for an open size, and dtype
+        as __shape__, __dtype__)."""
         if self.op == VAR:
-            declared = {"__shape__": self.shape, "__dtype__": None if self.dtype is None else self.dtype.name}
+            declared = {"__shape__": self.partial_shape, "__dtype__": None if self.dtype is None else self.dtype.name}
             return {k: str(v) for k, v in declared.items() if v is not None}
         if self.op in (CONST, GROUP):
             return {}
@@ -214,14 +220,39 @@ def normalize_shape(shape: Any) -> tuple[int, ...] | None:
 
 
 def var(name: str, shape: Any = None, dtype: Any = None, **_mxnet_kwargs: Any) -> Symbol:
-    """A placeholder variable; `shape` and `dtype` are optional and checked at bind."""
+    """A placeholder variable; `shape` and `dtype` are optional and checked at bind.
+
+    A size may be left open, None or MXNet's 0 (shape=(None, 3)): the rank is then known
+    before bind, and an open size is assumed not to be 1 (not to broadcast), which bind checks.
+    """
     if not isinstance(name, str):
         raise SymgradError(f"variable name must be a string, got {name!r}")
     try:
         dtype = None if dtype is None else np.dtype(dtype)
     except TypeError:
         raise SymgradError(f"var {name!r}: dtype {dtype!r} is not a NumPy dtype (try 'float32' or 'float64')") from None
+    partial = _declared_sizes(name, shape)
+    full = None if partial is None or None in partial else partial
+    return Symbol(VAR, name=name, shape=full, dtype=dtype, origin=user_origin(), partial_shape=partial)
+
+
+def shaped_var(name: str, shape: Any, dtype: Any = None) -> Symbol:
+    """A variable of a known shape, a size 0 meaning 0 (bind's arrays, head gradients, layer parameters)."""
+    dtype = None if dtype is None else np.dtype(dtype)
     return Symbol(VAR, name=name, shape=normalize_shape(shape), dtype=dtype, origin=user_origin())
+
+
+def _declared_sizes(name: str, shape: Any) -> tuple[int | None, ...] | None:
+    """A variable's declared shape with None for each open size (None or MXNet's 0)."""
+    if shape is None or isinstance(shape, (int, np.integer)) or isinstance(shape, (str, bytes)):
+        return normalize_shape(shape)
+    try:
+        normalize_shape([d for d in shape if d is not None])  # ints, none negative
+    except (SymgradError, TypeError):
+        raise SymgradError(
+            f"var {name!r}: shape must be a tuple of ints (None or 0 for a size left to bind), got {shape!r}"
+        ) from None
+    return tuple(None if d is None or d == 0 else int(d) for d in shape)
 
 
 Variable = var

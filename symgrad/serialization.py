@@ -63,7 +63,7 @@ def tojson(symbol: Symbol) -> str:
         index[id(node)] = len(nodes)
         entry: dict[str, Any] = {"op": "null" if node.op == VAR else node.op, "name": node.name or "", "inputs": []}
         if node.op == VAR:
-            entry["shape"] = None if node.shape is None else list(node.shape)
+            entry["shape"] = None if node.partial_shape is None else list(node.partial_shape)  # null: a size left open
             entry["dtype"] = None if node.dtype is None else node.dtype.name
         elif node.op == CONST:
             v = node.attrs["value"]
@@ -175,10 +175,12 @@ def _load_node(entry: dict, built: list[Symbol], where: str) -> Symbol:
         dtype = entry.get("dtype")
         if dtype is not None and not _is_dtype(dtype):
             raise GraphFormatError(f"{where}: unsupported dtype {dtype!r}")
-        node = Symbol(
-            VAR, name=name, shape=_shape(entry.get("shape"), where), dtype=None if dtype is None else np.dtype(dtype)
-        )
-        return node
+        shape = entry.get("shape")
+        open_sizes = isinstance(shape, list) and None in shape  # a rank declared, sizes left to bind
+        known = _shape([d for d in shape if d is not None] if open_sizes else shape, where)
+        partial = tuple(shape) if open_sizes else known
+        dtype = None if dtype is None else np.dtype(dtype)
+        return Symbol(VAR, name=name, shape=None if open_sizes else known, dtype=dtype, partial_shape=partial)
     if op == CONST:
         return _const_node(entry.get("value"), where)
     if op == GROUP or op not in OPS:

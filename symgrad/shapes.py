@@ -64,11 +64,24 @@ def covered_by(e: Symbol, x: Symbol) -> bool:
             return broadcast_shapes(e.shape, x.shape) == x.shape
         except ValueError:
             return False
+    if e.partial_shape is not None and x.partial_shape is not None:
+        return _fits(e.partial_shape, x.partial_shape)
     try:
         le, lx = broadcast_leaves(e), broadcast_leaves(x)
     except RecursionError:
         return False
     return le is not None and lx is not None and le <= lx
+
+
+def _fits(e: tuple, x: tuple) -> bool:
+    """e broadcasts into x without growing it, sizes left to bind (None) assumed not 1 (checked at bind)
+    and sizes of one graph agreeing where they meet (or the graph fails at bind anyway)."""
+    if len(e) > len(x):
+        return False
+    for d, n in zip(e[::-1], x[::-1]):
+        if d != 1 and (n == 1 or (d is not None and n is not None and d != n)):
+            return False
+    return True
 
 
 def covers(e: Symbol, x: Symbol) -> bool:

@@ -24,9 +24,9 @@ def structure_key(
 
     One flat tuple (a kept plan's key is not thousands of small tuples for the cyclic
     collector to walk), read one way only: each variable is VAR and three fields (its name
-    unless named=False, shape, dtype); each op node its op (a string), attrs, input count
-    and inputs, each an earlier node's position or, for a constant, its Python type's name
-    or its (dtype, shape). Constants are described per use, so whether two uses share a
+    unless named=False, declared shape or rank (partial_shape), dtype); each op node its op (a
+    string), attrs, input count and inputs, each an earlier node's position or, for a constant,
+    its Python type's name or its (dtype, shape). Constants are described per use, so whether two uses share a
     node (equal scalars are one node) is not part of the structure. Then the outputs'
     positions and count; a constant that is an output is not lifted: its value is in the key.
     """
@@ -41,7 +41,7 @@ def structure_key(
         index[node] = len(index)
         if op == VAR:
             dtype = node.dtype
-            parts += (VAR, node.name if named else None, node.shape, None if dtype is None else dtype.str)
+            parts += (VAR, node.name if named else None, node.partial_shape, None if dtype is None else dtype.str)
             continue
         add(op)
         add(_attrs_key(node.attrs) if node.attrs else "")

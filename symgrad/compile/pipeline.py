@@ -18,8 +18,9 @@ import numpy as np
 from .. import tiling
 from ..autodiff import derive_simplified
 from ..autodiff import grad as derive
-from ..graph import CONST, VAR, Group, NameManager, Symbol, const, gc_paused, topo_order, var, variable_names
-from ..ops.registry import OPS, check_declared_shape
+from ..graph import CONST, VAR, Group, NameManager, Symbol, const, gc_paused, shaped_var, topo_order, variable_names
+from ..ops.infer import check_declared_shape
+from ..ops.registry import OPS
 from ..simplify import simplify_all
 from .backends import compile_program
 from .cache import CACHE
@@ -54,8 +55,7 @@ class Compiled:
         random or train-mode op drew in the forward (Dropout's mask)."""
         if self._with_heads is None:
             heads = [
-                var(f"_head_grad{i}", shape=s, dtype=d)
-                for i, (s, d) in enumerate(zip(self.out_shapes, self.out_dtypes))
+                shaped_var(f"_head_grad{i}", s, d) for i, (s, d) in enumerate(zip(self.out_shapes, self.out_dtypes))
             ]
             wrt = [t for t in self.targets if t.name in self.grad_names]  # in grad_names' order
             with NameManager():
@@ -124,7 +124,7 @@ def _compile_binding(
     lift: bool,
 ) -> Compiled:
     arg_names = variable_names(order)
-    shaped = {n: var(n, shape=shapes[n], dtype=dtypes[n]) for n in arg_names}
+    shaped = {n: shaped_var(n, shapes[n], dtypes[n]) for n in arg_names}
     for node in order:
         if node.op == VAR:
             check_declared_shape(node, shapes[node.name])
@@ -192,7 +192,7 @@ def compile_backward(
 ) -> tuple[EagerBackward, int]:
     """The backward program of a recorded graph; with lift, its constants are inputs after the fed values."""
     head_vars = [
-        None if hg is None else var(f"_head_grad{i}", shape=h.shape, dtype=h.dtype)
+        None if hg is None else shaped_var(f"_head_grad{i}", h.shape, h.dtype)
         for i, (h, hg) in enumerate(zip(heads, head_grads))
     ]
     seeds = [const(1.0) if hv is None else hv for hv in head_vars]

@@ -193,7 +193,9 @@ def _infer_type_partial(self: Symbol, *args: Any, **dtypes: Any) -> tuple:
 
 
 def _complete(triple: tuple) -> tuple:
-    return (None, None, None) if any(v is None for part in triple for v in part) else triple
+    """The triple when every shape or dtype in it is known (a partial shape is not), else MXNet's Nones."""
+    known = all(v is not None and not (isinstance(v, tuple) and None in v) for part in triple for v in part)
+    return triple if known else (None, None, None)
 
 
 def _compose(self: Symbol, *args: Symbol, name: str | None = None, **kwargs: Symbol) -> Symbol:

@@ -13,7 +13,43 @@ import numpy as np
 
 from ..errors import ShapeError, SymgradError, describe_origin
 from ..graph import CONST, GROUP, VAR, Symbol, normalize_shape, topo_order
-from .registry import OPS, _dtype_or_weak, aux_variables, broadcast_shapes, check_declared_shape, node_meta
+from .registry import (
+    OPS,
+    _dtype_or_weak,
+    aux_variables,
+    broadcast_shapes,
+    node_meta,
+    partial_shape,
+)
+
+
+def check_declared_shape(variable: Symbol, given: tuple | None) -> None:
+    """Refuse a bound shape that differs from the one the variable was declared with; a size
+    declared open (None) takes any size but 1, as the graph was derived assuming it does not broadcast."""
+    if given is None or variable.partial_shape is None:
+        return
+    if variable.shape is not None:
+        if given != variable.shape:
+            from ..errors import BindError
+
+            raise BindError(
+                f"argument {variable.name!r} has shape {given} but the variable was declared with shape"
+                f" {variable.shape}" + describe_origin(variable.origin)
+            )
+        return
+    declared = variable.partial_shape
+    if len(given) != len(declared) or any(d is not None and d != n for d, n in zip(declared, given)):
+        raise ShapeError(
+            f"argument {variable.name!r} has shape {given} but the variable was declared with shape {declared}"
+            " (None: any size but 1)" + describe_origin(variable.origin)
+        )
+    if any(d is None and n == 1 for d, n in zip(declared, given)):
+        raise ShapeError(
+            f"argument {variable.name!r} has shape {given}, a size 1 where the variable was declared with shape"
+            f" {declared}: a size left open (None) is assumed not to broadcast, and the graph was simplified"
+            " assuming so; declare that size as 1, or leave the whole shape undeclared"
+            + describe_origin(variable.origin)
+        )
 
 
 def infer_graph(
@@ -93,9 +129,27 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
         if not learned:
             break
         given = {**given, **learned}
+    if kind == "shape":
+        table = _with_partial_shapes(order, table)
     by_name = {n.name: table[id(n)] for n in order if n.op == VAR}
     aux = [by_name[n] for n in aux_variables(order)]
     return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], aux
+
+
+def _with_partial_shapes(order: list[Symbol], table: dict[int, Any]) -> dict[int, Any]:
+    """The shapes table with what is known of each unknown shape (None for a size left to bind,
+    MXNet's infer_shape_partial) from the variables declared with a rank and open sizes."""
+    partial = dict(table)
+    for node in order:
+        if partial[id(node)] is not None or node.op in (CONST, GROUP):
+            continue
+        if node.op == VAR:
+            partial[id(node)] = node.partial_shape
+            continue
+        ins = [partial[id(i)] for i in node.inputs]
+        if None not in ins:
+            partial[id(node)] = partial_shape(OPS[node.op], ins, node.attrs, node.name, node.origin)
+    return partial
 
 
 def _learn_from_neighbours(order: list[Symbol], table: dict[int, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -123,5 +177,14 @@ def _learn_from_neighbours(order: list[Symbol], table: dict[int, Any], given: di
             if value.kind != "f":
                 continue
         for i in unknown:
+            if isinstance(value, tuple) and not _fits_declared(value, i.partial_shape):
+                continue  # a declared rank or size says otherwise: left to the shapes given at bind
             learned.setdefault(i.name, value)
     return learned
+
+
+def _fits_declared(shape: tuple, declared: tuple | None) -> bool:
+    """shape has the declared rank and sizes (None: any size), or nothing was declared."""
+    if declared is None:
+        return True
+    return len(shape) == len(declared) and all(d is None or d == n for d, n in zip(declared, shape))

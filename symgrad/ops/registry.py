@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError, SymgradError, describe_origin, user_origin
-from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, topo_order, var
+from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, shaped_var, topo_order, var
 
 Shape = tuple[int, ...]
 
@@ -205,6 +205,61 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
                 size = d
         out.append(size)
     return tuple(out)
+
+
+def broadcast_partial(*shapes: tuple) -> tuple:
+    """Broadcasting of shapes with None for sizes left to bind, each assumed not to be 1 (checked
+    at bind, PyTensor's static broadcastable flags): None against n is n, None against None is None."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for axis in range(ndim):
+        size: int | None = 1
+        for s in shapes:
+            d = s[axis - ndim + len(s)] if axis >= ndim - len(s) else 1
+            if d == 1 or d == size:
+                continue
+            if size == 1 or size is None:
+                size = d if d is not None or size == 1 else size
+            elif d is not None:
+                raise ValueError(f"cannot broadcast shapes {', '.join(map(str, shapes))}")
+        out.append(size)
+    return tuple(out)
+
+
+# Two sizes an op's shape rule cannot mistake for real ones: a size left to bind is run as each
+# (every open size the same, so rules that compare sizes agree), and what the rule gives both
+# times is known, what follows the probe is left open, anything else (a product) is not known.
+_PROBES = (1_000_000_007, 1_000_000_009)
+
+
+def partial_shape(opdef: OpDef, partials: Sequence[Any], attrs: dict[str, Any], name: str | None, origin: Any) -> Any:
+    """What is known of a node's shape from its inputs' partial shapes (see Symbol.partial_shape);
+    None when its rank is not known either. A size left open is assumed not to be 1."""
+    if opdef.shape is elementwise_shape:
+        try:
+            return broadcast_partial(*partials)
+        except ValueError as exc:
+            raise ShapeError(
+                f"{opdef.name} {name!r}: {exc} (None: a size left to bind, assumed not 1)" + describe_origin(origin)
+            ) from None
+    runs = []
+    for probe in _PROBES:
+        try:
+            runs.append(tuple(opdef.shape(*[tuple(probe if d is None else d for d in s) for s in partials], **attrs)))
+        except Exception:  # noqa: BLE001 - a rule refusing a probe size says only that the shape is not known
+            return None
+    first, second = runs
+    if len(first) != len(second):
+        return None
+    sizes = []
+    for d1, d2 in zip(first, second):
+        if d1 == d2:
+            sizes.append(int(d1))
+        elif (d1, d2) == _PROBES:
+            sizes.append(None)
+        else:
+            return None  # a size computed from an open one (a product, a difference) may be 1
+    return tuple(sizes)
 
 
 def elementwise_shape(*shapes: Shape, **_: Any) -> Shape:
@@ -434,7 +489,10 @@ def apply(
         origin = user_origin()
     name = NameManager.current().get(name, hint or opdef.hint)
     shape, dtype = node_meta(opdef, shapes, dtypes, attrs, name, origin)
-    return Symbol(opdef.name, nodes, attrs, name, shape, dtype, origin)
+    partial = None
+    if shape is None and not any(n.partial_shape is None for n in nodes):  # some rank declared without sizes
+        partial = partial_shape(opdef, [n.partial_shape for n in nodes], attrs, name, origin)
+    return Symbol(opdef.name, nodes, attrs, name, shape, dtype, origin, partial)
 
 
 def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
@@ -445,15 +503,24 @@ def rebuild(node: Symbol, inputs: tuple[Symbol, ...]) -> Symbol:
         return Symbol(GROUP, tuple(inputs), name=node.name)
     if all(map(_same_meta, inputs, node.inputs)):
         shape, dtype = node.shape, node.dtype  # shape and dtype rules see what they saw before
+        partial = node.partial_shape
     else:
         shapes, dtypes = [n.shape for n in inputs], [_dtype_or_weak(n) for n in inputs]
         shape, dtype = node_meta(OPS[node.op], shapes, dtypes, node.attrs, node.name, node.origin)
-    return Symbol(node.op, tuple(inputs), node.attrs, node.name, shape, dtype, node.origin)
+        partial = None
+        if shape is None and not any(n.partial_shape is None for n in inputs):
+            partial = partial_shape(OPS[node.op], [n.partial_shape for n in inputs], node.attrs, node.name, node.origin)
+    return Symbol(node.op, tuple(inputs), node.attrs, node.name, shape, dtype, node.origin, partial)
 
 
 def _same_meta(new: Symbol, old: Symbol) -> bool:
     """new has old's known shape and dtype (weak scalars promote by value, so they must be the same node)."""
-    return new is old or (new.shape == old.shape and new.dtype is old.dtype and new.dtype is not None)
+    return new is old or (
+        new.shape == old.shape
+        and new.dtype is old.dtype
+        and new.dtype is not None
+        and (new.shape is not None or new.partial_shape == old.partial_shape)
+    )
 
 
 def substitute(symbol: Symbol, mapping: dict[str, Symbol]) -> Symbol:
@@ -471,17 +538,6 @@ def substitute(symbol: Symbol, mapping: dict[str, Symbol]) -> Symbol:
     if symbol.op == GROUP:
         return Symbol(GROUP, tuple(new[id(o)] for o in symbol.inputs), name=symbol.name)
     return new[id(symbol)]
-
-
-def check_declared_shape(variable: Symbol, given: tuple | None) -> None:
-    """Refuse a bound shape that differs from the one the variable was declared with."""
-    if given is not None and variable.shape is not None and given != variable.shape:
-        from ..errors import BindError
-
-        raise BindError(
-            f"argument {variable.name!r} has shape {given} but the variable was declared with shape {variable.shape}"
-            + describe_origin(variable.origin)
-        )
 
 
 def aux_variables(order: Sequence[Symbol]) -> list[str]:
@@ -506,7 +562,7 @@ def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
 
 
 def _parameter(layer: str, key: str, shape: Shape | None) -> Symbol:
-    return var(f"{layer}_{key}", shape=shape)
+    return var(f"{layer}_{key}", shape=shape) if shape is None else shaped_var(f"{layer}_{key}", shape)
 
 
 def add_op_method(cls: type, opdef: OpDef, call: Callable[[OpDef, tuple, dict], Any]) -> None:

@@ -27,7 +27,7 @@ from .core import (
 
 @rewrites("sum_like")
 def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
-    """sum_like(g, x) -> g when g already fits x"""
+    """sum_like(g, x) -> g when g already fits x; else a sum over the axes x was broadcast along (ranks known)"""
     g, like = node.inputs
     if covered_by(g, like):
         return g
@@ -38,6 +38,12 @@ def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
         if lead > 0:
             out = shp.reshape_to(out, out.shape[lead:])
         return out
+    if g.partial_shape is not None and like.partial_shape is not None:  # ranks known, some sizes open
+        axes = sum_axes(g.partial_shape, like.partial_shape)  # an open size is not 1 (checked at bind)
+        lead = len(g.partial_shape) - len(like.partial_shape)
+        kept = tuple(a for a in axes if a >= lead)
+        out = red.sum(g, axis=kept, keepdims=True) if kept else g
+        return red.sum(out, axis=tuple(range(lead))) if lead > 0 else out
     return None
 
 

@@ -1,0 +1,144 @@
+"""Variables declared with a rank and open sizes (`shape=(None, None)`, MXNet's 0 too)."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import sym
+from symgrad.testing import check_numeric_gradient
+
+rng = np.random.default_rng(21)
+
+
+def test_a_variable_declares_its_rank_with_none_or_mxnets_zero_for_open_sizes():
+    x = sym.var("x", shape=(None, 3))
+    assert x.shape is None and x.partial_shape == (None, 3) and x.ndim == 2
+    assert sym.var("y", shape=(0, 3)).partial_shape == (None, 3)
+    full = sym.var("z", shape=(2, 3))
+    assert full.shape == full.partial_shape == (2, 3)
+    assert sym.var("u").partial_shape is None and sym.var("u").ndim is None
+    assert x.list_attr() == {"__shape__": "(None, 3)"}
+    with pytest.raises(sg.SymgradError, match=r"var 'v': shape must be a tuple of ints \(None or 0"):
+        sym.var("v", shape=(None, -2))
+
+
+def test_what_is_known_of_a_shape_follows_the_ops():
+    X, w, y = sym.var("X", shape=(None, 3)), sym.var("w", shape=(3, None)), sym.var("y", shape=(None,))
+    assert sym.dot(X, w).partial_shape == (None, None)
+    assert sym.sum(sym.dot(X, w), axis=0).partial_shape == (None,)
+    assert (X + sym.var("b", shape=(3,))).partial_shape == (None, 3)
+    assert (X + sym.var("c", shape=(None, 1))).partial_shape == (None, 3)  # an open size is not 1
+    assert sym.expand_dims(y, axis=1).partial_shape == (None, 1)
+    assert sym.mean(X).shape == ()
+    assert sym.reshape(X, shape=(-1,)).partial_shape is None  # its size is a product: it may be 1
+    assert (X + sym.var("q")).partial_shape is None  # one input of unknown rank
+    with pytest.raises(sg.ShapeError, match=r"cannot broadcast shapes \(None, 3\), \(4,\)"):
+        X + sym.var("d", shape=(4,))
+
+
+def test_infer_shape_partial_keeps_what_is_known():
+    X, w = sym.var("X", shape=(None, None)), sym.var("w", shape=(0,))
+    out = sym.dot(X, w) * 2
+    assert out.infer_shape_partial() == ([(None, None), (None,)], [(None,)], [])
+    assert out.infer_shape() == (None, None, None)  # MXNet's answer while a size is open
+    assert out.infer_shape(X=(5, 3), w=(3,)) == ([(5, 3), (3,)], [(5,)], [])
+    b = sym.var("b", shape=(None,))
+    assert (X + b).infer_shape_partial(b=(3,)) == ([(None, None), (3,)], [(None, 3)], [])
+    y = sym.var("y", shape=(None, 3))
+    assert (y + sym.var("z")).infer_shape_partial(z=(5, 3)) == ([(5, 3), (5, 3)], [(5, 3)], [])  # learned
+    with pytest.raises(sg.ShapeError, match=r"cannot broadcast shapes \(None, 3\), \(5, 4\)"):
+        (y + sym.var("z")).infer_shape_partial(z=(5, 4))  # not learned against its declaration: an error
+
+
+def test_bind_refuses_a_size_one_where_an_open_size_was_assumed_not_to_broadcast():
+    x, y = sym.var("x", shape=(None, None)), sym.var("y", shape=(None, 3))
+    f = sym.sum(x * y)
+    with pytest.raises(sg.ShapeError, match=r"'x' has shape \(1, 3\), a size 1 where .* \(None, None\)") as err:
+        f.bind({"x": np.ones((1, 3)), "y": np.ones((4, 3))})
+    assert "declare that size as 1" in str(err.value) and "built at" in str(err.value)
+    with pytest.raises(sg.ShapeError, match=r"'y' has shape \(4, 2\) but .* declared with shape \(None, 3\)"):
+        f.eval(x=np.ones((4, 2)), y=np.ones((4, 2)))
+    with pytest.raises(sg.ShapeError, match=r"'x' has shape \(4, 3, 1\) but .* \(None: any size but 1\)"):
+        f.eval(x=np.ones((4, 3, 1)), y=np.ones((4, 3, 1)))
+    grad = sym.grad(f, x)
+    with pytest.raises(sg.ShapeError, match="a size 1"):
+        grad.eval(x=np.ones((1, 3)), y=np.ones((1, 3)))
+    vals = {"x": rng.normal(size=(4, 3)), "y": rng.normal(size=(4, 3))}
+    np.testing.assert_array_equal(grad.eval(**vals)[0].asnumpy(), vals["y"])
+
+
+def test_a_graph_with_open_sizes_does_not_share_a_compiled_plan_with_its_undeclared_twin():
+    def f(shape):
+        x = sym.var("x", shape=shape)
+        return sym.sum(x * 2)
+
+    ones = {"x": np.ones((1, 3))}
+    assert f(None).eval(**ones)[0].asnumpy() == 6.0  # compiled and cached first
+    with pytest.raises(sg.ShapeError, match="a size 1"):
+        f((None, None)).eval(**ones)
+
+
+def test_open_sizes_survive_json():
+    x = sym.var("x", shape=(None, 3))
+    loaded = sg.sym.load_json((sym.sum(x) + 0).tojson())
+    (var,) = [n for n in sg.graph.topo_order(loaded.outputs()) if n.op == "var"]
+    assert var.shape is None and var.partial_shape == (None, 3)
+    assert json.loads(x.tojson())["nodes"][0]["shape"] == [None, 3]
+
+
+def test_simple_bind_needs_every_size():
+    x = sym.var("x", shape=(None, 3))
+    with pytest.raises(sg.BindError, match=r"no shape for argument 'x' \(known: \(None, 3\)\)"):
+        sym.sum(x).simple_bind()
+    assert sym.sum(x).simple_bind(x=(2, 3)).arg_dict["x"].shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("build", "shapes", "text"),
+    [
+        (lambda a, b: sym.sum(sym.dot(a, b)), {"a": (4, 3), "b": (3, 2)}, "dot(ones_like"),
+        (lambda a, b: sym.sum(sym.tanh(sym.dot(a, b))), {"a": (4, 3), "b": (3, 2)}, "dot(a.T, "),
+        (lambda a, b: sym.sum(sym.tanh(sym.dot(a, b))), {"a": (4, 3), "b": (3,)}, "dot(a.T, "),
+        (lambda a, b: sym.sum(sym.tanh(sym.dot(a, b))), {"a": (3,), "b": (3, 2)}, "*(1 - tanh("),
+        (lambda a, b: sym.sum(sym.tanh(a @ b)), {"a": (2, 4, 3), "b": (3, 2)}, "matmul("),
+        (lambda a, b: sym.sum(sym.tanh(a @ b)), {"a": (4, 3), "b": (3,)}, "expand_dims(1 - tanh("),
+    ],
+)
+def test_matrix_product_gradients_with_ranks_only_are_plain_products_and_exact(build, shapes, text):
+    ranked = {n: sym.var(n, shape=(None,) * len(s)) for n, s in shapes.items()}
+    full = {n: sym.var(n, shape=s) for n, s in shapes.items()}
+    vals = {n: rng.normal(size=s) for n, s in shapes.items()}
+    f = build(*ranked.values())
+    grads = sym.grad(f, list(ranked.values()))
+    expected = sym.grad(build(*full.values()), list(full.values()))
+    printed = " ".join(map(str, grads))
+    assert "adjoint" not in printed, printed
+    assert text in printed or text == "dot(ones_like", printed
+    for g, e in zip(grads, expected):
+        np.testing.assert_allclose(g.eval(**vals)[0].asnumpy(), e.eval(**vals)[0].asnumpy(), rtol=1e-12, atol=1e-14)
+    check_numeric_gradient(f, vals)
+
+
+def test_summing_a_gradient_back_with_ranks_only_names_the_axes_and_keeps_values():
+    def build(shape_of):
+        x, y, b = (sym.var(n, shape=shape_of(n)) for n in ("x", "y", "b"))
+        return sym.sum(sym.sin(x * y + b)), [x, y, b]
+
+    full_shapes = {"x": (4, 1), "y": (4, 3), "b": (3,)}
+    ranked = {"x": (None, 1), "y": (None, None), "b": (None,)}
+    f, wrt = build(ranked.get)
+    grads = sym.grad(f, wrt)
+    assert str(grads[0]) == "sum(cos(x*y + b)*y, axis=1, keepdims=True)"
+    assert str(grads[2]) == "sum(cos(x*y + b), axis=0)"
+    assert "sum_like" not in str(grads[1])
+    expected = sym.grad(build(full_shapes.get)[0], [n.name for n in wrt])
+    vals = {n: rng.choice([-1.0, 0.5, np.inf, np.nan], size=s) for n, s in full_shapes.items()}
+    for g, e in zip(grads, expected):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got, want = g.eval(**vals)[0].asnumpy(), e.eval(**vals)[0].asnumpy()
+        assert np.isnan(got).any()
+        np.testing.assert_array_equal(got, want)  # NaN and Inf in the same places
