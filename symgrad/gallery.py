@@ -1,12 +1,13 @@
-"""A gallery of printed gradients, with shapes undeclared and declared: the README's table.
+"""A gallery of printed gradients, with shapes undeclared, ranks only and declared: the README's table.
 
     python -m symgrad.gallery            # print the table (Markdown)
     python -m symgrad.gallery README.md  # replace the table between the README's gallery markers
 
 Each case builds its graph from variables made by a factory, so the same function is
-differentiated once with shapes left to bind (`sym.var("x")`, MXNet's style) and once
-with every shape declared. `tests/test_gallery.py` checks that the README holds exactly
-this table and the conditions the table is meant to show.
+differentiated with shapes left to bind (`sym.var("x")`, MXNet's style), with each rank
+declared and its sizes left open (`shape=(None, None)`), and with every shape declared.
+`tests/test_gallery.py` checks that the README holds exactly this table and the conditions
+the table is meant to show.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple
 from . import sym
 from .graph import Symbol
 
-Factory = Callable[[str], Symbol]  # a variable by name: undeclared, or with its declared shape
+Factory = Callable[[str], Symbol]  # a variable by name: undeclared, or with its declared rank or shape
 
 
 class Case(NamedTuple):
@@ -100,25 +101,44 @@ CASES: list[Case] = [
 ] + [Case(f"sum({text})", _scalar(f), VECTOR, scalar=True) for text, f in SCALAR_FUNCTIONS]
 
 
-def printed(case: Case, declared: bool) -> str:
-    """The case's gradient as str() prints it, with every shape declared or none."""
+SHAPES = ("undeclared", "rank", "full")  # how much each variable declares: nothing, its rank, its shape
+
+
+def declared_shape(case: Case, name: str, shapes: str) -> tuple[int | None, ...] | None:
+    """The shape variable `name` of the case is declared with: none, its rank (sizes None), or all of it."""
+    if shapes == "undeclared":
+        return None
+    full = case.shapes[name]
+    return full if shapes == "full" else (None,) * len(full)
+
+
+def gradient(case: Case, shapes: str) -> Symbol:
+    """The case's gradient graph, its variables declared as `shapes` (one of SHAPES) says."""
     made: dict[str, Symbol] = {}
 
     def variable(name: str) -> Symbol:
         if name not in made:
-            made[name] = sym.var(name, shape=case.shapes[name] if declared else None)
+            made[name] = sym.var(name, shape=declared_shape(case, name, shapes))
         return made[name]
 
     function, wrt = case.build(variable)
-    return str(sym.grad(function, wrt))
+    return sym.grad(function, wrt)
+
+
+def printed(case: Case, shapes: str) -> str:
+    """The case's gradient as str() prints it, its variables declared as `shapes` (one of SHAPES) says."""
+    return str(gradient(case, shapes))
 
 
 def table() -> str:
-    """The README's table: one row per case, the printed gradient without and with shapes."""
-    rows = ['| gradient of | shapes undeclared (`sym.var("x")`) | shapes declared |', "|---|---|---|"]
+    """The README's table: one row per case, the printed gradient with shapes undeclared, rank-only, full."""
+    rows = [
+        '| gradient of | shapes undeclared (`sym.var("x")`) | ranks only (`shape=(None, None)`) | shapes declared |',
+        "|---|---|---|---|",
+    ]
     for case in CASES:
-        cells = [_cell(printed(case, declared)) for declared in (False, True)]
-        rows.append(f"| {case.name} | {cells[0]} | {cells[1]} |")
+        cells = [_cell(printed(case, shapes)) for shapes in SHAPES]
+        rows.append(f"| {case.name} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import sym
+from symgrad import gallery, sym
 from symgrad.testing import check_numeric_gradient
 
 rng = np.random.default_rng(21)
@@ -120,6 +120,47 @@ def test_matrix_product_gradients_with_ranks_only_are_plain_products_and_exact(b
     for g, e in zip(grads, expected):
         np.testing.assert_allclose(g.eval(**vals)[0].asnumpy(), e.eval(**vals)[0].asnumpy(), rtol=1e-12, atol=1e-14)
     check_numeric_gradient(f, vals)
+
+
+def _values(case: gallery.Case, names: list[str], positive: bool) -> dict[str, np.ndarray]:
+    """Inputs for a gallery case: away from kinks, or with zeros and negatives (NaN and Inf placement)."""
+    out = {}
+    for name in names:
+        shape = case.shapes[name]
+        if name == "OH":
+            out[name] = np.eye(shape[1])[rng.integers(0, shape[1], shape[0])]
+        elif positive:
+            out[name] = rng.uniform(0.5, 1.5, shape)
+        else:
+            out[name] = rng.choice([-1.0, 0.0, 1.5, np.inf], size=shape)
+    return out
+
+
+@pytest.mark.parametrize("case", gallery.CASES, ids=[c.name for c in gallery.CASES])
+def test_gallery_gradients_with_ranks_only_equal_the_full_shape_ones(case):
+    ranked, full = gallery.gradient(case, "rank"), gallery.gradient(case, "full")
+    for positive in (True, False):
+        vals = _values(case, ranked.list_arguments(), positive)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the Inf and NaN are the point here
+            got, want = ranked.eval(**vals)[0].asnumpy(), full.eval(**vals)[0].asnumpy()
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)  # NaN and Inf in the same places
+
+
+DIFFERENTIABLE = [c for c in gallery.CASES if "stop_gradient" not in c.name]  # stop_gradient: not the derivative
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=[c.name for c in DIFFERENTIABLE])
+def test_gallery_functions_with_ranks_only_match_finite_differences(case):
+    made: dict = {}
+
+    def variable(name):
+        return made.setdefault(name, sym.var(name, shape=gallery.declared_shape(case, name, "rank")))
+
+    function, wrt = case.build(variable)
+    vals = _values(case, function.list_arguments(), True)
+    check_numeric_gradient(function, vals, grad_nodes=[wrt.name])
 
 
 def test_summing_a_gradient_back_with_ranks_only_names_the_axes_and_keeps_values():
