@@ -6,6 +6,8 @@ import logging
 import time
 from typing import Any, NamedTuple
 
+from .model import save_checkpoint
+
 
 class BatchEndParam(NamedTuple):
     """What a batch-end callback receives: the epoch, the batch number, the metric and fit's locals."""
@@ -52,5 +54,16 @@ def log_train_metric(period: int, auto_reset: bool = False) -> Any:
                 logging.info("Iter[%d] Batch[%d] Train-%s=%f", param.epoch, param.nbatch, name, value)
             if auto_reset:
                 param.eval_metric.reset()
+
+    return callback
+
+
+def do_checkpoint(prefix: str, period: int = 1) -> Any:
+    """An epoch-end callback saving prefix-symbol.json and prefix-<epoch>.params every `period` epochs."""
+    period = max(1, int(period))
+
+    def callback(epoch: int, symbol: Any, arg_params: dict, aux_params: dict) -> None:
+        if (epoch + 1) % period == 0:
+            save_checkpoint(prefix, epoch + 1, symbol, arg_params, aux_params)
 
     return callback

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import init as initializers
 from . import metric as metrics
+from . import model
 from . import optimizer as optimizers
 from .callback import BatchEndParam
 from .errors import BindError, SymgradError
@@ -79,6 +80,7 @@ class Module:
         self._execs: dict[tuple, Any] = {}
         self._exec: Any = None
         self._updater: Any = None
+        self._preset: tuple[dict, dict] | None = None  # parameters Module.load read, set at bind
         self._for_training = False
         self.binded = self.params_initialized = self.optimizer_initialized = False
 
@@ -147,6 +149,8 @@ class Module:
             self._exec.copy_params_from({n: kept[n] for n in self._param_names}, dict(self._aux_params()))
         self._execs = {self._shape_key({d.name: d.shape for d in descs}): self._exec}
         self.binded = True
+        if self._preset is not None:
+            self.init_params(None, *self._preset, force_init=True)
 
     @staticmethod
     def _shape_key(shapes: dict[str, tuple[int, ...]]) -> tuple:
@@ -218,6 +222,31 @@ class Module:
     ) -> None:
         """Copy these values into the parameters (those missing keep their values with allow_missing)."""
         self.init_params(None, arg_params, aux_params or {}, allow_missing, force_init, allow_extra)
+
+    # ---- checkpoints ----
+    def save_params(self, fname: str) -> None:
+        """The parameters and auxiliary states to fname (keys arg:<name>, aux:<name>)."""
+        args, aux = self.get_params()
+        model.save(fname, {**{f"arg:{k}": v for k, v in args.items()}, **{f"aux:{k}": v for k, v in aux.items()}})
+
+    def load_params(self, fname: str) -> None:
+        self.set_params(*model.load_params(fname))
+
+    def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False) -> None:
+        """prefix-symbol.json and prefix-<epoch>.params (optimizer states are not saved)."""
+        if save_optimizer_states:
+            raise SymgradError("Module.save_checkpoint: optimizer states are not saved by symgrad")
+        model.save_checkpoint(prefix, epoch, self.symbol, *self.get_params())
+
+    @staticmethod
+    def load(prefix: str, epoch: int, load_optimizer_states: bool = False, **kwargs: Any) -> Module:
+        """A Module of a checkpoint's symbol whose parameters are set when it is bound."""
+        if load_optimizer_states:
+            raise SymgradError("Module.load: optimizer states are not saved by symgrad")
+        symbol, args, aux = model.load_checkpoint(prefix, epoch)
+        module = Module(symbol, **kwargs)
+        module._preset = (args, aux)
+        return module
 
     # ---- the optimizer ----
     def init_optimizer(
@@ -381,19 +410,26 @@ class Module:
         if num_epoch is None:
             raise SymgradError("Module.fit: pass num_epoch=")
         self.bind(train_data.provide_data, train_data.provide_label, for_training=True, force_rebind=force_rebind)
-        self.init_params(initializer, arg_params, aux_params, allow_missing, force_init)
+        if force_init or not self.params_initialized:  # a loaded checkpoint's parameters are kept
+            self.init_params(initializer, arg_params, aux_params, allow_missing, force_init)
         self.init_optimizer(kvstore, optimizer, optimizer_params)
         validation_metric = eval_metric if validation_metric is None else validation_metric
         eval_metric = metrics.create(eval_metric)
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
             eval_metric.reset()
+            nbatch = -1
             for nbatch, batch in enumerate(train_data):
                 self.forward_backward(batch)
                 self.update()
                 self.update_metric(eval_metric, batch.label)
                 for callback in _as_list(batch_end_callback or []):
                     callback(BatchEndParam(epoch, nbatch, eval_metric, locals()))
+            if nbatch < 0:  # MXNet raises StopIteration here; an epoch without training is never silent
+                raise SymgradError(
+                    f"Module.fit: train_data gave no batch in epoch {epoch}; it is at its end"
+                    " (after a score or predict over it, say): call train_data.reset() before fit"
+                )
             for name, value in eval_metric.get_global_name_value():
                 self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
             self.logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)

@@ -236,3 +236,49 @@ def test_the_module_crosscheck_compares_a_reference_file(tmp_path, capsys):
         sys.argv = old
     rows = capsys.readouterr().out.strip().splitlines()
     assert len(rows) == 12 and all(row.endswith("largest difference 0e+00 |") for row in rows)
+
+
+def test_checkpoints_save_and_load_the_symbol_and_parameters_and_fit_resumes(tmp_path):
+    data, label = toy_data(32)
+    it = mx.io.NDArrayIter(data, label, batch_size=8)
+    mod = mx.mod.Module(mlp())
+    prefix = str(tmp_path / "mlp")
+    save = mx.callback.do_checkpoint(prefix)
+    mod.fit(it, num_epoch=2, optimizer_params={"learning_rate": 0.1}, epoch_end_callback=save)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp-0001.params", "mlp-0002.params", "mlp-symbol.json"]
+    symbol, args, aux = mx.model.load_checkpoint(prefix, 2)
+    assert symbol.list_arguments() == mlp().list_arguments() and aux == {}
+    trained = mod.get_params()[0]
+    for name, value in args.items():
+        np.testing.assert_array_equal(value.asnumpy(), trained[name].asnumpy())
+    loaded = mx.mod.Module.load(prefix, 2)
+    loaded.bind(it.provide_data, it.provide_label, for_training=False)
+    assert loaded.score(it, "acc") == mod.score(it, "acc")
+    resumed = mx.mod.Module.load(prefix, 1)
+    with pytest.raises(SymgradError, match=r"train_data gave no batch in epoch 1.*call train_data.reset\(\)"):
+        resumed.fit(it, num_epoch=2, begin_epoch=1)  # score ran the iterator to its end
+    it.reset()
+    resumed = mx.mod.Module.load(prefix, 1)
+    resumed.fit(it, num_epoch=2, begin_epoch=1, optimizer_params={"learning_rate": 0.1})
+    assert resumed.score(it, "ce")[0][1] == pytest.approx(mod.score(it, "ce")[0][1], rel=1e-5)
+
+
+def test_nd_save_and_load_keep_lists_dicts_and_dtypes_and_refuse_other_files(tmp_path):
+    a, b = mx.nd.array([1.0, 2.0]), mx.nd.array(np.arange(6).reshape(2, 3), dtype="int32")
+    mx.nd.save(str(tmp_path / "list"), [a, b])
+    mx.nd.save(str(tmp_path / "dict"), {"w": b})
+    mx.nd.save(str(tmp_path / "one"), a)
+    got = mx.nd.load(str(tmp_path / "list"))
+    assert isinstance(got, list) and got[1].dtype == np.int32
+    np.testing.assert_array_equal(got[1].asnumpy(), b.asnumpy())
+    assert list(mx.nd.load(str(tmp_path / "dict"))) == ["w"] and len(mx.nd.load(str(tmp_path / "one"))) == 1
+    (tmp_path / "text").write_text("not arrays")
+    with pytest.raises(SymgradError, match="is not a file nd.save wrote"):
+        mx.nd.load(str(tmp_path / "text"))
+    np.savez(tmp_path / "plain.npz", x=np.ones(2))
+    with pytest.raises(SymgradError, match="not one nd.save wrote"):
+        mx.nd.load(str(tmp_path / "plain.npz"))
+    with pytest.raises(SymgradError, match="dict keys must be strings"):
+        mx.nd.save(str(tmp_path / "bad"), {1: a})
+    with pytest.raises(SymgradError, match="'0' is a float, not an NDArray"):
+        mx.nd.save(str(tmp_path / "bad"), [1.0])
