@@ -334,6 +334,32 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "(value,) = g.eval(**{n: ex.arg_dict[n] for n in g.list_arguments()})\n"
             "assert np.allclose(value, ex.grad_dict['fc2_weight'], rtol=1e-4, atol=1e-6)\nvalue.shape",
         ),
+        (
+            "md",
+            "## The same with MXNet's Module\n"
+            "MXNet's high-level driver, as its Module tutorial writes it: `NDArrayIter` batches (shuffled with "
+            "NumPy's generator, the last batch padded), `Module.fit` with a metric logged each epoch, then "
+            "`score` and `predict`. Module keeps MXNet's defaults: `rescale_grad` is 1/batch_size and weight "
+            "decay skips the biases.",
+        ),
+        (
+            "code",
+            "import logging\nlogging.basicConfig(level=logging.INFO, format='%(message)s', force=True)\n"
+            "np.random.seed(0)\n"
+            "train_iter = sg.io.NDArrayIter(x_train, y_train, batch_size=32, shuffle=True)\n"
+            "test_iter = sg.io.NDArrayIter(x_test, y_test, batch_size=32)\n"
+            "mod = sg.mod.Module(models.lenet(pad=(2, 2)), context=sg.cpu())\n"
+            "mod.fit(train_iter, eval_data=test_iter, optimizer='sgd',\n"
+            "        optimizer_params={'learning_rate': 0.05, 'momentum': 0.9, 'wd': 1e-4},\n"
+            "        initializer=sg.init.Xavier(), eval_metric='acc', num_epoch=6)\n"
+            "score = dict(mod.score(test_iter, ['acc', 'ce']))\nscore",
+        ),
+        (
+            "code",
+            "probs = mod.predict(test_iter)  # the padding of the last batch dropped: one row per test image\n"
+            "assert probs.shape == (len(x_test), 10) and score['accuracy'] >= 0.95\n"
+            "float(np.mean(probs.asnumpy().argmax(axis=1) == y_test))",
+        ),
     ],
 }
 
