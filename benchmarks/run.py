@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 import symgrad  # noqa: E402
 from symgrad import autograd, executor, nd, sym  # noqa: E402
+from symgrad.compile import choice  # noqa: E402
 from symgrad.demo import control_flow  # noqa: E402 - the tutorials' while/if function
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -98,6 +99,23 @@ if jax is not None:
     jax.config.update("jax_enable_x64", True)  # W1, W2, W4-W6 are float64
 
 
+def jit_system(ex, check) -> dict:
+    """{"jit": forward+backward of ex's symbol bound again with the jit backend} (checked), or {} without Numba."""
+    if not choice.numba_installed():
+        return {}
+    jit_ex = ex._symbol.bind(
+        {n: a.asnumpy().copy() for n, a in ex.arg_dict.items()}, grad_req=ex._grad_req, backend="jit"
+    )
+
+    def jit_call():
+        jit_ex.forward(is_train=True)
+        jit_ex.backward()
+
+    jit_call()
+    check(jit_ex)
+    return {"jit": jit_call}
+
+
 # ---- W1 tiny -------------------------------------------------------------------------------------
 
 
@@ -115,7 +133,7 @@ def w1():
     symgrad_call()
     close(ex.outputs[0], numpy()[0])
     close(ex.grad_dict["x"], numpy()[1])
-    fns = {"numpy": numpy, "symgrad": symgrad_call}
+    fns = {"numpy": numpy, "symgrad": symgrad_call, **jit_system(ex, lambda e: close(e.grad_dict["x"], numpy()[1]))}
     if torch is not None:
         xt = torch.arange(4.0, dtype=torch.float64, requires_grad=True)
 
@@ -160,7 +178,7 @@ def w2():
     close(ex.grad_dict["y"], ref[1])
     close(ex.grad_dict["x"], ref[2])
     close(ex.grad_dict["w"], ref[3])
-    fns = {"numpy": numpy, "symgrad": symgrad_call}
+    fns = {"numpy": numpy, "symgrad": symgrad_call, **jit_system(ex, lambda e: close(e.grad_dict["w"], ref[3]))}
     if torch is not None:
         xt, wt, yt = (torch.tensor(a, requires_grad=True) for a in (xv, wv, yv))
 
@@ -217,7 +235,11 @@ def w3():
     close(ex.outputs[0], ref[0], rtol=1e-4)
     for name, r in zip(("w1", "b1", "w2", "b2"), ref[1:]):
         close(ex.grad_dict[name], r, rtol=1e-3, atol=1e-6)
-    fns = {"numpy": numpy, "symgrad": symgrad_call}
+    fns = {
+        "numpy": numpy,
+        "symgrad": symgrad_call,
+        **jit_system(ex, lambda e: close(e.grad_dict["w2"], ref[3], rtol=1e-3, atol=1e-6)),
+    }
     if torch is not None:
         tx, tl = torch.tensor(xv), torch.tensor(labels)
         params = [torch.tensor(a, requires_grad=True) for a in (w1v, b1v, w2v, b2v)]
@@ -315,7 +337,12 @@ def w4(size=1_000_000):
     close(ex.outputs[0], ref[0], rtol=1e-9)
     close(ex.grad_dict["x"], ref[1], rtol=1e-9)
     close(ex.grad_dict["z"], ref[2], rtol=1e-9)
-    fns = {"numpy": numpy, "symgrad": symgrad_call, "floor": transcendental_floor(xv, zv)}
+    fns = {
+        "numpy": numpy,
+        "symgrad": symgrad_call,
+        "floor": transcendental_floor(xv, zv),
+        **jit_system(ex, lambda e: close(e.grad_dict["x"], ref[1], rtol=1e-9)),
+    }
     if torch is not None:
         tx, tz = torch.tensor(xv, requires_grad=True), torch.tensor(zv, requires_grad=True)
 
@@ -406,41 +433,69 @@ def tape_interpreter(nodes, inputs):
     return out, [g if g is not None else np.zeros(16) for g in grads[:3]]
 
 
+def w5_compile(nodes, inputs, backend):
+    """Median seconds of COMPILE_RUNS cold build + grad + simplify + bind + first call, and the last executor."""
+    times = []
+    loss = ex = None
+    for _ in range(COMPILE_RUNS):
+        symgrad.clear_cache()
+        loss = ex = None  # nothing of the previous run is kept
+        gc.collect()  # and each run starts from a collected heap (collections inside the run are timed)
+        start = time.perf_counter()
+        loss = build_dag(nodes)
+        ex = loss.bind({f"x{i}": inputs[i].copy() for i in range(3)}, backend=backend)
+        ex.forward(is_train=True)
+        ex.backward()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), ex
+
+
+def interpreter_compile_s() -> tuple[float, float]:
+    """Seconds to import Numba and get the VM's interpreter: compiled into an empty cache, then loaded from it."""
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import time; t = time.perf_counter(); import numpy as np; from symgrad.compile import jitvm; "
+        "jitvm.interpret(np.zeros((0, 10), np.int64), np.zeros(1), np.zeros(1)); print(time.perf_counter() - t)"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        first, cached = (
+            float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout)
+            for _ in range(2)
+        )
+    return first, cached
+
+
 def w5(sizes=(1_000, 10_000, 20_000)):
     rng = np.random.default_rng(1)
     inputs = [rng.uniform(-1, 1, 16) for _ in range(3)]
     rows = {}
+    backends = ("numpy", "jit") if choice.numba_installed() else ("numpy",)
     for n in sizes:
         nodes = random_dag(n)
-        compile_times = []
-        for _ in range(COMPILE_RUNS):  # each from scratch: a new graph, no cached plan
-            symgrad.clear_cache()
-            loss = ex = None  # nothing of the previous run is kept
-            gc.collect()  # and each run starts from a collected heap (collections inside the run are timed)
-            start = time.perf_counter()
-            loss = build_dag(nodes)
-            ex = loss.bind({f"x{i}": inputs[i].copy() for i in range(3)})
-            ex.forward(is_train=True)
-            ex.backward()
-            compile_times.append(time.perf_counter() - start)
-        compile_s = statistics.median(compile_times)
         ref_out, ref_grads = tape_interpreter(nodes, inputs)
-        if n <= 2_000:
-            # Deeper random DAGs are chaotic: 1-ulp reorderings by simplify grow to visible
-            # differences (float64 and long double disagree by 8% at 10,000 nodes), so the
-            # values are compared where the DAG is still well-conditioned.
-            close(ex.outputs[0], ref_out, rtol=1e-8)
-            for i in range(3):
-                close(ex.grad_dict[f"x{i}"], ref_grads[i], rtol=1e-6, atol=1e-9)
+        fns = {"numpy": lambda: tape_interpreter(nodes, inputs)}
+        compile_s = {}
+        for backend in backends:
+            # each run from scratch: a new graph, no cached plan (the jit interpreter itself is loaded)
+            compile_s[backend], ex = w5_compile(nodes, inputs, backend)
+            if n <= 2_000:
+                # Deeper random DAGs are chaotic: 1-ulp reorderings by simplify grow to visible
+                # differences (float64 and long double disagree by 8% at 10,000 nodes), so the
+                # values are compared where the DAG is still well-conditioned.
+                close(ex.outputs[0], ref_out, rtol=1e-8)
+                for i in range(3):
+                    close(ex.grad_dict[f"x{i}"], ref_grads[i], rtol=1e-6, atol=1e-9)
 
-        def steady():
-            ex.forward(is_train=True)
-            ex.backward()
+            def steady(ex=ex):
+                ex.forward(is_train=True)
+                ex.backward()
 
-        rows[n] = {
-            "compile_s": compile_s,
-            **measure({"numpy": lambda: tape_interpreter(nodes, inputs), "symgrad": steady}),
-        }
+            fns["symgrad" if backend == "numpy" else backend] = steady
+        rows[n] = {"compile_s": compile_s["numpy"], "jit_compile_s": compile_s.get("jit"), **measure(fns)}
     import sympy as sp
 
     nodes = random_dag(100)
@@ -487,6 +542,18 @@ def w6():
     symgrad_call()
     close(a.grad.asnumpy(), numpy()[1])
     fns = {"numpy": numpy, "symgrad": symgrad_call}
+    if choice.numba_installed():
+
+        def jit_call():  # eager mode's backward runs with the global backend
+            symgrad.set_backend("jit")
+            try:
+                symgrad_call()
+            finally:
+                symgrad.set_backend("numpy")
+
+        jit_call()
+        close(a.grad.asnumpy(), numpy()[1])
+        fns["jit"] = jit_call
     if torch is not None:
         ta = torch.tensor(a0, requires_grad=True)
 
@@ -516,6 +583,42 @@ def w6():
 # ---- report -------------------------------------------------------------------------------------
 
 TARGETS = {"W1": 3.0, "W2": 1.1, "W3": 1.05, "W4": 0.8, "W6": 8.0}
+
+
+JIT_TARGETS = {"W1": "<= 1.5x NumPy", "W2": "<= the NumPy backend", "W3": "<= the NumPy backend", "W4": "", "W6": ""}
+
+
+def jit_report(results, dag) -> list[str]:
+    """The jit backend's column (issue #25) beside the NumPy backend's, and W5's compile and steady figures."""
+    first, cached = interpreter_compile_s()
+    lines = [
+        "The backend as a column (issue #25): `bind(..., backend=...)`; ratios against hand-written NumPy.",
+        "",
+        "| workload | NumPy backend | jit backend | jit target |",
+        "|---|---|---|---|",
+    ]
+    for name in ("W1", "W2", "W3", "W4", "W6"):
+        ratio = results[name]["ratio"]
+        lines.append(f"| {name} | {ratio['symgrad']:.2f}x | {ratio['jit']:.2f}x | {JIT_TARGETS[name]} |")
+    lines += [
+        "",
+        "| W5 nodes | compile, NumPy backend | compile, jit | jit / NumPy compile (target <= 1.10) "
+        "| steady, NumPy backend | steady, jit | jit vs NumPy tape (target <= 0.12x) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n, row in dag.items():
+        if isinstance(n, int):
+            lines.append(
+                f"| {n} | {row['compile_s'] * 1e3:.0f} ms | {row['jit_compile_s'] * 1e3:.0f} ms "
+                f"| {row['jit_compile_s'] / row['compile_s']:.2f} | {row['ratio']['symgrad']:.2f}x "
+                f"| {row['jit'] * 1e3:.3f} ms | {row['ratio']['jit']:.3f}x |"
+            )
+    lines += [
+        "",
+        f"The interpreter itself (import Numba, then compile or load `jitvm.interpret`, in a new process): "
+        f"{first:.1f} s into an empty Numba cache, {cached:.2f} s from the cache; once per process, not per graph.",
+    ]
+    return lines
 
 
 def ratio_row(name, row):
@@ -551,6 +654,8 @@ def main() -> None:
     ]
     for name in ("W1", "W2", "W3", "W4", "W6"):
         lines.append("| " + " | ".join(ratio_row(name, results[name])) + " |")
+    if choice.numba_installed():
+        lines += ["", *jit_report(results, dag)]
     w4r = results["W4"]
     lines += [
         "",
@@ -578,7 +683,10 @@ def main() -> None:
     lines += ["", f"SymPy `diff` of the 100-node DAG expression (3 variables): {dag['sympy_diff_100_s'] * 1e3:.0f} ms."]
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+    results_md = HERE / "RESULTS.md"
+    old = results_md.read_text(encoding="utf-8") if results_md.exists() else ""
+    kept = old[old.index("\n## ") :] if "\n## " in old else ""  # sections written by other runs (the fuzz's)
+    results_md.write_text(text + kept, encoding="utf-8")
 
 
 if __name__ == "__main__":

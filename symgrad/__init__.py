@@ -22,9 +22,11 @@ from . import (
     viz,
 )
 from .compile.cache import cache_info, clear_cache, set_cache_limit
+from .compile.choice import get_backend, set_backend
 from .context import Context, cpu, current_context, gpu, num_gpus
 from .errors import (
     AutogradError,
+    BackendError,
     BindError,
     ExpressionError,
     GraphFormatError,
@@ -41,6 +43,7 @@ mod = module  # MXNet's mx.mod.Module
 random = nd.random  # mx.random.seed(n) seeds what nd.random, Dropout, initializers and NDArrayIter draw
 __all__ = [
     "AutogradError",
+    "BackendError",
     "Context",
     "context",
     "cpu",
@@ -60,6 +63,7 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "executor",
+    "get_backend",
     "init",
     "io",
     "metric",
@@ -72,6 +76,7 @@ __all__ = [
     "printing",
     "random",
     "serialization",
+    "set_backend",
     "set_cache_limit",
     "set_track_origin",
     "sym",

@@ -18,6 +18,7 @@ import numpy as np
 from . import fpwarnings
 from .autodiff import grad as derive
 from .compile.backends import run
+from .compile.choice import resolve
 from .compile.pipeline import backward_plan
 from .errors import AutogradError, SymgradError
 from .graph import CONST, VAR, Group, Symbol, const, shaped_var, topo_order
@@ -145,7 +146,7 @@ def _run_backward(
     values += [g for g in grads_in if g is not None]
     noting = fpwarnings.start()
     try:
-        results = run(compiled.program, values, STATE.anomaly, "backward")
+        results = run(compiled.program, values, STATE.anomaly, "backward", backend=resolve(None))
     finally:
         noted = fpwarnings.stop(noting)
     if noted is not None:

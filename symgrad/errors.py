@@ -107,3 +107,7 @@ class NonFiniteError(SymgradError, FloatingPointError):
 
 class ExpressionError(SymgradError, ValueError):
     """Text that is not a symgrad expression (the CLI parser)."""
+
+
+class BackendError(SymgradError, ValueError):
+    """An unknown backend name, or the jit backend asked for without Numba installed."""

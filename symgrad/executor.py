@@ -20,6 +20,7 @@ from .bindargs import as_array, bound_args, per_arg
 from .compile.backends import CODEGEN_AFTER_CALLS as CODEGEN_AFTER_CALLS  # where tests and benchmarks read it
 from .compile.backends import run
 from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
+from .compile.choice import resolve
 from .compile.pipeline import compile_binding
 from .context import Context
 from .dask import DaskExecutor, is_dask_array
@@ -46,7 +47,9 @@ class Executor:
         ctx: Any = None,  # MXNet's device arguments: symgrad runs on the CPU, so they change nothing
         group2ctx: Any = None,
         shared_exec: Any = None,
+        backend: str | None = None,
     ) -> None:
+        self._backend = resolve(backend)  # "numpy", "jit" or "auto" (compile/choice.py)
         if grad_req is None:
             raise BindError(f"bind: grad_req must be one of {GRAD_REQS}, or a dict or list of them, not None")
         self._symbol = symbol
@@ -191,6 +194,7 @@ class Executor:
             new["grads"],
             self._grad_req,
             aux_states={n: np.asarray(a) for n, a in self.aux_dict.items()},
+            backend=self._backend,
         )
 
     def plan_stats(self) -> dict[str, int]:
@@ -224,7 +228,7 @@ class Executor:
         noting = fpwarnings.start()
         mode = TRAINING.set(bool(is_train))  # Dropout draws its mask only when training
         try:
-            results = run(program, self._arg_list, check_finite, "forward")
+            results = run(program, self._arg_list, check_finite, "forward", backend=self._backend)
         finally:
             noted = fpwarnings.stop(noting)
             TRAINING.reset(mode)
@@ -279,7 +283,9 @@ class Executor:
         program = self._compiled.backward
         if out_grads is None and self._fused:  # the fused forward pass computed them
             if check_finite:
-                saved = run(self._compiled.train, self._arg_list, True, "backward")[self._n_out :]
+                saved = run(self._compiled.train, self._arg_list, True, "backward", backend=self._backend)[
+                    self._n_out :
+                ]
             self._write_grads(saved)
             return
         if program is None and out_grads is None:
@@ -293,7 +299,7 @@ class Executor:
             values, targets = (*self._head_grads(out_grads), *kept, *self._arg_list), []
         noting = fpwarnings.start()
         try:
-            grads = run(program, values, check_finite, "backward", into=targets)
+            grads = run(program, values, check_finite, "backward", into=targets, backend=self._backend)
         finally:
             noted = fpwarnings.stop(noting)
         self._write_grads(grads)
@@ -362,7 +368,9 @@ def _resized(array: np.ndarray, shape: tuple, name: str, allow_up_sizing: bool) 
     return np.zeros(shape, array.dtype)
 
 
-def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any], dtype: Any = None) -> Executor:
+def simple_bind(
+    symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str, Any], dtype: Any = None, backend: str | None = None
+) -> Executor:
     """Bind zero arrays of the given shapes (other shapes inferred where declared).
 
     Each array's dtype, as MXNet chooses it: type_dict's, else the declared or inferred one
@@ -389,13 +397,14 @@ def simple_bind(symbol: Symbol, grad_req: Any, type_dict: Any, shapes: dict[str,
         except MemoryError:
             raise BindError(f"simple_bind: argument {name!r} of shape {shape} does not fit in memory") from None
     args = {n: arrays.pop(n) for n in names}
-    return Executor(symbol, args, None, grad_req, aux_states=arrays)  # what is left: the auxiliary states
+    return Executor(symbol, args, None, grad_req, aux_states=arrays, backend=backend)  # arrays left: aux states
 
 
 # ---- Symbol's binding methods (attached here: graph.py imports nothing above it) ----
 
-# MXNet's other bind arguments: aux_states, and device arguments accepted and unused (symgrad runs on the CPU)
-_BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec"})
+# MXNet's other bind arguments: aux_states, device arguments accepted and unused (symgrad runs on the CPU),
+# and symgrad's backend ("numpy", "jit", "auto"; compile/choice.py)
+_BIND_KEYWORDS = frozenset({"aux_states", "ctx", "group2ctx", "shared_exec", "backend"})
 
 
 def _bind(self: Symbol, *positional: Any, **kwargs: Any) -> Any:
@@ -426,10 +435,16 @@ def _simple_bind(self: Symbol, *positional: Any, **kwargs: Any) -> Any:
 
 
 def _simple_bind_shapes(
-    self: Symbol, grad_req: Any = "write", type_dict: Any = None, ctx: Any = None, dtype: Any = None, **shapes: Any
+    self: Symbol,
+    grad_req: Any = "write",
+    type_dict: Any = None,
+    ctx: Any = None,
+    dtype: Any = None,
+    backend: str | None = None,
+    **shapes: Any,
 ) -> Any:
     """`dtype` (symgrad's) for the arguments with no dtype given, declared or inferred (default float32)."""
-    return simple_bind(self, grad_req, type_dict, shapes, dtype)
+    return simple_bind(self, grad_req, type_dict, shapes, dtype, backend)
 
 
 def _eval(self: Symbol, ctx: Any = None, **args: Any) -> list[np.ndarray]:

@@ -346,7 +346,7 @@ def test_hostile_names_never_reach_the_generated_plan_source():
     args = {n: np.arange(3.0) + i for i, n in enumerate(names)}
     recording[0] = True
     try:  # after its first calls the plan is generated Python, compiled from slot numbers only
-        ex = y.bind(args)
+        ex = y.bind(args, backend="numpy")  # the NumPy backend is the one that generates source
         for _ in range(executor.CODEGEN_AFTER_CALLS):
             ex.forward(is_train=True)
             ex.backward()

@@ -62,7 +62,7 @@ def test_a_plan_loops_over_its_steps_first_then_runs_generated_code_with_the_sam
     for i in range(300):
         y = sym.sin(y) + 0.001 * i
     xv = np.linspace(-1, 1, 5)
-    ex = sym.sum(y).bind({"x": xv})
+    ex = sym.sum(y).bind({"x": xv}, backend="numpy")  # the NumPy backend's step loop and generated code
     forward = ex._compiled.forward
     assert ex.plan_stats()["forward_steps"] > 300
     first = None
@@ -92,7 +92,7 @@ def test_the_step_loop_and_generated_code_agree_on_steps_of_every_arity():
     c = sym.concat([w, x, z * 2.0], axis=0)
     y = sym.sum(c * sym.tanh(c)) + sym.sum(big) * sym.sum(sym.clip(x, -0.5, 0.5))
     xv, zv = np.linspace(-1, 1, 7), np.linspace(1, -1, 7) ** 3
-    ex = y.bind({"x": xv, "z": zv})
+    ex = y.bind({"x": xv, "z": zv}, backend="numpy")
     runs = []
     for _ in range(executor.CODEGEN_AFTER_CALLS + 1):
         ex.forward(is_train=True)

@@ -5,7 +5,7 @@ CODEGEN_AFTER_CALLS calls it is compiled to straight-line Python over numbered l
 (only slot numbers appear in the source, never user text). An elementwise program whose
 big values share one shape runs tiled instead (`tiling.py`, generated code too). When a
 run fails, or finite checks are on, `replay` runs the same plan node by node and names
-the node at fault. A compiled backend would be one more way to set `program.fn`.
+the node at fault. The jit backend (`jitvm.py`) runs the same plan in a Numba VM.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from ..errors import NonFiniteError, SymgradError, describe_origin, origin_name
 from ..graph import CONST, GROUP, VAR, Symbol, topo_order
 from ..ops.registry import OPS
 from ..printing import GraphPrinter
+from .choice import program_function
 from .plan import Plan, Program, _nbytes, _writes_into, plan_buffer_reuse
+from .vmcode import unpack
 
 # Tiled programs exist only as generated code, so tiling is tried up to this many steps.
 TILING_STEP_LIMIT = 2_000
@@ -199,21 +201,27 @@ def _looped(plan: Plan, consts: list, arg_slots: list[int], out_slots: list[int]
 
 
 def run(
-    program: Program, values: Sequence[Any], check_finite: bool = False, part: str = "forward", into: Sequence[Any] = ()
+    program: Program,
+    values: Sequence[Any],
+    check_finite: bool = False,
+    part: str = "forward",
+    into: Sequence[Any] = (),
+    backend: str = "numpy",
 ) -> tuple:
     """Run a program on its input values (then `into`, the arrays a write_into program writes outputs into).
 
-    With check_finite, or when the fast run raises, the plan is replayed node by node so
-    the error names the node, op, shapes and the user's line.
+    backend is "numpy", or "jit"/"auto" (`choice.program_function`). With check_finite, or
+    when the fast run raises, the plan is replayed node by node so the error names the
+    node, op, shapes and the user's line.
     """
     if check_finite:
-        return replay(program, values, True, part)
+        return replay(program, unpack(values), True, part)
     try:
-        return program.fn(*values, *into)
+        return (program.fn if backend == "numpy" else program_function(program, backend))(*values, *into)
     except NonFiniteError:
         raise
     except Exception:  # noqa: BLE001 - replay names the node at fault
-        return replay(program, values, False, part)
+        return replay(program, unpack(values), False, part)
 
 
 def replay(program: Program, values: Sequence[Any], check_finite: bool, part: str) -> tuple:

@@ -61,6 +61,7 @@ class Compiled:
             with NameManager():
                 grads = derive_simplified(self.special, wrt, heads).grads
             self._with_heads = compile_program(grads, heads + self.saved + self.targets, self.reuse_buffers)
+            self._with_heads.frame_at = len(heads) if self.saved else None
         return self._with_heads
 
 
@@ -166,6 +167,8 @@ def _compile_binding(
         else:
             forward = compile_program(fwd_outputs + saved, arg_inputs, reuse_buffers, order=fwd_order)
             backward = compile_program(grads, saved + arg_inputs, reuse_buffers, write_into=reuse_buffers)
+            if saved:  # the jit backend hands the saved values over as one Frame (vmcode.py)
+                forward.frame_from, backward.frame_at = len(fwd_outputs), 0
     else:
         forward = compile_program(fwd_outputs, arg_inputs, reuse_buffers)
     compiled = Compiled(forward, backward, saved, grad_names, out_shapes, out_dtypes, arg_names)

@@ -85,6 +85,11 @@ class Program:
     tile: int = 0  # elements per tile when the program runs tiled (see tiling.py), else 0
     writes_into: bool = False  # takes an array (or None) per output to write it into
     tiled_peak: int = 0  # a tiled program's scratch and output bytes
+    # The jit backend's hand-over of saved forward values (see vmcode.Frame): outputs from frame_from on
+    # may leave as one Frame; inputs from frame_at on may arrive as one.
+    frame_from: int | None = None
+    frame_at: int | None = None
+    jit: Any = None  # the function the jit backend runs, built on its first call
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)

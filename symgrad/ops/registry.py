@@ -67,6 +67,7 @@ class OpDef:
     tiling: str | None = None  # "reduce": a full sum/mean accumulated per tile; "spread": a size-1 value broadcast
     constant: bool = False  # the result is one value everywhere, whatever the inputs (zeros_like, ones)
     cacheable: bool = True  # False: a plan holding the op holds per-call objects, so it is not cached
+    reshapes: bool = False  # the result is its first input's elements in the same order: a compiled backend copies
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -308,6 +309,7 @@ def register(
     tiling: str | None = None,
     constant: bool = False,
     cacheable: bool = True,
+    reshapes: bool = False,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -355,6 +357,7 @@ def register(
         tiling=tiling,
         constant=constant,
         cacheable=cacheable,
+        reshapes=reshapes,
     )
     OPS[name] = opdef
 

@@ -125,6 +125,7 @@ reshape_like = register(
     arity=2,
     aliases=(0,),
     view=True,
+    reshapes=True,
 )
 
 
@@ -239,6 +240,7 @@ reshape = register(
     normalize=_normalize_reshape,
     numpy_kernel=_numpy_reshape,
     view=True,
+    reshapes=True,
 )
 
 
@@ -287,6 +289,7 @@ expand_dims = register(
     normalize=normalize_axis_attr,
     method=True,
     view=True,
+    reshapes=True,
 )
 
 
@@ -311,6 +314,7 @@ squeeze = register(
     normalize=normalize_axis_attr,
     method=True,
     view=True,
+    reshapes=True,
 )
 
 
@@ -351,6 +355,7 @@ flatten = register(
     grad=lambda g, out, x: [reshape_like(g, x)],
     arity=1,
     method=True,
+    reshapes=True,
 )
 Flatten = flatten
 
