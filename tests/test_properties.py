@@ -353,3 +353,39 @@ def test_collecting_terms_never_spells_out_a_shared_sum():
         cse_only = plain.run([expression])
         assert _op_count([sym.simplify(expression)]) <= _op_count(cse_only), str(expression)
     assert _op_count([sym.simplify((a + b) + (a + b))]) == 2  # 2*(a + b), not 2*a + 2*b
+    x = sym.var("x", shape=(2,))
+    assert _op_count([sym.simplify(2 * x * sym.sin(2 * x))]) == 3  # not 2*(x*sin(2*x)) beside sin's 2*x
+
+
+_UNARY = [sym.sin, sym.exp, lambda a: -a, lambda a: 2 * a, lambda a: a * 0.5, lambda a: a**2, lambda a: 3 - a]
+_BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b]
+
+
+@st.composite
+def small_elementwise_expressions(draw):
+    """A few elementwise steps over x and y, each drawing its operands from everything built so far
+    (so subexpressions are shared: 2*x*sin(2*x), (x + y) - (x + (x + y)))."""
+    pool = [sym.var("x", shape=(3,)), sym.var("y", shape=(3,))]
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            pool.append(draw(st.sampled_from(_UNARY))(draw(st.sampled_from(pool))))
+        else:
+            pool.append(draw(st.sampled_from(_BINARY))(draw(st.sampled_from(pool)), draw(st.sampled_from(pool))))
+    return pool[-1]
+
+
+@given(small_elementwise_expressions())
+def test_simplify_never_leaves_more_ops_than_cse_alone_and_keeps_values(expression):
+    from symgrad.simplify import Simplifier
+
+    plain = Simplifier(assume_finite=False)
+    plain.rules = {}  # interning (CSE) and constant folding only
+    (cse_only,) = plain.run([expression])
+    simplified = sym.simplify(expression)
+    note(f"{expression} -> {simplified}")
+    assert _op_count([simplified]) <= _op_count([cse_only])
+    args = {"x": np.array([0.7, 0.0, np.inf]), "y": np.array([-1.3, 2.0, 1.5])}
+    with np.errstate(all="ignore"):
+        want = run_unsimplified([expression], [v for v in topo_order([expression]) if v.op == "var"], args)[0]
+        got = ev(simplified, args)[0].asnumpy() if simplified.op != "const" else simplified.attrs["value"]
+    np.testing.assert_allclose(got, np.broadcast_to(want, np.shape(got)), rtol=1e-12)  # NaN, Inf alike

@@ -142,20 +142,21 @@ def _term_summary(n: Symbol, s: Simplifier) -> tuple | None:
     return summary
 
 
-def _ops_before(root: Symbol, canonical: set[Symbol]) -> int:
-    """Op nodes of the sum _signed_terms looks through: its sums and scaled terms, each once."""
+def _ops_before(root: Symbol, s: Simplifier) -> int:
+    """Op nodes the collected sum replaces: the sums and scaled terms _signed_terms looks through,
+    each once, but those with other users in the graph run (they stay for them)."""
     seen: set[Symbol] = set()
     stack = [(root, 0)]
     while stack:
         n, depth = stack.pop()
         if n in seen:
             continue
-        if depth < 16 and n.op in ("add", "subtract") and (n is root or n in canonical):
+        if depth < 16 and n.op in ("add", "subtract") and (n is root or n in s.canonical):
             seen.add(n)
             stack += [(n.inputs[0], depth + 1), (n.inputs[1], depth + 1)]
         elif _coef_term(n)[1] is not n:
             seen.add(n)
-    return len(seen)
+    return sum(n is root or not s.shared(n) for n in seen)
 
 
 def _ops_after(kept: list[Symbol], coefs: dict[Symbol, Any], constant: bool) -> int:
@@ -211,7 +212,7 @@ def collect_terms(node: Symbol, s: Simplifier) -> Symbol | None:
         return None
     if not all(covers(kept[0], t) and covered_by(t, kept[0]) for t in kept[1:]) and len(kept) != len(order):
         return None  # dropping a term could change the broadcast shape
-    if _ops_after(kept, coefs, constant != 0) > _ops_before(node, s.canonical):
+    if _ops_after(kept, coefs, constant != 0) > _ops_before(node, s):
         return None  # collecting would spell out shared sums: (x + t) + (y + t) stays, not x + y + 2*a + 2*b
     acc = _scaled(coefs[kept[0]], kept[0])
     for t in kept[1:]:
@@ -289,18 +290,18 @@ def weaken_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("multiply", needs=(CONST, "multiply", "negative"))
 def collect_factors(node: Symbol, s: Simplifier) -> Symbol | None:
-    """c*(d*x) -> (c*d)*x, (c*x)*y -> c*(x*y), c*(-x) -> (-c)*x, (-x)*(-y) -> x*y"""
+    """c*(d*x) -> (c*d)*x, c*(-x) -> (-c)*x (one node for one), and (c*x)*y -> c*(x*y), (-x)*(-y) -> x*y
+    unless c*x has other users (taking it apart would keep it for them and add a node)"""
     a, b = node.inputs
-    ca, ta = _coef_term(a)
-    cb, tb = _coef_term(b)
-    if ca == 1 and cb == 1:
-        return None
     if _is_scalar_const(a) and a.dtype is None:
+        cb, tb = _coef_term(b)
         if cb == 1:
             return None
         c = _product(a.attrs["value"], cb, dtype=node.dtype)
         return None if c is None else _scaled(c, tb)
-    if ta is a and tb is b:
+    ca, ta = s.coef_term(a)
+    cb, tb = s.coef_term(b)
+    if ca == 1 and cb == 1 or ta is a and tb is b:
         return None
     c = _product(ca, cb, dtype=node.dtype)
     return None if c is None else _scaled(c, ta * tb)
@@ -378,10 +379,10 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         c = _quotient(1, b.attrs["value"], dtype=node.dtype)  # x/1e-310 is not inf*x
         if c is not None and math.frexp(b.attrs["value"])[0] in (0.5, -0.5):
             return c * a  # 1/c is exact for c = 2**k: x/4 is 0.25*x to the last bit, x/10 is not 0.1*x
-    ca, ta = _coef_term(a)
+    ca, ta = s.coef_term(a)
     if ca != 1 and ta is not a:
         return _scaled(ca, ta / b)
-    cb, tb = _coef_term(b)
+    cb, tb = s.coef_term(b)
     if cb != 1 and tb is not b and cb != 0:
         c = _quotient(1, cb, dtype=node.dtype)  # x/(1e-310*y) is not inf*(x/y)
         return None if c is None else _scaled(c, a / tb)

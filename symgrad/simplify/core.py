@@ -86,6 +86,16 @@ class Simplifier:
         self.pending: set[Symbol] = set()  # nodes whose rewrite _settle is still normalising
         self.fired: tuple[Symbol, Symbol] = ()  # type: ignore[assignment]  # (node, what a rule made of it)
         self.report = Report()
+        self.users: dict[Symbol, int] = {}  # normal form -> users its nodes had in the graphs run
+
+    def shared(self, node: Symbol) -> bool:
+        """node had several users in the graph run: a rule taking it apart keeps it for the others,
+        so the graph would only grow (2*x*sin(2*x) stays, not 2*(x*sin(2*x)) beside sin's 2*x)."""
+        return self.users.get(node, 0) > 1
+
+    def coef_term(self, node: Symbol) -> tuple[Any, Symbol]:
+        """node as coefficient * term, as _coef_term, but (1, node) when node is shared."""
+        return (1, node) if self.users.get(node, 0) > 1 else _coef_term(node)
 
     def run(
         self, outputs: list[Symbol], variables: dict[str, Symbol] | None = None, order: list[Symbol] | None = None
@@ -96,6 +106,10 @@ class Simplifier:
         memo: dict[Symbol, Symbol] = {}
         order = topo_order(outputs) if order is None else order
         self.budget += self.per_node * len(order)
+        users = dict.fromkeys(outputs, 1)
+        for node in order:
+            for i in node.inputs:
+                users[i] = users.get(i, 0) + 1
         for node in order:
             if node in self.canonical:  # already normalised by an earlier run of this simplifier
                 memo[node] = self.forward.get(node, node)
@@ -108,7 +122,8 @@ class Simplifier:
                 inputs = tuple([memo[i] for i in node.inputs])
                 if not all(map(is_, inputs, node.inputs)):
                     new = rebuild(node, inputs)
-            memo[node] = self.normalize(new)
+            memo[node] = normal = self.normalize(new)
+            self.users[normal] = self.users.get(normal, 0) + users.get(node, 0)
         return [memo[o] for o in outputs]
 
     def intern(self, node: Symbol) -> Symbol:

@@ -15,7 +15,6 @@ from ..ops.registry import rebuild
 from ..shapes import broadcast_leaves, covered_by, covers, sum_axes
 from .core import (
     Simplifier,
-    _coef_term,
     _is_scalar_const,
     _product,
     _scaled,
@@ -120,7 +119,7 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
     """sum(c*x) -> c*sum(x), sum(broadcast_to(c, s)) -> c*size, sum of a 0-d x -> x"""
     (x,) = node.inputs
     axis, keepdims = node.attrs["axis"], node.attrs["keepdims"]
-    c, t = _coef_term(x)
+    c, t = s.coef_term(x)
     if c != 1 and t is not x:
         return _scaled(c, red.sum(t, axis=axis, keepdims=keepdims))
     if x.op == "broadcast_to" and _is_scalar_const(x.inputs[0]) and axis is None and not keepdims:
@@ -162,8 +161,8 @@ def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     """dot(c*a, b) -> c*dot(a, b); dot(a, broadcast_to(c, s)) -> c*dot(a, ones)"""
     a, b = node.inputs
     build = la.dot if node.op == "dot" else la.matmul
-    ca, ta = _coef_term(a)
-    cb, tb = _coef_term(b)
+    ca, ta = s.coef_term(a)
+    cb, tb = s.coef_term(b)
     if (ca != 1 and ta is not a) or (cb != 1 and tb is not b):
         c = _product(ca, cb, dtype=node.dtype)
         if c is not None:
