@@ -34,9 +34,24 @@ def test_what_is_known_of_a_shape_follows_the_ops():
     assert sym.expand_dims(y, axis=1).partial_shape == (None, 1)
     assert sym.mean(X).shape == ()
     assert sym.reshape(X, shape=(-1,)).partial_shape is None  # its size is a product: it may be 1
+    assert sym.reshape(sym.var("v", shape=(None, 2)), shape=(-1, 4)).partial_shape is None  # not (1, 4)
+    assert sym.sum(sym.dot(X, w), axis=(0, 1)).partial_shape == ()
     assert (X + sym.var("q")).partial_shape is None  # one input of unknown rank
     with pytest.raises(sg.ShapeError, match=r"cannot broadcast shapes \(None, 3\), \(4,\)"):
         X + sym.var("d", shape=(4,))
+
+
+def test_an_open_size_an_op_matches_with_a_known_one_takes_it():
+    X, W, w = sym.var("X", shape=(None, None)), sym.var("W", shape=(3, 4)), sym.var("w", shape=(3,))
+    assert sym.dot(X, W).partial_shape == (None, 4)  # X's second size must be W's first, 3
+    assert sym.dot(X, w).partial_shape == (None,)
+    assert sym.matmul(sym.var("B", shape=(None, None, 3)), W).partial_shape == (None, None, 4)
+    f = sym.sum(sym.tanh(sym.dot(X, W)))
+    assert [str(g) for g in sym.grad(f, [X, W])] == [
+        "dot(1 - tanh(dot(X, W))**2, W.T)",
+        "dot(X.T, 1 - tanh(dot(X, W))**2)",
+    ]
+    check_numeric_gradient(f, {"X": rng.normal(size=(5, 3)), "W": rng.normal(size=(3, 4))})
 
 
 def test_infer_shape_partial_keeps_what_is_known():
@@ -45,6 +60,7 @@ def test_infer_shape_partial_keeps_what_is_known():
     assert out.infer_shape_partial() == ([(None, None), (None,)], [(None,)], [])
     assert out.infer_shape() == (None, None, None)  # MXNet's answer while a size is open
     assert out.infer_shape(X=(5, 3), w=(3,)) == ([(5, 3), (3,)], [(5,)], [])
+    assert out.infer_shape_partial(X=(5, 3)) == ([(5, 3), (None,)], [(5,)], [])  # w's size is X's, 3
     b = sym.var("b", shape=(None,))
     assert (X + b).infer_shape_partial(b=(3,)) == ([(None, None), (3,)], [(None, 3)], [])
     y = sym.var("y", shape=(None, 3))

@@ -20,6 +20,8 @@ import numpy as np
 
 from ..errors import ShapeError, SymgradError, describe_origin, user_origin
 from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, shaped_var, topo_order, var
+from .broadcasting import broadcast_shapes as broadcast_shapes  # re-exported: the ops import it from here
+from .broadcasting import elementwise_shape, partial_shape
 
 Shape = tuple[int, ...]
 
@@ -187,84 +189,6 @@ def _is_attr_value(arg: Any) -> bool:
 
 
 OPS: dict[str, OpDef] = {}
-
-
-def broadcast_shapes(*shapes: Shape) -> Shape:
-    """NumPy broadcasting of shapes; raises ValueError naming them."""
-    first = shapes[0]
-    if shapes.count(first) == len(shapes):
-        return first
-    ndim = max(len(s) for s in shapes)
-    out = []
-    for axis in range(ndim):
-        size = 1
-        for s in shapes:
-            d = s[axis - ndim + len(s)] if axis >= ndim - len(s) else 1
-            if d != 1:
-                if size not in (1, d):
-                    raise ValueError(f"cannot broadcast shapes {', '.join(map(str, shapes))}")
-                size = d
-        out.append(size)
-    return tuple(out)
-
-
-def broadcast_partial(*shapes: tuple) -> tuple:
-    """Broadcasting of shapes with None for sizes left to bind, each assumed not to be 1 (checked
-    at bind, PyTensor's static broadcastable flags): None against n is n, None against None is None."""
-    ndim = max(len(s) for s in shapes)
-    out = []
-    for axis in range(ndim):
-        size: int | None = 1
-        for s in shapes:
-            d = s[axis - ndim + len(s)] if axis >= ndim - len(s) else 1
-            if d == 1 or d == size:
-                continue
-            if size == 1 or size is None:
-                size = d if d is not None or size == 1 else size
-            elif d is not None:
-                raise ValueError(f"cannot broadcast shapes {', '.join(map(str, shapes))}")
-        out.append(size)
-    return tuple(out)
-
-
-# Two sizes an op's shape rule cannot mistake for real ones: a size left to bind is run as each
-# (every open size the same, so rules that compare sizes agree), and what the rule gives both
-# times is known, what follows the probe is left open, anything else (a product) is not known.
-_PROBES = (1_000_000_007, 1_000_000_009)
-
-
-def partial_shape(opdef: OpDef, partials: Sequence[Any], attrs: dict[str, Any], name: str | None, origin: Any) -> Any:
-    """What is known of a node's shape from its inputs' partial shapes (see Symbol.partial_shape);
-    None when its rank is not known either. A size left open is assumed not to be 1."""
-    if opdef.shape is elementwise_shape:
-        try:
-            return broadcast_partial(*partials)
-        except ValueError as exc:
-            raise ShapeError(
-                f"{opdef.name} {name!r}: {exc} (None: a size left to bind, assumed not 1)" + describe_origin(origin)
-            ) from None
-    runs = []
-    for probe in _PROBES:
-        try:
-            runs.append(tuple(opdef.shape(*[tuple(probe if d is None else d for d in s) for s in partials], **attrs)))
-        except Exception:  # noqa: BLE001 - a rule refusing a probe size says only that the shape is not known
-            return None
-    first, second = runs
-    if len(first) != len(second):
-        return None
-    sizes = []
-    for d1, d2 in zip(first, second):
-        if d1 == d2:
-            sizes.append(int(d1))
-        elif (d1, d2) == _PROBES:
-            sizes.append(None)
-        else:
-            return None  # a size computed from an open one (a product, a difference) may be 1
-    return tuple(sizes)
-
-
-def elementwise_shape(*shapes: Shape, **_: Any) -> Shape:
-    return broadcast_shapes(*shapes)
 
 
 def same_dtype(*dtypes: Any, **_: Any) -> Any:
