@@ -69,6 +69,22 @@ def test_infer_shape_partial_keeps_what_is_known():
         (y + sym.var("z")).infer_shape_partial(z=(5, 4))  # not learned against its declaration: an error
 
 
+def test_an_open_size_does_not_learn_a_size_one_from_a_broadcast_partner():
+    # broadcast_add(Z, V) with V (1, 2): Z's open size broadcasts against V's 1, so it stays open
+    # (MXNet 1.9.1: Z (0, 2), output (0, 2)); it was inferred as 1, which bind then refused
+    Z, V = sym.var("Z", shape=(0, 2)), sym.var("V", shape=(1, 2))
+    for f in (sym.broadcast_add(Z, V), sym.broadcast_mul(V, Z), Z + V):
+        args, outs, _ = f.infer_shape_partial()
+        assert dict(zip(f.list_arguments(), args)) == {"Z": (None, 2), "V": (1, 2)} and outs == [(None, 2)]
+        assert f.infer_shape() == (None, None, None)
+        args, outs, _ = f.infer_shape(Z=(3, 2))
+        assert dict(zip(f.list_arguments(), args)) == {"Z": (3, 2), "V": (1, 2)} and outs == [(3, 2)]
+        with pytest.raises(sg.BindError, match="no shape for argument 'Z'"):
+            f.simple_bind(sg.cpu())
+    # an open size against a known size other than 1 is that size (it is assumed not to be 1)
+    assert sym.broadcast_add(Z, sym.var("W", shape=(5, 2))).infer_shape() == ([(5, 2), (5, 2)], [(5, 2)], [])
+
+
 def test_bind_refuses_a_size_one_where_an_open_size_was_assumed_not_to_broadcast():
     x, y = sym.var("x", shape=(None, None)), sym.var("y", shape=(None, 3))
     f = sym.sum(x * y)

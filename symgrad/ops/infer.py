@@ -184,7 +184,7 @@ def _learn_from_neighbours(order: list[Symbol], table: dict[int, Any], given: di
 
 
 def _fits_declared(shape: tuple, declared: tuple | None) -> bool:
-    """shape has the declared rank and sizes (None: any size), or nothing was declared."""
+    """shape has the declared rank and sizes (None: any size but 1, as bind holds it), or nothing was declared."""
     if declared is None:
         return True
-    return len(shape) == len(declared) and all(d is None or d == n for d, n in zip(declared, shape))
+    return len(shape) == len(declared) and all(n != 1 if d is None else d == n for d, n in zip(declared, shape))
