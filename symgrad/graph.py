@@ -14,6 +14,7 @@ one way. The op registry attaches `replace`, `compose`, `list_arguments`,
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import math
 import threading
@@ -219,7 +220,31 @@ def normalize_shape(shape: Any) -> tuple[int, ...] | None:
     return dims
 
 
-def var(name: str, shape: Any = None, dtype: Any = None, **_mxnet_kwargs: Any) -> Symbol:
+# MXNet's var keywords that change nothing here; a keyword MXNet trains with is refused, not ignored
+_VAR_INERT = ("attr", "profiler_scope", "stype")
+_VAR_UNREAD = {
+    "lr_mult": "for lr_mult=0 pass Module(..., fixed_param_names=[{name!r}])",
+    "wd_mult": "weight decay skips parameters not named *_weight or *_gamma, as MXNet's default",
+    "init": "give its value in Module.init_params(arg_params={{{name!r}: ...}}) or bind's args",
+}
+
+
+def _check_var_keywords(name: str, kwargs: dict[str, Any]) -> None:
+    """Refuse a var keyword symgrad would ignore: a misspelt shape or dtype, or one MXNet trains with."""
+    for key, value in kwargs.items():
+        if key == "stype" and value not in (None, "default"):
+            raise SymgradError(f"var {name!r}: stype={value!r}: symgrad arrays are dense ('default')")
+        if key in _VAR_INERT or (key.startswith("__") and key.endswith("__")):
+            continue
+        if key in _VAR_UNREAD:
+            fix = _VAR_UNREAD[key].format(name=name)
+            raise SymgradError(f"var {name!r}: {key}= is not read by symgrad (MXNet trains with it); {fix}")
+        close = difflib.get_close_matches(key, ["shape", "dtype", *_VAR_INERT, *_VAR_UNREAD], 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SymgradError(f"var {name!r}: unknown argument {key!r}{hint}; arguments are shape and dtype")
+
+
+def var(name: str, shape: Any = None, dtype: Any = None, **mxnet_kwargs: Any) -> Symbol:
     """A placeholder variable; `shape` and `dtype` are optional and checked at bind.
 
     A size may be left open, None or MXNet's 0 (shape=(None, 3)): the rank is then known
@@ -227,6 +252,7 @@ def var(name: str, shape: Any = None, dtype: Any = None, **_mxnet_kwargs: Any) -
     """
     if not isinstance(name, str):
         raise SymgradError(f"variable name must be a string, got {name!r}")
+    _check_var_keywords(name, mxnet_kwargs)
     try:
         dtype = None if dtype is None else np.dtype(dtype)
     except TypeError:

@@ -127,6 +127,25 @@ def test_a_misspelt_keyword_is_named_with_its_likely_spelling(build, message):
         build(sym.var("x"))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"shap": (0, 784)}, "var 'x': unknown argument 'shap' (did you mean 'shape'?)"),
+        ({"dtyp": "float64"}, "var 'x': unknown argument 'dtyp' (did you mean 'dtype'?)"),
+        ({"lr_mult": 0.0}, "lr_mult= is not read by symgrad (MXNet trains with it); for lr_mult=0 pass Module("),
+        ({"init": sg.init.Zero()}, "init= is not read by symgrad (MXNet trains with it); give its value in"),
+        ({"stype": "csr"}, "stype='csr': symgrad arrays are dense"),
+    ],
+)
+def test_a_variable_keyword_symgrad_would_ignore_is_refused(kwargs, message):
+    """mx.sym.Variable('x', shap=(0, 784)) declared nothing and init=/lr_mult= changed no training,
+    silently (MXNet 1.9.1 refuses the misspelling and trains with init and lr_mult)."""
+    with pytest.raises(SymgradError, match=re.escape(message)):
+        sym.Variable("x", **kwargs)
+    inert = sym.var("x", shape=(2,), attr={"__layout__": "N"}, stype="default", profiler_scope="s", __layout__="N")
+    assert inert.shape == (2,)
+
+
 def test_layers_get_mxnet_auto_names_and_explicit_weights_are_used():
     x, w = sym.var("x"), sym.var("w")
     fc = sym.FullyConnected(x, w, num_hidden=3, no_bias=True)
