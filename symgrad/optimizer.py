@@ -20,7 +20,9 @@ class Optimizer:
     """What MXNet's optimizers share: learning rate, weight decay, gradient rescaling and clipping.
 
     Given `param_idx2name` (Module passes it), weight decay applies only to parameters named
-    `*_weight` or `*_gamma`, as in MXNet: biases and BatchNorm's beta are not decayed.
+    `*_weight` or `*_gamma`, as in MXNet: biases and BatchNorm's beta are not decayed. As in MXNet,
+    that is decided here: an optimizer made without the names (`SGD(...)` handed to `Module.fit`)
+    decays every parameter, though Module gives it the names afterwards.
     """
 
     def __init__(
@@ -35,11 +37,11 @@ class Optimizer:
             raise SymgradError(f"{type(self).__name__}: needs learning_rate > 0 and wd >= 0; got {learning_rate}, {wd}")
         self.lr, self.wd, self.rescale_grad, self.clip_gradient = learning_rate, wd, rescale_grad, clip_gradient
         self.idx2name = dict(param_idx2name or {})
+        self.wd_mult = {n: 0.0 for n in self.idx2name.values() if not n.endswith(("_weight", "_gamma"))}
 
     def wd_for(self, index: Any) -> float:
-        """The weight decay of one parameter (0 for a named parameter that is not a weight or gamma)."""
-        name = self.idx2name.get(index)
-        return self.wd if name is None or name.endswith(("_weight", "_gamma")) else 0.0
+        """The weight decay of one parameter (0 for a parameter named at creation that is not a weight or gamma)."""
+        return self.wd * self.wd_mult.get(self.idx2name.get(index), 1.0)
 
     def clipped(self, step: np.ndarray) -> np.ndarray:
         if self.clip_gradient is not None:
