@@ -221,6 +221,11 @@ class CompositeEvalMetric(EvalMetric):
         for metric in self.metrics:
             metric.update(labels, preds)
 
+    def update_dict(self, label: dict[str, Any], pred: dict[str, Any]) -> None:
+        """Each metric picks its own output_names and label_names."""
+        for metric in self.metrics:
+            metric.update_dict(label, pred)
+
     def get(self) -> tuple[Any, Any]:
         pairs = [pair for metric in self.metrics for pair in metric.get_name_value()]
         return [n for n, _ in pairs], [v for _, v in pairs]

@@ -294,7 +294,10 @@ class Module:
         return self._execs[key]
 
     def backward(self, out_grads: Any = None) -> None:
+        """The gradients of the last forward (a module bound for training only, as in MXNet)."""
         self._require(params=True)
+        if not self._for_training:  # no gradient is kept: update() would change nothing, silently
+            raise SymgradError("Module.backward: bound with for_training=False; bind(..., force_rebind=True) to train")
         self._exec.backward(out_grads)
 
     def forward_backward(self, data_batch: DataBatch) -> None:
@@ -321,7 +324,9 @@ class Module:
         return grads
 
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
-        eval_metric.update(labels, self.get_outputs())
+        """The metric on the labels and outputs by name, so a metric's output_names/label_names pick them."""
+        outputs = dict(zip(self.output_names, self.get_outputs()))
+        eval_metric.update_dict(dict(zip(self._label_names, labels or [])), outputs)
 
     # ---- whole passes ----
     def score(

@@ -184,6 +184,43 @@ def test_an_optimizer_made_without_names_decays_the_biases_too_as_in_mxnet():
             np.testing.assert_allclose(trained[k].asnumpy(), expected, rtol=1e-5, atol=1e-6, err_msg=k)
 
 
+def test_a_metric_picks_its_outputs_and_labels_by_name_in_a_multi_output_module():
+    """Group([SoftmaxOutput, BlockGrad]) scored with Accuracy(output_names=['softmax_output']) raised
+    '1 label arrays but 2 predictions'; MXNet's Module passes the outputs by name (update_dict)."""
+    data, label = toy_data(20)
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), name="fc", num_hidden=3)
+    net = mx.sym.Group([mx.sym.SoftmaxOutput(fc, name="softmax"), mx.sym.BlockGrad(fc, name="feat")])
+    it = mx.io.NDArrayIter(data, label, batch_size=8)
+    mod = mx.mod.Module(net)
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(mx.init.Xavier())
+    probs = mod.predict(it)[0].asnumpy()
+    padded = np.concatenate([label, label[:4]])  # the last batch's 4 padded rows count, as in MXNet
+    right = np.concatenate([probs, probs[:4]]).argmax(1) == padded
+    pick = {"output_names": ["softmax_output"], "label_names": ["softmax_label"]}
+    assert mod.score(it, mx.metric.Accuracy(**pick)) == [("accuracy", right.mean())]
+    both = mx.metric.CompositeEvalMetric([mx.metric.Accuracy(**pick), mx.metric.Loss(output_names=["feat_output"])])
+    feats = mod.predict(it)[1].asnumpy()
+    names, values = zip(*mod.score(it, both))
+    assert names == ("accuracy", "loss") and values[0] == right.mean()
+    np.testing.assert_allclose(values[1], np.concatenate([feats, feats[:4]]).mean(), rtol=1e-6)
+    with pytest.raises(SymgradError, match="1 label arrays but 2 predictions"):
+        mod.score(it, "acc")
+
+
+def test_backward_on_a_module_bound_for_prediction_is_refused():
+    """bind(for_training=False) keeps no gradient: backward and update changed nothing, silently
+    (MXNet asserts 're-bind with for_training=True to run backward')."""
+    data, label = toy_data(8)
+    mod = mx.mod.Module(mlp())
+    mod.bind([("data", (8, 4))], [("softmax_label", (8,))], for_training=False)
+    mod.init_params()
+    mod.init_optimizer()
+    mod.forward(mx.io.DataBatch([mx.nd.array(data)], [mx.nd.array(label)]), is_train=True)
+    with pytest.raises(SymgradError, match=r"bound with for_training=False; bind\(\.\.\., force_rebind=True\)"):
+        mod.backward()
+
+
 def test_module_fit_learns_and_predict_drops_the_padding(caplog):
     data, label = toy_data(60)
     train = mx.io.NDArrayIter(data[:40], label[:40], batch_size=16, shuffle=True)  # 40 = 2*16 + 8: padded
