@@ -187,7 +187,10 @@ class CustomMetric(EvalMetric):
 
     def __init__(self, feval: Callable[..., Any], name: str | None = None, **kwargs: Any) -> None:
         self.feval = feval
-        super().__init__(name or f"custom({getattr(feval, '__name__', 'feval')})", **kwargs)
+        if name is None:  # MXNet's naming: the function's name, custom(<lambda>) for a lambda
+            name = getattr(feval, "__name__", "feval")
+            name = f"custom({name})" if "<" in name else name
+        super().__init__(name, **kwargs)
 
     def measure(self, label: numpy.ndarray, pred: numpy.ndarray) -> tuple[float, int]:
         value = self.feval(label, pred)

@@ -110,6 +110,13 @@ def test_metrics_average_as_mxnet_does():
     assert both.get_name_value() == [("accuracy", 1 / 3), ("err", pytest.approx(2 / 3))]
     both.reset()
     assert np.isnan(both.get()[1][0])
+
+    def max_error(label, pred):
+        return float(np.abs(label - pred.argmax(1)).max())
+
+    # a function as the metric is named as MXNet names it: score(it, max_error) logs max_error=...
+    assert mx.metric.create(max_error).name == "max_error" and mx.metric.np(max_error).name == "max_error"
+    assert mx.metric.create(lambda lab, p: 0.0).name == "custom(<lambda>)"
     with pytest.raises(SymgradError, match="unknown metric 'f3'"):
         mx.metric.create("f3")
     with pytest.raises(SymgradError, match="2 label arrays but 1 predictions"):
