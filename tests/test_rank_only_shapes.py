@@ -69,6 +69,26 @@ def test_infer_shape_partial_keeps_what_is_known():
         (y + sym.var("z")).infer_shape_partial(z=(5, 4))  # not learned against its declaration: an error
 
 
+def test_infer_shape_partial_gives_the_layer_parameters_the_data_decides():
+    # data declared (0, 2): MXNet 1.9.1 reports fc's weight (4, 2), bias (4,), the label (0,) and the
+    # output (0, 3); the parameters (and so every shape after the first layer) were reported unknown
+    data = sym.var("data", shape=(0, 2))
+    fc = sym.FullyConnected(data, num_hidden=4, name="fc")
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.relu(fc), num_hidden=3, name="fc2"), name="sm")
+    args, outs, _ = net.infer_shape_partial()
+    expected = {"data": (None, 2), "fc_weight": (4, 2), "fc_bias": (4,), "fc2_weight": (3, 4), "fc2_bias": (3,)}
+    assert dict(zip(net.list_arguments(), args)) == {**expected, "sm_label": (None,)} and outs == [(None, 3)]
+    assert net.infer_shape() == (None, None, None)  # the batch size is still open
+    assert net.infer_shape(data=(5, 2))[1] == [(5, 3)]
+    images = sym.var("data", shape=(None, 1, 28, 28))
+    conv = sym.Convolution(images, kernel=(5, 5), num_filter=20, name="c")
+    lenet = sym.FullyConnected(sym.flatten(sym.Pooling(conv, kernel=(2, 2), stride=(2, 2))), num_hidden=10, name="f")
+    args, outs, _ = lenet.infer_shape_partial()
+    assert args[1:] == [(20, 1, 5, 5), (20,), (10, 2880), (10,)] and outs == [(None, 10)]
+    flat = sym.FullyConnected(sym.var("d", shape=(None, 3, None)), num_hidden=10, name="g")
+    assert flat.infer_shape_partial()[0][1:] == [None, (10,)]  # 3 * an open size may be anything: not known
+
+
 def test_an_open_size_does_not_learn_a_size_one_from_a_broadcast_partner():
     # broadcast_add(Z, V) with V (1, 2): Z's open size broadcasts against V's 1, so it stays open
     # (MXNet 1.9.1: Z (0, 2), output (0, 2)); it was inferred as 1, which bind then refused

@@ -112,5 +112,20 @@ def _probed(rule: Any, partials: Sequence[Any], attrs: dict[str, Any]) -> Any:
     return tuple(sizes)
 
 
+def partial_parameter_shapes(param_shapes: Any, data: tuple, attrs: dict[str, Any]) -> dict[str, tuple]:
+    """What data's partial shape says of a layer's parameter shapes (FullyConnected's weight
+    (4, 784) and label (None,) for data (None, 784)), as MXNet's infer_shape_partial gives them."""
+    try:
+        keys = list(param_shapes(tuple(_PROBES[0] if d is None else d for d in data), **attrs))
+    except Exception:  # noqa: BLE001 - a rule refusing a probe size says only that nothing is known
+        return {}
+    known = {}
+    for key in keys:
+        sizes = _probed(lambda shape, _key=key, **kw: param_shapes(shape, **kw)[_key], [data], attrs)
+        if sizes is not None and sizes is not _REFUSED:
+            known[key] = sizes
+    return known
+
+
 def elementwise_shape(*shapes: Shape, **_: Any) -> Shape:
     return broadcast_shapes(*shapes)

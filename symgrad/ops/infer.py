@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ShapeError, SymgradError, describe_origin
 from ..graph import CONST, GROUP, VAR, Symbol, normalize_shape, topo_order
+from .broadcasting import partial_parameter_shapes
 from .registry import (
     OPS,
     _dtype_or_weak,
@@ -147,8 +148,14 @@ def _with_partial_shapes(order: list[Symbol], table: dict[int, Any]) -> dict[int
             partial[id(node)] = node.partial_shape
             continue
         ins = [partial[id(i)] for i in node.inputs]
+        opdef = OPS[node.op]
+        if None in ins and ins[0] is not None and opdef.param_shapes is not None:  # MXNet's weight (4, 784)
+            implied = partial_parameter_shapes(opdef.param_shapes, ins[0], node.attrs)  # for data (0, 784)
+            for pos, (key, i) in enumerate(zip(opdef.inputs(node.attrs), node.inputs)):
+                if ins[pos] is None and i.op == VAR and key in implied:
+                    ins[pos] = partial[id(i)] = implied[key]
         if None not in ins:
-            partial[id(node)] = partial_shape(OPS[node.op], ins, node.attrs, node.name, node.origin)
+            partial[id(node)] = partial_shape(opdef, ins, node.attrs, node.name, node.origin)
     return partial
 
 
