@@ -146,6 +146,12 @@ def load_json(text: Any) -> Symbol:
         raise GraphFormatError(f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("heads"), list):
         raise GraphFormatError("expected an object with 'nodes' and 'heads' lists (symgrad's tojson format)")
+    if "format" not in doc and ("arg_nodes" in doc or "node_row_ptr" in doc):  # MXNet's -symbol.json
+        raise GraphFormatError(
+            "this is MXNet's symbol JSON (arg_nodes, inputs as [node, output, version]); symgrad reads only"
+            " the JSON its own tojson/save writes: build the net with symgrad's sym layers under the same"
+            " names and give its parameters as arrays (MXNet's .params files do not load either)"
+        )
     built: list[Symbol] = []
     for i, entry in enumerate(doc["nodes"]):
         where = f"node {i}"

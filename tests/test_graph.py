@@ -173,6 +173,16 @@ def test_malformed_json_raises_graph_format_error(text):
         sym.load_json(text)
 
 
+def test_mxnets_symbol_json_is_named_as_such():
+    """MXNet 1.9.1's own checkpoint JSON (as mx.model.save_checkpoint writes it) was refused with
+    'node 1: input [0, 0, 0] is not an earlier node (no cycles)', which sent users looking for a cycle."""
+    mxnet_json = """{"nodes": [{"op": "null", "name": "data", "inputs": []},
+        {"op": "Activation", "name": "relu0", "attrs": {"act_type": "relu"}, "inputs": [[0, 0, 0]]}],
+      "arg_nodes": [0], "node_row_ptr": [0, 1, 2], "heads": [[1, 0, 0]], "attrs": {"mxnet_version": ["int", 10901]}}"""
+    with pytest.raises(sg.GraphFormatError, match="this is MXNet's symbol JSON .* symgrad reads only the JSON its own"):
+        sym.load_json(mxnet_json)
+
+
 def test_ops_registered_later_become_methods_of_symbols_and_ndarrays():
     from symgrad import nd, ops
 
