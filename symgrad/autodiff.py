@@ -23,6 +23,7 @@ from .graph import CONST, GROUP, VAR, NameManager, Symbol, gc_paused, is_const, 
 from .ops import elementwise as ew
 from .ops import reduction as red
 from .ops import shape as shp
+from .ops.infer import mark_derived_assuming_open
 from .ops.registry import OPS, as_symbol, broadcast_shapes, swap_origin
 from .shapes import covered_by, covers
 from .simplify import Simplifier
@@ -310,6 +311,7 @@ def grad(y: Symbol, wrt: Any, head_grads: Any = None, simplify: bool = True) -> 
             grads = derive_simplified(heads, targets, head_grads).grads
         else:
             grads = reverse_mode(heads, targets, _seeds(heads, head_grads))
+    mark_derived_assuming_open(order, grads)
     return grads[0] if single else grads
 
 

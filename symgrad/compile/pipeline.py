@@ -19,7 +19,7 @@ from .. import tiling
 from ..autodiff import derive_simplified
 from ..autodiff import grad as derive
 from ..graph import CONST, VAR, Group, NameManager, Symbol, const, gc_paused, shaped_var, topo_order, variable_names
-from ..ops.infer import check_declared_shape
+from ..ops.infer import check_declared_shape, derived_assuming_open
 from ..ops.registry import OPS
 from ..simplify import simplify_all
 from .backends import compile_program
@@ -126,9 +126,10 @@ def _compile_binding(
 ) -> Compiled:
     arg_names = variable_names(order)
     shaped = {n: shaped_var(n, shapes[n], dtypes[n]) for n in arg_names}
+    assumed = derived_assuming_open(order)
     for node in order:
         if node.op == VAR:
-            check_declared_shape(node, shapes[node.name])
+            check_declared_shape(node, shapes[node.name], assumed)
             shaped[node.name].origin = node.origin  # for error messages
     params: list[Symbol] = []
     variables: dict[str, Symbol] | None = shaped

@@ -6,6 +6,7 @@ Each node's shape and dtype follow from its inputs' by its op's declared rules
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +24,37 @@ from .registry import (
     partial_shape,
 )
 
+# Heads of graphs that sym.grad or sym.simplify made while some variable's size was open (None),
+# by id: the rules assumed an open size is not 1 (does not broadcast), so binding such a graph
+# with a size 1 there is refused. A graph the user wrote holds no such assumption: bind
+# specialises it to the real shapes, size 1 included (MXNet's `0` batch size, then one sample).
+_DERIVED_ASSUMING_OPEN: weakref.WeakValueDictionary[int, Symbol] = weakref.WeakValueDictionary()
 
-def check_declared_shape(variable: Symbol, given: tuple | None) -> None:
+
+def has_open_sizes(order: Sequence[Symbol]) -> bool:
+    """Some variable declares its rank with a size left open."""
+    return any(n.op == VAR and n.shape is None and n.partial_shape is not None for n in order)
+
+
+def mark_derived_assuming_open(order: Sequence[Symbol], heads: Sequence[Symbol]) -> None:
+    """Remember the new heads made from the graph `order` if that graph has open sizes (a head
+    that is a node of `order` computes what the user wrote, whatever the sizes)."""
+    if has_open_sizes(order):
+        written = {id(n) for n in order}
+        for head in heads:
+            if id(head) not in written:
+                _DERIVED_ASSUMING_OPEN[id(head)] = head
+
+
+def derived_assuming_open(order: Sequence[Symbol]) -> bool:
+    """The graph contains a head that was derived or simplified assuming open sizes are not 1."""
+    return bool(_DERIVED_ASSUMING_OPEN) and any(_DERIVED_ASSUMING_OPEN.get(id(n)) is n for n in order)
+
+
+def check_declared_shape(variable: Symbol, given: tuple | None, assumed_not_one: bool = True) -> None:
     """Refuse a bound shape that differs from the one the variable was declared with; a size
-    declared open (None) takes any size but 1, as the graph was derived assuming it does not broadcast."""
+    declared open (None) takes any size, but not 1 where the graph was derived assuming it does
+    not broadcast (assumed_not_one)."""
     if given is None or variable.partial_shape is None:
         return
     if variable.shape is not None:
@@ -42,9 +70,9 @@ def check_declared_shape(variable: Symbol, given: tuple | None) -> None:
     if len(given) != len(declared) or any(d is not None and d != n for d, n in zip(declared, given)):
         raise ShapeError(
             f"argument {variable.name!r} has shape {given} but the variable was declared with shape {declared}"
-            " (None: any size but 1)" + describe_origin(variable.origin)
+            " (None: any size)" + describe_origin(variable.origin)
         )
-    if any(d is None and n == 1 for d, n in zip(declared, given)):
+    if assumed_not_one and any(d is None and n == 1 for d, n in zip(declared, given)):
         raise ShapeError(
             f"argument {variable.name!r} has shape {given}, a size 1 where the variable was declared with shape"
             f" {declared}: a size left open (None) is assumed not to broadcast, and the graph was simplified"
@@ -65,12 +93,14 @@ def infer_graph(
     dtypes = dtypes or {}
     node_shape: dict[int, Any] = {}
     node_dtype: dict[int, Any] = {}
-    for node in topo_order(outputs):
+    order = topo_order(outputs)
+    assumed = not override and derived_assuming_open(order)
+    for node in order:
         if node.op == VAR:
             given = shapes.get(node.name)
             given = normalize_shape(given) if given is not None else None
             if not override:
-                check_declared_shape(node, given)
+                check_declared_shape(node, given, assumed)
             node_shape[id(node)] = given if given is not None else node.shape
             dt = dtypes.get(node.name)
             node_dtype[id(node)] = np.dtype(dt) if dt is not None else node.dtype

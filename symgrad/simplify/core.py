@@ -13,6 +13,7 @@ import numpy as np
 
 from ..graph import CONST, GROUP, VAR, Group, NameManager, Symbol, const, is_const, scalar_key, scalar_value, topo_order
 from ..ops import elementwise as ew
+from ..ops.infer import mark_derived_assuming_open
 from ..ops.registry import OPS, rebuild, swap_origin
 from ..shapes import covered_by
 
@@ -294,10 +295,12 @@ def simplify_all(
 def simplify(s: Symbol, assume_finite: bool = False, explain: bool = False) -> Any:
     """The simplified graph (and a Report of the rules that fired, with explain=True)."""
     outputs = s.outputs()
-    before = len(topo_order(outputs))
+    order = topo_order(outputs)
+    before = len(order)
     with NameManager():
         simplifier = Simplifier(assume_finite)
         new = simplifier.run(outputs)
+    mark_derived_assuming_open(order, new)
     result = Group(new) if s.op == GROUP else new[0]
     if explain:
         simplifier.report.nodes_before = before
