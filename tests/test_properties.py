@@ -389,3 +389,17 @@ def test_simplify_never_leaves_more_ops_than_cse_alone_and_keeps_values(expressi
         want = run_unsimplified([expression], [v for v in topo_order([expression]) if v.op == "var"], args)[0]
         got = ev(simplified, args)[0].asnumpy() if simplified.op != "const" else simplified.attrs["value"]
     np.testing.assert_allclose(got, np.broadcast_to(want, np.shape(got)), rtol=1e-12)  # NaN, Inf alike
+
+
+@given(recipes())
+def test_gradients_with_ranks_only_equal_the_full_shape_ones(recipe):
+    """Each variable declared with its rank and open sizes (a size 1 kept: an open size is not 1)."""
+    ranked = [sym.var(n, shape=tuple(d if d == 1 else None for d in s)) for n, s in recipe.shapes.items()]
+    loss, full_loss = recipe.symbol(ranked), recipe.symbol()
+    names = full_loss.list_arguments()
+    args = {n: np.random.default_rng(0).uniform(0.5, 1.5, s) for n, s in recipe.shapes.items()}
+    for got, want in zip(sym.grad(loss, names), sym.grad(full_loss, names)):
+        note(str(got))
+        got, want = ev(got, args)[0].asnumpy(), ev(want, args)[0].asnumpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
