@@ -144,11 +144,7 @@ def _run_backward(
     values = [order[p].value for p in compiled.feed_positions]
     values += constants
     values += [g for g in grads_in if g is not None]
-    noting = fpwarnings.start()
-    try:
-        results = run(compiled.program, values, STATE.anomaly, "backward", backend=resolve(None))
-    finally:
-        noted = fpwarnings.stop(noting)
+    results, noted = run(compiled.program, values, STATE.anomaly, "backward", backend=resolve(None))
     if noted is not None:
         fpwarnings.warn_if_spoilt(noted, [("a gradient", r) for r in results], "backward")
     if not retain_graph:

@@ -26,7 +26,7 @@ from .context import Context
 from .dask import DaskExecutor, is_dask_array
 from .errors import BindError, SymgradError
 from .graph import Symbol, topo_order, variable_names
-from .ops.registry import TRAINING, aux_variables
+from .ops.registry import aux_variables
 
 GRAD_REQS = ("write", "add", "null")
 
@@ -116,7 +116,7 @@ class Executor:
         self._fused = False  # the last forward(is_train=True) computed the gradients too
         self._n_out = len(self._compiled.out_shapes)
         self._out_dtypes = self._compiled.out_dtypes
-        self._aliased: list[int] | None = None
+        self._outs: list[tuple] | None = None  # see `_output_specs`, made on the first forward
         # MXNet's views, as NDArrays made once here: each shares memory with the bound array, and
         # each output's array is the one the plan returned (no copy per call)
         from .nd import NDArray
@@ -225,36 +225,42 @@ class Executor:
             self._copy_in(new_args)
         train = self._compiled.train if is_train else None
         program = train or self._compiled.forward
-        noting = fpwarnings.start()
-        mode = TRAINING.set(bool(is_train))  # Dropout draws its mask only when training
-        try:
-            results = run(program, self._arg_list, check_finite, "forward", backend=self._backend)
-        finally:
-            noted = fpwarnings.stop(noting)
-            TRAINING.reset(mode)
-        n_out = self._n_out
-        outputs = [
-            r if type(r) is np.ndarray and r.dtype == d else np.asarray(r, dtype=d)
-            for r, d in zip(results[:n_out], self._out_dtypes)
-        ]
-        if self._aliased is None:  # outputs that are an argument, a view of one, or an earlier output
-            self._aliased = [
-                i
-                for i, o in enumerate(outputs)
-                if any(np.may_share_memory(o, a) for a in (*self._arg_list, *outputs[:i]))
-            ]
-        for i in self._aliased:  # so writing into an output changes no argument and no other output
-            outputs[i] = outputs[i].copy()
-        for wrapper, array in zip(self.outputs, outputs):
-            wrapper._data = array
-        self._saved = results[n_out:] if is_train else None
+        results, noted = run(program, self._arg_list, check_finite, "forward", (), self._backend, bool(is_train))
+        outs = self._outs
+        if outs is None:
+            outs = self._outs = self._output_specs(results)
+        # Each output's array into its NDArray: one plain loop, as this runs on every forward of
+        # what may be a two-step plan (a comprehension is a call of its own in CPython 3.11, and
+        # np.asarray of a NumPy scalar costs three times more given a dtype).
+        for (d, scalar, copy, wrapper), r in zip(outs, results):
+            if type(r) is not np.ndarray:
+                r = np.asarray(r) if type(r) is scalar else np.asarray(r, dtype=d)
+            elif r.dtype is not d and r.dtype != d:
+                r = np.asarray(r, dtype=d)
+            wrapper._data = r.copy() if copy else r
+        self._saved = results[self._n_out :] if is_train else None
         self._fused = train is not None
         if noted is not None:
-            named = [(f"output {n!r}", o) for n, o in zip(self._symbol.list_outputs(), outputs)]
+            named = [(f"output {n!r}", o._data) for n, o in zip(self._symbol.list_outputs(), self.outputs)]
             if train is not None:  # the fused pass computed the gradients as well
                 named += [(f"the gradient of {n!r}", g) for n, g in zip(self._compiled.grad_names, self._saved)]
             fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
         return self.outputs
+
+    def _output_specs(self, results: Sequence[Any]) -> list[tuple]:
+        """Per output: its dtype, the NumPy scalar type that converts to it as is (or None), whether it
+        is copied on each forward (it may share memory with an argument or an earlier output, so that
+        writing into an output changes no argument and no other output), and its NDArray."""
+        outputs = [np.asarray(r, dtype=d) for r, d in zip(results, self._out_dtypes)]
+        return [
+            (
+                d,
+                d.type if d.isnative else None,
+                any(np.may_share_memory(o, a) for a in (*self._arg_list, *outputs[:i])),
+                wrapper,
+            )
+            for i, (o, d, wrapper) in enumerate(zip(outputs, self._out_dtypes, self.outputs))
+        ]
 
     def _copy_in(self, new_args: dict[str, Any]) -> None:
         for name, value in new_args.items():
@@ -283,9 +289,7 @@ class Executor:
         program = self._compiled.backward
         if out_grads is None and self._fused:  # the fused forward pass computed them
             if check_finite:
-                saved = run(self._compiled.train, self._arg_list, True, "backward", backend=self._backend)[
-                    self._n_out :
-                ]
+                saved = run(self._compiled.train, self._arg_list, True, "backward", (), self._backend)[0][self._n_out :]
             self._write_grads(saved)
             return
         if program is None and out_grads is None:
@@ -297,11 +301,7 @@ class Executor:
             program = self._compiled.backward_with_heads()
             kept = () if self._fused else saved  # a fused pass saved gradients, not forward values
             values, targets = (*self._head_grads(out_grads), *kept, *self._arg_list), []
-        noting = fpwarnings.start()
-        try:
-            grads = run(program, values, check_finite, "backward", into=targets, backend=self._backend)
-        finally:
-            noted = fpwarnings.stop(noting)
+        grads, noted = run(program, values, check_finite, "backward", targets, self._backend)
         self._write_grads(grads)
         if noted is not None:
             named = ((f"the gradient of {n!r}", g) for n, (g, _) in zip(self._compiled.grad_names, self._writes))

@@ -21,27 +21,31 @@ import numpy as np
 from .errors import NonFiniteError, describe_origin, origin_name, user_frame_depth
 
 
-class _Seen(threading.local):
+class _Noted(threading.local):
     kinds: list[str] | None = None  # the NumPy error kinds noted in this thread's current run
 
 
-_seen = _Seen()
+_noted = _Noted()
+# Bumped by every thread on every note: a run reads it before and after, and only when it
+# moved looks up its own thread's kinds (a thread-local read costs as much as a small step).
+NOTES = [0]
 
 
 def _note(kind: str, _flag: int) -> None:
-    kinds = _seen.kinds
+    NOTES[0] += 1
+    kinds = _noted.kinds
     if kinds is None:
-        _seen.kinds = [kind]
+        _noted.kinds = [kind]
     elif kind not in kinds:
         kinds.append(kind)
 
 
-def _take_noted() -> str | None:
+def take_noted() -> str | None:
     """The kinds of error noted since `start` ('invalid value', ...), cleared, or None."""
-    kinds = _seen.kinds
+    kinds = _noted.kinds
     if kinds is None:
         return None
-    _seen.kinds = None
+    _noted.kinds = None
     return " and ".join(kinds)
 
 
@@ -50,30 +54,29 @@ def _make_noting_state() -> Any:
         return _extobj.get()
 
 
-try:  # NumPy 2 keeps its error state in a context variable: setting it costs 0.1 us, np.errstate 1.3 us.
+# `start()` notes NumPy's floating-point errors instead of warning, until `restore(token)`;
+# then, if NOTES[0] moved meanwhile, `take_noted()` says what was noted. They run once per
+# plan run and per eager op, so on NumPy 2 start and restore are the C calls of its
+# error-state context variable (0.1 us each, where np.errstate's context manager costs
+# 1.3 us), and a run that noted nothing calls no Python function.
+try:
     from numpy._core._ufunc_config import _extobj_contextvar as _extobj
 
     _NOTING = _make_noting_state()
-    # Note NumPy's floating-point errors instead of warning, until `stop(token)` (a C call: this is per run).
     start = functools.partial(_extobj.set, _NOTING)
-
-    def stop(token: Any) -> str | None:
-        """Restore NumPy's error state; the kinds of error noted since `start` ('invalid value', ...) or None."""
-        _extobj.reset(token)
-        return _take_noted()
+    restore = _extobj.reset
 
 except ImportError:  # a NumPy that moved this private name: the public context manager, entered by hand
 
     def start() -> Any:
-        """Note NumPy's floating-point errors instead of warning, until `stop(token)`."""
+        """Note NumPy's floating-point errors instead of warning, until `restore(token)`."""
         state = np.errstate(all="call", under="ignore", call=_note)
         state.__enter__()
         return state
 
-    def stop(token: Any) -> str | None:
-        """Restore NumPy's error state; the kinds of error noted since `start` ('invalid value', ...) or None."""
+    def restore(token: Any) -> None:
+        """Restore NumPy's error state as it was before `start`."""
         token.__exit__(None, None, None)
-        return _take_noted()
 
 
 def warn_if_spoilt(kind: str, outputs: Iterable[tuple[str, Any]], where: str) -> None:

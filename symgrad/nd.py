@@ -421,6 +421,7 @@ _PLAIN = (float, int)  # Python numbers pass to NumPy as they are (weakly typed)
 def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     """Run an op eagerly; record it when recording and some input has history."""
     values = [x._data if type(x) is NDArray else x if type(x) in _PLAIN else _to_input(x) for x in inputs]
+    notes = fpwarnings.NOTES[0]
     noting = fpwarnings.start()
     try:
         if opdef.inputs is not None:  # a layer: its shape rule names a wrong weight or label, which the kernel
@@ -433,7 +434,8 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
         shapes = ", ".join(str(np.shape(v)) for v in values)
         raise _shape_or_symgrad(exc)(f"nd.{opdef.name}: {exc} (input shapes {shapes})") from None
     finally:
-        noted = fpwarnings.stop(noting)
+        fpwarnings.restore(noting)
+        noted = None if fpwarnings.NOTES[0] == notes else fpwarnings.take_noted()
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if noted is not None:

@@ -182,6 +182,59 @@ def test_numpy_only_kernels_of_elementwise_and_nn_ops_match_at_the_edges():
             OPS["log_softmax"].numpy_kernel_for(sym.log_softmax(sym.var("y", shape=finite.shape, dtype=dtype)))(finite)
 
 
+def test_scalar_steps_call_the_python_operator_with_the_ufuncs_values_dtypes_and_warnings():
+    import warnings
+
+    from symgrad.compile.backends import _scalar_operator
+    from symgrad.ops.registry import OPS
+
+    def kinds(caught: list) -> list[str]:
+        return sorted(k for w in caught for k in str(w.message).split(" encountered")[0].split(" and "))
+
+    edges = [0.0, -0.0, 1.5, -2.25, 3e38, 1e-310, np.inf, -np.inf, np.nan]
+    for dtype in (np.float32, np.float64):
+        a, b = sym.var("a", shape=(), dtype=dtype), sym.var("b", shape=(), dtype=dtype)
+        for graph in (a + b, a - b, a * b, a / b, -a, a * 2, 0.1 * a, a / 3, 2 - a):
+            assert _scalar_operator(graph) is not None, graph
+            names = graph.list_arguments()
+            ex = graph.bind({n: np.zeros((), dtype) for n in names}, grad_req="null")
+            assert ex._compiled.forward.plan.kernels == [OPS[graph.op].operator]
+            for x in edges:
+                for y in edges:
+                    given = {"a": np.array(x, dtype), "b": np.array(y, dtype)}
+                    with warnings.catch_warnings(record=True) as seen:
+                        warnings.simplefilter("always")
+                        out = ex.forward(**{n: given[n] for n in names})[0].asnumpy()
+                    values = [given[i.name] if i.op == "var" else i.attrs["value"] for i in graph.inputs]
+                    with warnings.catch_warnings(record=True) as expected:
+                        warnings.simplefilter("always")
+                        reference = np.asarray(OPS[graph.op].impl(*values))
+                    assert out.dtype == reference.dtype == np.dtype(dtype), (graph, x, y)
+                    np.testing.assert_array_equal(out, reference)
+                    assert np.signbit(out) == np.signbit(reference), (graph, x, y)
+                    assert kinds(seen) == kinds(expected), (graph, x, y)
+    x = sym.var("x", shape=(), dtype=np.float64)
+    lifted = sym.var("_const0", shape=(), dtype=np.float64)  # a lifted constant: maybe a Python number
+    assert _scalar_operator(x * lifted) is not None and _scalar_operator(lifted * lifted) is None
+    assert _scalar_operator(sym.var("i", shape=(), dtype=np.int64) * 2) is None  # int scalars warn on overflow
+    assert _scalar_operator(sym.var("v", shape=(3,), dtype=np.float64) * 2) is None
+
+
+def test_only_a_plan_with_an_op_that_reads_the_training_flag_sets_it():
+    from symgrad.ops.registry import OPS, TRAINING
+
+    assert {name for name, opdef in OPS.items() if opdef.training} == {"_dropout_mask", "_rrelu_slopes", "BatchNorm"}
+    x = sym.var("x")
+    plain = (2 * sym.dot(x, x)).bind({"x": np.arange(4.0)})
+    dropout = sym.sum(sym.Dropout(x, p=0.5)).bind({"x": np.ones(1000)})
+    assert not plain._compiled.forward.reads_training and dropout._compiled.forward.reads_training
+    np.random.seed(0)
+    assert dropout.forward(is_train=False)[0].asnumpy() == 1000  # predict mode: nothing dropped
+    kept = dropout.forward(is_train=True)[0].asnumpy()
+    assert 800 < kept < 1200 and kept % 2 == 0  # kept entries are 1/(1-p) = 2
+    assert TRAINING.get() is False  # the flag is back as it was
+
+
 def test_backward_writes_into_the_bound_gradient_arrays_in_place():
     rng = np.random.default_rng(2)
     xv, wv = rng.normal(size=(5, 4)), rng.normal(size=(4, 3))

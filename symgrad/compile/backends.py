@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import tiling
+from .. import fpwarnings, tiling
 from ..errors import NonFiniteError, SymgradError, describe_origin, origin_name
 from ..graph import CONST, GROUP, VAR, Symbol, topo_order
-from ..ops.registry import OPS
+from ..ops.registry import OPS, TRAINING
 from ..printing import GraphPrinter
 from .choice import program_function
+from .key import is_lifted
 from .plan import Plan, Program, _nbytes, _writes_into, plan_buffer_reuse
 from .vmcode import unpack
 
@@ -90,6 +91,8 @@ def compile_program(
         dead = dying.get(pos)
         target = reuse.get(node)
         kernel = plain.get(node.op) if not node.attrs else None
+        if reuse_buffers and node.shape == ():
+            kernel = _scalar_operator(node) or kernel
         plan.append(
             kernel_of(node) if kernel is None else kernel,
             [slot[i] for i in node.inputs],
@@ -99,6 +102,7 @@ def compile_program(
         )
     out_slots = [slot[o] for o in outputs]
     n_slots = len(slot)
+    reads_training = any(OPS[n.op].training for n in nodes)
     if reuse_buffers and len(plan) <= TILING_STEP_LIMIT:
         namespace: dict[str, Any] = {}
         tiled = tiling.compile_tiled(order, inputs, outputs, slot, namespace)
@@ -107,14 +111,55 @@ def compile_program(
             fn = _function(lines, namespace, list(range(len(inputs))), out_slots)
             out_bytes = sum(_nbytes(o) for o in outputs if o not in input_slots and o.op != CONST)
             return Program(
-                fn, nodes, plan, consts, out_slots, n_slots, len(reuse), tile, tiled_peak=scratch + out_bytes
+                fn,
+                nodes,
+                plan,
+                consts,
+                out_slots,
+                n_slots,
+                len(reuse),
+                tile,
+                tiled_peak=scratch + out_bytes,
+                reads_training=reads_training,
             )
     if write_into:
         _writes_into(plan, nodes, out_slots, n_slots)
-    program = Program(None, nodes, plan, consts, out_slots, n_slots, len(reuse), writes_into=write_into)
+    program = Program(
+        None, nodes, plan, consts, out_slots, n_slots, len(reuse), writes_into=write_into, reads_training=reads_training
+    )
     arg_slots = list(range(len(inputs))) + ([n_slots + j for j in range(len(outputs))] if write_into else [])
     program.fn = _tiered(program, plan, consts, arg_slots, out_slots, n_slots + len(outputs) * write_into)
     return program
+
+
+_SCALAR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _scalar_operator(node: Symbol) -> Any:
+    """The op's Python operator for a 0-d float step whose operands are 0-d values of its dtype or
+    Python numbers, one at least a NumPy value at run time; else None.
+
+    NumPy's scalar arithmetic costs a twentieth of a ufunc call, which makes arrays of its
+    operands and a scalar of its result: a small plan's 0-d steps (W1's 2*dot(x, x), eager
+    W6's gradients) are mostly that. The values, dtypes and floating-point error reports
+    are the ufunc's (a Python number promotes the same way, NEP 50); two Python numbers
+    would give a Python float (weak in what follows), so a lifted constant, which may be
+    one, does not count as the NumPy operand.
+    """
+    op = OPS[node.op].operator
+    if op is None or node.dtype not in _SCALAR_DTYPES:
+        return None
+    numpy_operand = False
+    for i in node.inputs:
+        if i.op == CONST:
+            value = i.attrs["value"]
+            if not (type(value) is float or (type(value) is int and abs(value) <= 2**53)):
+                return None
+        elif i.shape != () or i.dtype != node.dtype:
+            return None
+        elif not is_lifted(i):
+            numpy_operand = True
+    return op if numpy_operand else None
 
 
 def _tiered(
@@ -207,21 +252,37 @@ def run(
     part: str = "forward",
     into: Sequence[Any] = (),
     backend: str = "numpy",
-) -> tuple:
+    training: bool | None = None,
+) -> tuple[tuple, str | None]:
     """Run a program on its input values (then `into`, the arrays a write_into program writes outputs into).
 
-    backend is "numpy", or "jit"/"auto" (`choice.program_function`). With check_finite, or
-    when the fast run raises, the plan is replayed node by node so the error names the
-    node, op, shapes and the user's line.
+    backend is "numpy", or "jit"/"auto" (`choice.program_function`). Returns the results, and
+    the kinds of NumPy floating-point error noted (not warned) while it ran, or None: the
+    caller warns if a NaN or Inf reached a result (`fpwarnings`). With check_finite, or when
+    the fast run raises, the plan is replayed node by node so the error names the node, op,
+    shapes and the user's line. `training` is the train-mode flag for the ops that read it;
+    only a plan holding one (`reads_training`) sets it, since setting a context variable on
+    every run of a small plan costs as much as one of its steps.
     """
-    if check_finite:
-        return replay(program, unpack(values), True, part)
+    notes = fpwarnings.NOTES[0]
+    noting = fpwarnings.start()
+    mode = TRAINING.set(training) if training is not None and program.reads_training else None
     try:
-        return (program.fn if backend == "numpy" else program_function(program, backend))(*values, *into)
-    except NonFiniteError:
-        raise
-    except Exception:  # noqa: BLE001 - replay names the node at fault
-        return replay(program, unpack(values), False, part)
+        if check_finite:
+            results = replay(program, unpack(values), True, part)
+        else:
+            try:
+                results = (program.fn if backend == "numpy" else program_function(program, backend))(*values, *into)
+            except NonFiniteError:
+                raise
+            except Exception:  # noqa: BLE001 - replay names the node at fault
+                results = replay(program, unpack(values), False, part)
+    finally:
+        fpwarnings.restore(noting)
+        if mode is not None:
+            TRAINING.reset(mode)
+        noted = None if fpwarnings.NOTES[0] == notes else fpwarnings.take_noted()
+    return results, noted
 
 
 def replay(program: Program, values: Sequence[Any], check_finite: bool, part: str) -> tuple:

@@ -88,6 +88,14 @@ def same_values(a: list, b: list) -> bool:
     return True
 
 
+LIFTED = "_const"  # the name prefix of a lifted constant's variable
+
+
+def is_lifted(node: Symbol) -> bool:
+    """node is a constant lifted to a plan input: its value may be a Python number, not a NumPy value."""
+    return node.op == VAR and node.name.startswith(LIFTED)
+
+
 def lift_constants(
     order: Sequence[Symbol], variables: dict[str, Symbol] | None = None
 ) -> tuple[dict[Symbol, Symbol], list[Symbol]]:
@@ -119,7 +127,7 @@ def lift_constants(
                 shape, dtype = v.shape, v.dtype
             else:
                 shape, dtype = (), _weak_dtype(node, new)
-            p = Symbol(VAR, name=f"_const{len(params)}", shape=shape, dtype=dtype, origin=node.origin)
+            p = Symbol(VAR, name=f"{LIFTED}{len(params)}", shape=shape, dtype=dtype, origin=node.origin)
             params.append(p)
             inputs.append(p)
         new[node] = rebuild(node, tuple(inputs))

@@ -90,6 +90,7 @@ class Program:
     frame_from: int | None = None
     frame_at: int | None = None
     jit: Any = None  # the function the jit backend runs, built on its first call
+    reads_training: bool = False  # a step's op reads TRAINING (Dropout, BatchNorm): `run` sets the flag
 
     def __call__(self, *values: Any) -> tuple:
         return self.fn(*values)

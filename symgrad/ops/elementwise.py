@@ -10,6 +10,7 @@ function is smooth. `where` gradients are masked by autodiff (see autodiff.py).
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,14 @@ def _compare_sympy(relation: Any):
 
 # ---- arithmetic --------------------------------------------------------------
 add = register(
-    "add", np.add, grad=lambda g, out, a, b: [g, g], sympy=lambda a, b: a + b, dtype=same_dtype, arity=2, hint="_plus"
+    "add",
+    np.add,
+    grad=lambda g, out, a, b: [g, g],
+    sympy=lambda a, b: a + b,
+    dtype=same_dtype,
+    arity=2,
+    hint="_plus",
+    operator=operator.add,
 )
 subtract = register(
     "subtract",
@@ -52,9 +60,16 @@ subtract = register(
     sympy=lambda a, b: a - b,
     arity=2,
     hint="_minus",
+    operator=operator.sub,
 )
 multiply = register(
-    "multiply", np.multiply, grad=lambda g, out, a, b: [g * b, g * a], sympy=lambda a, b: a * b, arity=2, hint="_mul"
+    "multiply",
+    np.multiply,
+    grad=lambda g, out, a, b: [g * b, g * a],
+    sympy=lambda a, b: a * b,
+    arity=2,
+    hint="_mul",
+    operator=operator.mul,
 )
 divide = register(
     "divide",
@@ -64,6 +79,7 @@ divide = register(
     dtype=float_dtype,
     arity=2,
     hint="_div",
+    operator=operator.truediv,
 )
 
 
@@ -100,7 +116,9 @@ power = register(
     numpy_kernel=_numpy_square,
 )
 
-negative = register("negative", np.negative, grad=lambda g, out, x: [negative(g)], sympy=lambda x: -x, arity=1)
+negative = register(
+    "negative", np.negative, grad=lambda g, out, x: [negative(g)], sympy=lambda x: -x, arity=1, operator=operator.neg
+)
 
 # ---- comparisons (0/1 values in the inputs' float dtype, no gradient) ---------
 _COMPARISONS = {

@@ -208,7 +208,7 @@ _rrelu_slopes = register(
     arity=1,
     attrs={"lower_bound": 0.125, "upper_bound": 0.334, "layer": ""},
     elementwise=False,
-    stateful=True,
+    training=True,
     nondiff=True,
 )
 
@@ -279,7 +279,7 @@ _dropout_mask = register(
     arity=1,
     attrs={"p": 0.5, "mode": "training", "axes": (), "layer": ""},
     elementwise=False,
-    stateful=True,
+    training=True,
     nondiff=True,
 )
 
@@ -466,6 +466,6 @@ BatchNorm = register(
     inputs=lambda attrs: ("data", "gamma", "beta", "moving_mean", "moving_var"),
     param_shapes=_batchnorm_params,
     aux=("moving_mean", "moving_var"),
-    stateful=True,
+    training=True,
     hint="batchnorm",
 )

@@ -181,12 +181,15 @@ def _ufunc_reduction(
 
 
 def _numpy_mean(node: Symbol) -> Any:
-    """np.mean of float32/float64 is add.reduce divided by the count, which is known at bind."""
+    """np.mean of float32/float64 is add.reduce divided by the count, which is known at bind.
+
+    Divided with `/`: on an array that is np.true_divide, and on the NumPy scalar a full
+    reduction gives, NumPy's scalar division (the same value, at a tenth of a ufunc call)."""
     x = node.inputs[0]
     if x.shape is None or x.dtype not in (np.float32, np.float64) or not math.prod(x.shape):
         return None
     count, axis, keepdims = reduced_count(x, node.attrs["axis"]), node.attrs["axis"], node.attrs["keepdims"]
-    return lambda v: np.true_divide(np.add.reduce(v, axis=axis, keepdims=keepdims), count)
+    return lambda v: np.add.reduce(v, axis=axis, keepdims=keepdims) / count
 
 
 sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad, accumulates=True, tiling="reduce")  # noqa: A001

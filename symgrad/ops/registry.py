@@ -54,6 +54,9 @@ class OpDef:
     # For NumPy arrays only (the executor's own plans, not Dask): the same values with fewer
     # Python layers, chosen per node from its attrs and input shapes; None keeps `kernel`.
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None
+    # The Python operator (operator.mul) giving the op's value on NumPy scalars: a NumPy plan's
+    # 0-d float steps call it (NumPy's scalar arithmetic), not the ufunc (see compile/backends.py).
+    operator: Callable[..., Any] | None = None
     # Layer ops (MXNet's FullyConnected, Convolution, ...): `inputs(attrs)` names the tensor inputs,
     # which may be given by keyword; a missing one (after the first) is made by `derived`, or else
     # becomes the variable `<layer name>_<input>`, whose shape `param_shapes(first input's shape, **attrs)` gives.
@@ -63,6 +66,7 @@ class OpDef:
     # layer's attrs it declares, and `layer`, the layer's name, so two layers' masks stay two nodes
     derived: dict[str, str] = field(default_factory=dict)
     stateful: bool = False  # reads the training flag or a random generator: never folded at compile time
+    training: bool = False  # reads TRAINING (Dropout, BatchNorm): a plan running it sets the flag (implies stateful)
     aux: tuple[str, ...] = ()  # inputs that are auxiliary states (MXNet's list_auxiliary_states)
     view: bool = False  # the result is a view of its first input (no new memory in a plan's peak)
     dask: bool = True  # False: the kernel writes into an array in place, so Dask arrays cannot run it
@@ -219,11 +223,13 @@ def register(
     prepare: Callable[[dict], dict] | None = None,
     shape_of: int | None = None,
     numpy_kernel: Callable[[Symbol], Callable[..., Any] | None] | None = None,
+    operator: Callable[..., Any] | None = None,
     aliases: tuple[int, ...] | None = None,
     inputs: Callable[[dict], tuple[str, ...]] | None = None,
     param_shapes: Callable[..., dict[str, Shape]] | None = None,
     derived: dict[str, str] | None = None,
     stateful: bool = False,
+    training: bool = False,
     aux: tuple[str, ...] = (),
     reduction: bool = False,
     nondiff: bool = False,
@@ -240,10 +246,12 @@ def register(
     `impl(*arrays, **attrs)` is the NumPy implementation; `shape(*input_shapes, **attrs)`
     the output shape (default: broadcasting); `grad(g, out, *inputs, **attrs)` one Symbol
     or None per input; `sympy` a SymPy function for printing; `numpy_kernel(node)` a leaner
-    function for NumPy arrays giving the same values bitwise, or None to keep `impl`;
+    function for NumPy arrays giving the same values bitwise, or None to keep `impl`; `operator`
+    the Python operator giving the same values on NumPy scalars;
     `aliases` the inputs the impl's result may share memory with (None: any, except that a
-    ufunc's result is always new; () when the impl always returns a new array). The flags
-    after `aux` are the OpDef fields of the same names.
+    ufunc's result is always new; () when the impl always returns a new array); `training`
+    that the impl reads TRAINING (only a plan holding such an op sets the flag when it runs).
+    The flags after `aux` are the OpDef fields of the same names.
     """
     if tiling not in (None, "reduce", "spread"):
         raise SymgradError(f"{name}: tiling must be None, 'reduce' or 'spread', got {tiling!r}")
@@ -267,11 +275,13 @@ def register(
         prepare=prepare,
         shape_of=shape_of,
         numpy_kernel=numpy_kernel,
+        operator=operator,
         aliases=() if aliases is None and isinstance(impl, np.ufunc) else aliases,
         inputs=inputs,
         param_shapes=param_shapes,
         derived=dict(derived or {}),
-        stateful=stateful,
+        stateful=stateful or training,
+        training=training,
         aux=aux,
         reduction=reduction,
         nondiff=nondiff,
@@ -314,8 +324,9 @@ def on_register(publish: Callable[[str, Callable], None]) -> None:
     _PUBLISHERS.append(publish)
 
 
-# Train or predict mode for the ops that differ (Dropout): executor.forward(is_train=...) and
-# autograd.record()/train_mode() set it for the thread or task they run in.
+# Train or predict mode for the ops that differ (those registered with training=True): a plan
+# holding one sets it while it runs (executor.forward(is_train=...)), as autograd.record()/
+# train_mode() do for the thread or task they run in.
 TRAINING: ContextVar[bool] = ContextVar("symgrad_training", default=False)
 
 _ORIGIN: ContextVar[Any] = ContextVar("symgrad_origin", default=False)  # per thread and asyncio task
