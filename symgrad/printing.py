@@ -26,10 +26,6 @@ from .ops import api
 from .ops.indexing import decode_index
 from .ops.registry import OPS
 
-SYMPY_OPS = {
-    "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "sqrt", "sin", "cos", "tan",
-    "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "abs", "square", "erf", "sign", "cast_like",
-}  # fmt: skip
 SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
 SYMPY_MAX_NODES = 200
 SYMPY_SWELL = 3  # a tree this many times the graph's size prints with temporaries instead
@@ -303,7 +299,7 @@ def from_sympy(expr: Any, variables: Any) -> Symbol:
             if exponent == 0.5:
                 return api.sqrt(base)
             return base**exponent
-        func = _FROM_SYMPY.get(type(e))
+        func = from_sympy_ops().get(type(e))
         if func is None:
             if isinstance(e, sp.Piecewise):
                 return _piecewise(e, convert)
@@ -332,11 +328,14 @@ def _piecewise(e: Any, convert: Any) -> Any:
     return result
 
 
-_FROM_SYMPY = {
-    sp.exp: api.exp, sp.log: api.log, sp.sin: api.sin, sp.cos: api.cos, sp.tan: api.tan, sp.sinh: api.sinh,
-    sp.cosh: api.cosh, sp.tanh: api.tanh, sp.asin: api.arcsin, sp.acos: api.arccos, sp.atan: api.arctan,
-    sp.Abs: api.abs, sp.sign: api.sign, sp.erf: api.erf, sp.Max: api.maximum, sp.Min: api.minimum,
-}  # fmt: skip
+def from_sympy_ops() -> dict[Any, Any]:
+    """SymPy function -> the public builder of the op declaring it as its `from_sympy` (sp.Max -> maximum).
+
+    Read from the registry on each conversion, so an op registered later is known too; the
+    builder is the public one (maximum's moves a constant first argument second)."""
+    return {opdef.from_sympy: getattr(api, name) for name, opdef in OPS.items() if opdef.from_sympy is not None}
+
+
 _RELATIONS = {
     sp.StrictGreaterThan: lambda a, b: a > b, sp.GreaterThan: lambda a, b: a >= b,
     sp.StrictLessThan: lambda a, b: a < b, sp.LessThan: lambda a, b: a <= b,
@@ -392,7 +391,7 @@ def _sympy_ready(nodes: list[Symbol]) -> bool:
     for n in nodes:
         if n.op == CONST and (n.shape != () or _negative_zero(n.attrs["value"])):
             return False  # SymPy has no -0.0: it would print 0
-        if n.op not in (VAR, CONST) and n.op not in SYMPY_OPS:
+        if n.op not in (VAR, CONST) and not OPS[n.op].sympy_simplify:
             return False
         if n.shape not in (None, ()) and n.op == CONST:
             return False

@@ -46,6 +46,7 @@ UNARY = [
     ("log2", sym.log2, np.log2, pos),
     ("log1p", sym.log1p, np.log1p, pos),
     ("expm1", sym.expm1, np.expm1, any_),
+    ("cbrt", sym.cbrt, np.cbrt, pos),
     ("sqrt", sym.sqrt, np.sqrt, pos),
     ("square", sym.square, np.square, any_),
     ("abs", sym.abs, np.abs, pos),

@@ -128,3 +128,23 @@ def test_latex_names_ops_attributes_and_constants_as_str_does():
     assert r"x\left[0:2\right]" in sliced and r"\mathrm{learning\_rate}" in sliced and "slice" not in sliced
     assert "1e+200" in (1e200 * (1e200 * x))._repr_latex_() and "400" not in (1e200 * (1e200 * x))._repr_latex_()
     assert r"\alpha" in (sym.var("alpha") * x)._repr_latex_()  # plain names keep SymPy's own LaTeX
+
+
+def test_the_sympy_forms_both_ways_are_fields_of_each_ops_registration():
+    from symgrad.ops.registry import OPS
+    from symgrad.printing import from_sympy_ops
+
+    x = sym.var("x")
+    back = from_sympy_ops()
+    assert {name for name, opdef in OPS.items() if opdef.from_sympy is not None} == {b.__name__ for b in back.values()}
+    for name, opdef in OPS.items():
+        if opdef.from_sympy is None or name in ("maximum", "minimum"):
+            continue
+        expr = getattr(sym, name)(x).to_sympy()
+        assert type(expr) is opdef.from_sympy and sym.from_sympy(expr, [x]).op == name
+    # sp.Max maps to the public maximum, which moves a constant first argument second (relu's tie rule)
+    assert sym.from_sympy(sp.Max(0, sp.Symbol("x", real=True)), [x]).inputs[0] is x
+    # printing hands a graph to SymPy only when each op has sympy_simplify (cbrt's form is not x**(1/3))
+    assert OPS["sin"].sympy_simplify and not OPS["cbrt"].sympy_simplify
+    assert str(sym.sin(x) * sym.exp(x) * sym.sin(x)) == "exp(x)*sin(x)**2"  # SymPy collected the product
+    assert str(sym.cbrt(x) * sym.exp(x) * sym.cbrt(x)) == "cbrt(x)*exp(x)*cbrt(x)"  # the graph as built

@@ -52,6 +52,7 @@ add = register(
     arity=2,
     hint="_plus",
     operator=operator.add,
+    sympy_simplify=True,
 )
 subtract = register(
     "subtract",
@@ -61,6 +62,7 @@ subtract = register(
     arity=2,
     hint="_minus",
     operator=operator.sub,
+    sympy_simplify=True,
 )
 multiply = register(
     "multiply",
@@ -70,6 +72,7 @@ multiply = register(
     arity=2,
     hint="_mul",
     operator=operator.mul,
+    sympy_simplify=True,
 )
 divide = register(
     "divide",
@@ -80,6 +83,7 @@ divide = register(
     arity=2,
     hint="_div",
     operator=operator.truediv,
+    sympy_simplify=True,
 )
 
 
@@ -114,10 +118,17 @@ power = register(
     arity=2,
     hint="_power",
     numpy_kernel=_numpy_square,
+    sympy_simplify=True,
 )
 
 negative = register(
-    "negative", np.negative, grad=lambda g, out, x: [negative(g)], sympy=lambda x: -x, arity=1, operator=operator.neg
+    "negative",
+    np.negative,
+    grad=lambda g, out, x: [negative(g)],
+    sympy=lambda x: -x,
+    arity=1,
+    operator=operator.neg,
+    sympy_simplify=True,
 )
 
 # ---- comparisons (0/1 values in the inputs' float dtype, no gradient) ---------
@@ -153,25 +164,30 @@ def _unary(
     )
 
 
-exp = _unary("exp", np.exp, lambda g, out, x: [g * out], sp.exp)
-log = _unary("log", np.log, lambda g, out, x: [g / x], sp.log)
+exp = _unary("exp", np.exp, lambda g, out, x: [g * out], sp.exp, sympy_simplify=True)
+log = _unary("log", np.log, lambda g, out, x: [g / x], sp.log, sympy_simplify=True)
 log2 = _unary("log2", np.log2, lambda g, out, x: [g / (x * math.log(2))], lambda x: sp.log(x, 2))
 log1p = _unary("log1p", np.log1p, lambda g, out, x: [g / (1 + x)], lambda x: sp.log(1 + x))
 expm1 = _unary("expm1", np.expm1, lambda g, out, x: [g * exp(x)], lambda x: sp.exp(x) - 1)
-sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt)
+cbrt = _unary(
+    "cbrt", np.cbrt, lambda g, out, x: [g / (3 * out * out)], lambda x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)
+)
+sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: [g / (2 * out)], sp.sqrt, sympy_simplify=True)
 # square, abs and sign keep integer dtypes, as NumPy does (np.sign(int32) is int32)
-square = _unary("square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2, dtype=same_dtype)
-abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs, dtype=same_dtype)  # noqa: A001 - the op's name
-sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign, dtype=same_dtype, nondiff=True)
-sin = _unary("sin", np.sin, lambda g, out, x: [g * cos(x)], sp.sin)
-cos = _unary("cos", np.cos, lambda g, out, x: [negative(g * sin(x))], sp.cos)
-tan = _unary("tan", np.tan, lambda g, out, x: [g * (1 + out**2)], sp.tan)
-tanh = _unary("tanh", np.tanh, lambda g, out, x: [g * (1 - out**2)], sp.tanh)
-sinh = _unary("sinh", np.sinh, lambda g, out, x: [g * cosh(x)], sp.sinh)
-cosh = _unary("cosh", np.cosh, lambda g, out, x: [g * sinh(x)], sp.cosh)
-arcsin = _unary("arcsin", np.arcsin, lambda g, out, x: [g / sqrt(1 - x * x)], sp.asin)
-arccos = _unary("arccos", np.arccos, lambda g, out, x: [negative(g / sqrt(1 - x * x))], sp.acos)
-arctan = _unary("arctan", np.arctan, lambda g, out, x: [g / (1 + x * x)], sp.atan)
+square = _unary(
+    "square", np.square, lambda g, out, x: [g * (2 * x)], lambda x: x**2, dtype=same_dtype, sympy_simplify=True
+)
+abs = _unary("abs", np.abs, lambda g, out, x: [g * sign(x)], sp.Abs, dtype=same_dtype, sympy_simplify=True)  # noqa: A001 - the op's name
+sign = _unary("sign", np.sign, lambda g, out, x: [None], sp.sign, dtype=same_dtype, nondiff=True, sympy_simplify=True)
+sin = _unary("sin", np.sin, lambda g, out, x: [g * cos(x)], sp.sin, sympy_simplify=True)
+cos = _unary("cos", np.cos, lambda g, out, x: [negative(g * sin(x))], sp.cos, sympy_simplify=True)
+tan = _unary("tan", np.tan, lambda g, out, x: [g * (1 + out**2)], sp.tan, sympy_simplify=True)
+tanh = _unary("tanh", np.tanh, lambda g, out, x: [g * (1 - out**2)], sp.tanh, sympy_simplify=True)
+sinh = _unary("sinh", np.sinh, lambda g, out, x: [g * cosh(x)], sp.sinh, sympy_simplify=True)
+cosh = _unary("cosh", np.cosh, lambda g, out, x: [g * sinh(x)], sp.cosh, sympy_simplify=True)
+arcsin = _unary("arcsin", np.arcsin, lambda g, out, x: [g / sqrt(1 - x * x)], sp.asin, sympy_simplify=True)
+arccos = _unary("arccos", np.arccos, lambda g, out, x: [negative(g / sqrt(1 - x * x))], sp.acos, sympy_simplify=True)
+arctan = _unary("arctan", np.arctan, lambda g, out, x: [g / (1 + x * x)], sp.atan, sympy_simplify=True)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -201,7 +217,13 @@ except ImportError:
     _erf_impl = erf_without_scipy
 
 
-erf = _unary("erf", _erf_impl, lambda g, out, x: [g * (2 / math.sqrt(math.pi)) * exp(negative(x * x))], sp.erf)
+erf = _unary(
+    "erf",
+    _erf_impl,
+    lambda g, out, x: [g * (2 / math.sqrt(math.pi)) * exp(negative(x * x))],
+    sp.erf,
+    sympy_simplify=True,
+)
 
 # ---- selection ----------------------------------------------------------------
 
@@ -360,6 +382,7 @@ cast_like = register(
     elementwise=True,
     aliases=(0,),
     hint="cast",
+    sympy_simplify=True,
 )  # g in like's float dtype: a gradient keeps its variable's dtype when that is known only at bind
 
 

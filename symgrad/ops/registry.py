@@ -36,6 +36,8 @@ class OpDef:
     dtype: Callable[..., Any]
     grad: Callable[..., list] | None = None
     sympy: Callable[..., Any] | None = None
+    from_sympy: Any = None  # the SymPy function whose expressions `from_sympy` turns into this op (sp.exp)
+    sympy_simplify: bool = False  # its SymPy form has its values: printing may let SymPy simplify a graph of such ops
     arity: int | None = 1  # tensor inputs; None: all positional args ("list": one sequence)
     attr_defaults: dict[str, Any] = field(default_factory=dict)
     hint: str = ""
@@ -213,6 +215,8 @@ def register(
     shape: Callable[..., Shape] | None = None,
     grad: Callable[..., list] | None = None,
     sympy: Callable[..., Any] | None = None,
+    from_sympy: Any = None,
+    sympy_simplify: bool = False,
     dtype: Callable[..., Any] | None = None,
     arity: int | str | None = None,
     attrs: dict[str, Any] | None = None,
@@ -245,7 +249,9 @@ def register(
 
     `impl(*arrays, **attrs)` is the NumPy implementation; `shape(*input_shapes, **attrs)`
     the output shape (default: broadcasting); `grad(g, out, *inputs, **attrs)` one Symbol
-    or None per input; `sympy` a SymPy function for printing; `numpy_kernel(node)` a leaner
+    or None per input; `sympy` a SymPy function for printing (a SymPy function class, sp.exp,
+    is also what `from_sympy` turns back into this op, unless `from_sympy` names another);
+    `sympy_simplify` that printing may let SymPy simplify it; `numpy_kernel(node)` a leaner
     function for NumPy arrays giving the same values bitwise, or None to keep `impl`; `operator`
     the Python operator giving the same values on NumPy scalars;
     `aliases` the inputs the impl's result may share memory with (None: any, except that a
@@ -266,6 +272,8 @@ def register(
         dtype=dtype or same_dtype,
         grad=grad,
         sympy=sympy,
+        from_sympy=sympy if from_sympy is None and isinstance(sympy, type) else from_sympy,
+        sympy_simplify=sympy_simplify,
         arity=arity,
         attr_defaults=dict(attrs or {}),
         hint=hint or name,
