@@ -151,6 +151,12 @@ def test_a_graph_with_open_sizes_does_not_share_a_compiled_plan_with_its_undecla
     np.testing.assert_array_equal(sym.grad(f(None), "x").eval(**ones)[0].asnumpy(), [[2.0, 2.0, 2.0]])
     with pytest.raises(sg.ShapeError, match="a size 1"):  # derived assuming more than one row: not shared
         sym.grad(f((None, None)), "x").eval(**ones)
+    x = sym.var("x", shape=(None, None))
+    written, derived = x * 2, sym.grad(sym.sum(x * x), x)  # 2*x both: one structure, one written, one derived
+    assert str(written) == str(derived) == "2*x"
+    np.testing.assert_array_equal(written.eval(**ones)[0].asnumpy(), 2 * ones["x"])  # compiled and cached first
+    with pytest.raises(sg.ShapeError, match="a size 1"):  # the cached plan does not skip the derived graph's check
+        derived.eval(**ones)
 
 
 def test_open_sizes_survive_json():

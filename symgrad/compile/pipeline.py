@@ -96,18 +96,20 @@ def compile_binding(
     outputs = symbol.outputs()
     order = topo_order(outputs) if order is None else order
     structure, values = structure_key(outputs, order)
+    assumed = derived_assuming_open(order)  # part of the key: such a graph's plan is made after its size check
     key = (
         structure,
         tuple(sorted(shapes.items())),
         tuple(sorted((k, str(v)) for k, v in dtypes.items())),
         tuple(grad_names),
         reuse_buffers,
+        assumed,
     )
 
     def compile_with(lift: bool) -> Callable[[], tuple[Compiled, int]]:
         def run() -> tuple[Compiled, int]:
             with gc_paused():
-                compiled = _compile_binding(order, outputs, shapes, dtypes, grad_names, reuse_buffers, lift)
+                compiled = _compile_binding(order, outputs, shapes, dtypes, grad_names, reuse_buffers, lift, assumed)
             return compiled, compiled.nbytes()
 
         return run
@@ -123,10 +125,10 @@ def _compile_binding(
     grad_names: list[str],
     reuse_buffers: bool,
     lift: bool,
+    assumed: bool,
 ) -> Compiled:
     arg_names = variable_names(order)
     shaped = {n: shaped_var(n, shapes[n], dtypes[n]) for n in arg_names}
-    assumed = derived_assuming_open(order)
     for node in order:
         if node.op == VAR:
             check_declared_shape(node, shapes[node.name], assumed)
