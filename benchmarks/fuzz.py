@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import math
 import sys
 import time
@@ -357,15 +358,36 @@ def _torch_table() -> dict[str, Any]:
 
         return reduce
 
+    class SpecialProduct(torch.autograd.Function):
+        """The product of factors whose gradient is the product of the others, held constant: the
+        mixed second derivative of two zero, inf or NaN entries is 0 (README's convention)."""
+
+        @staticmethod
+        def forward(ctx: Any, *factors: Any) -> Any:
+            ctx.save_for_backward(*factors)
+            return functools.reduce(torch.mul, factors)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            held = [f.detach() for f in ctx.saved_tensors]
+            ones = torch.ones_like(held[0])
+            return tuple(g * functools.reduce(torch.mul, held[:i] + held[i + 1 :], ones) for i in range(len(held)))
+
     def prod(x: Any, dim: Any, keepdim: bool) -> Any:
-        CONVENTIONS["prod at zeros: product of the others"] += bool((x == 0).any())
-        zeros = x == 0
-        pairs = zeros & (zeros.sum(dim=dim, keepdim=True) >= 2)
-        CONVENTIONS["prod at two zeros: their mixed second derivative 0"] += bool(pairs.any())
-        x = torch.where(pairs, x.detach(), x)
-        for d in sorted(dim, reverse=True):
-            x = torch.prod(x, dim=d, keepdim=keepdim)
-        return x
+        # the regular (finite, nonzero) factors as a chain of multiplications, so autograd gives the
+        # product of the others at every order (PyTorch's own out/x rule is NaN at an inf or NaN entry)
+        moved = torch.movedim(x, dim, tuple(range(len(dim))))
+        factors = moved.reshape(-1, *moved.shape[len(dim) :]).unbind(0)
+        special = [~torch.isfinite(f) | (f == 0) for f in factors]
+        count = functools.reduce(torch.add, [s.long() for s in special])
+        CONVENTIONS["prod at zeros, inf or NaN: the product of the others"] += bool((count > 0).any())
+        CONVENTIONS["prod at two zeros/infs/NaNs: their mixed second derivative 0"] += bool((count > 1).any())
+        one = torch.ones((), dtype=x.dtype)
+        regular = functools.reduce(torch.mul, [torch.where(s, one, f) for f, s in zip(factors, special)])
+        out = regular * SpecialProduct.apply(*[torch.where(s, f, one) for f, s in zip(factors, special)])
+        for d in sorted(dim) if keepdim else ():
+            out = out.unsqueeze(d)
+        return out
 
     def norm(x: Any, dim: Any, keepdim: bool) -> Any:
         out = torch.linalg.vector_norm(x, dim=dim, keepdim=keepdim)
@@ -414,7 +436,7 @@ def _torch_table() -> dict[str, Any]:
         "sqrt": torch.sqrt,
         "square": torch.square,
         "abs": lambda x: value_with_grad_of(torch.abs(x), x * nan_sign(x).detach()),  # abs' = sign, NaN at NaN
-        "sign": lambda x: torch.sign(x.detach()),  # gradient 0 everywhere: nothing flows back through it
+        "sign": lambda x: nan_sign(x.detach()),  # gradient 0 everywhere: nothing flows back through it
         "sin": torch.sin,
         "cos": torch.cos,
         "tan": torch.tan,

@@ -134,20 +134,38 @@ def test_a_nan_maximum_or_minimum_sends_its_gradient_to_the_nan_entries(mode):
 
 
 @BOTH
-@pytest.mark.parametrize("values", [[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.5, -2.0, 3.0], [-0.0, 4.0, 0.5]])
-def test_prod_gradient_is_the_product_of_the_other_entries_zeros_included(mode, values):
-    others = [np.prod(np.delete(values, i)) for i in range(len(values))]
+@pytest.mark.parametrize(
+    "values",
+    [[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.5, -2.0, 3.0], [-0.0, 4.0, 0.5], [1.5, -np.inf, 0.5], [0.0, -0.5, np.inf],
+     [np.nan, 2.0, 3.0], [0.0, np.nan, -0.0], [np.inf, -np.inf, 2.0], [0.0, np.inf, np.inf], [0.0, 0.0, 0.0]],
+)  # fmt: skip
+def test_prod_gradient_is_the_product_of_the_other_entries_zeros_infinities_and_nan_included(mode, values):
+    # the fuzz against PyTorch found NaN at an inf or NaN entry whose others are finite (out/x there)
+    with np.errstate(invalid="ignore"):
+        others = [np.prod(np.delete(values, i)) for i in range(len(values))]
     np.testing.assert_array_equal(mode(lambda x, m: m.prod(x), values), others)
 
 
-def test_prod_second_derivative_beside_a_zero_is_the_product_of_the_rest():
+def test_prod_over_an_axis_of_one_entry_has_gradient_one_even_at_nan():
+    x = sym.var("x")
+    got = sym.grad(sym.prod(x, axis=-1), x).eval(x=np.array([[0.0], [2.5], [np.nan]]))[0]
+    np.testing.assert_array_equal(got, [[1.0], [1.0], [1.0]])
+
+
+@pytest.mark.parametrize(
+    ("x0", "expected"),
+    [
+        ([0.0, 2.0, 3.0], [[0.0, 3.0, 2.0], [3.0, 0.0, 0.0], [2.0, 0.0, 0.0]]),
+        ([0.0, 0.0, 0.0], [[0.0] * 3] * 3),
+        ([0.0, 0.0, 3.0], [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),  # the convention for two zeros
+    ],
+)
+def test_prod_second_derivative_beside_a_zero_is_the_product_of_the_rest(x0, expected):
     x, v = sym.var("x", shape=(3,)), sym.var("v", shape=(3,))
     hessian_times_v = sym.grad(sym.sum(sym.grad(sym.prod(x), x) * v), x)
-    x0 = np.array([0.0, 2.0, 3.0])
-    expected = np.array([[0.0, 3.0, 2.0], [3.0, 0.0, 0.0], [2.0, 0.0, 0.0]])  # d2/dxi dxj = product of the third
-    for i in range(3):
-        column = hessian_times_v.eval(x=x0, v=np.eye(3)[i])[0]
-        np.testing.assert_array_equal(column, expected[:, i])
+    for i in range(3):  # d2/dxi dxj = the product of the third; 0 for two zeros
+        column = hessian_times_v.eval(x=np.array(x0), v=np.eye(3)[i])[0]
+        np.testing.assert_array_equal(column, np.array(expected)[:, i])
 
 
 @BOTH

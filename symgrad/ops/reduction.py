@@ -105,15 +105,25 @@ def _extreme_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) 
 
 
 def _prod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
-    """The product of the other entries, zeros included (out/x is NaN at a zero, as in MXNet;
-    PyTorch and JAX give the product of the others). Written so that its own derivative is
-    right too: an entry beside one zero gets (product of the nonzero others) times that zero."""
-    is_zero = x == 0
-    nonzero = ew.where(is_zero, 1, x)
-    others = prod(nonzero, axis=axis, keepdims=True)  # the product without the zeros
-    zero_part = prod(ew.where(is_zero, x, 1), axis=axis, keepdims=True)  # 1, or 0 and linear in a lone zero
-    lone_zero = ew.where(sum(is_zero, axis=axis, keepdims=True) == 1, others, 0)
-    return [unreduce(g, axis, keepdims) * ew.where(is_zero, lone_zero, others / nonzero * zero_part)]
+    """The product of the other entries, exactly, where x holds zeros, infinities or NaN too (out/x
+    is NaN there; PyTorch and JAX give the product of the others at zeros). Entries that are finite
+    and nonzero ("regular") get (product of the regular entries)/x times the product of the special
+    ones; a special entry gets the regular product times the other specials' product, told apart by
+    counting zeros, infinities and NaNs (so the mixed second derivative of two specials is 0)."""
+    regular = ew.where(abs(x) > 0, abs(x) < np.inf, 0)  # 0 at zeros, +-inf and NaN
+    regular_prod = prod(ew.where(regular, x, 1), axis=axis, keepdims=True)
+    special_prod = prod(ew.where(regular, 1, x), axis=axis, keepdims=True)  # 1, 0, +-inf or NaN
+    is_zero, is_inf, is_nan = x == 0, abs(x) == np.inf, x != x
+
+    def others(flags: Symbol) -> Symbol:  # how many of the other entries are flagged
+        return sum(flags, axis=axis, keepdims=True) - flags
+
+    zeros, infs = others(is_zero), others(is_inf)
+    inf_sign = ew.where(is_inf, ew.sign(x), 1)
+    infs_signed = prod(inf_sign, axis=axis, keepdims=True) * inf_sign * np.inf  # the other infinities' product
+    other_specials = ew.where(others(is_nan) + zeros * infs, np.nan, ew.where(zeros, 0, ew.where(infs, infs_signed, 1)))
+    from_regular = regular_prod / ew.where(regular, x, 1) * special_prod
+    return [unreduce(g, axis, keepdims) * ew.where(regular, from_regular, regular_prod * other_specials)]
 
 
 def _norm_impl(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = None) -> Any:
