@@ -139,13 +139,15 @@ def _masked_sum_back(r: Symbol, inp: Symbol, node: Symbol) -> Symbol:
     """sum_back with r's masks kept outside the sum when they do not vary along the summed axes
     (sum(where(c, h, 0)) is where(c, sum(h), 0) then), so the next rule still sees them."""
     masks, h = _masks_of(r)
-    if not masks or covers(inp, node) or inp.op not in OPS or not OPS[inp.op].elementwise:
+    if not masks or inp.op not in OPS or not OPS[inp.op].elementwise:
         return sum_back(r, inp, node)  # only an elementwise rule peels masks (and could form inf*0)
-    if all(covered_by(c, inp) for c, _ in masks):
+    if all(covered_by(c, inp) for c, _ in masks):  # (a sum_like of the same shape too: undeclared shapes)
         summed = sum_back(h, inp, node)
         for c, taken in reversed(masks):
             summed = _remask(c, summed, taken)
         return summed
+    if covers(inp, node):
+        return sum_back(r, inp, node)
     # The masks vary along the summed axes: an entry of the sum is masked where every term was,
     # which is where the count of selected terms is 0 (so inf*0 from the rule after never forms).
     selected = None

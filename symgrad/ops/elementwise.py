@@ -319,7 +319,7 @@ clip = register(
     lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max) if (a_min, a_max) != (None, None) else np.array(x),
     grad=_clip_grad,
     sympy=_clip_sympy,
-    dtype=lambda x, **_: same_dtype(x),
+    dtype=lambda x, a_min=None, a_max=None: same_dtype(x, *[b for b in (a_min, a_max) if b is not None]),  # as np.clip
     arity=1,
     attrs={"a_min": None, "a_max": None},
     normalize=_clip_attrs,

@@ -221,13 +221,16 @@ def fill_to_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
     """ones_like(e)*a -> 1*a, ones((n,))*a -> 1*a, full(s, c) + a -> c + a where the other inputs
     alone give the output its shape (the array only broadcasts a scalar)"""
     inputs = node.inputs
-    for i in range(1 if node.op == "where" else 0, len(inputs)):  # not where's condition
+    first = 1 if node.op == "where" else 0  # not where's condition
+    for i in range(first, len(inputs)):
         u = inputs[i]
         if u.op not in _FILLS or u.shape == ():
             continue
         others = inputs[:i] + inputs[i + 1 :]
         if not any(covered_by(u, o) for o in others):
             continue
+        if u.dtype is None and all(_is_scalar_const(o) and o.dtype is None for o in others[first:]):
+            continue  # u's dtype, unknown until bind, is the only one: where(c, ones_like(x), 0) is not int64
         scalar = _fill_scalar(u)
         if scalar is not None:
             new = rebuild(node, inputs[:i] + (scalar,) + inputs[i + 1 :])
