@@ -9,7 +9,7 @@ where a non-elementwise rule or a final gradient needs the full shape.
 Masked gradients: when a node's adjoint is `where(c, h, 0)` (it lies in the branch of
 a `where` that c selects) its elementwise gradient is computed from h and masked
 again, so the branch not taken never forms 0 * inf or 0 * nan (the "double where"
-JAX users write by hand).
+JAX users write by hand); a relayout (reshape, transpose) rearranges the mask with h.
 """
 
 from __future__ import annotations
@@ -114,11 +114,17 @@ def _input_grads(node: Symbol, g: Symbol) -> list[Symbol | None]:
     opdef = OPS[node.op]
     if opdef.grad is None:
         raise SymgradError(f"op {node.op!r} ({node.name!r}) has no gradient rule; register one with grad=...")
-    masks, h = _masks_of(g) if opdef.elementwise else ([], g)
-    if masks:
+    masks, h = _masks_of(g) if opdef.elementwise or opdef.relayout else ([], g)
+    if masks and opdef.elementwise:
         raw = opdef.grad(h, node, *node.inputs, **node.attrs)
         for c, taken in reversed(masks):  # the innermost mask first, as they were applied
             raw = [None if r is None else _remask(c, as_symbol(r), taken) for r in raw]
+    elif masks:  # reshape, transpose: the mask is rearranged as the adjoint is
+        raw = opdef.grad(full_shape(h, node), node, *node.inputs, **node.attrs)
+        for c, taken in reversed(masks):
+            selected = full_shape(ew.where(c, 1, 0) if taken else ew.where(c, 0, 1), node)
+            moved = opdef.grad(selected, node, *node.inputs, **node.attrs)[0]
+            raw = [None if r is None else _remask(moved, as_symbol(r), True) for r in raw]
     else:
         if not opdef.elementwise:
             g = full_shape(g, node)
@@ -139,8 +145,8 @@ def _masked_sum_back(r: Symbol, inp: Symbol, node: Symbol) -> Symbol:
     """sum_back with r's masks kept outside the sum when they do not vary along the summed axes
     (sum(where(c, h, 0)) is where(c, sum(h), 0) then), so the next rule still sees them."""
     masks, h = _masks_of(r)
-    if not masks or inp.op not in OPS or not OPS[inp.op].elementwise:
-        return sum_back(r, inp, node)  # only an elementwise rule peels masks (and could form inf*0)
+    if not masks or inp.op not in OPS or not (OPS[inp.op].elementwise or OPS[inp.op].relayout):
+        return sum_back(r, inp, node)  # only elementwise and relayout rules peel masks (and could form inf*0)
     if all(covered_by(c, inp) for c, _ in masks):  # (a sum_like of the same shape too: undeclared shapes)
         summed = sum_back(h, inp, node)
         for c, taken in reversed(masks):
@@ -339,7 +345,7 @@ def derive_simplified(
     replaces the heads' variables by name on the way (the executor's bound shapes);
     `order` is topo_order(heads) when the caller has it already.
     """
-    simplifier = Simplifier(assume_finite=False, per_node=40, base=2000)
+    simplifier = Simplifier(assume_finite=False, per_node=40, base=2000, outputs_cast=True)
     if all(t.op == VAR for t in targets):  # variables survive simplification as they are
         heads = simplifier.run(heads, variables, order)
     elif variables is not None:

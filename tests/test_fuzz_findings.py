@@ -311,3 +311,28 @@ def test_a_where_mask_holds_with_undeclared_shapes_under_a_full_size_adjoint(red
     ex.backward()
     np.testing.assert_array_equal(got, np.asarray(ex.grad_dict["x1"]))
     np.testing.assert_array_equal(got, np.zeros((2, 3)))
+
+
+CARRIED_MASKS = {  # a where over a rearranged log, and the weight its x = 2 entry gets
+    "reshape": (lambda x: sym.where(sym.reshape(x, shape=(3,)) > 0, sym.reshape(sym.log(x), shape=(3,)), 0), 1.0),
+    "transpose": (lambda x: sym.where(sym.transpose(x) > 0, sym.transpose(sym.log(x)), 0), 1.0),
+    "flatten": (lambda x: sym.where(sym.reshape(x, shape=(3,)) > 0, sym.flatten(sym.log(x)).reshape((3,)), 0), 1.0),
+    "weighted": (
+        lambda x: sym.sum(
+            sym.where(sym.reshape(x, shape=(3,)) > 0, sym.reshape(sym.log(x), shape=(3,)), 0) * [1, 2, 3]
+        ),
+        2.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("declared", [True, False])
+@pytest.mark.parametrize("name", CARRIED_MASKS)
+def test_a_where_mask_is_carried_through_a_reshape_or_transpose(name, declared):
+    # sym.grad gave NaN at log's pole where bind gave 0 (with shapes known a no-op flatten went away)
+    build, weight = CARRIED_MASKS[name]
+    x = sym.var("x", shape=(3, 1) if declared else None)
+    x0 = np.array([[-1.0], [2.0], [0.0]])
+    first = sym.grad(build(x), x)
+    np.testing.assert_array_equal(first.eval(x=x0)[0], [[0.0], [0.5 * weight], [0.0]])
+    np.testing.assert_array_equal(sym.grad(sym.sum(first), x).eval(x=x0)[0], [[0.0], [-0.25 * weight], [0.0]])

@@ -229,6 +229,7 @@ transpose = register(
     method=True,
     numpy_kernel=_numpy_transpose,
     view=True,
+    relayout=True,
 )
 
 
@@ -249,6 +250,7 @@ swapaxes = register(
     attrs={"axis1": 0, "axis2": 1},
     method=True,
     view=True,
+    relayout=True,
 )
 
 

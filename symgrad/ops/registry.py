@@ -71,6 +71,9 @@ class OpDef:
     training: bool = False  # reads TRAINING (Dropout, BatchNorm): a plan running it sets the flag (implies stateful)
     aux: tuple[str, ...] = ()  # inputs that are auxiliary states (MXNet's list_auxiliary_states)
     view: bool = False  # the result is a view of its first input (no new memory in a plan's peak)
+    # the result is the first input's entries rearranged (reshape, transpose): autodiff rearranges a
+    # where-mask on its adjoint the same way, so the branch not taken stays masked through it
+    relayout: bool = False
     dask: bool = True  # False: the kernel writes into an array in place, so Dask arrays cannot run it
     tiling: str | None = None  # "reduce": a full sum/mean accumulated per tile; "spread": a size-1 value broadcast
     constant: bool = False  # the result is one value everywhere, whatever the inputs (zeros_like, ones)
@@ -239,6 +242,7 @@ def register(
     nondiff: bool = False,
     scalar_output: bool = False,
     view: bool = False,
+    relayout: bool = False,
     dask: bool = True,
     tiling: str | None = None,
     constant: bool = False,
@@ -295,6 +299,7 @@ def register(
         nondiff=nondiff,
         scalar_output=scalar_output,
         view=view,
+        relayout=relayout,
         dask=dask,
         tiling=tiling,
         constant=constant,

@@ -126,6 +126,7 @@ reshape_like = register(
     aliases=(0,),
     view=True,
     reshapes=True,
+    relayout=True,
 )
 
 
@@ -241,6 +242,7 @@ reshape = register(
     numpy_kernel=_numpy_reshape,
     view=True,
     reshapes=True,
+    relayout=True,
 )
 
 
@@ -290,6 +292,7 @@ expand_dims = register(
     method=True,
     view=True,
     reshapes=True,
+    relayout=True,
 )
 
 
@@ -315,6 +318,7 @@ squeeze = register(
     method=True,
     view=True,
     reshapes=True,
+    relayout=True,
 )
 
 
@@ -356,6 +360,7 @@ flatten = register(
     arity=1,
     method=True,
     reshapes=True,
+    relayout=True,
 )
 Flatten = flatten
 

@@ -75,8 +75,11 @@ class Simplifier:
     work stays linear in graph size whatever the rules do.
     """
 
-    def __init__(self, assume_finite: bool, per_node: int = 20, base: int = 1000) -> None:
+    def __init__(self, assume_finite: bool, per_node: int = 20, base: int = 1000, outputs_cast: bool = False) -> None:
         self.assume_finite = assume_finite
+        # the caller casts what it gets to the variables' dtypes (gradients do): an array of one value
+        # whose dtype is unknown until bind may then become a number even where it meets only numbers
+        self.outputs_cast = outputs_cast
         self.per_node = per_node
         self.budget = base
         self.rules = {op: [r for r in rules if assume_finite or not r.finite] for op, rules in RULES.items()}

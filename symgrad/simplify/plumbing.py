@@ -229,7 +229,11 @@ def fill_to_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
         others = inputs[:i] + inputs[i + 1 :]
         if not any(covered_by(u, o) for o in others):
             continue
-        if u.dtype is None and all(_is_scalar_const(o) and o.dtype is None for o in others[first:]):
+        if (
+            u.dtype is None
+            and not s.outputs_cast
+            and all(_is_scalar_const(o) and o.dtype is None for o in others[first:])
+        ):
             continue  # u's dtype, unknown until bind, is the only one: where(c, ones_like(x), 0) is not int64
         scalar = _fill_scalar(u)
         if scalar is not None:
