@@ -345,12 +345,13 @@ def derive_simplified(
     replaces the heads' variables by name on the way (the executor's bound shapes);
     `order` is topo_order(heads) when the caller has it already.
     """
-    simplifier = Simplifier(assume_finite=False, per_node=40, base=2000, outputs_cast=True)
+    simplifier = Simplifier(assume_finite=False, per_node=40, base=2000)
     if all(t.op == VAR for t in targets):  # variables survive simplification as they are
         heads = simplifier.run(heads, variables, order)
     elif variables is not None:
         raise SymgradError("derive_simplified: variables can be replaced only when every target is a variable")
     new_order = topo_order(heads)
+    simplifier.outputs_cast = True  # reverse_mode casts each gradient to its variable's dtype
     grads = reverse_mode(heads, targets, _seeds(heads, head_grads), simplifier.normalize_built, new_order)
     return Derived(heads, new_order, grads)
 

@@ -506,8 +506,8 @@ def _missing_array(opdef: OpDef) -> Any:
 
 
 def _no_gradient(value: Any) -> bool:
-    """A number, or an array no gradient can flow through (no history, or a zero-gradient one)."""
-    return not isinstance(value, NDArray) or value._node is None or value._node is NONDIFF
+    """A number, or an array without history or with a zero-gradient one (a leaf once used: sign(x) twice)."""
+    return (node := getattr(value, "_node", None)) is None or zero_gradient(node) or node.name.startswith("_data")
 
 
 def _make_eager(opdef: OpDef) -> Any:

@@ -275,8 +275,17 @@ def test_clip_of_integers_by_float_bounds_is_float_as_numpy_and_eager_make_it(bo
         lambda x, c: sym.where(c, x / x, 0),
         lambda x, c: sym.minimum(sym.where(x - x, x - x, 1), 2),
         lambda x, c: sym.sin(sym.where(abs(x) + 1, 0, -0.0 * x)),
+        lambda x, c: sym.zeros_like(sym.sum(x)) + sym.zeros_like(sym.sum(x)),
+        lambda x, c: sym.ones_like(sym.prod(x)) + sym.prod(x) / sym.prod(x),
     ],
-    ids=["where(c, ones_like(x), ones_like(x))", "where(c, x/x, 0)", "where(x-x, x-x, 1)", "where(c, 0, -0.0*x)"],
+    ids=[
+        "where(c, ones_like(x), ones_like(x))",
+        "where(c, x/x, 0)",
+        "where(x-x, x-x, 1)",
+        "where(c, 0, -0.0*x)",
+        "2*zeros_like(sum(x))",
+        "ones_like(prod(x)) + 1",
+    ],
 )
 @pytest.mark.parametrize("assume_finite", [False, True])
 def test_filling_in_a_number_for_an_array_of_one_value_keeps_an_undeclared_dtype(build, assume_finite):
@@ -336,3 +345,29 @@ def test_a_where_mask_is_carried_through_a_reshape_or_transpose(name, declared):
     first = sym.grad(build(x), x)
     np.testing.assert_array_equal(first.eval(x=x0)[0], [[0.0], [0.5 * weight], [0.0]])
     np.testing.assert_array_equal(sym.grad(sym.sum(first), x).eval(x=x0)[0], [[0.0], [-0.25 * weight], [0.0]])
+
+
+@pytest.mark.parametrize("first", ["sign(x)", "array"])
+def test_an_eager_constant_first_argument_is_moved_second_after_it_was_used_too(first):
+    # eager minimum(sign(x), x) at NaN gave sym.grad's tie to x (NaN) once sign(x) had fed another op:
+    # being an input had turned its zero-gradient history into a leaf the swap did not recognise
+    x = nd.array(np.array([np.nan, 2.0, -1.0]), dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        c = nd.sign(x) if first == "sign(x)" else nd.array([0.5, 0.5, 0.5], dtype="float64")
+        unused = c * x  # c is an input of a recorded op first
+        y = nd.log(nd.minimum(c, x) + 2).sum()
+    y.backward()
+    xs = sym.var("x")
+    cs = sym.sign(xs) if first == "sign(x)" else np.array([0.5, 0.5, 0.5])
+    expected = sym.grad(sym.sum(sym.log(sym.minimum(cs, xs) + 2)), xs).eval(x=x.asnumpy())[0]
+    np.testing.assert_array_equal(x.grad.asnumpy(), expected.asnumpy())
+    assert unused.shape == (3,)
+
+
+def test_the_derivative_of_a_power_of_zero_in_its_exponent_is_zero_only_where_smooth():
+    # d/dy 0**y is 0 for y > 0 (flat); for y <= 0 it is 0**y*log(0) = -inf, as PyTorch gives
+    x, y = sym.var("x"), sym.var("y")
+    with np.errstate(all="ignore"):
+        got = sym.grad(sym.sum(x**y), y).eval(x=np.zeros(3), y=np.array([-0.5, 0.0, 0.5]))[0]
+    np.testing.assert_array_equal(got, [-np.inf, -np.inf, 0.0])

@@ -93,7 +93,7 @@ def _power_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
         # d/da a**c = c*a**(c-1); for c == 0 the function is constant (and 0*0**-1 would be NaN).
         return [None if c == 0 else g * (c * a ** (c - 1) if c != 1 else 1), None]
     d_a = where(b == 0, 0, b * a ** (b - 1))
-    d_b = where(a == 0, 0, out * log(a))  # 0**y is flat in y where it is smooth (y > 0)
+    d_b = where((a == 0) * (b > 0), 0, out * log(a))  # 0**y is flat in y where it is smooth (y > 0); inf*log(0) below
     return [g * d_a, g * d_b]
 
 

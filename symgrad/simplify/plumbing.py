@@ -50,6 +50,10 @@ def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
 def broadcast_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     """broadcast_like(g, x) -> g when g already has x's shape; else broadcast_to(g, x.shape)"""
     g, like = node.inputs
+    if g.op == CONST and g.dtype is None and not s.outputs_cast:  # a number takes like's dtype:
+        if node.dtype is None:  # 2*zeros_like(x) is not a float64 0
+            return None
+        g = const(np.array(g.attrs["value"], dtype=node.dtype))
     if covers(g, like):  # in like's dtype when that is wider: broadcast_like(float32, float64) is float64
         widened = g.dtype is not None and node.dtype is not None and g.dtype != node.dtype
         return ew.cast(g, dtype=node.dtype.name) if widened else g
