@@ -92,9 +92,9 @@ def _power_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
     if c is not None:
         # d/da a**c = c*a**(c-1); for c == 0 the function is constant (and 0*0**-1 would be NaN).
         return [None if c == 0 else g * (c * a ** (c - 1) if c != 1 else 1), None]
-    d_a = where(b == 0, 0, b * a ** (b - 1))
-    d_b = where((a == 0) * (b > 0), 0, out * log(a))  # 0**y is flat in y where it is smooth (y > 0); inf*log(0) below
-    return [g * d_a, g * d_b]
+    # masked as where is (0 whatever g holds, as PyTorch): a**0 is constant in a, and 0**y is flat in y for
+    # y >= 0 (y < 0 gives 0**y*log(0) = -inf)
+    return [where(b == 0, 0, g * (b * a ** (b - 1))), where(where(a == 0, b >= 0, 0), 0, g * (out * log(a)))]
 
 
 def _square(x: Any, _two: Any, out: Any = None) -> Any:
