@@ -628,13 +628,21 @@ def _tolerance(dtype: Any, order: int = 0) -> tuple[float, float]:
 
 
 def same_values(
-    got: Any, want: Any, dtype: Any, order: int = 0, exact_specials: bool = True, masked: bool = False
+    got: Any,
+    want: Any,
+    dtype: Any,
+    order: int = 0,
+    exact_specials: bool = True,
+    masked: bool = False,
+    skip: Any = None,
 ) -> str | None:
-    """None when got matches want (values to tolerance, NaN/inf placement, shape); else why not."""
+    """None when got matches want (values to tolerance, NaN/inf placement, shape) outside `skip`; else why not."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         return f"shape {got.shape} != {want.shape}"
     g64, w64 = got.astype(np.float64), want.astype(np.float64)
+    if skip is not None:
+        g64, w64 = np.where(skip, 0.0, g64), np.where(skip, 0.0, w64)
     both = np.isfinite(g64) & np.isfinite(w64)
     scale = max(1.0, float(np.max(np.abs(w64[both]), initial=0.0)))
     rtol, atol = _tolerance(dtype, order)
@@ -650,6 +658,36 @@ def same_values(
             if not np.array_equal(test(g64)[~free], test(w64)[~free]):
                 return f"{kind} placement: {g64.tolist()} vs {w64.tolist()}"
     return None
+
+
+def _unresolved_in_float32(case: Case, ref: tuple, order: int) -> tuple[list, list | None] | None:
+    """Per derivative, the entries float32 cannot resolve: PyTorch in float32 and in float64 differ there
+    beyond float32's tolerance (an ill-conditioned second derivative near overflow). Those are not compared."""
+    wide = Case(np.dtype(np.float64), case.leaves, [v.astype(np.float64) for v in case.values], case.steps, case.output)
+    wide.weights = None if case.weights is None else case.weights.astype(np.float64)
+    counted = CONVENTIONS.copy()  # the float64 rerun meets the same conventions: count them once
+    ref64 = torch_reference(wide, order) if ref[1] is not None else None
+    CONVENTIONS.clear()
+    CONVENTIONS.update(counted)
+    if ref64 is None or ref64[1] is None:
+        return None
+
+    def differ(narrow: list, exact: list, k: int) -> list:
+        masks = []
+        for a, b in zip(narrow, exact):
+            a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+            rtol, atol = _tolerance(np.float32, k)
+            scale = max(1.0, float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0)))
+            with np.errstate(invalid="ignore"):  # inf - inf: told apart by a == b
+                close = (np.abs(a - b) <= atol * scale + rtol * np.abs(b)) | (a == b) | (np.isnan(a) & np.isnan(b))
+            masks.append(~close)
+        CONVENTIONS["(float32 cannot resolve: PyTorch float32 and float64 differ there, not compared)"] += any(
+            m.any() for m in masks
+        )
+        return masks
+
+    second = differ(ref[2], ref64[2], 2) if ref[2] is not None and ref64[2] is not None else None
+    return differ(ref[1], ref64[1], 1), second
 
 
 def _masking_site(case: Case) -> bool:
@@ -675,6 +713,7 @@ def check(case: Case, reference: str, order: int = 2) -> list[str]:
     ):  # softmax([0.4, inf]) is [0, nan] in NumPy, [nan, nan] in PyTorch: its gradient is of another function
         CONVENTIONS["(PyTorch and the NumPy impls differ inside the graph: NumPy reference)"] += 1
         ref = None
+    unresolved = _unresolved_in_float32(case, ref, order) if ref is not None and case.dtype == np.float32 else None
     if ref is not None:
         CONVENTIONS["(cases with a PyTorch reference)"] += 1
     else:
@@ -721,7 +760,8 @@ def check(case: Case, reference: str, order: int = 2) -> list[str]:
             CONVENTIONS["(gradients compared across symgrad's ways only: a kink or non-finite value)"] += 1
     if want_grads is not None:
         for i, (g, w) in enumerate(zip(grads, want_grads)):
-            why = same_values(g, w, precision, order=1 if specials else 2, exact_specials=specials, masked=masked)
+            skip = unresolved[0][i] if unresolved is not None and specials else None
+            why = same_values(g, w, precision, 1 if specials else 2, exact_specials=specials, masked=masked, skip=skip)
             if why:
                 problems.append(f"d/dx{i}: {why}")
     for way in ("executor", "eager"):
@@ -751,7 +791,8 @@ def check(case: Case, reference: str, order: int = 2) -> list[str]:
                 through_nonfinite
             )
             for i, (g, w) in enumerate(zip(second, ref[2])):
-                why = same_values(g, w, precision, order=2, masked=True, exact_specials=not through_nonfinite)
+                skip = unresolved[1][i] if unresolved is not None and unresolved[1] is not None else None
+                why = same_values(g, w, precision, 2, exact_specials=not through_nonfinite, masked=True, skip=skip)
                 if why:
                     problems.append(f"d2/dx{i}: {why}")
     return problems
