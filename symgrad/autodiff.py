@@ -147,13 +147,13 @@ def _masked_sum_back(r: Symbol, inp: Symbol, node: Symbol) -> Symbol:
     masks, h = _masks_of(r)
     if not masks or inp.op not in OPS or not (OPS[inp.op].elementwise or OPS[inp.op].relayout):
         return sum_back(r, inp, node)  # only elementwise and relayout rules peel masks (and could form inf*0)
-    if all(covered_by(c, inp) for c, _ in masks):  # (a sum_like of the same shape too: undeclared shapes)
+    # inp has node's shape (then every mask on node's adjoint fits it, provably or not: a sum_like of
+    # the same shape, undeclared) or each mask fits inp: the sum is taken inside the masks
+    if covers(inp, node) or all(covered_by(c, inp) for c, _ in masks):
         summed = sum_back(h, inp, node)
         for c, taken in reversed(masks):
             summed = _remask(c, summed, taken)
         return summed
-    if covers(inp, node):
-        return sum_back(r, inp, node)
     # The masks vary along the summed axes: an entry of the sum is masked where every term was,
     # which is where the count of selected terms is 0 (so inf*0 from the rule after never forms).
     selected = None

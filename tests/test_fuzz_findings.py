@@ -253,6 +253,18 @@ def test_the_sum_of_a_weak_number_has_a_dtype():
     assert float(np.asarray(g.eval()[0])) == 0.0
 
 
+@pytest.mark.parametrize("dtype", ["int32", "float32", "bool"])
+def test_relu_keeps_the_dtype_numpy_gives_it(dtype):
+    # relu(cast(x, 'int32')) claimed float64 while np.maximum(x, 0) (and eager relu) keep int32
+    x = sym.var("x", shape=(3,), dtype="float64")
+    values = np.array([-2.5, 0.5, 7.0])
+    expected = np.maximum(values.astype(dtype), 0)
+    y = sym.relu(sym.cast(x, dtype=dtype))
+    (out,) = y.eval(x=values)
+    assert y.dtype == out.dtype == expected.dtype == nd.relu(nd.array(values, dtype=dtype)).dtype
+    np.testing.assert_array_equal(out, expected)
+
+
 @pytest.mark.parametrize("bounds", [(0.0, 1.0), (None, -1.0), (0, 3)])
 @pytest.mark.parametrize("declared", [True, False])
 def test_clip_of_integers_by_float_bounds_is_float_as_numpy_and_eager_make_it(bounds, declared):
@@ -379,3 +391,14 @@ def test_the_derivative_of_a_power_is_masked_where_it_is_constant():
     with np.errstate(all="ignore"):
         got = sym.grad(sym.sum(sym.arccos(x**y)), x).eval(x=np.array([2.7, -1.9, 0.0]), y=np.array([-0.0, 0.0, 0.0]))
     np.testing.assert_array_equal(got[0], [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_mask_not_provably_of_the_inputs_shape_still_holds_through_a_unary_op(declared):
+    # max(relu(arccos(x))) at NaN: relu's mask and max's (made from a reduction, so its shape is not
+    # provable without declared shapes) went into a sum_like, and arccos' NaN slope times 0 gave NaN
+    x = sym.var("x", shape=(2,) if declared else None)
+    y = sym.max(sym.relu(sym.arccos(x)), keepdims=True)
+    with np.errstate(invalid="ignore"):
+        (got,) = sym.grad(y, x).eval(x=np.array([np.nan, 0.5]))
+    np.testing.assert_array_equal(got, [0.0, 0.0])  # the NaN maximum takes it all; relu masks it at NaN

@@ -199,7 +199,13 @@ sigmoid = _unary("sigmoid", _sigmoid, lambda g, out, x: [g * (out * (1 - out))],
 softplus = _unary(
     "softplus", lambda x: np.logaddexp(0, x), lambda g, out, x: [g * sigmoid(x)], lambda x: sp.log(1 + sp.exp(x))
 )
-relu = _unary("relu", lambda x: np.maximum(x, 0), lambda g, out, x: [where(x > 0, g, 0)], lambda x: sp.Max(x, 0))
+relu = _unary(
+    "relu",
+    lambda x: np.maximum(x, 0),
+    lambda g, out, x: [where(x > 0, g, 0)],
+    lambda x: sp.Max(x, 0),
+    dtype=lambda x: same_dtype(x, 0),  # as np.maximum(x, 0): relu of int32 is int32
+)
 
 _erf_per_element = np.frompyfunc(math.erf, 1, 1)
 
