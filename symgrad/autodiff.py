@@ -220,7 +220,7 @@ def reverse_mode(
             # a float32 x gets a float32 gradient (weak 1.0 seeds, where(x > 0, 1, 0) is int64)
             if target.dtype is None:
                 g = ew.cast_like(g, target)  # the dtype is known only at bind
-            elif target.dtype.kind == "f" and g.dtype != target.dtype:
+            elif target.dtype.kind == "f" and (g.dtype is None or g.dtype != target.dtype):  # (None == float64)
                 g = ew.cast(g, dtype=target.dtype)
             results.append(normal(g))
     return results

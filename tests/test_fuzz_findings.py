@@ -402,3 +402,19 @@ def test_a_mask_not_provably_of_the_inputs_shape_still_holds_through_a_unary_op(
     with np.errstate(invalid="ignore"):
         (got,) = sym.grad(y, x).eval(x=np.array([np.nan, 0.5]))
     np.testing.assert_array_equal(got, [0.0, 0.0])  # the NaN maximum takes it all; relu masks it at NaN
+
+
+def test_a_declared_float64_variable_gets_a_float64_gradient_through_a_part_of_unknown_dtype():
+    # the gradient's dtype was unknown (None), and np.dtype('float64') == None is True: no cast was added
+    x0, x1 = sym.var("x0", shape=(), dtype="float64"), sym.var("x1")
+    y = sym.sum(sym.cast(sym.where(x0, x0, sym.zeros_like(x1)), dtype="float32"))
+    g0, _ = sym.Group(sym.grad(y, [x0, x1])).eval(x0=np.float64(1.0), x1=np.float64(-0.9))
+    assert g0.dtype == np.float64 and float(g0) == 1.0
+
+
+def test_trace_of_integers_accumulates_as_numpy_does():
+    x = sym.var("x", shape=(2, 2), dtype="float32")
+    t = sym.trace(sym.cast(x, dtype="int32"))
+    expected = np.trace(np.array([[1, 2], [3, 4]], np.int32))
+    (out,) = t.eval(x=np.array([[1, 2], [3, 4]], np.float32))
+    assert t.dtype == out.dtype == expected.dtype and int(out) == 5

@@ -287,7 +287,7 @@ trace = register(
     "trace",
     np.trace,
     shape=_trace_shape,
-    dtype=lambda x: same_dtype(x),
+    dtype=lambda x: np.trace(np.zeros((1, 1), dtype=x)).dtype,  # integers accumulate as np.trace's (int32 -> int64)
     grad=lambda g, out, x: [ew.where(eye_like(x), g, 0)],  # not g*eye: off the diagonal inf*0 is NaN
     sympy=lambda x: sp.Trace(x),
     arity=1,
