@@ -418,3 +418,13 @@ def test_trace_of_integers_accumulates_as_numpy_does():
     expected = np.trace(np.array([[1, 2], [3, 4]], np.int32))
     (out,) = t.eval(x=np.array([[1, 2], [3, 4]], np.float32))
     assert t.dtype == out.dtype == expected.dtype and int(out) == 5
+
+
+@pytest.mark.parametrize("shapes", [((1, 3), (3, 3)), ((3, 2), (2, 3)), ((2, 3), (3, 2))])
+def test_trace_of_a_product_is_rewritten_only_when_the_product_is_square(shapes):
+    # trace(dot(x1, x0)) of a (1, 3) product was rewritten to sum(x1 * x0.T), the sum of every product
+    rng = np.random.default_rng(0)
+    a0, b0 = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    a, b = sym.var("a", shape=shapes[0]), sym.var("b", shape=shapes[1])
+    for t in (sym.trace(sym.dot(a, b)), sym.simplify(sym.trace(sym.dot(a, b)))):
+        np.testing.assert_allclose(t.eval(a=a0, b=b0)[0], np.trace(a0 @ b0), rtol=1e-12)

@@ -186,6 +186,8 @@ def trace_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     (x,) = node.inputs
     if x.op in ("dot", "matmul") and all(i.ndim == 2 for i in x.inputs):
         a, b = x.inputs
+        if a.shape is None or b.shape is None or None in a.shape + b.shape or a.shape != b.shape[::-1]:
+            return None  # only a square product: trace(dot(x1, x0)) of a (1, 3) product is its [0, 0] entry
         return red.sum(a * la.transpose(b))
     return None
 
