@@ -1,15 +1,15 @@
 """Which backend runs plans: "numpy" (the default, no compiler), "jit" (the Numba VM) or "auto".
 
 Chosen per executor (`bind(..., backend=...)`), else globally (`symgrad.set_backend`),
-else by the environment variable SYMGRAD_BACKEND when symgrad is imported. "auto" runs a
-program in the VM when Numba is installed and its values are small (where the VM wins:
-a NumPy call costs about a microsecond whatever the size), else with NumPy.
+else by the environment variable SYMGRAD_BACKEND when symgrad is imported. "jit" runs a
+program in the VM where its values are small (`vmcode.VM_MAX_ELEMENTS`: where a NumPy
+call's fixed cost dominates), else with NumPy; "auto" is "jit" when Numba is installed
+and "numpy" when it is not (no error).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections.abc import Callable
 
@@ -19,10 +19,6 @@ from .vmcode import numpy_function
 
 BACKENDS = ("numpy", "jit", "auto")
 INSTALL_HINT = "pip install symgrad[jit]"
-# "auto" uses the VM for a program whose values all have at most this many elements: W5's
-# 16-element steps run 9x faster in the VM, W2's 2,048-element ones as fast as with NumPy
-# (benchmarks/RESULTS.md); above that NumPy's SIMD loops and BLAS win.
-AUTO_MAX_ELEMENTS = 2_048
 
 _backend = ["numpy"]
 
@@ -66,7 +62,7 @@ def program_function(program: Program, backend: str) -> Callable[..., tuple]:
     """The function that runs program with this backend (the VM's is built once, on first use)."""
     if backend == "numpy":
         return program.fn
-    if program.tile or (backend == "auto" and not _small(program)):
+    if program.tile:
         # a jit forward may hand this program its saved values as a Frame
         return program.fn if program.frame_at is None else numpy_function(program)
     if program.jit is None:
@@ -74,10 +70,6 @@ def program_function(program: Program, backend: str) -> Callable[..., tuple]:
 
         program.jit = jitvm.vm_function(program)
     return program.jit
-
-
-def _small(program: Program) -> bool:
-    return all(n.shape is not None and math.prod(n.shape) <= AUTO_MAX_ELEMENTS for n in program.nodes)
 
 
 if os.environ.get("SYMGRAD_BACKEND"):

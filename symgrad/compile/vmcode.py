@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..graph import Symbol
 from ..ops.elementwise import _square
 from ..ops.registry import OPS
 from .plan import Program
@@ -43,6 +44,10 @@ BINARY = {np.add: ADD, np.subtract: SUB, np.multiply: MUL, np.divide: DIV, np.ma
 REDUCE = {np.add.reduce: SUM, np.maximum.reduce: RMAX, np.minimum.reduce: RMIN}
 PRODUCTS = (np.dot, np.matmul)
 MATMUL_VM_LIMIT = 4_096  # multiply-adds: above this BLAS (the NumPy step) is faster than the VM's loop
+# A program with a value bigger than this runs with NumPy: its calls' fixed cost (about a microsecond)
+# no longer dominates, its SIMD loops (tanh, exp, + - * /) beat the VM's scalar ones, and BLAS the
+# VM's products. W5's 16-element values run 5-10x faster in the VM; W2's 2,048-element ones 2.6x slower.
+VM_MAX_ELEMENTS = 1_024
 F64 = np.dtype(np.float64)
 
 
@@ -154,14 +159,12 @@ def _reduce_row(kernel: Any, in_shape: tuple) -> tuple[int, int, int, int] | Non
     return op, outer, math.prod(in_shape[axes[0] : axes[-1] + 1]), math.prod(in_shape[axes[-1] + 1 :])
 
 
-def _row(program: Program, pos: int, shape_of: dict) -> list[int] | None:
-    """The code row of step pos with slots for offsets still (filled in by `translate`), or None."""
-    node = program.nodes[pos]
-    kernel = program.plan.kernels[pos]
-    ins = program.plan.in_slots(pos)
+def _row(node: Symbol, kernel: Any, ins: tuple[int, ...], shape_of: dict) -> list[int] | None:
+    """The code row of a step, with slots where offsets go (filled in by `translate`), or None."""
     out = node.shape
-    if node.dtype != F64 or out is None or any(s not in shape_of for s in ins):
-        return None
+    for s in ins:
+        if s not in shape_of:
+            return None
     size = math.prod(out)
     shapes = [shape_of[s] for s in ins]
     opdef = OPS[node.op]
@@ -194,107 +197,105 @@ def _row(program: Program, pos: int, shape_of: dict) -> list[int] | None:
     return [op, -1, ins[0], ins[0], outer, n, inner, 0, 0, 0]
 
 
-class _Arena:
-    """Offsets in the arena: bump allocation, and reuse of freed blocks of the same size."""
-
-    def __init__(self) -> None:
-        self.top = 0
-        self.free: dict[int, list[int]] = {}
-
-    def take(self, size: int) -> int:
-        blocks = self.free.get(size)
-        if blocks:
-            return blocks.pop()
-        start, self.top = self.top, self.top + max(size, 1)
-        return start
-
-    def give(self, start: int, size: int) -> None:
-        self.free.setdefault(size, []).append(start)
-
-
 def translate(program: Program, inputs: list[Any], frame_from: int | None, frame_at: int | None) -> VMProgram | None:
-    """The VM form of a program for inputs like these (their dtypes and shapes); None if no step runs in the VM."""
+    """The VM form of a program for inputs like these (their dtypes and shapes); None if no step runs
+    in the VM, or a value is too big for the VM to pay (VM_MAX_ELEMENTS).
+
+    One pass over the steps (a 10,000-node plan has 18,000; this is part of the first call):
+    every float64 value of known shape gets an arena block, taken from the blocks of its size
+    that died before it (never one a NumPy step read: a view of it may live on).
+    """
     plan = program.plan
-    shape_of: dict[int, tuple] = {}  # slots the arena can hold: float64 of known shape
-    for j, v in enumerate(inputs):
-        if type(v) is np.ndarray and v.dtype == F64:
-            shape_of[j] = v.shape
+    shape_of: dict[int, tuple] = {}  # slots in the arena: float64 of known shape
+    offset: dict[int, int] = {}
+    size_of: dict[int, int] = {}
+    free: dict[int, list[int]] = {}  # size -> dead blocks
+    top = 0
+    for j, v in enumerate(inputs):  # inputs first, in order, so a Frame lands in one copy
+        if type(v) is not np.ndarray:
+            continue
+        if v.size > VM_MAX_ELEMENTS:
+            return None
+        if v.dtype == F64:
+            shape_of[j], offset[j], size_of[j] = v.shape, top, v.size
+            top += max(v.size, 1)
     consts = {}
     for s, value in program.consts:
         as_float = _as_arena_value(value)
         if as_float is not None:
-            shape_of[s] = as_float.shape
-            consts[s] = as_float
-    rows: list[list[int] | None] = []
-    for pos, node in enumerate(program.nodes):
-        row = _row(program, pos, shape_of)
-        rows.append(row)
-        if node.dtype == F64 and node.shape is not None:
-            shape_of[plan.out_slots[pos]] = node.shape
-    if all(r is None for r in rows):
-        return None
-    in_arena = set()  # slots the VM reads or writes, and frame outputs
-    numpy_reads = set()
-    for pos, row in enumerate(rows):
-        ins = plan.in_slots(pos)
-        if row is None:
-            numpy_reads.update(ins)
-        else:
-            in_arena.update(ins)
-            in_arena.add(plan.out_slots[pos])
-    n_out = len(program.out_slots)
-    framed = [program.out_slots[j] for j in range(frame_from, n_out)] if frame_from is not None else []
-    if framed and all(s in shape_of for s in framed):
-        in_arena.update(framed)
-    else:
-        frame_from = None
-    arena = _Arena()
-    offset: dict[int, int] = {}
+            shape_of[s], offset[s], size_of[s], consts[s] = as_float.shape, top, as_float.size, as_float
+            top += max(as_float.size, 1)
     n_inputs = len(inputs)
-    for j in range(n_inputs):  # inputs first, in order, so a Frame lands in one copy
-        if j in shape_of and (j in in_arena or frame_at is not None and j >= frame_at):
-            offset[j] = arena.take(math.prod(shape_of[j]))
-    for s in consts:
-        if s in in_arena:
-            offset[s] = arena.take(math.prod(shape_of[s]))
-    pinned = set(program.out_slots) | numpy_reads | set(consts)  # Python views of these may outlive the step
+    pinned = set(program.out_slots) | set(consts)  # blocks never reused
     segments: list[Any] = []
-    code: list[list[int]] = []
+    code: list[int] = []  # rows of WIDTH, flat
     dead: dict[int, tuple[int, ...]] = {}
-    for pos, row in enumerate(rows):
-        s = plan.out_slots[pos]
-        if s in in_arena and s not in offset:
-            offset[s] = arena.take(math.prod(shape_of[s]))
+    in_python = set(consts)  # slots whose arena views the NumPy steps see
+    other = plan.other
+    any_row = False
+    for node, kernel, a, b, s, dying in zip(
+        program.nodes, plan.kernels, plan.first, plan.second, plan.out_slots, plan.dead
+    ):
+        ins = (a, b) if b >= 0 else (a,) if a >= 0 else other[s]
+        out = node.shape
+        row = None
+        if out is not None and node.dtype == F64:
+            size = math.prod(out)
+            if size > VM_MAX_ELEMENTS:
+                return None
+            op = (BINARY if b >= 0 else UNARY).get(kernel)  # the common steps inline: same-shape ufuncs
+            if op is not None and a >= 0 and shape_of.get(a) == out == shape_of.get(ins[-1]):
+                row = [op, -1, a, ins[-1], 1, size, 0, 1, 0, 1]
+            else:
+                row = _row(node, kernel, ins, shape_of)
+            blocks = free.get(size)
+            if blocks:
+                offset[s] = blocks.pop()
+            else:
+                offset[s] = top
+                top += max(size, 1)
+            shape_of[s], size_of[s] = out, size
+        elif out is not None and len(out) and math.prod(out) > VM_MAX_ELEMENTS:
+            return None
         if row is not None:
             row[1], row[2], row[3] = offset[s], offset[row[2]], offset[row[3]]
-            code.append(row)
+            code += row
+            any_row = True
         else:
             if code:
-                segments.append(np.array(code, dtype=np.int64))
+                segments.append(np.array(code, dtype=np.int64).reshape(-1, WIDTH))
                 code = []
-            dead[len(segments)] = tuple(j for j in plan.dead[pos] if j not in offset)
-            segments.append((plan.kernels[pos], plan.in_slots(pos), s, s in offset))
-        for j in plan.dead[pos]:
-            if j in offset and j not in pinned and j >= n_inputs:
-                arena.give(offset[j], math.prod(shape_of[j]))
+            dead[len(segments)] = tuple(j for j in dying if j not in offset)
+            segments.append((kernel, ins, s, s in offset))
+            pinned.update(ins)
+            in_python.update(ins)
+            in_python.add(s)
+        for j in dying:
+            if j >= n_inputs and j in offset and j not in pinned:
+                free.setdefault(size_of[j], []).append(offset[j])
+    if not any_row:
+        return None
+    n_out = len(program.out_slots)
+    if frame_from is not None and not all(program.out_slots[j] in offset for j in range(frame_from, n_out)):
+        frame_from = None
     outputs: list[tuple[int, Any]] = []
     gathered = 0
     for j, s in enumerate(program.out_slots):
         if s in offset:
-            n = math.prod(shape_of[s])
+            n = size_of[s]
             checked = int(frame_from is None or j < frame_from)  # results, not values saved for the backward
-            code.append([GATHER, gathered, offset[s], 0, 1, n, checked, 0, 0, 0])
+            code += [GATHER, gathered, offset[s], 0, 1, n, checked, 0, 0, 0]
             outputs.append((gathered, shape_of[s]))
             gathered += n
         else:
             outputs.append((-1, s))
     if code:
         segments.append(np.array(code, dtype=np.int64).reshape(-1, WIDTH))
-    memory = np.zeros(max(arena.top, 1))
-    views = {s: memory[o : o + math.prod(shape_of[s])].reshape(shape_of[s]) for s, o in offset.items()}
+    memory = np.zeros(max(top, 1))
+    wanted = [s for s in (*range(n_inputs), *in_python) if s in offset]
+    views = {s: memory[offset[s] : offset[s] + size_of[s]].reshape(shape_of[s]) for s in wanted}
     for s, value in consts.items():
-        if s in views:
-            views[s][...] = value
+        memory[offset[s] : offset[s] + size_of[s]] = np.ravel(value)
     loads = [(j, views[j], shape_of[j]) for j in range(n_inputs) if j in views]
     constants = {s: v for s, v in program.consts}
     frame_offset = offset.get(frame_at, -1) if frame_at is not None else -1
