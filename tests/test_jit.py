@@ -24,14 +24,16 @@ def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def both(symbol, args, **kw):
-    """(NumPy backend executor, jit backend executor) over copies of args, forward and backward run."""
+    """(NumPy backend executor, jit backend executor) over copies of args, forward and backward run
+    twice (the second call reuses the translated program and its arena)."""
     pair = []
     for backend in ("numpy", "jit"):
         given = {k: v.copy() for k, v in args.items() if k in symbol.list_arguments()}
         ex = symbol.bind(given, backend=backend, **kw)
-        ex.forward(is_train=kw.get("grad_req") != "null")
-        if kw.get("grad_req") != "null":
-            ex.backward()
+        for _ in range(2):
+            ex.forward(is_train=kw.get("grad_req") != "null")
+            if kw.get("grad_req") != "null":
+                ex.backward()
         pair.append(ex)
     return pair
 
@@ -185,6 +187,9 @@ def test_saved_values_travel_to_the_backward_as_one_frame_and_executors_sharing_
     jit = [y.bind({k: v.copy() for k, v in a.items()}, backend="jit") for a in (args, other)]
     assert jit[0]._compiled is jit[1]._compiled  # one cached plan, one arena
     for ex in ref + jit:
+        ex.forward(is_train=True)
+        ex.backward()
+    for ex in ref + jit:
         ex.forward(is_train=True)  # both forwards before either backward
     assert type(jit[0]._saved[0]) is vmcode.Frame
     for ex in ref + jit:
@@ -200,8 +205,9 @@ def test_head_gradients_and_finite_checks_read_the_frame_too():
     ex = y.bind(args, backend="jit")
     ref = y.bind({k: v.copy() for k, v in args.items()}, backend="numpy")
     for e in (ex, ref):
-        e.forward(is_train=True)
-        e.backward(out_grads=nd.array(np.array(3.0)))
+        for _ in range(2):
+            e.forward(is_train=True)
+            e.backward(out_grads=nd.array(np.array(3.0)))
     for name in args:
         np.testing.assert_allclose(ex.grad_dict[name].asnumpy(), ref.grad_dict[name].asnumpy(), rtol=1e-10)
     ex.forward(is_train=True)
@@ -253,11 +259,12 @@ def test_eager_backward_runs_with_the_chosen_backend():
     try:
         for backend in ("numpy", "jit"):
             symgrad.set_backend(backend)
-            a = nd.array(values.copy(), dtype="float64")
-            a.attach_grad()
-            with autograd.record():
-                b = nd.sum(nd.sin(a) * nd.exp(a) / (a + 1))
-            b.backward()
+            for _ in range(2):  # the second backward reuses the cached plan
+                a = nd.array(values.copy(), dtype="float64")
+                a.attach_grad()
+                with autograd.record():
+                    b = nd.sum(nd.sin(a) * nd.exp(a) / (a + 1))
+                b.backward()
             grads[backend] = a.grad.asnumpy()
     finally:
         symgrad.set_backend(before)
@@ -276,7 +283,7 @@ def test_the_interpreter_is_compiled_once_not_per_graph():
 def test_inputs_unlike_the_first_calls_run_with_numpy():
     x = sym.var("x")
     ex = (sym.sin(x) * 2).bind({"x": np.linspace(0, 1, 4)}, grad_req="null", backend="jit")
-    ex.forward()
+    ex.forward()  # translated for float64 inputs of shape (4,)
     program = ex._compiled.forward
     (f32,) = program.jit(np.linspace(0, 1, 4, dtype=np.float32))
     assert f32.dtype == np.float32  # NumPy's kernels ran it: the sine of float32 stays float32

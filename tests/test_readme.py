@@ -13,5 +13,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 def test_readme_python_block_runs(index, capsys):
     if "dask" in BLOCKS[index]:
         pytest.importorskip("dask.array")
+    if 'backend="jit"' in BLOCKS[index]:
+        pytest.importorskip("numba")
     exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})  # noqa: S102 - our own README
     assert capsys.readouterr().out.strip()

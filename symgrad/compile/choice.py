@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..errors import BackendError
 from .plan import Program
-from .vmcode import numpy_function
+from .vmcode import DECLINED, numpy_function
 
 BACKENDS = ("numpy", "jit", "auto")
 INSTALL_HINT = "pip install symgrad[jit]"
@@ -62,7 +62,7 @@ def program_function(program: Program, backend: str) -> Callable[..., tuple]:
     """The function that runs program with this backend (the VM's is built once, on first use)."""
     if backend == "numpy":
         return program.fn
-    if program.tile:
+    if program.tile or program.jit is DECLINED:
         # a jit forward may hand this program its saved values as a Frame
         return program.fn if program.frame_at is None else numpy_function(program)
     if program.jit is None:

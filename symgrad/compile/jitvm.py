@@ -218,8 +218,9 @@ def vm_function(program: Program) -> Callable[..., tuple]:
     """program's function run by the VM: translated on a thread's first call (from the inputs' dtypes
     and shapes), then each call copies the inputs into the arena, runs the segments and gathers the outputs.
 
-    Each thread has its own arena (a cached plan is shared by every executor of its structure).
-    Inputs unlike the first call's (another dtype or shape) run with the NumPy backend. The
+    Every call of a program runs the same code, so a call's values never depend on how often it
+    ran before. Each thread has its own arena (a cached plan is shared by every executor of its
+    structure). Inputs unlike the translated call's (another dtype or shape) run with NumPy. The
     program is held weakly: it holds this function, and a cycle would outlive a dropped graph.
     """
     runners: dict[int, Callable[..., tuple]] = {}  # thread id -> its runner
@@ -228,18 +229,20 @@ def vm_function(program: Program) -> Callable[..., tuple]:
     def fallback(*values: Any) -> tuple:
         return program_ref().fn(*vc.unpack(values))
 
-    def translated(values: tuple) -> Callable[..., tuple]:
+    def translate_then_run(*values: Any) -> tuple:
         owner = program_ref()
         n_in = len(values) - (len(owner.out_slots) if owner.writes_into else 0)
         vm = vc.translate(owner, vc.unpack(values[:n_in]), owner.frame_from, owner.frame_at)
+        if vm is None:  # from now on `choice.program_function` gives the NumPy backend's function
+            owner.jit = vc.DECLINED
+            return fallback(*values)
         if len(runners) >= MAX_THREADS:
             runners.clear()
-        runner = runners[threading.get_ident()] = fallback if vm is None else _runner(vm, n_in, fallback)
-        return runner
+        runners[threading.get_ident()] = runner = _runner(vm, n_in, fallback)
+        return runner(*values)
 
     def call(*values: Any) -> tuple:
-        runner = runners.get(threading.get_ident())
-        return (translated(values) if runner is None else runner)(*values)
+        return runners.get(threading.get_ident(), translate_then_run)(*values)
 
     return call
 

@@ -49,6 +49,7 @@ MATMUL_VM_LIMIT = 4_096  # multiply-adds: above this BLAS (the NumPy step) is fa
 # VM's products. W5's 16-element values run 5-10x faster in the VM; W2's 2,048-element ones 2.6x slower.
 VM_MAX_ELEMENTS = 1_024
 F64 = np.dtype(np.float64)
+DECLINED = "declined"  # a program's `jit` once its translation found nothing worth running in the VM
 
 
 @dataclass
