@@ -258,10 +258,23 @@ def test_simplify_keeps_values_nan_and_inf_positions_shape_and_dtype(index, dtyp
 
 
 def test_finite_only_rules_need_assume_finite():
-    x = sym.var("x")
+    x = sym.var("x", dtype="float32")
     for s, folded in ((x - x, "zeros_like(x)"), (x * 0, "zeros_like(x)"), (x / x, "ones_like(x)")):
         assert str(sym.simplify(s)) != folded
         assert str(sym.simplify(s, assume_finite=True)) == folded
+
+
+def test_x_over_x_is_not_folded_when_x_may_be_an_integer():
+    """int/int is float64: with x's dtype unknown, ones_like(x) could be int64 (the simplifier fuzz's
+    seed 11 found t/t with t = where(c, 0, 2) becoming int64 under assume_finite)."""
+    c = sym.var("c")
+    t = sym.where(c, 0, 2)
+    simplified = sym.simplify(t / t, assume_finite=True)
+    (out,) = simplified.eval(c=np.array([False, False]))
+    assert out.dtype == np.float64 and out.asnumpy().tolist() == [1.0, 1.0]
+    k = sym.var("k", dtype="int32")
+    (out,) = sym.simplify(k / k, assume_finite=True).eval(k=np.array([3, 4], np.int32))
+    assert out.dtype == np.float64 and out.asnumpy().tolist() == [1.0, 1.0]
 
 
 def test_explain_reports_rules_and_counts():

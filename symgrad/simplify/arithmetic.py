@@ -393,9 +393,9 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
 def divide_self(node: Symbol, s: Simplifier) -> Symbol | None:
     """x/x -> 1 (assume_finite and nonzero: 0/0 and inf/inf are NaN)"""
     a, b = node.inputs
-    if a is not b:
+    if a is not b or a.dtype is None:  # an unknown dtype may be integer, and int/int is float64
         return None
-    if a.dtype is not None and node.dtype is not None and a.dtype != node.dtype:
+    if node.dtype is not None and a.dtype != node.dtype:
         return ew.cast(ew.ones_like(a), dtype=node.dtype)  # int32/int32 is float64
     return ew.ones_like(a)
 
