@@ -141,6 +141,7 @@ class GraphPrinter:
         return f"({text})" if prec < min_prec else text
 
     def render(self, node: Symbol) -> tuple[str, int]:
+        node = displayed_as(node)
         op = node.op
         if op == VAR:
             return format_name(node.name), _ATOM
@@ -199,6 +200,16 @@ class GraphPrinter:
         return f"{body}\n where\n{where}"
 
 
+def displayed_as(node: Symbol) -> Symbol:
+    """node, or the node its op's `shown_as` prints instead (x[[0, 2]] for getitem_arrays of constants)."""
+    opdef = OPS.get(node.op)
+    replaced = opdef.shown_as(node.inputs, node.attrs) if opdef is not None and opdef.shown_as else None
+    if replaced is None:
+        return node
+    op, inputs, attrs = replaced
+    return Symbol(op, inputs, attrs, name=node.name, shape=node.shape, dtype=node.dtype)
+
+
 def _reciprocal(node: Symbol) -> int | None:
     """n when node is the weak scalar constant 1/n for an integer |n| > 1 that is not a power of 2
     (0.02 is 1/50, 0.5 stays 0.5: a binary fraction reads as well as a decimal)."""
@@ -251,13 +262,14 @@ def to_sympy(s: Symbol, symbols: dict[str, Any] | None = None) -> Any:
             else:
                 done[id(node)] = sp.nsimplify(v.item() if isinstance(v, np.ndarray) else v, rational=False)
         else:
-            args = [done[id(i)] for i in node.inputs]
-            opdef = OPS[node.op]
+            displayed = displayed_as(node)
+            args = [done[id(i)] for i in displayed.inputs]
+            opdef = OPS[displayed.op]
             if opdef.sympy is not None:
-                done[id(node)] = opdef.sympy(*args, **node.attrs)
+                done[id(node)] = opdef.sympy(*args, **displayed.attrs)
             else:
-                extra = [AttributeSymbol(text) for text in attribute_texts(node)]
-                done[id(node)] = sp.Function(node.op)(*args, *extra)
+                extra = [AttributeSymbol(text) for text in attribute_texts(displayed)]
+                done[id(node)] = sp.Function(displayed.op)(*args, *extra)
     return done[id(s)]
 
 

@@ -91,6 +91,31 @@ def test_getitem_arrays_and_its_gradient_match_finite_differences_and_round_trip
     np.testing.assert_array_equal(again.eval(x=xv)[0], np.sin(xv)[[2, 0, 2], 1:])
 
 
+def test_a_symbol_indexed_by_a_new_array_each_step_binds_to_one_plan_and_prints_its_index():
+    rng = np.random.default_rng(3)
+    xv = rng.normal(size=(5, 3))
+    x = sym.var("x")
+
+    def loop():
+        for _ in range(8):
+            rows = rng.integers(0, 5, 4)  # repeats add up in the gradient
+            loss = sym.sum(sym.sin(x[rows, 1:]) ** 2)
+            ex = loss.bind({"x": xv}, grad_req="write")
+            (out,) = ex.forward(is_train=True)
+            ex.backward()
+            np.testing.assert_allclose(out, np.sum(np.sin(xv[rows, 1:]) ** 2), rtol=1e-13)
+            expected = np.zeros_like(xv)
+            np.add.at(expected, (rows, slice(1, None)), np.sin(2 * xv[rows, 1:]))
+            np.testing.assert_allclose(ex.grad_dict["x"].asnumpy(), expected, rtol=1e-13)
+
+    assert misses_of(loop) == 2  # specialised to the first index, then one plan taking it as an input
+    y = sym.sum(x[np.array([0, 2, 2])] ** 2)
+    assert str(y) == "sum(x[[0, 2, 2]]**2)"
+    assert str(sym.grad(y, x)) == "scatter_like(2*x[[0, 2, 2]], x, index=[[0, 2, 2]])"
+    assert r"x\left[0, 2, 2\right]" in sym.grad(y, x)._repr_latex_()
+    check_numeric_gradient(y, {"x": xv[:, 0]})
+
+
 def bind_and_run(symbol, xv):
     ex = symbol.bind({"x": xv}, grad_req="write")
     (out,) = ex.forward(is_train=True)

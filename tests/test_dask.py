@@ -82,7 +82,7 @@ def test_op_without_dask_form_fails_at_bind_naming_it():
     with NameManager():
         x = sym.var("x")
         s = sym.sum(x[np.array([0, 0, 1])] ** 2)
-    with pytest.raises(BindError, match="scatter_like.*no Dask form"):
+    with pytest.raises(BindError, match="scatter_arrays.*no Dask form"):
         s.bind({"x": da.from_array(np.arange(3.0), chunks=2)})
 
 

@@ -261,3 +261,51 @@ def test_summing_a_gradient_back_with_ranks_only_names_the_axes_and_keeps_values
             got, want = g.eval(**vals)[0].asnumpy(), e.eval(**vals)[0].asnumpy()
         assert np.isnan(got).any()
         np.testing.assert_array_equal(got, want)  # NaN and Inf in the same places
+
+
+def test_indexing_keeps_what_is_known_and_never_takes_an_index_arrays_size_for_an_open_one():
+    z = sym.var("z", shape=(None, None))
+    assert z[:, np.array([0, 0])].partial_shape == (None, 2)  # was (2, 2): the index's size taken for z's
+    assert z[np.array([[1], [0]]), :].partial_shape == (2, 1, None)
+    assert z[0, None, :].partial_shape == (1, None)
+    zv = np.arange(12.0).reshape(4, 3)
+    y = sym.sum(sym.sin(z[:, np.array([0, 0])]) ** 2)
+    check_numeric_gradient(y, {"z": zv})
+    np.testing.assert_allclose(sym.grad(y, z).eval(z=zv)[0].asnumpy()[:, 0], 2 * np.sin(2 * zv[:, 0]), rtol=1e-12)
+
+
+def test_the_indexing_shape_rule_is_numpys_without_making_an_array_of_the_shape():
+    """x[index]'s shape is worked out from x's shape (open sizes are probed with sizes too big to
+    allocate); 20,000 random NumPy indices over small shapes give NumPy's shape or its IndexError."""
+    from symgrad.ops.indexing import _getitem_shape
+
+    pick = np.random.default_rng(5)
+
+    def item(size):
+        r = pick.random()
+        if r < 0.2:
+            return int(pick.integers(-size - 1, size + 1))
+        if r < 0.4:
+            return slice(*(pick.choice([None, -3, 0, 1, 2, 5, 9]) for _ in range(2)), pick.choice([None, 1, 2, -1, 3]))
+        if r < 0.5:
+            return None
+        if r < 0.55:
+            return Ellipsis
+        shape = [(2,), (3,), (1,), (2, 1), (1, 3), (0,), ()][pick.integers(7)]
+        return pick.integers(-size - 1, size + 1, size=shape).astype(np.intp)
+
+    for _ in range(20_000):
+        x = tuple(int(d) for d in pick.integers(0, 5, size=pick.integers(0, 4)))
+        index = tuple(item(x[pick.integers(len(x))] if x else 1) for _ in range(pick.integers(0, 5)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                expected = np.empty(x, np.int8)[index].shape
+            except (IndexError, ValueError, DeprecationWarning):
+                expected = None
+        try:
+            got = _getitem_shape(x, index)
+        except sg.ShapeError:
+            got = None
+        assert got == expected, (x, index)
+    assert _getitem_shape((4_324_320_000,) * 3, (slice(None), np.array([0, 1]))) == (4_324_320_000, 2, 4_324_320_000)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as _np
+
 from ..errors import SymgradError as _SymgradError
 from ..graph import GROUP as _GROUP
 from ..graph import Symbol
@@ -51,6 +53,7 @@ from .elementwise import (  # noqa: F401
 )
 from .indexing import encode_index as _encode_index
 from .indexing import getitem, getitem_arrays, one_hot, pick, scatter_arrays, slice_axis  # noqa: F401
+from .indexing import split_index as _split_index
 from .infer import infer_meta as _infer_meta
 from .layers import Activation, BatchNorm, Dropout, Embedding, FullyConnected, LeakyReLU  # noqa: F401
 from .linalg import dot, inv, logdet, matmul, swapaxes, trace, transpose  # noqa: F401
@@ -131,7 +134,11 @@ def _operator(op: str, hint: str, scalar_hint: str, reflected: bool) -> Any:
 
 
 def _getitem(self: Symbol, index: Any) -> Symbol:
-    """A group's output by position or name; otherwise NumPy indexing, as a getitem node."""
+    """A group's output by position or name; otherwise NumPy indexing, as a getitem node.
+
+    Index arrays become constant inputs of getitem_arrays, not attributes: a graph rebuilt
+    with a new index array each step has one structure, so it binds to one cached plan.
+    """
     if self.op == _GROUP:
         if isinstance(index, str):
             for node in self.inputs:
@@ -139,6 +146,10 @@ def _getitem(self: Symbol, index: Any) -> Symbol:
                     return node
             raise _SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
         return self.inputs[index]
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(item, (list, _np.ndarray)) for item in items):
+        template, arrays = _split_index(items)
+        return getitem_arrays(self, *arrays, index=template)
     return getitem(self, index=_encode_index(index))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError, SymgradError
+from ..graph import CONST
 from .registry import broadcast_shapes, register
 from .shape import _is_int, normalize_single_axis, positive_axes, sum_like
 
@@ -99,10 +100,52 @@ def canonical_index(key: Any) -> tuple:
 
 
 def _getitem_shape(x: Shape, index: tuple) -> Shape:
-    try:
-        return np.broadcast_to(np.empty((), dtype=np.int8), x)[index].shape
-    except (IndexError, OverflowError) as exc:  # an index beyond int64 overflows in NumPy's indexing
-        raise ShapeError(f"index {index!r} does not fit shape {x}: {exc}") from None
+    """NumPy's shape of x[index] from the shape alone: no array of shape x is made, as the sizes
+    partial shapes probe with may be too big for one. An index out of range is a ShapeError."""
+    used = sum(1 for item in index if item is not None and item is not Ellipsis)
+    if used > len(x) or sum(1 for item in index if item is Ellipsis) > 1:
+        raise ShapeError(f"index {index!r} does not fit shape {x}: too many indices, or more than one '...'")
+    with_arrays = any(isinstance(item, np.ndarray) and item.ndim for item in index)
+    out: list[int] = []
+    advanced: list[tuple[np.ndarray, int, int]] = []  # arrays, and ints beside them: (values, size, axis)
+    first = 0
+    positions: list[int] = []  # of the advanced items in the index ('...' is one item, even if empty)
+    axis = 0
+    for k, item in enumerate(index):
+        if item is None:
+            out.append(1)
+        elif item is Ellipsis:
+            out.extend(x[axis : axis + len(x) - used])
+            axis += len(x) - used
+        elif isinstance(item, slice):
+            out.append(len(range(*item.indices(x[axis]))))
+            axis += 1
+        else:
+            values = np.asarray(item)
+            if not values.ndim:  # an int is checked whatever else the index holds
+                _check_bounds(values, x[axis], axis, x, index)
+            if with_arrays:
+                first = first if positions else len(out)
+                positions.append(k)
+                advanced.append((values, x[axis], axis))
+            axis += 1
+    out.extend(x[axis:])
+    if positions:
+        try:
+            shape = broadcast_shapes(*(values.shape for values, _, _ in advanced))
+        except ValueError:
+            raise ShapeError(f"index {index!r}: its index arrays do not broadcast together") from None
+        if math.prod(shape):  # NumPy reads no index array when the result is empty, so checks none
+            for values, size, at in advanced:
+                _check_bounds(values, size, at, x, index)
+        place = first if positions == list(range(positions[0], positions[-1] + 1)) else 0
+        out[place:place] = shape  # NumPy puts the indexed axes first when others part them
+    return tuple(out)
+
+
+def _check_bounds(values: np.ndarray, size: int, axis: int, x: Shape, index: tuple) -> None:
+    if values.size and (int(values.max()) >= size or int(values.min()) < -size):
+        raise ShapeError(f"index {index!r} does not fit shape {x}: out of bounds for axis {axis} (size {size})")
 
 
 def _scatter_add_impl(g: Any, like: Any, index: tuple) -> np.ndarray:
@@ -176,6 +219,20 @@ def _with_arrays(template: tuple, arrays: Sequence[Any]) -> tuple:
     )
 
 
+def _shown_with_index(op: str, kept: int) -> Any:
+    """shown_as for an op whose inputs after the first `kept` are index arrays: as `op` with them in
+    its index attribute, when all are constants (as x[np.array([0, 2])] builds them)."""
+
+    def shown(inputs: tuple, attrs: dict) -> tuple[str, tuple, dict] | None:
+        arrays = inputs[kept:]
+        if not all(a.op == CONST for a in arrays):
+            return None
+        index = encode_index(_with_arrays(attrs["index"], [a.attrs["value"] for a in arrays]))
+        return op, inputs[:kept], {"index": index}
+
+    return shown
+
+
 def _normalize_template(attrs: dict) -> dict:
     key = attrs["index"]
     if not isinstance(key, (list, tuple)):
@@ -192,7 +249,7 @@ def _normalize_template(attrs: dict) -> dict:
 
 
 def _gather_shape(x: Shape, *array_shapes: Shape, index: tuple) -> Shape:
-    return _getitem_shape(x, _with_arrays(index, [np.zeros(s, np.intp) for s in array_shapes]))
+    return _getitem_shape(x, _with_arrays(index, [np.broadcast_to(np.intp(0), s) for s in array_shapes]))
 
 
 def _scatter_arrays_impl(g: Any, like: Any, *arrays: Any, index: tuple) -> np.ndarray:
@@ -212,6 +269,7 @@ getitem_arrays = register(
     normalize=_normalize_template,
     hint="slice",
     aliases=(),  # an index array makes NumPy copy
+    shown_as=_shown_with_index("getitem", 1),
 )
 scatter_arrays = register(
     "scatter_arrays",
@@ -227,6 +285,7 @@ scatter_arrays = register(
     normalize=_normalize_template,
     aliases=(),
     dask=False,
+    shown_as=_shown_with_index("scatter_like", 2),
 )
 
 

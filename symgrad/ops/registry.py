@@ -79,6 +79,9 @@ class OpDef:
     constant: bool = False  # the result is one value everywhere, whatever the inputs (zeros_like, ones)
     cacheable: bool = True  # False: a plan holding the op holds per-call objects, so it is not cached
     reshapes: bool = False  # the result is its first input's elements in the same order: a compiled backend copies
+    # shown_as(inputs, attrs): the (op, inputs, attrs) printing shows instead, or None to show the node
+    # as it is (getitem_arrays whose index arrays are constants prints as getitem does: x[[0, 2]])
+    shown_as: Callable[[tuple, dict], tuple[str, tuple, dict] | None] | None = None
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -248,6 +251,7 @@ def register(
     constant: bool = False,
     cacheable: bool = True,
     reshapes: bool = False,
+    shown_as: Callable[[tuple, dict], tuple[str, tuple, dict] | None] | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -305,6 +309,7 @@ def register(
         constant=constant,
         cacheable=cacheable,
         reshapes=reshapes,
+        shown_as=shown_as,
     )
     OPS[name] = opdef
 
