@@ -176,6 +176,12 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
         [any_(3, 4)],
     ),
     (
+        "take_array",
+        lambda x: sym.take(x, np.array([[2.0, 0.0], [2.0, 5.0]]), axis=1),
+        lambda x: x[:, [[2, 0], [2, 3]]],
+        [any_(3, 4)],
+    ),
+    (
         "argmax_argmin",
         lambda x: x + sym.argmax(x, axis=1, keepdims=True) - sym.argmin(x, axis=0),
         lambda x: x + np.argmax(x, axis=1)[:, None] - np.argmin(x, axis=0),

@@ -68,7 +68,7 @@ def test_an_integer_zero_times_a_negated_integer_stays_an_integer():
     ids=["stack", "stack-axis1", "concat", "concat3"],
 )
 def test_gradients_of_stack_and_concat_print(build):
-    # take, put_like and concat_part hold an integer index; printing formatted it as a slice
+    # take (a constant index), take_scatter and concat_part hold an integer index; printing formatted it as a slice
     x, y = sym.var("x", shape=(3,)), sym.var("y", shape=(3,))
     for wrt in (x, y):
         g = sym.grad(build(x, y), wrt)
@@ -77,7 +77,7 @@ def test_gradients_of_stack_and_concat_print(build):
 
 def test_an_integer_index_prints_as_written():
     x = sym.var("x", shape=(2, 3))
-    assert str(shape_ops.take(x, 1, axis=1)) == "take(x, index=1, axis=1)"
+    assert str(shape_ops.take(x, 1, axis=1)) == "take(x, 1, axis=1)"
     assert str(x[1:, 0]) == "x[1:, 0]"
 
 

@@ -154,7 +154,7 @@ _SHAPE_STEPS: list[Step] = [
     lambda y, v, k: y[::-1] * v["w"][1],
     lambda y, v, k: sym.reshape(sym.flatten(sym.expand_dims(y, axis=1)) * sym.flatten(v["w"]), shape=(2, 3)),
     lambda y, v, k: sym.broadcast_to(sym.sum(y, axis=0, keepdims=True), shape=(2, 3)) * v["w"] * 0.5,
-    lambda y, v, k: sym.stack(*(sym.take(y, index=i, axis=1) for i in (2, 0, 1)), axis=1) * v["w"],
+    lambda y, v, k: sym.stack(*(sym.take(y, i, axis=1) for i in (2, 0, 1)), axis=1) * v["w"],
 ]
 
 

@@ -1,5 +1,6 @@
 """Indexing ops: getitem and its gradient scatter_like, setitem, and getitem_arrays /
-scatter_arrays, whose index arrays are inputs (eager mode's `x[np.arange(n), y]`).
+scatter_arrays, whose index arrays are inputs (eager mode's `x[np.arange(n), y]`); MXNet's
+slice_axis, pick and one_hot.
 
 An index is kept as data (`encode_index`): hashable, JSON-able, never evaluated.
 """
@@ -15,7 +16,7 @@ import numpy as np
 from ..errors import ShapeError, SymgradError
 from ..graph import CONST
 from .registry import broadcast_shapes, register
-from .shape import _is_int, normalize_single_axis, positive_axes, sum_like
+from .shape import _is_int, index_in_range, normalize_single_axis, positive_axes, sum_like
 
 Shape = tuple[int, ...]
 
@@ -374,15 +375,9 @@ slice_axis = register(
 )
 
 
-def _pick_index(index: Any, size: int, mode: str) -> np.ndarray:
-    """MXNet's index values: float indices truncated, then clipped into range or wrapped."""
-    idx = np.asarray(index).astype(np.int64)
-    return np.clip(idx, 0, size - 1) if mode == "clip" else np.mod(idx, size)
-
-
 def _pick_positions(data: Any, index: Any, axis: int, mode: str) -> np.ndarray:
     a = axis % np.ndim(data)
-    idx = _pick_index(index, np.shape(data)[a], mode)
+    idx = index_in_range(index, np.shape(data)[a], mode)
     return idx.reshape(np.shape(data)[:a] + (1,) + np.shape(data)[a + 1 :])
 
 

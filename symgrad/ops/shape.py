@@ -441,7 +441,7 @@ stack = register(
     lambda *xs, axis: np.stack(xs, axis=axis),
     shape=_stack_shape,
     dtype=lambda *d, **_: np.result_type(*d),
-    grad=lambda g, out, *xs, axis: [reshape_like(take(g, i, axis=axis), x) for i, x in enumerate(xs)],
+    grad=lambda g, out, *xs, axis: [reshape_like(take(g, np.array(i), axis=axis), x) for i, x in enumerate(xs)],
     arity="list",
     attrs={"axis": 0},
     normalize=normalize_single_axis,
@@ -449,42 +449,59 @@ stack = register(
 )
 
 
-def _take_shape(x: Shape, index: int, axis: int) -> Shape:
-    (a,) = positive_axes((axis,), len(x))
-    if not -x[a] <= index < x[a]:
-        raise ShapeError(f"index {index} is out of range for axis {axis} of size {x[a]}")
-    return x[:a] + x[a + 1 :]
+def index_in_range(index: Any, size: int, mode: str) -> np.ndarray:
+    """MXNet's index values (take, pick): float indices truncated, then clipped into range or wrapped."""
+    idx = np.asarray(index).astype(np.int64)
+    return np.clip(idx, 0, size - 1) if mode == "clip" else np.mod(idx, size)
 
 
-take = register(
-    "take",
-    lambda x, index, axis: np.take(x, index, axis=axis),
-    shape=_take_shape,
-    dtype=lambda x, **_: np.result_type(x),
-    grad=lambda g, out, x, index, axis: [put_like(g, x, index=index, axis=axis)],
-    arity=1,
-    attrs={"index": 0, "axis": 0},
-    aliases=(),
-)
+def _take_positions(data: Any, indices: Any, axis: int, mode: str) -> tuple:
+    a = axis % np.ndim(data)
+    return (slice(None),) * a + (index_in_range(indices, np.shape(data)[a], mode),)
 
 
-def _put_like_impl(g: Any, like: Any, index: int, axis: int) -> np.ndarray:
-    out = np.zeros(np.shape(like), dtype=np.result_type(g))
-    key = [slice(None)] * out.ndim
-    key[axis] = index
-    out[tuple(key)] = g
+def _take_shape(data: Shape, indices: Shape, axis: int, mode: str) -> Shape:
+    (a,) = positive_axes((axis,), len(data))
+    return data[:a] + indices + data[a + 1 :]
+
+
+def _normalize_take(attrs: dict) -> dict:
+    if attrs["mode"] not in ("clip", "wrap"):
+        raise SymgradError(f"mode must be 'clip' or 'wrap' (symgrad has no 'raise'), got {attrs['mode']!r}")
+    return normalize_single_axis(attrs)
+
+
+def _take_scatter_impl(g: Any, data: Any, indices: Any, axis: int, mode: str) -> np.ndarray:
+    out = np.zeros(np.shape(data), dtype=np.result_type(g))
+    np.add.at(out, _take_positions(data, indices, axis, mode), g)  # an entry taken twice gets both gradients
     return out
 
 
-put_like = register(
-    "put_like",
-    _put_like_impl,
-    shape=lambda g, like, index, axis: like,
-    dtype=lambda g, like, **_: np.result_type(g),
-    grad=lambda gg, out, g, like, index, axis: [take(gg, index, axis=axis), None],
-    shape_of=1,
+_TAKE_ATTRS = {"axis": 0, "mode": "clip"}
+take = register(
+    "take",
+    lambda data, indices, axis, mode: data[_take_positions(data, indices, axis, mode)],
+    shape=_take_shape,
+    dtype=lambda data, indices, **_: np.result_type(data),
+    grad=lambda g, out, data, indices, **attrs: [take_scatter(g, data, indices, **attrs), None],
     arity=2,
-    attrs={"index": 0, "axis": 0},
+    attrs=_TAKE_ATTRS,
+    normalize=_normalize_take,
+    elementwise=False,
+    method=True,
+    aliases=(),  # an index array makes NumPy copy
+)
+take_scatter = register(
+    "take_scatter",
+    _take_scatter_impl,
+    shape=lambda g, data, indices, **_: data,
+    dtype=lambda g, data, indices, **_: np.result_type(g),
+    grad=lambda gg, out, g, data, indices, **attrs: [take(gg, indices, **attrs), None, None],
+    shape_of=1,
+    arity=3,
+    attrs=_TAKE_ATTRS,
+    normalize=_normalize_take,
+    elementwise=False,
     aliases=(),
     dask=False,
 )
