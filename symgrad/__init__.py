@@ -9,6 +9,7 @@ from . import (
     executor,
     init,
     io,
+    lr_scheduler,
     metric,
     model,
     module,
@@ -33,6 +34,7 @@ from .errors import (
     NonFiniteError,
     ShapeError,
     SymgradError,
+    UnknownNameError,
     set_track_origin,
 )
 from .graph import NameManager, Symbol
@@ -58,6 +60,7 @@ __all__ = [
     "ShapeError",
     "Symbol",
     "SymgradError",
+    "UnknownNameError",
     "autograd",
     "callback",
     "cache_info",
@@ -66,6 +69,7 @@ __all__ = [
     "get_backend",
     "init",
     "io",
+    "lr_scheduler",
     "metric",
     "model",
     "mod",

@@ -93,6 +93,13 @@ class BindError(SymgradError, ValueError):
     """A missing, extra or ill-shaped argument given to bind or forward."""
 
 
+class UnknownNameError(SymgradError, KeyError):
+    """A name that is not a key of an executor's arg_dict, grad_dict or aux_dict (a KeyError too, as in MXNet)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""  # a KeyError would print its message quoted
+
+
 class GraphFormatError(SymgradError, ValueError):
     """Malformed or untrusted graph text (JSON) that cannot be loaded."""
 

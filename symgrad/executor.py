@@ -24,7 +24,7 @@ from .compile.choice import resolve
 from .compile.pipeline import compile_binding
 from .context import Context
 from .dask import DaskExecutor, is_dask_array
-from .errors import BindError, SymgradError
+from .errors import BindError, SymgradError, UnknownNameError
 from .graph import Symbol, topo_order, variable_names
 from .ops.registry import aux_variables
 
@@ -32,6 +32,19 @@ GRAD_REQS = ("write", "add", "null")
 
 
 # ---- the Executor -------------------------------------------------------------------
+
+
+class NameDict(dict):
+    """An executor's arg_dict, grad_dict or aux_dict: a name it lacks is an error naming the names it has."""
+
+    def __init__(self, what: str, items: dict[str, Any]) -> None:
+        super().__init__(items)
+        self.what = what
+
+    def __missing__(self, name: str) -> Any:
+        close = difflib.get_close_matches(str(name), [str(k) for k in self], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownNameError(f"{self.what}: no entry {name!r}; {hint}the names are {list(self)}")
 
 
 class Executor:
@@ -121,11 +134,11 @@ class Executor:
         # each output's array is the one the plan returned (no copy per call)
         from .nd import NDArray
 
-        self.arg_dict: dict[str, NDArray] = {n: NDArray(a) for n, a in args.items()}
-        self.aux_dict: dict[str, NDArray] = {n: NDArray(a) for n, a in aux_arrays.items()}
-        self.grad_dict: dict[str, NDArray | None] = {
-            n: NDArray(grad_arrays[n]) if n in grad_arrays else None for n in names
-        }
+        self.arg_dict: dict[str, NDArray] = NameDict("arg_dict", {n: NDArray(a) for n, a in args.items()})
+        self.aux_dict: dict[str, NDArray] = NameDict("aux_dict", {n: NDArray(a) for n, a in aux_arrays.items()})
+        self.grad_dict: dict[str, NDArray | None] = NameDict(
+            "grad_dict", {n: NDArray(grad_arrays[n]) if n in grad_arrays else None for n in names}
+        )
         self.outputs: list[NDArray] = [
             NDArray(np.zeros(shape, dtype)) for shape, dtype in zip(self._compiled.out_shapes, self._out_dtypes)
         ]

@@ -104,6 +104,96 @@ class Accuracy(EvalMetric):
         return float((pred == label).sum()), label.size
 
 
+class F1(EvalMetric):
+    """The F1 score of a binary classification (class 1 positive, each row's arg-max predicted).
+
+    average='macro' (MXNet's default) averages the F1 of each update (each batch in Module.fit);
+    'micro' scores all samples since the last reset, as MXNet 1.x does.
+    """
+
+    def __init__(self, name: str = "f1", average: str = "macro", **kwargs: Any) -> None:
+        if average not in ("macro", "micro"):
+            raise SymgradError(f"metric 'f1': average must be 'macro' or 'micro', got {average!r}")
+        self.average = average
+        super().__init__(name, **kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        self.global_counts = numpy.zeros(4, numpy.int64)
+
+    def reset_local(self) -> None:
+        super().reset_local()
+        self.counts = numpy.zeros(4, numpy.int64)  # true positives, false positives, false negatives, true negatives
+
+    def update(self, labels: Any, preds: Any) -> None:
+        batch = numpy.zeros(4, numpy.int64)
+        for label, pred in _pairs(labels, preds, self.name):
+            batch += self._confusion(label.astype(numpy.int64).ravel(), numpy.argmax(pred, axis=1).ravel())
+        if self.average == "macro":
+            self.add(_fscore(batch), 1)
+            return
+        self.counts += batch
+        self.global_counts += batch
+        self.sum_metric, self.num_inst = _fscore(self.counts) * self.counts.sum(), int(self.counts.sum())
+        self.global_sum_metric = _fscore(self.global_counts) * self.global_counts.sum()
+        self.global_num_inst = int(self.global_counts.sum())
+
+    def _confusion(self, label: numpy.ndarray, predicted: numpy.ndarray) -> numpy.ndarray:
+        if label.shape != predicted.shape:
+            raise SymgradError(f"metric {self.name!r}: {label.size} labels but {predicted.size} predicted classes")
+        if len(numpy.unique(label)) > 2:
+            raise SymgradError(
+                f"metric {self.name!r}: F1 scores a binary classification, got labels {numpy.unique(label)[:6]};"
+                " use 'acc' for more classes"
+            )
+        positive, actual = predicted == 1, label == 1
+        return numpy.array([(positive & actual).sum(), (positive & ~actual).sum(), (~positive & actual).sum(),
+                            (~positive & ~actual).sum()])  # fmt: skip
+
+
+def _fscore(counts: numpy.ndarray) -> float:
+    """2*precision*recall / (precision + recall), each 0 where its denominator is, as MXNet's."""
+    true_pos, false_pos, false_neg, _ = (float(c) for c in counts)
+    precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
+    recall = true_pos / (true_pos + false_neg) if true_pos + false_neg else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+class Perplexity(EvalMetric):
+    """exp of the mean of -log(max(p[label], 1e-10)) over the labels that are not ignore_label.
+
+    MXNet requires ignore_label (pass None to count every label); here it defaults to None.
+    """
+
+    def __init__(self, ignore_label: Any = None, axis: int = -1, name: str = "perplexity", **kwargs: Any) -> None:
+        self.ignore_label, self.axis = ignore_label, axis
+        super().__init__(name, **kwargs)
+
+    def measure(self, label: numpy.ndarray, pred: numpy.ndarray) -> tuple[float, int]:
+        classes = pred.shape[self.axis]
+        if label.size * classes != pred.size:
+            raise SymgradError(
+                f"metric {self.name!r}: labels of shape {label.shape} do not fit predictions of shape {pred.shape}"
+                f" ({classes} classes along axis {self.axis})"
+            )
+        label = label.ravel()
+        rows = numpy.moveaxis(pred, self.axis, -1).reshape(-1, classes)
+        prob = rows[numpy.arange(label.size), numpy.clip(label.astype(numpy.int64), 0, classes - 1)]
+        count = label.size
+        if self.ignore_label is not None:
+            ignore = label == self.ignore_label
+            prob, count = numpy.where(ignore, prob.dtype.type(1), prob), count - int(ignore.sum())
+        return float(-numpy.log(numpy.maximum(prob.dtype.type(1e-10), prob)).sum()), count
+
+    def get(self) -> tuple[Any, Any]:
+        name, value = super().get()
+        return name, float(numpy.exp(value))
+
+    def get_global(self) -> tuple[Any, Any]:
+        name, value = super().get_global()
+        return name, float(numpy.exp(value))
+
+
 class TopKAccuracy(EvalMetric):
     """The fraction of samples whose label is among the top_k predicted classes."""
 
@@ -242,6 +332,8 @@ _BY_NAME: dict[str, Callable[..., EvalMetric]] = {
     "acc": Accuracy,
     "accuracy": Accuracy,
     "top_k_accuracy": TopKAccuracy,
+    "f1": F1,
+    "perplexity": Perplexity,
     "top_k_acc": TopKAccuracy,
     "ce": CrossEntropy,
     "cross-entropy": CrossEntropy,

@@ -23,7 +23,7 @@ from . import metric as metrics
 from . import model
 from . import optimizer as optimizers
 from .callback import BatchEndParam
-from .errors import BindError, SymgradError
+from .errors import BindError, ShapeError, SymgradError
 from .graph import Symbol
 from .io import DataBatch, DataDesc, DataIter
 from .nd import NDArray
@@ -124,13 +124,14 @@ class Module:
         if self.binded and not force_rebind:
             warnings.warn("Module.bind: already bound; pass force_rebind=True to bind again", stacklevel=2)
             return
-        descs = _descs(data_shapes, "data_shapes") + _descs(label_shapes, "label_shapes")
+        data_descs, label_descs = _descs(data_shapes, "data_shapes"), _descs(label_shapes, "label_shapes")
+        descs = data_descs + label_descs
         known = {*self._data_names, *self._label_names}
         for desc in descs:
             if desc.name not in known:
                 raise BindError(
-                    f"Module.bind: {desc.name!r} is neither a data name {self._data_names}"
-                    f" nor a label name {self._label_names}"
+                    f"Module.bind: the input {desc.name!r} is neither a data name {self._data_names}"
+                    f" nor a label name {self._label_names}; {self._naming_fix(desc in label_descs)}"
                 )
         unbound = [n for n in self._data_names if n not in {d.name for d in descs}]
         if unbound:
@@ -151,6 +152,22 @@ class Module:
         self.binded = True
         if self._preset is not None:
             self.init_params(None, *self._preset, force_init=True)
+
+    def _naming_fix(self, is_label: bool) -> str:
+        """How to make an iterator's names and the module's agree."""
+        if not is_label:
+            return f"make the iterator with NDArrayIter(..., data_name={self._data_names[0]!r})"
+        unnamed = [a for a in self._param_names if a.endswith("label")]  # a loss layer's label Module was not told of
+        if self._label_names:
+            return f"make the iterator with NDArrayIter(..., label_name={self._label_names[0]!r})"
+        if unnamed:
+            return (
+                f"the symbol's label is {unnamed[0]!r}: Module(net, label_names=[{unnamed[0]!r}]) and an iterator"
+                f" made with NDArrayIter(..., label_name={unnamed[0]!r})"
+            )
+        return (
+            "the symbol has no label: give the iterator no label or Module(net, label_names=[...]) the iterator's name"
+        )
 
     @staticmethod
     def _shape_key(shapes: dict[str, tuple[int, ...]]) -> tuple:
@@ -290,8 +307,23 @@ class Module:
         reshaping: parameters, their gradients and the auxiliary states are shared."""
         key = self._shape_key(shapes)
         if key not in self._execs:
+            self._check_parameter_shapes(shapes)
             self._execs[key] = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
         return self._execs[key]
+
+    def _check_parameter_shapes(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        """A new batch may change the batch size, never a parameter's shape (MXNet refuses too):
+        else the reshaped executor would run on parameters resized and filled with zeros."""
+        arg_shapes, _, _ = self.symbol.infer_shape_partial(**shapes)
+        for name, shape in zip(self.symbol.list_arguments(), arg_shapes):
+            old = self._exec.arg_dict[name].shape
+            if name in self._param_names and shape is not None and None not in shape and tuple(shape) != old:
+                bound = {n: self._exec.arg_dict[n].shape for n in shapes}
+                raise ShapeError(
+                    f"Module.forward: a batch of shapes {shapes} needs parameter {name!r} of shape {tuple(shape)},"
+                    f" but the module's is {old} (bound for {bound}); give batches of the shape per sample"
+                    " the module was bound and trained with"
+                )
 
     def backward(self, out_grads: Any = None) -> None:
         """The gradients of the last forward (a module bound for training only, as in MXNet)."""

@@ -406,7 +406,8 @@ def _batchnorm_shape(data: Shape, *params: Shape, axis: int, **_: Any) -> Shape:
 
 
 def _batchnorm_impl(data: Any, gamma: Any, beta: Any, moving_mean: Any, moving_var: Any, **attrs: Any) -> Any:
-    """Batch statistics when training (and the moving statistics updated in place, as MXNet), else the moving ones."""
+    """Batch statistics when training (and the moving statistics updated in place, as MXNet), else the moving ones;
+    with fix_gamma the scale is 1, also written into the stored gamma, as MXNet does."""
     data = np.asarray(data)
     axis = attrs["axis"] % data.ndim
     axes = tuple(a for a in range(data.ndim) if a != axis)
@@ -421,6 +422,8 @@ def _batchnorm_impl(data: Any, gamma: Any, beta: Any, moving_mean: Any, moving_v
                 stat += (1 - momentum) * batch
     else:
         mean, var = np.asarray(moving_mean), np.asarray(moving_var)
+    if attrs["fix_gamma"] and isinstance(gamma, np.ndarray) and gamma.flags.writeable:
+        gamma[...] = 1  # MXNet writes the 1 it uses into the stored gamma, so weight decay acts on 1
     scale = (1.0 if attrs["fix_gamma"] else np.asarray(gamma)) / np.sqrt(var + attrs["eps"])
     shift = np.asarray(beta) - mean * scale
     return (data * np.reshape(scale, column) + np.reshape(shift, column)).astype(data.dtype, copy=False)

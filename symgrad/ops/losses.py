@@ -190,7 +190,7 @@ def _regression_output(name: str, forward: Any, residual: Any) -> Any:
         normalize=attrs,
         elementwise=False,
         inputs=lambda a: ("data", "label"),
-        param_shapes=lambda data, **_: {"label": data},
+        param_shapes=lambda data, **_: {"label": data[:1] if len(data) == 2 and data[1] == 1 else data},  # MXNet's
         hint=name.lower(),
     )
 
