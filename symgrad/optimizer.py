@@ -4,7 +4,9 @@ Enough for MXNet's classic loop: `opt = optimizer.create("sgd", learning_rate=0.
 `forward(is_train=True)`, `backward`, then `updater(i, ex.grad_dict[name], ex.arg_dict[name])` for
 each parameter, in place. The update rules are MXNet 1.x's `sgd_update`/`sgd_mom_update`/
 `nag_mom_update`/`adam_update`/`rmsprop_update`/`rmspropalex_update` and its Python AdaGrad, and
-an `lr_scheduler=` (`symgrad.lr_scheduler`) sets the rate of each update as in MXNet.
+an `lr_scheduler=` (`symgrad.lr_scheduler`) sets the rate of each update as in MXNet. The update
+rules are also MXNet's update ops, `mx.nd.sgd_update(w, g, lr=..., out=w)` and the others, for
+hand-written loops; the optimizers call them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,184 @@ from typing import Any
 import numpy as np
 
 from .errors import SymgradError
+from .nd import NDArray
+
+
+def _rescaled(weight: np.ndarray, grad: Any, wd: float, rescale_grad: float, clip: float, decay_first: bool) -> Any:
+    """rescale_grad * grad clipped to [-clip, clip] (clip < 0: no clipping), with wd * weight added before the
+    clip (Adam, RMSProp) or after it (SGD, NAG), as MXNet's kernels do."""
+    step = np.asarray(grad) * rescale_grad
+    if wd and decay_first:
+        step += wd * weight
+    if clip is not None and clip >= 0:
+        np.clip(step, -clip, clip, out=step)
+    if wd and not decay_first:
+        step += wd * weight
+    return step
+
+
+def _written(out: Any, weight: np.ndarray) -> tuple[Any, np.ndarray]:
+    """(what to return, the array to write): out itself, or a new NDArray when out is None."""
+    if out is None:
+        out = NDArray(np.empty_like(weight))
+    return out, np.asarray(out)  # an NDArray's own buffer, so out changes in place
+
+
+def sgd_update(
+    weight: Any,
+    grad: Any,
+    lr: float,
+    wd: float = 0.0,
+    rescale_grad: float = 1.0,
+    clip_gradient: float = -1.0,
+    out: Any = None,
+    lazy_update: bool = True,
+) -> Any:
+    """MXNet's nd.sgd_update: weight - lr * (clip(rescale_grad * grad) + wd * weight), into out."""
+    w = np.asarray(weight)
+    out, target = _written(out, w)
+    np.subtract(w, lr * _rescaled(w, grad, wd, rescale_grad, clip_gradient, False), out=target)
+    return out
+
+
+def sgd_mom_update(
+    weight: Any,
+    grad: Any,
+    mom: Any,
+    lr: float,
+    momentum: float = 0.0,
+    wd: float = 0.0,
+    rescale_grad: float = 1.0,
+    clip_gradient: float = -1.0,
+    out: Any = None,
+    lazy_update: bool = True,
+) -> Any:
+    """MXNet's nd.sgd_mom_update: mom = momentum * mom - lr * (clip(rescale_grad * grad) + wd * weight), in
+    place; weight + mom into out."""
+    w, m = np.asarray(weight), np.asarray(mom)
+    step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, False)
+    out, target = _written(out, w)
+    m *= momentum
+    m -= lr * step
+    np.add(w, m, out=target)
+    return out
+
+
+def nag_mom_update(
+    weight: Any,
+    grad: Any,
+    mom: Any,
+    lr: float,
+    momentum: float = 0.0,
+    wd: float = 0.0,
+    rescale_grad: float = 1.0,
+    clip_gradient: float = -1.0,
+    out: Any = None,
+) -> Any:
+    """MXNet's nd.nag_mom_update: with m' = momentum * mom and g = clip(rescale_grad * grad), out =
+    weight + momentum * m' - (1 + momentum) * lr * (g + wd * weight), then mom = m' - lr * (g + wd * weight)
+    reading weight again: the new weight when out is weight, as MXNet's kernel does."""
+    w, m = np.asarray(weight), np.asarray(mom)
+    step = _rescaled(w, grad, 0.0, rescale_grad, clip_gradient, False)
+    out, target = _written(out, w)
+    m *= momentum
+    np.add(w, momentum * m - (1 + momentum) * lr * (step + wd * w), out=target)
+    m -= lr * (step + wd * w)
+    return out
+
+
+def adam_update(
+    weight: Any,
+    grad: Any,
+    mean: Any,
+    var: Any,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    epsilon: float = 1e-8,
+    wd: float = 0.0,
+    rescale_grad: float = 1.0,
+    clip_gradient: float = -1.0,
+    out: Any = None,
+    lazy_update: bool = True,
+) -> Any:
+    """MXNet's nd.adam_update: g = clip(rescale_grad * grad + wd * weight), moments mean and var updated in
+    place, weight - lr * mean / (sqrt(var) + epsilon) into out (the bias correction is the caller's lr)."""
+    w, m, v = np.asarray(weight), np.asarray(mean), np.asarray(var)
+    step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, True)
+    out, target = _written(out, w)
+    m *= beta1
+    m += (1 - beta1) * step
+    v *= beta2
+    v += (1 - beta2) * step * step
+    np.subtract(w, lr * m / (np.sqrt(v) + epsilon), out=target)
+    return out
+
+
+def _clip_weights(target: np.ndarray, clip_weights: float | None) -> None:
+    if clip_weights is not None and clip_weights >= 0:
+        np.clip(target, -clip_weights, clip_weights, out=target)
+
+
+def rmsprop_update(
+    weight: Any,
+    grad: Any,
+    n: Any,
+    lr: float,
+    gamma1: float = 0.95,
+    epsilon: float = 1e-8,
+    wd: float = 0.0,
+    rescale_grad: float = 1.0,
+    clip_gradient: float = -1.0,
+    clip_weights: float = -1.0,
+    out: Any = None,
+) -> Any:
+    """MXNet's nd.rmsprop_update (Tieleman and Hinton): g = clip(rescale_grad * grad + wd * weight),
+    n = (1 - gamma1) * g*g + gamma1 * n in place, weight - lr * g / sqrt(n + epsilon) into out."""
+    w, mean_square = np.asarray(weight), np.asarray(n)
+    step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, True)
+    out, target = _written(out, w)
+    mean_square *= gamma1
+    mean_square += (1 - gamma1) * step * step
+    np.subtract(w, lr * step / np.sqrt(mean_square + epsilon), out=target)
+    _clip_weights(target, clip_weights)
+    return out
+
+
+def rmspropalex_update(
+    weight: Any,
+    grad: Any,
+    n: Any,
+    g: Any,
+    delta: Any,
+    lr: float,
+    gamma1: float = 0.95,
+    gamma2: float = 0.9,
+    epsilon: float = 1e-8,
+    wd: float = 0.0,
+    rescale_grad: float = 1.0,
+    clip_gradient: float = -1.0,
+    clip_weights: float = -1.0,
+    out: Any = None,
+) -> Any:
+    """MXNet's nd.rmspropalex_update (Graves's centered RMSProp): n and g average g*g and g, delta =
+    gamma2 * delta - lr * g / sqrt(n - g*g + epsilon), all in place; weight + delta into out."""
+    w, mean_square, mean, step_delta = np.asarray(weight), np.asarray(n), np.asarray(g), np.asarray(delta)
+    step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, True)
+    out, target = _written(out, w)
+    mean_square *= gamma1
+    mean_square += (1 - gamma1) * step * step
+    mean *= gamma1
+    mean += (1 - gamma1) * step
+    step_delta *= gamma2
+    step_delta -= lr * step / np.sqrt(mean_square - mean * mean + epsilon)
+    np.add(w, step_delta, out=target)
+    _clip_weights(target, clip_weights)
+    return out
+
+
+# MXNet's update ops, also reachable as mx.nd.<name> (symgrad/__init__.py puts them there)
+UPDATE_OPS = (sgd_update, sgd_mom_update, nag_mom_update, adam_update, rmsprop_update, rmspropalex_update)
 
 
 class Optimizer:
@@ -91,6 +271,13 @@ class Optimizer:
             np.clip(step, -self.clip_gradient, self.clip_gradient, out=step)
         return step
 
+    def kernel_args(self, index: Any) -> dict[str, Any]:
+        """Count this update; the learning rate, weight decay, rescaling and clipping MXNet's update ops take."""
+        self.count_update(index)
+        clip = -1.0 if self.clip_gradient is None else self.clip_gradient
+        return {"lr": self.learning_rate, "wd": self.wd_for(index), "rescale_grad": self.rescale_grad,
+                "clip_gradient": clip}  # fmt: skip
+
 
 class SGD(Optimizer):
     """w -= lr * (rescale_grad * g + wd * w), through a momentum buffer when momentum > 0 (MXNet's rule)."""
@@ -107,35 +294,20 @@ class SGD(Optimizer):
 
     def update(self, index: Any, weight: np.ndarray, grad: np.ndarray, state: np.ndarray | None) -> None:
         """One step on weight, in place."""
-        weight, grad = np.asarray(weight), np.asarray(grad)  # an NDArray's own buffer, so weight changes in place
-        self.count_update(index)
-        lr, step = self.learning_rate, self.clipped(grad * self.rescale_grad)
-        wd = self.wd_for(index)
-        if wd:
-            step += wd * weight
         if state is None:
-            weight -= lr * step
+            sgd_update(weight, grad, out=weight, **self.kernel_args(index))
         else:
-            state *= self.momentum
-            state -= lr * step
-            weight += state
+            sgd_mom_update(weight, grad, state, momentum=self.momentum, out=weight, **self.kernel_args(index))
 
 
 class NAG(SGD):
-    """Nesterov momentum, MXNet's nag_mom_update: with m' = momentum*m and s = lr*(clip(rescale_grad*g) + wd*w),
-    w' = w - m' + (1 + momentum)*(m' - s) and m = m' - lr*(clip(rescale_grad*g) + wd*w'): MXNet writes
-    the weight first and its momentum kernel then reads the new weight for the decay."""
+    """Nesterov momentum, MXNet's nag_mom_update (plain SGD without momentum)."""
 
     def update(self, index: Any, weight: np.ndarray, grad: np.ndarray, state: np.ndarray | None) -> None:
-        """One step on weight, in place (plain SGD without momentum)."""
+        """One step on weight, in place."""
         if state is None:
             return super().update(index, weight, grad, state)
-        weight, grad = np.asarray(weight), np.asarray(grad)
-        self.count_update(index)
-        lr, wd, step = self.learning_rate, self.wd_for(index), self.clipped(grad * self.rescale_grad)
-        state *= self.momentum
-        weight += self.momentum * state - (1 + self.momentum) * lr * (step + wd * weight)
-        state -= lr * (step + wd * weight)
+        nag_mom_update(weight, grad, state, momentum=self.momentum, out=weight, **self.kernel_args(index))
 
 
 class Adam(Optimizer):
@@ -161,16 +333,10 @@ class Adam(Optimizer):
 
     def update(self, index: Any, weight: np.ndarray, grad: np.ndarray, state: tuple[np.ndarray, np.ndarray]) -> None:
         """One step on weight, in place."""
-        weight, grad = np.asarray(weight), np.asarray(grad)
-        t = self.count_update(index)
-        step = self.clipped(grad * self.rescale_grad + self.wd_for(index) * weight)
-        mean, var = state
-        mean *= self.beta1
-        mean += (1 - self.beta1) * step
-        var *= self.beta2
-        var += (1 - self.beta2) * step * step
-        lr = self.learning_rate * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        weight -= lr * mean / (np.sqrt(var) + self.epsilon)
+        args = self.kernel_args(index)
+        t = self.update_counts[index]
+        args["lr"] *= math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        adam_update(weight, grad, *state, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon, out=weight, **args)
 
 
 class AdaGrad(Optimizer):
@@ -223,23 +389,14 @@ class RMSProp(Optimizer):
 
     def update(self, index: Any, weight: np.ndarray, grad: np.ndarray, state: tuple[np.ndarray, ...]) -> None:
         """One step on weight, in place."""
-        weight, grad = np.asarray(weight), np.asarray(grad)
-        self.count_update(index)
-        lr, step = self.learning_rate, self.clipped(grad * self.rescale_grad + self.wd_for(index) * weight)
-        mean_square = state[0]
-        mean_square *= self.gamma1
-        mean_square += (1 - self.gamma1) * step * step
+        args = self.kernel_args(index)
+        clip_weights = -1.0 if not self.clip_weights else self.clip_weights
         if self.centered:
-            _, mean, delta = state
-            mean *= self.gamma1
-            mean += (1 - self.gamma1) * step
-            delta *= self.gamma2
-            delta -= lr * step / np.sqrt(mean_square - mean * mean + self.epsilon)
-            weight += delta
+            rmspropalex_update(weight, grad, *state, gamma1=self.gamma1, gamma2=self.gamma2, epsilon=self.epsilon,
+                               clip_weights=clip_weights, out=weight, **args)  # fmt: skip
         else:
-            weight -= lr * step / np.sqrt(mean_square + self.epsilon)
-        if self.clip_weights:
-            np.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
+            rmsprop_update(weight, grad, *state, gamma1=self.gamma1, epsilon=self.epsilon, clip_weights=clip_weights,
+                           out=weight, **args)  # fmt: skip
 
 
 _OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "nag": NAG, "adam": Adam, "adagrad": AdaGrad, "rmsprop": RMSProp}

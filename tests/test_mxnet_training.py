@@ -220,3 +220,54 @@ def test_a_regression_output_s_label_is_a_vector_for_one_output_as_in_mxnet():
     np.testing.assert_allclose(ex.grad_dict["fc_bias"].asnumpy(), [-10.0])
     three = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3), name="lro")
     assert three.infer_shape(data=(5, 2))[0][-1] == (5, 3)
+
+
+# Recorded from MXNet 1.9.1 with float64 NDArrays: mx.nd.<op>(w, g, *states, **kwargs, out=w) (or without out),
+# w = W0, g = [0.5, 4, -1, 0], the states from S0 = [0.1, -0.2, 0.3, 0.05] as below; MXNet passes lr, wd,
+# momentum, the betas, gammas and clips to its kernels as float32, hence rtol 1e-7 (5e-7 for the states).
+S0 = np.array([0.1, -0.2, 0.3, 0.05])
+UPDATE_CASES = [
+    ("sgd_update", [], dict(lr=0.1, wd=0.01, rescale_grad=0.5, clip_gradient=1.5),
+     [0.9739999996349216, -2.1480000022500754, 3.04700000076741, 0.24975000000186265], []),
+    ("sgd_mom_update", [S0], dict(lr=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5, clip_gradient=1.5),
+     [1.0639999972507357, -2.3279999974817036, 3.3169999936148526, 0.29474999880976976],
+     [[0.06399999725073577, -0.3279999974817038, 0.3169999936148524, 0.04474999880976975]]),
+    ("nag_mom_update", [S0], dict(lr=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5),
+     [1.0315999956347048, -2.5381999923869967, 3.332299987462908, 0.2900249978637323],
+     [[0.0639683972553365, -0.37746179823838477, 0.31666769362986535, 0.04470997381220423]]),
+    ("adam_update", [S0, np.abs(S0)], dict(lr=0.01, wd=0.1, rescale_grad=0.5, clip_gradient=1.0),
+     [0.9960475975594926, -1.998214713301717, 2.9954336666010843, 0.24787468596941575],
+     [[0.12500000610947615, -0.07999997138977052, 0.249999988526106, 0.04749999944120647],
+      [0.1000224997113645, 0.2007999897003174, 0.29974000334560874, 0.04995062563570217]]),
+    ("rmsprop_update", [np.abs(S0)], dict(lr=0.01, wd=0.1, clip_weights=2.5),
+     [0.9821510778769871, -2.03979111647042, 2.5, 0.2488532985951579],
+     [[0.11300000318884852, 0.9120001686215398, 0.309500001952052, 0.04753124941233546]]),
+    ("rmspropalex_update", [np.abs(S0), S0 / 10, S0], dict(lr=0.01, wd=0.1),
+     [1.072026559835455, -2.2204447744893767, 3.282583373588518, 0.2938528629024949],
+     [[0.11300000318884852, 0.9120001686215398, 0.309500001952052, 0.04753124941233546],
+      [0.03950000710785391, 0.17100004538893696, -0.00650000847876067, 0.00600000025704504],
+      [0.07202655983545508, -0.22044477448937666, 0.2825833735885182, 0.0438528629024949]]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "states", "kwargs", "weight", "updated"), UPDATE_CASES, ids=[c[0] for c in UPDATE_CASES]
+)
+def test_mxnet_s_update_ops_write_the_weight_and_their_states_in_place(name, states, kwargs, weight, updated):
+    w, held = nd.array(W0, dtype="float64"), [nd.array(s, dtype="float64") for s in states]
+    assert getattr(nd, name)(w, nd.array(GRADS[0], dtype="float64"), *held, out=w, **kwargs) is w
+    np.testing.assert_allclose(w.asnumpy(), weight, rtol=1e-7)
+    for state, expected in zip(held, updated):  # MXNet's float32 beta1/gamma1: Adam's -0.18 + 0.1 is 3e-8 off
+        np.testing.assert_allclose(state.asnumpy(), expected, rtol=5e-7, atol=5e-8)
+
+
+def test_nag_without_out_leaves_the_weight_and_decays_with_the_old_one():
+    # MXNet 1.9.1: r = mx.nd.nag_mom_update(w, g, m, lr=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5), no out=
+    w, mom = nd.array(W0, dtype="float64"), nd.array(S0, dtype="float64")
+    new = nd.nag_mom_update(
+        w, nd.array(GRADS[0], dtype="float64"), mom, lr=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5
+    )
+    np.testing.assert_allclose(new.asnumpy(), UPDATE_CASES[2][3], rtol=1e-7)
+    np.testing.assert_array_equal(w.asnumpy(), W0)
+    np.testing.assert_allclose(mom.asnumpy(), [0.06399999725073577, -0.37799999822676184, 0.3169999936148524,
+                                               0.04474999880976975], rtol=1e-7)  # fmt: skip

@@ -178,6 +178,8 @@ class OpDef:
         known = [*inputs, *self.attr_defaults]
         close = [k for k in known if k.startswith(unknown[0])] or difflib.get_close_matches(unknown[0], known, 1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if unknown[0] == "out":  # MXNet's nd.<op>(..., out=x), as d2l's first edition updates parameters
+            hint = f" (symgrad's ops return a new array: write x[:] = nd.{self.name}(...) to update x in place)"
         inputs_text = f"inputs are {list(inputs)}, " if inputs else ""
         raise SymgradError(
             f"{self.name}: unknown argument {unknown[0]!r}{hint}; {inputs_text}attributes are"
