@@ -1,12 +1,13 @@
 """MXNet 1.x programs as users write them, run in MXNet 1.9.1 and in symgrad on the same data and weights.
 
-Nine programs in the style of MXNet's tutorials and examples and d2l's MXNet chapters: d2l 3.2 linear
+Ten programs in the style of MXNet's tutorials and examples and d2l's MXNet chapters: d2l 3.2 linear
 regression, 3.6 softmax regression and 4.2 MLP from scratch (nd, autograd, `take`, `pick`, NDArrayIter);
 the Module tutorial's MLP through `fit` with SGD, NAG, RMSProp (plain and centered), AdaGrad and Adam,
 FactorScheduler and MultiFactorScheduler, and the acc, F1, perplexity and cross-entropy metrics; a LeNet
 with BatchNorm (fix_gamma True and False), pooling and Dropout trained by a hand-written simple_bind loop
 with a decaying rate and new labels each step; MXNet's linear-regression tutorial (Module,
-LinearRegressionOutput, label_name); the symbol tutorial; a MakeLoss hinge loss trained with an updater.
+LinearRegressionOutput, label_name); the symbol tutorial; a MakeLoss hinge loss trained with an updater;
+the Module tutorial's step-by-step loop (forward, update_metric, backward, update; NAG on a schedule).
 MXNet 1.9 needs NumPy < 1.24, so it runs in a venv of its own:
 
     mx/bin/python benchmarks/crosscheck_programs.py --mxnet /tmp/programs.npz   # MXNet's values
@@ -350,11 +351,50 @@ def makeloss_loop(mx):
     return {"losses": np.array(losses), "w": ex.arg_dict["fc_weight"].asnumpy(), "b": ex.arg_dict["fc_bias"].asnumpy()}
 
 
+def module_step_loop(mx):
+    """The Module tutorial's intermediate loop: bind, init_params, init_optimizer (NAG with a schedule),
+    then forward, update_metric, backward and update per batch; iter_predict and score."""
+    rs = np.random.RandomState(0)
+    X = rs.normal(size=(100, 6)).astype("float32")
+    Y = (X[:, 0] + X[:, 1] > 0).astype("float32")
+    train_iter = mx.io.NDArrayIter(X, Y, 25, shuffle=False)
+    net = mx.sym.Variable("data")
+    net = mx.sym.FullyConnected(net, name="fc1", num_hidden=16)
+    net = mx.sym.Activation(net, name="relu1", act_type="relu")
+    net = mx.sym.FullyConnected(net, name="fc2", num_hidden=2)
+    net = mx.sym.SoftmaxOutput(net, name="softmax")
+    mod = mx.mod.Module(symbol=net, context=mx.cpu(), data_names=["data"], label_names=["softmax_label"])
+    mod.bind(data_shapes=train_iter.provide_data, label_shapes=train_iter.provide_label)
+    mod.init_params(initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
+    start = {"fc1_weight": rs.uniform(-0.3, 0.3, (16, 6)), "fc1_bias": np.zeros(16),
+             "fc2_weight": rs.uniform(-0.3, 0.3, (2, 16)), "fc2_bias": np.zeros(2)}  # fmt: skip
+    mod.set_params({k: mx.nd.array(v) for k, v in start.items()}, {})
+    schedule = mx.lr_scheduler.FactorScheduler(step=3, factor=0.5, base_lr=0.1)
+    mod.init_optimizer(optimizer="nag", optimizer_params=(("momentum", 0.9), ("lr_scheduler", schedule)))
+    metric = mx.metric.create(["acc", "f1"])
+    curve = []
+    for _epoch in range(3):
+        train_iter.reset()
+        metric.reset()
+        for batch in train_iter:
+            mod.forward(batch, is_train=True)
+            mod.update_metric(metric, batch.label)
+            mod.backward()
+            mod.update()
+        curve.append(metric.get()[1])
+    out = {k: v.asnumpy() for k, v in mod.get_params()[0].items()}
+    out["curve"], out["outputs"] = np.array(curve), mod.get_outputs()[0].asnumpy()
+    out["iter_predict"] = next(iter(mod.iter_predict(train_iter)))[0][0].asnumpy()
+    out["score"] = np.array([mod.score(train_iter, mx.metric.Accuracy())[0][1]])
+    return out
+
+
 def programs(mx) -> dict[str, np.ndarray]:
     """Every program's results (weights, losses, metrics, predictions) by name."""
     runs = [("d2l_linreg", d2l_linear_regression), ("d2l_softmax", d2l_softmax_regression), ("d2l_mlp", d2l_mlp),
             ("lenet_loop", lenet_simple_bind_loop), ("linreg_tutorial", linreg_tutorial),
-            ("symbol_tutorial", symbol_tutorial), ("makeloss_loop", makeloss_loop)]  # fmt: skip
+            ("symbol_tutorial", symbol_tutorial), ("makeloss_loop", makeloss_loop),
+            ("module_steps", module_step_loop)]  # fmt: skip
     runs += [
         (f"module_{i}_{run[0]}", lambda mx, run=run: module_fit(mx, *run)) for i, run in enumerate(module_runs(mx))
     ]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SymgradError
+from .errors import SymgradError, user_frame_depth
 from .nd import NDArray
 
 
@@ -235,7 +235,7 @@ class Optimizer:
             warnings.warn(
                 f"{name}: learning_rate={learning_rate} replaces the lr_scheduler's base_lr={lr_scheduler.base_lr}"
                 " (as in MXNet); leave learning_rate out to start from base_lr",
-                stacklevel=3,
+                stacklevel=user_frame_depth(),
             )
             lr_scheduler.base_lr = learning_rate
         self.lr, self.lr_scheduler = learning_rate, lr_scheduler
