@@ -307,7 +307,8 @@ def _torch_table() -> dict[str, Any]:
     def value_with_grad_of(value: Any, smooth: Any) -> Any:
         """value's numbers (signed zeros too) with smooth's derivatives (to any order)."""
         same = (value == smooth) & (torch.signbit(value) == torch.signbit(smooth))
-        return torch.where(same, smooth, value.detach() + (smooth - smooth.detach()))
+        # value - (0 - smooth's derivatives): adding a 0 would turn a -0.0 value into +0.0
+        return torch.where(same, smooth, value.detach() - (smooth.detach() - smooth))
 
     def second_takes_ties(a: Any, b: Any) -> tuple:
         # a tie's gradient goes to the second argument (torch_reference has moved a constant-valued
