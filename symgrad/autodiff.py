@@ -53,11 +53,21 @@ def _mask_of(g: Symbol) -> tuple[Symbol, Symbol, bool] | None:
     if g.op != "where":
         return None
     c, a, b = g.inputs
-    if is_const(b, 0) and b.shape == ():
+    # the mask's 0 is a Python 0 (_remask, the where/maximum rules); a masked sum that folds to 0
+    # (W + -W) is a typed 0: where(c, 0, array(0.)) masks the first branch, not the second
+    mask_b, mask_a = _is_mask_zero(b), _is_mask_zero(a)
+    if mask_b and (mask_b >= mask_a):
         return c, a, True
-    if is_const(a, 0) and a.shape == ():
+    if mask_a:
         return c, b, False
     return None
+
+
+def _is_mask_zero(node: Symbol) -> int:
+    """2 for a Python 0 (the zero a mask is built with), 1 for another 0-d zero, 0 otherwise."""
+    if not (is_const(node, 0) and node.shape == ()):
+        return 0
+    return 2 if node.dtype is None else 1
 
 
 def _remask(c: Symbol, value: Symbol, taken: bool) -> Symbol:

@@ -428,3 +428,114 @@ def test_trace_of_a_product_is_rewritten_only_when_the_product_is_square(shapes)
     a, b = sym.var("a", shape=shapes[0]), sym.var("b", shape=shapes[1])
     for t in (sym.trace(sym.dot(a, b)), sym.simplify(sym.trace(sym.dot(a, b)))):
         np.testing.assert_allclose(t.eval(a=a0, b=b0)[0], np.trace(a0 @ b0), rtol=1e-12)
+
+
+def _gradients_every_way(build, args: dict, wrt: str) -> list[np.ndarray]:
+    """d build(...)/d wrt from sym.grad (shapes declared and not), bind/backward and eager mode."""
+    grads = []
+    for declared in (True, False):
+        xs = {
+            k: sym.var(k, shape=v.shape if declared else None, dtype=v.dtype if declared else None)
+            for k, v in args.items()
+        }
+        g = sym.grad(build(sym, **xs), xs[wrt])
+        grads.append(g.eval(**{k: args[k] for k in g.list_arguments()})[0].asnumpy())  # may fold to a constant
+    xs = {k: sym.var(k) for k in args}
+    ex = build(sym, **xs).bind(
+        args, args_grad={wrt: np.zeros_like(args[wrt])}, grad_req={k: "write" if k == wrt else "null" for k in args}
+    )
+    ex.forward(is_train=True)
+    ex.backward()
+    grads.append(np.asarray(ex.grad_dict[wrt]))
+    arrays = {k: nd.array(v, dtype=v.dtype) for k, v in args.items()}
+    for array in arrays.values():  # variables, as in the symbolic graph (a plain array is a constant)
+        array.attach_grad()
+    with autograd.record():
+        head = build(nd, **arrays)
+    head.backward()
+    grads.append(arrays[wrt].grad.asnumpy())
+    return grads
+
+
+SUMS_THAT_ARE_THE_IDENTITY = {  # clip at NaN masks the gradient; the sum in between changes nothing
+    "axis=()": lambda ns, x: ns.clip(ns.sum(ns.log(x), axis=(), keepdims=True), a_min=None, a_max=0.5),
+    "sum of a 0-d x": lambda ns, x: ns.clip(ns.sum(ns.arcsin(x)), a_min=-1.0, a_max=0.5),
+    "mean of a 0-d x": lambda ns, x: ns.clip(ns.mean(ns.arcsin(x)), a_min=-1.0, a_max=0.5),
+}
+
+
+@pytest.mark.parametrize("name", SUMS_THAT_ARE_THE_IDENTITY)
+def test_a_where_mask_holds_through_a_sum_that_is_the_identity(name):
+    # sym.grad gave 0 where eager gave NaN (and NaN where bind gave 0 without declared shapes): bind
+    # simplifies the sum away, so log's NaN slope met the mask there, and 0 * NaN where the sum stood
+    build = SUMS_THAT_ARE_THE_IDENTITY[name]
+    with np.errstate(invalid="ignore"):
+        for got in _gradients_every_way(build, {"x": np.array(np.nan)}, "x"):
+            np.testing.assert_array_equal(got, 0.0)
+
+
+def test_a_where_mask_through_a_sum_is_broadcast_with_the_adjoint():
+    # sum's gradient broadcasts the adjoint: where(c, h, 0) broadcast is where(c, broadcast(h), 0)
+    def build(ns, x):
+        return ns.sum(ns.maximum(ns.sum(ns.sqrt(x), axis=1), 1.0))
+
+    x0 = np.array([[-1.0, 4.0], [1.0, 4.0]])  # row 0's sum is NaN: maximum gives its gradient to 1.0
+    with np.errstate(invalid="ignore"):
+        for got in _gradients_every_way(build, {"x": x0}, "x"):
+            np.testing.assert_array_equal(got, [[0.0, 0.0], [0.5, 0.25]])
+
+
+def test_a_masked_adjoint_that_cancels_to_zero_keeps_its_mask():
+    # maximum(x1, x0**2 - x0**2): x0**2's adjoint where(c, 0, W) + where(c, 0, -W) folds to
+    # where(c, 0, 0.0), which was read as masking the other branch: bind gave 0 at x0 = inf where
+    # the branch is taken and W*2*x0 - W*2*x0 is inf - inf (NaN, as sym.grad without shapes gives)
+    def build(ns, x0, x1):
+        v = ns.square(x0)
+        return ns.sum(ns.maximum(x1, v - v) * np.array([1.5, -0.5, 2.0]))
+
+    args = {"x0": np.array([np.inf, 2.0, -np.inf]), "x1": np.array([np.inf, 1.0, -1.0])}
+    with np.errstate(invalid="ignore"):
+        for got in _gradients_every_way(build, args, "x0"):
+            np.testing.assert_array_equal(got, [np.nan, 0.0, np.nan])  # x1 > NaN is False: x0**2 taken
+
+
+def test_dividing_by_a_broadcast_zero_sums_the_infinite_terms_of_the_gradient():
+    # x0/zeros_like(x1) was rewritten to broadcast(x0/0), whose gradient is sum(W)/0 = inf; the
+    # gradient of the division is sum(W/0), +inf and -inf terms: NaN (as PyTorch and eager give)
+    def build(ns, x0, x1):
+        return ns.sum(ns.divide(x0, ns.zeros_like(x1)) * np.array([0.5, -0.25, 1.0]))
+
+    args = {"x0": np.array(np.inf), "x1": np.array([1.0, 2.0, 3.0])}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for got in _gradients_every_way(build, args, "x0"):
+            np.testing.assert_array_equal(got, np.nan)
+
+
+SCALED_SUMS = {  # c*x summed: NumPy's value at x = (1, -2) is NaN for c = inf and 0.0 for c = 0
+    "sum(inf*x)": (lambda x: sym.sum(np.inf * x), lambda v: np.sum(np.inf * v)),
+    "sum(0*x)": (lambda x: sym.sum(0 * x), lambda v: np.sum(0 * v)),
+    "dot(inf*x, x*x)": (lambda x: sym.dot(np.inf * x, x * x), lambda v: np.dot(np.inf * v, v * v)),
+}
+
+
+@pytest.mark.parametrize("name", SCALED_SUMS)
+def test_an_infinite_or_zero_factor_is_not_taken_out_of_a_sum(name):
+    # sum(inf*x) was built as inf*sum(x): -inf where the terms inf and -inf sum to NaN
+    build, numpy = SCALED_SUMS[name]
+    v = np.array([1.0, -2.0])
+    x = sym.var("x")
+    with np.errstate(invalid="ignore"):
+        expected = numpy(v)
+        for s in (build(x), sym.simplify(build(x))):
+            (out,) = s.eval(x=v)
+            np.testing.assert_array_equal(out, expected)
+            assert np.signbit(out) == np.signbit(expected)
+
+
+@pytest.mark.parametrize("dtype", [None, "float64"])
+def test_a_broadcast_zero_over_a_0d_variable_simplifies_without_error(dtype):
+    # 0*x/x under assume_finite meets zeros_like(x)/x for a 0-d x: the check of x's gradient looked
+    # a variable up among the ops (KeyError: 'var'; the simplifier fuzz's seed 61)
+    x = sym.var("x", shape=(), dtype=dtype)
+    (out,) = sym.simplify(0 * x / x, assume_finite=True).eval(x=np.float64(2.0))
+    assert float(out) == 0.0

@@ -68,6 +68,7 @@ def _reduction(
     extra: dict | None = None,
     numpy_kernel: Any = None,
     tiling: str | None = None,
+    relayout: bool = False,
 ) -> Any:
     builder = register(
         name,
@@ -84,6 +85,7 @@ def _reduction(
         aliases=(),
         reduction=True,
         tiling=tiling,
+        relayout=relayout,
     )
     return builder
 
@@ -174,7 +176,13 @@ def _reduced_dtype(ufunc: np.ufunc, dtype: np.dtype) -> np.dtype:
 
 
 def _ufunc_reduction(
-    name: str, numpy_function: Any, ufunc: np.ufunc, grad: Any, accumulates: bool = False, tiling: str | None = None
+    name: str,
+    numpy_function: Any,
+    ufunc: np.ufunc,
+    grad: Any,
+    accumulates: bool = False,
+    tiling: str | None = None,
+    relayout: bool = False,
 ) -> Any:
     """A reduction whose impl is numpy_function (Dask arrays dispatch on it); on NumPy arrays it is
     exactly ufunc.reduce, which the executor calls without np.sum's two dispatch layers."""
@@ -187,6 +195,7 @@ def _ufunc_reduction(
             ufunc.reduce, axis=node.attrs["axis"], keepdims=node.attrs["keepdims"]
         ),
         tiling=tiling,
+        relayout=relayout,
     )
 
 
@@ -202,7 +211,9 @@ def _numpy_mean(node: Symbol) -> Any:
     return lambda v: np.add.reduce(v, axis=axis, keepdims=keepdims) / count
 
 
-sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad, accumulates=True, tiling="reduce")  # noqa: A001
+# sum's and mean's gradients broadcast the adjoint (divided by the count): a where-mask on it is
+# broadcast with it (relayout), so sum(where(c, log(x), 0)) over a 0-d x or axis=() stays masked
+sum = _ufunc_reduction("sum", np.sum, np.add, _sum_grad, accumulates=True, tiling="reduce", relayout=True)  # noqa: A001
 mean = _reduction(
     "mean",
     lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
@@ -210,6 +221,7 @@ mean = _reduction(
     float_dtype,
     numpy_kernel=_numpy_mean,
     tiling="reduce",
+    relayout=True,
 )
 max = _ufunc_reduction("max", np.max, np.maximum, _extreme_grad)  # noqa: A001
 min = _ufunc_reduction("min", np.min, np.minimum, _extreme_grad)  # noqa: A001

@@ -71,8 +71,8 @@ class OpDef:
     training: bool = False  # reads TRAINING (Dropout, BatchNorm): a plan running it sets the flag (implies stateful)
     aux: tuple[str, ...] = ()  # inputs that are auxiliary states (MXNet's list_auxiliary_states)
     view: bool = False  # the result is a view of its first input (no new memory in a plan's peak)
-    # the result is the first input's entries rearranged (reshape, transpose): autodiff rearranges a
-    # where-mask on its adjoint the same way, so the branch not taken stays masked through it
+    # the gradient rule moves or broadcasts the adjoint (reshape, transpose, sum, mean): autodiff moves a
+    # where-mask on the adjoint the same way, so the branch not taken stays masked through it
     relayout: bool = False
     dask: bool = True  # False: the kernel writes into an array in place, so Dask arrays cannot run it
     tiling: str | None = None  # "reduce": a full sum/mean accumulated per tile; "spread": a size-1 value broadcast

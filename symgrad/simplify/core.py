@@ -384,6 +384,15 @@ def _stays_a_number(value: Any, parts: Any, product: bool = False, dtype: Any = 
     return _stays_a_number(float(merged), [float(p) for p in narrow], product)
 
 
+def _distributes(*factors: Any) -> bool:
+    """c*sum(t) is sum(c*t) for finite nonzero factors: inf*(1 - 2) is -inf where inf*1 + inf*-2 is
+    NaN, and 0*(1 - 2) is -0.0 where 0*1 + 0*-2 is 0.0."""
+    try:
+        return all(math.isfinite(c) and c != 0 for c in factors)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _scaled(c: Any, t: Symbol) -> Symbol:
     if c == 1:
         return t

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from ..graph import CONST, VAR, Symbol, const
+from ..graph import CONST, VAR, Symbol, const, scalar_value
 from ..ops import elementwise as ew
 from ..ops import linalg as la
 from ..ops import reduction as red
 from ..ops import shape as shp
-from ..ops.registry import rebuild
+from ..ops.registry import OPS, rebuild
 from ..shapes import broadcast_leaves, covered_by, covers, sum_axes
 from .core import (
     Simplifier,
+    _distributes,
     _is_scalar_const,
     _product,
     _scaled,
@@ -124,7 +126,7 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
     (x,) = node.inputs
     axis, keepdims = node.attrs["axis"], node.attrs["keepdims"]
     c, t = s.coef_term(x)
-    if c != 1 and t is not x:
+    if c != 1 and t is not x and _distributes(c):
         return _scaled(c, red.sum(t, axis=axis, keepdims=keepdims))
     if x.op == "broadcast_to" and _is_scalar_const(x.inputs[0]) and axis is None and not keepdims:
         size = math.prod(x.shape)
@@ -167,14 +169,14 @@ def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     build = la.dot if node.op == "dot" else la.matmul
     ca, ta = s.coef_term(a)
     cb, tb = s.coef_term(b)
-    if (ca != 1 and ta is not a) or (cb != 1 and tb is not b):
+    if ((ca != 1 and ta is not a) or (cb != 1 and tb is not b)) and _distributes(ca, cb):
         c = _product(ca, cb, dtype=node.dtype)
         if c is not None:
             return _scaled(c, build(ta, tb))
     for u, v, left in ((a, b, True), (b, a, False)):
         if u.op == "broadcast_to" and _is_scalar_const(u.inputs[0]) and u.inputs[0].dtype is None:
             c = u.inputs[0].attrs["value"]
-            if c != 1:
+            if c != 1 and _distributes(c):
                 ones = shp.broadcast_to(1.0, shape=u.shape)
                 return c * (build(ones, v) if left else build(v, ones))
     return None
@@ -299,6 +301,16 @@ def reshaped_fill(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
+def _same_gradient(op: str, d: Any, c: Symbol, d_over_c: bool) -> bool:
+    """c's gradient through broadcast(c op d) (d times the summed adjoint) is the sum of its entries'
+    (the adjoint times d, each) only when d's factor is finite: sum(g/0) over g = (1, -2) is NaN, sum(g)/0 inf."""
+    if d_over_c:  # d/c's derivative -d/c**2 is inf at c = 0 unless c carries no gradient
+        return c.op == CONST or (c.op in OPS and OPS[c.op].nondiff)  # a variable (not in OPS) has one
+    if d is None or not math.isfinite(d):
+        return False
+    return op == "multiply" or d != 0
+
+
 @rewrites("multiply", "divide", needs=_FILLS)
 def scale_fill(node: Symbol, s: Simplifier) -> Symbol | None:
     """c * broadcast_like(d, e) -> broadcast_like(c*d, e) for a 0-d c and constant d (still one value,
@@ -312,6 +324,8 @@ def scale_fill(node: Symbol, s: Simplifier) -> Symbol | None:
         elif _is_scalar_const(fill.inputs[0]):
             value, base = fill.inputs[0], fill.inputs[-1]
         else:
+            continue
+        if not _same_gradient(node.op, scalar_value(value), c, fill is a):
             continue
         scalar = rebuild(node, (c, value) if fill is b else (value, c))
         new = shp.broadcast_like(scalar, base) if fill.op != "broadcast_to" else rebuild(fill, (scalar,))
