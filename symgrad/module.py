@@ -136,6 +136,12 @@ class Module:
         unbound = [n for n in self._data_names if n not in {d.name for d in descs}]
         if unbound:
             raise BindError(f"Module.bind: no shape for data {unbound[0]!r}; data_shapes=[({unbound[0]!r}, (...))]")
+        unlabelled = [n for n in self._label_names if n not in {d.name for d in descs}]
+        if for_training and unlabelled:  # else training would read the label array's zeros, silently
+            raise BindError(
+                f"Module.bind: no shape for label {unlabelled[0]!r}, which training reads; give the iterator labels"
+                " (NDArrayIter(data, label, batch_size)) or label_shapes, or bind(..., for_training=False) to predict"
+            )
         reqs = {n: "null" for n in self.symbol.list_arguments()}
         if for_training:
             reqs.update({n: grad_req for n in self._param_names if n not in self._fixed})

@@ -200,6 +200,13 @@ def test_mistakes_in_mxnet_programs_are_named_with_their_fix():
         mx.mod.Module(_mlp()).fit(mx.io.NDArrayIter(x, y, 5), num_epoch=1, optimizer_params={"learning_rat": 0.1})
     with pytest.raises(SymgradError, match=r"lr_scheduler must be a scheduler made with its arguments"):
         mx.optimizer.create("sgd", lr_scheduler=mx.lr_scheduler.FactorScheduler)
+    # an iterator without labels trained against the label array's zeros (MXNet 1.9.1: an AssertionError in fit)
+    with pytest.raises(mx.BindError, match=r"no shape for label 'softmax_label', which training reads; give the"):
+        mx.mod.Module(_mlp()).fit(mx.io.NDArrayIter(x, batch_size=5), num_epoch=1)
+    predicting = mx.mod.Module(_mlp())
+    predicting.bind(data_shapes=[("data", (5, 5))], for_training=False)
+    predicting.init_params()
+    assert predicting.predict(mx.io.NDArrayIter(x, batch_size=5)).shape == (20, 3)
     ex = _mlp().simple_bind(data=(4, 5))
     with pytest.raises(KeyError, match=r"arg_dict: no entry 'fc1_weights'; did you mean 'fc1_weight'\?") as caught:
         ex.arg_dict["fc1_weights"][:] = 1
