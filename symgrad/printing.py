@@ -410,8 +410,59 @@ def _sympy_ready(nodes: list[Symbol]) -> bool:
     return True
 
 
-def _sympy_text(s: Symbol) -> str | None:
-    """SymPy's simplified text of a small elementwise graph, or None when not suitable."""
+EDGE_VALUES = (-math.inf, -3.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 3.5, math.inf, math.nan)
+EDGE_POINTS = 4096  # points compared at most: all combinations of EDGE_VALUES for up to 3 variables
+
+
+def edge_points(names: list[str]) -> dict[str, np.ndarray]:
+    """Every combination of EDGE_VALUES for the named variables (a seeded sample of them for many names)."""
+    values = np.array(EDGE_VALUES)
+    if len(values) ** len(names) <= EDGE_POINTS:
+        grid = np.meshgrid(*[values] * len(names), indexing="ij")
+        return {name: axis.ravel() for name, axis in zip(names, grid)}
+    rng = np.random.default_rng(0)
+    return {name: rng.choice(values, EDGE_POINTS) for name in names}
+
+
+def evaluate(s: Symbol, inputs: dict[str, Any]) -> Any:
+    """The values of an elementwise graph at the given variable values, op by op (the ops' own impls)."""
+    values: dict[int, Any] = {}
+    for node in topo_order([s]):
+        if node.op == VAR:
+            values[id(node)] = inputs[node.name]
+        elif node.op == CONST:
+            values[id(node)] = node.attrs["value"]
+        else:
+            opdef = OPS[node.op]
+            attrs = node.attrs if opdef.prepare is None else opdef.prepare(node.attrs)
+            values[id(node)] = opdef.impl(*[values[id(i)] for i in node.inputs], **attrs)
+    return values[id(s)]
+
+
+def same_values(a: Any, b: Any) -> bool:
+    """a and b agree: NaN where the other is NaN, each infinity in place, other values to rounding."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    return bool(np.all(np.isclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True)))
+
+
+def _has_graph_values(expr: Any, s: Symbol, points: dict[str, np.ndarray], expected: Any) -> bool:
+    """The SymPy form expr, read back as a graph, has s's values at the points (NaN and inf included)."""
+    try:
+        variables = {n.name: n for n in topo_order([s]) if n.op == VAR}
+        with np.errstate(all="ignore"):
+            return same_values(evaluate(_as_symbol(from_sympy(expr, variables)), points), expected)
+    except Exception:  # noqa: BLE001 - a form that cannot be read back cannot be checked: not printed
+        return False
+
+
+def sympy_form(s: Symbol) -> Any:
+    """SymPy's form of a small elementwise graph, simplified when that keeps its values, or None.
+
+    SymPy simplifies as algebra on real numbers: sin(x)**2 + cos(x)**2 is 1 and x*x**(x - 1) is x**x,
+    but at x = inf the graph gives NaN, at x = -inf NaN and 0. A form is kept only when it has the
+    graph's values at every combination of EDGE_VALUES (the infinities, NaN, signed zeros, both signs);
+    SymPy has no -0.0, so a zero's sign is not compared. The simplified form is tried first, then the
+    form as SymPy builds it (which already combines x*x**(x - 1)); with neither, the graph is printed."""
     nodes = topo_order([s])
     if not _sympy_ready(nodes):
         return None
@@ -422,15 +473,25 @@ def _sympy_text(s: Symbol) -> str | None:
             return None  # SymPy cancelled a variable (x - x -> 0): not exact for inf/NaN, print the graph
         if expr.has(sp.zoo, sp.nan):
             return None  # x/0.0 is zoo*x to SymPy, but inf or -inf (by the signs) to NumPy
-        if any(not math.isfinite(float(f)) or (float(f) == 0) != (f == 0) for f in expr.atoms(sp.Float)):
+        if _floats_merged(expr):
             return None  # SymPy merged 1e200*1e200 into 1e400, which no float holds; the graph keeps both
+        candidates = [expr]
         if sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
             simpler = sp.simplify(expr)
             if sp.count_ops(simpler) <= sp.count_ops(expr):
-                expr = simpler
-        return SymgradStrPrinter().doprint(expr)
+                candidates.insert(0, simpler)
     except Exception:  # noqa: BLE001 - SymPy may fail on odd input; the graph printer still works
         return None
+    points = edge_points(sorted(names))
+    with np.errstate(all="ignore"):
+        expected = evaluate(s, points)
+    return next((c for c in candidates if _has_graph_values(c, s, points, expected)), None)
+
+
+def _sympy_text(s: Symbol) -> str | None:
+    """SymPy's text of a small elementwise graph (see sympy_form), or None when not suitable."""
+    expr = sympy_form(s)
+    return None if expr is None else SymgradStrPrinter().doprint(expr)
 
 
 def to_str(s: Symbol, simplify: bool = True) -> str:
@@ -448,19 +509,17 @@ def to_str(s: Symbol, simplify: bool = True) -> str:
 
 
 def to_latex(s: Symbol) -> str:
-    """LaTeX of the simplified graph (SymPy's printer; other ops as named functions, attributes as
-    subscripts; constants as str prints them)."""
+    """LaTeX of the simplified graph: SymPy's form where it keeps the graph's values (see sympy_form), else
+    the graph as written (other ops as named functions, attributes as subscripts; constants as str prints them)."""
     from .simplify import simplify as simplify_graph
 
     s = simplify_graph(s)
     texts = []
     for output in s.outputs():
-        expr = to_sympy(output)
-        if _floats_merged(expr):  # SymPy merged 1e200*1e200 into 1e400: keep the graph's two constants
+        expr = sympy_form(output)
+        if expr is None:  # the graph as written: SymPy's own evaluation would cancel sum(x) - sum(x)
             with sp.evaluate(False):
                 expr = to_sympy(output)
-        elif sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
-            expr = sp.simplify(expr)
         texts.append(SymgradLatexPrinter().doprint(expr))
     return ",\\ ".join(texts)
 

@@ -65,9 +65,57 @@ def test_printed_derivative_equals_sympy_and_is_no_longer(index):
     if sp.simplify(parsed - reference) != 0:  # SymPy cannot always prove it; check at points instead
         for point in (0.3, 0.7, 1.9):
             assert float(parsed.subs(x_sp, point)) == pytest.approx(float(reference.subs(x_sp, point)), rel=1e-12)
-    assert sp.count_ops(parsed) <= sp.count_ops(sp.simplify(reference)), (text, sp.simplify(reference))
+    graph = ours.eval(x=EDGES)[0].asnumpy()
+    np.testing.assert_allclose(at_edges(as_written(text)), graph, rtol=1e-6, atol=1e-12, err_msg=text)
+    shortest = sp.simplify(reference)
+    if sp.count_ops(parsed) > sp.count_ops(shortest):  # longer only where SymPy's form has other values at the edges
+        assert not np.allclose(at_edges(shortest), graph, rtol=1e-6, atol=1e-12, equal_nan=True), (text, shortest)
     value = ours.eval(x=np.array(0.7))[0]
     assert float(value) == pytest.approx(float(reference.subs(x_sp, 0.7)), rel=1e-12)
+
+
+EDGES = np.array([-np.inf, -3.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 3.5, np.inf, np.nan])
+
+
+def at_edges(expr):
+    """A SymPy expression's values at EDGES, as NumPy computes them (lambdify: an evaluation printing does not use)."""
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(sp.lambdify(x_sp, expr, "numpy")(EDGES), EDGES.shape).astype(float)
+
+
+def as_written(text):
+    """Printed text as SymPy reads it without evaluating (which would take exp(log(x)) to x again)."""
+    return sp.sympify(text, locals={"x": x_sp, "arctan": sp.atan}, evaluate=False)
+
+
+# SymPy simplifies as algebra on the reals; printed text must have the graph's values, NaN and inf included
+IDENTITIES_NOT_AT_THE_EDGES = [
+    (lambda x: sym.sin(x) ** 2 + sym.cos(x) ** 2, "1"),  # NaN at +-inf and NaN
+    (lambda x: sym.exp(sym.log(x)), "x"),  # NaN for x < 0
+    (lambda x: x * x ** (x - 1), "x**x"),  # at x = -inf: -inf*0 = NaN, (-inf)**(-inf) = 0
+    (lambda x: x / x + x, "x + 1"),  # NaN at 0 and +-inf
+    (lambda x: sym.sinh(x) / sym.cosh(x), "tanh(x)"),  # NaN at +-inf
+    (lambda x: sym.sqrt(x) ** 2, "x"),  # NaN for x < 0
+]
+
+
+@pytest.mark.parametrize("index", range(len(IDENTITIES_NOT_AT_THE_EDGES)))
+def test_printing_keeps_no_identity_that_fails_at_inf_or_nan(index):
+    build, wrong = IDENTITIES_NOT_AT_THE_EDGES[index]
+    x = sym.var("x")
+    graph = build(x)
+    text = str(graph)
+    assert text != wrong
+    edges = graph.eval(x=EDGES)[0].asnumpy()
+    np.testing.assert_allclose(at_edges(as_written(text)), edges, rtol=1e-6, atol=1e-12, err_msg=text)
+    assert graph._repr_latex_() != f"$\\displaystyle {sp.latex(sp.sympify(wrong, locals={'x': x_sp}))}$"
+
+
+def test_printing_keeps_identities_that_hold_at_inf_and_nan():
+    x, y = sym.var("x"), sym.var("y")
+    assert str(sym.cos(x) ** 2 * 2 - 1) == "cos(2*x)"  # 2cos^2 - 1 is cos(2x) at every edge value (NaN at +-inf)
+    assert str(sym.exp(x) * sym.exp(y)) == "exp(x + y)"  # inf*0 is NaN where exp(x + y) is exp(nan): NaN too
+    assert str(sym.sqrt(x * x)) == "abs(x)"
 
 
 def test_latex_and_sympy_bridge():
