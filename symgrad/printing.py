@@ -8,6 +8,7 @@ matrix ops as `dot(x, w)` and `x.T`, and shared subexpressions named once.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from fractions import Fraction
@@ -445,24 +446,42 @@ def same_values(a: Any, b: Any) -> bool:
     return bool(np.all(np.isclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True)))
 
 
-def _has_graph_values(expr: Any, s: Symbol, points: dict[str, np.ndarray], expected: Any) -> bool:
-    """The SymPy form expr, read back as a graph, has s's values at the points (NaN and inf included)."""
-    try:
-        variables = {n.name: n for n in topo_order([s]) if n.op == VAR}
-        with np.errstate(all="ignore"):
-            return same_values(evaluate(_as_symbol(from_sympy(expr, variables)), points), expected)
-    except Exception:  # noqa: BLE001 - a form that cannot be read back cannot be checked: not printed
-        return False
+_TEXT_OPERATORS = {
+    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide, ast.Pow: np.power,
+    ast.USub: np.negative, ast.UAdd: np.positive,
+}  # fmt: skip
+_TEXT_NAMES = {"inf": math.inf, "nan": math.nan, "pi": math.pi, "E": math.e}
+
+
+def text_values(text: str, inputs: dict[str, Any]) -> Any:
+    """The values printed text such as 1/(2*sqrt(x)) reads as: its numbers, operators and symgrad ops on NumPy."""
+
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.Name):
+            return inputs[node.id] if node.id in inputs else _TEXT_NAMES[node.id]
+        if isinstance(node, ast.BinOp):
+            return _TEXT_OPERATORS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return _TEXT_OPERATORS[type(node.op)](value(node.operand))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            opdef = OPS[node.func.id]
+            return opdef.impl(*[value(a) for a in node.args])
+        raise KeyError(ast.dump(node))
+
+    return value(ast.parse(text, mode="eval").body)
 
 
 def sympy_form(s: Symbol) -> Any:
     """SymPy's form of a small elementwise graph, simplified when that keeps its values, or None.
 
     SymPy simplifies as algebra on real numbers: sin(x)**2 + cos(x)**2 is 1 and x*x**(x - 1) is x**x,
-    but at x = inf the graph gives NaN, at x = -inf NaN and 0. A form is kept only when it has the
-    graph's values at every combination of EDGE_VALUES (the infinities, NaN, signed zeros, both signs);
-    SymPy has no -0.0, so a zero's sign is not compared. The simplified form is tried first, then the
-    form as SymPy builds it (which already combines x*x**(x - 1)); with neither, the graph is printed."""
+    but at x = inf the graph gives NaN, at x = -inf NaN and 0. A form is kept only when its printed
+    text has the graph's values at every combination of EDGE_VALUES (the infinities, NaN, signed zeros,
+    both signs); SymPy has no -0.0, so a zero's sign is not compared. The simplified form is tried
+    first, then the form as SymPy builds it (which already combines x*x**(x - 1)); with neither, the
+    graph is printed."""
     nodes = topo_order([s])
     if not _sympy_ready(nodes):
         return None
@@ -485,7 +504,13 @@ def sympy_form(s: Symbol) -> Any:
     points = edge_points(sorted(names))
     with np.errstate(all="ignore"):
         expected = evaluate(s, points)
-    return next((c for c in candidates if _has_graph_values(c, s, points, expected)), None)
+        for candidate in candidates:
+            try:
+                if same_values(text_values(SymgradStrPrinter().doprint(candidate), points), expected):
+                    return candidate
+            except Exception:  # noqa: BLE001 - text that cannot be evaluated here is not known to be right
+                continue
+    return None
 
 
 def _sympy_text(s: Symbol) -> str | None:
