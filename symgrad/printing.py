@@ -174,14 +174,18 @@ class GraphPrinter:
             return f"{self.arg(node.inputs[0], _ATOM)}[{format_index(node.attrs['index'])}]", _ATOM
         if op == "broadcast_to" and node.inputs[0].op == CONST and node.inputs[0].shape == ():
             return format_const(np.full(node.attrs["shape"], node.inputs[0].attrs["value"])), _ATOM
-        if op == "broadcast_like" and node.inputs[0].shape == ():
-            g = node.inputs[0]
-            if g.op == CONST and node.shape:
+        if op == "broadcast_like":  # as broadcast_to prints, the shape named symbolically when not known
+            g, like = node.inputs
+            if g.op == CONST and g.shape == () and node.shape:
                 return format_const(np.full(node.shape, g.attrs["value"])), _ATOM
-            ones = f"ones_like({self.text[id(node.inputs[1])][0]})"
+            shape = f"shape({self.text[id(like)][0]})"
+            if g.shape != ():
+                return f"broadcast_to({self.text[id(g)][0]}, {shape})", _ATOM
             if g.op == "divide" and is_const(g.inputs[0], 1):
-                return f"{ones}/{self.arg(g.inputs[1], 3)}", 2  # the mean's 1/size(x), spread over x
-            return (ones, _ATOM) if is_const(g, 1) else (f"{self.arg(g, 2)}*{ones}", 2)
+                return f"ones({shape})/{self.arg(g.inputs[1], 3)}", 2  # the mean's 1/size(x), spread over x
+            if g.op == CONST:
+                return (f"ones({shape})", _ATOM) if is_const(g, 1) else (f"full({shape}, {self.text[id(g)][0]})", _ATOM)
+            return f"{self.arg(g, 2)}*ones({shape})", 2
         if op in ("zeros", "ones"):
             return f"{op}({node.attrs['shape']})", _ATOM
         if op == "reduce_size":

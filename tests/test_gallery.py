@@ -29,9 +29,9 @@ def test_the_table_has_the_issue_cases_and_the_17_scalar_functions():
     assert sum(case.scalar for case in gallery.CASES) == 17
 
 
-# A gradient that is one value everywhere (grad(sum(x)) is ones) must name x's shape: as numbers
-# when they are declared, through x itself when only its rank is
-CONSTANT = {"full": r"(ones|full)\(\(\d+,\)(, [-\d./]+)?\)", "rank": r"ones_like\((\w+)\)(/size\(\1\))?"}
+# A gradient that is one value everywhere (grad(sum(x)) is ones) is an array of x's shape: with shapes
+# declared it prints as one, the shape as numbers (ones((5,)), full((5,), 0.2)); with ranks only as ones(shape(x))
+CONSTANT = r"(ones|full)\(\(\d+,\)(, [-\d./]+)?\)"
 
 
 @pytest.mark.parametrize("column", [1, 2], ids=["ranks only", "full shapes"])
@@ -39,17 +39,22 @@ def test_with_ranks_or_shapes_declared_no_gradient_prints_plumbing_or_a_fraction
     kind = gallery.SHAPES[column]
     for name, printed in texts.items():
         text = printed[column]
-        if (kind, name) in KNOWN_PLUMBING:
-            assert any(word in text for word in PLUMBING), f"{name} is clean now: drop it from KNOWN_PLUMBING"
-            continue
-        constant = re.fullmatch(CONSTANT[kind], text)
+        constant = kind == "full" and re.fullmatch(CONSTANT, text)
         assert constant or not any(word in text for word in PLUMBING), (name, text)
         assert not LONG_FRACTION.search(text), (name, text)
 
 
-# The one gradient still printing plumbing with ranks only: x[:, None] broadcast along y's columns,
-# whose count only a symbolic size (y's second, equal to matmul(x, y)'s) could name without y.
-KNOWN_PLUMBING = {("rank", "sum(x @ y), by y")}
+def test_with_ranks_only_a_broadcast_prints_as_with_full_shapes_its_shape_named_symbolically(texts):
+    shown = 0
+    for name, (_, ranks, full) in texts.items():
+        if re.fullmatch(CONSTANT, full):  # ones((5,)) / full((5,), 0.2): ones of x's shape (over its size)
+            shown += 1
+            assert re.fullmatch(r"ones\(shape\((\w+)\)\)(/size\(\1\))?", ranks), (name, ranks, full)
+        spread = re.fullmatch(r"broadcast_to\((.*), shape=\([\d, ]+\)\)", full)
+        if spread:  # broadcast_to(e, shape=(2, 3)): the same e, to the shape of the variable it differentiates by
+            shown += 1
+            assert re.fullmatch(rf"broadcast_to\({re.escape(spread[1])}, shape\(\w+\)\)", ranks), (name, ranks)
+    assert shown == 3  # mean(x), sum(x), sum(x @ y) by y
 
 
 def test_with_ranks_only_matrix_products_differentiate_to_plain_products_as_with_full_shapes(texts):

@@ -83,3 +83,22 @@ def test_issue_gradients_lose_their_plumbing():
     assert str(sym.grad(sym.sum(sym.log(sym.cos(x5) + 2)), x5)) == "-sin(x)/(cos(x) + 2)"
     v, w = sym.var("v", shape=(2,)), sym.var("w", shape=(2, 3))
     assert "ones((" not in str(sym.grad(sym.sum(v @ w), w))
+
+
+@pytest.mark.parametrize("scale", [1.0, -2.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_outer_product_gradient_with_ranks_only_broadcasts_to_its_variables_shape(scale, dtype):
+    # broadcast_to_gradient_shape: cast_like(expand_dims(x)*ones_like(e), y) -> cast_like(broadcast_like(..., y), y)
+    v, w = sym.var("v", shape=(None,)), sym.var("w", shape=(None, None))
+    f = sym.sum(scale * (v @ w))
+    grad, plain = sym.grad(f, w), sym.grad(f, w, simplify=False)
+    factor = "" if scale == 1 else "-2*"
+    assert str(grad) == f"broadcast_to({factor}expand_dims(v, axis=-1), shape(w))"
+    assert "matmul" not in {n.op for n in topo_order([grad])}  # smaller: the product is not computed
+    for seed in range(20):
+        args = {"v": arrays((4,), seed).astype(dtype), "w": arrays((4, 3), seed + 100).astype(dtype)}
+        want, got = run_as_built(plain, args), run_as_built(grad, args)
+        assert got.shape == want.shape == (4, 3) and got.dtype == want.dtype == dtype
+        np.testing.assert_array_equal(got, want)  # NaN where NaN, each inf in place
+        numbers = ~np.isnan(want)
+        assert np.array_equal(np.signbit(got)[numbers], np.signbit(want)[numbers]), (got, want)  # -0.0 stays

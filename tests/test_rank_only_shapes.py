@@ -177,7 +177,7 @@ def test_simple_bind_needs_every_size():
 @pytest.mark.parametrize(
     ("build", "shapes", "text"),
     [
-        (lambda a, b: sym.sum(sym.dot(a, b)), {"a": (4, 3), "b": (3, 2)}, "dot(ones_like"),
+        (lambda a, b: sym.sum(sym.dot(a, b)), {"a": (4, 3), "b": (3, 2)}, "dot(ones(shape("),
         (lambda a, b: sym.sum(sym.tanh(sym.dot(a, b))), {"a": (4, 3), "b": (3, 2)}, "dot(a.T, "),
         (lambda a, b: sym.sum(sym.tanh(sym.dot(a, b))), {"a": (4, 3), "b": (3,)}, "dot(a.T, "),
         (lambda a, b: sym.sum(sym.tanh(sym.dot(a, b))), {"a": (3,), "b": (3, 2)}, "*(1 - tanh("),
@@ -194,7 +194,7 @@ def test_matrix_product_gradients_with_ranks_only_are_plain_products_and_exact(b
     expected = sym.grad(build(*full.values()), list(full.values()))
     printed = " ".join(map(str, grads))
     assert "adjoint" not in printed, printed
-    assert text in printed or text == "dot(ones_like", printed
+    assert text in printed, printed
     for g, e in zip(grads, expected):
         np.testing.assert_allclose(g.eval(**vals)[0].asnumpy(), e.eval(**vals)[0].asnumpy(), rtol=1e-12, atol=1e-14)
     check_numeric_gradient(f, vals)

@@ -267,6 +267,26 @@ def outer_product_of_ones(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
+@rewrites("cast_like", needs=("multiply",))
+def broadcast_to_gradient_shape(node: Symbol, s: Simplifier) -> Symbol | None:
+    """cast_like(u * ones_like(e), y) -> cast_like(broadcast_like(u, y), y) where the product has y's shape
+    (ranks only: sizes open, so outer_product_of_ones' broadcast_to(u, shape) has no shape to name)"""
+    product, like = node.inputs
+    if product.op != "multiply" or product.shape is not None or not s.outputs_cast:
+        return None  # a gradient, cast to its variable's float dtype: the ones take the dtype they meet
+    if not (covered_by(product, like) and covered_by(like, product)):
+        return None
+    a, b = product.inputs
+    for u, fill in ((a, b), (b, a)):
+        scalar = _fill_scalar(fill) if fill.op in _FILLS and fill.shape != () else None
+        if scalar is None or u.op in _FILLS or not covered_by(u, like):
+            continue
+        value = scalar.attrs["value"]
+        scaled = u if value == 1 else rebuild(product, (scalar, u) if fill is a else (u, scalar))
+        return rebuild(node, (shp.broadcast_like(scaled, like), like))
+    return None
+
+
 @rewrites("add", "subtract", needs=("where",))
 def merge_wheres(node: Symbol, s: Simplifier) -> Symbol | None:
     """where(c, a, b) + where(c, d, e) -> where(c, a + d, b + e) (the same for -)"""
