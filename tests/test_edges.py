@@ -259,9 +259,27 @@ def test_simplify_keeps_values_nan_and_inf_positions_shape_and_dtype(index, dtyp
 
 def test_finite_only_rules_need_assume_finite():
     x = sym.var("x", dtype="float32")
-    for s, folded in ((x - x, "zeros_like(x)"), (x * 0, "zeros_like(x)"), (x / x, "ones_like(x)")):
+    pairs = ((x - x, "zeros_like(x)"), (x * 0, "zeros_like(x)"), (x / x, "ones_like(x)"), (x * x ** (x - 1), "x**x"))
+    for s, folded in pairs:
         assert str(sym.simplify(s)) != folded
         assert str(sym.simplify(s, assume_finite=True)) == folded
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_x_times_x_to_the_x_minus_1_is_x_to_the_x_wherever_it_is_finite(dtype):
+    """The power rule's d/dx x**x is x*x**(x - 1): under assume_finite it folds to x**x, with the same
+    values, signed zeros and dtype wherever the product has no inf inside (x = 0 and x = -inf do)."""
+    x = sym.var("x", dtype=dtype.__name__)
+    product = sym.where(x == 0, 0, x * x ** (x - 1))  # as in the gradient of x**x
+    folded = sym.simplify(product, assume_finite=True)
+    assert str(folded) == "where(x == 0, 0, x**x)"
+    points = np.array([-171, -170, -3, -2, -1, -0.5, 0.5, 1, 2.5, 3, 30, 1e-30, np.nan], dtype=dtype)
+    got, want = folded.eval(x=points)[0].asnumpy(), product.eval(x=points)[0].asnumpy()
+    assert got.dtype == want.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-14, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    edges = np.array([-np.inf, -0.0, 0.0, np.inf], dtype=dtype)  # without the assumption the NaN at -inf stays
+    np.testing.assert_array_equal(sym.simplify(product).eval(x=edges)[0].asnumpy(), [np.nan, 0, 0, np.inf])
 
 
 def test_x_over_x_is_not_folded_when_x_may_be_an_integer():

@@ -318,6 +318,20 @@ def multiply_self(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
+@rewrites("multiply", finite=True, needs=("power",))
+def multiply_power_of_self(node: Symbol, s: Simplifier) -> Symbol | None:
+    """x * x**(x - 1) -> x**x, the power rule's d/dx x**x (assume_finite: at x = -inf the product is
+    -inf*0 = NaN where x**x is 0, at x = 0 it is 0*inf = NaN where x**x is 1)"""
+    a, b = node.inputs
+    for x, p in ((a, b), (b, a)):
+        if p.op == "power" and p.inputs[0] is x:
+            e = p.inputs[1]
+            if e.op == "subtract" and e.inputs[0] is x and is_const(e.inputs[1], 1) and e.inputs[1].dtype is None:
+                new = ew.power(x, x)
+                return new if new.dtype == node.dtype else None
+    return None
+
+
 def _power_of(n: Symbol) -> tuple[Symbol, Any]:
     if n.op == "power" and _is_scalar_const(n.inputs[1]) and n.inputs[1].dtype is None:
         p = n.inputs[1].attrs["value"]
