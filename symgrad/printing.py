@@ -415,7 +415,7 @@ def _sympy_ready(nodes: list[Symbol]) -> bool:
     return True
 
 
-EDGE_VALUES = (-math.inf, -3.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 3.5, math.inf, math.nan)
+EDGE_VALUES = (-math.inf, -1e3, -3.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 3.5, 1e3, math.inf, math.nan)
 EDGE_POINTS = 4096  # points compared at most: all combinations of EDGE_VALUES for up to 3 variables
 
 
@@ -483,9 +483,9 @@ def sympy_form(s: Symbol) -> Any:
     SymPy simplifies as algebra on real numbers: sin(x)**2 + cos(x)**2 is 1 and x*x**(x - 1) is x**x,
     but at x = inf the graph gives NaN, at x = -inf NaN and 0. A form is kept only when its printed
     text has the graph's values at every combination of EDGE_VALUES (the infinities, NaN, signed zeros,
-    both signs); SymPy has no -0.0, so a zero's sign is not compared. The simplified form is tried
-    first, then the form as SymPy builds it (which already combines x*x**(x - 1)); with neither, the
-    graph is printed."""
+    both signs, and +-1000, where exp overflows: log(exp(x)) is inf there, not x); SymPy has no -0.0,
+    so a zero's sign is not compared. The simplified form is tried first, then the form as SymPy
+    builds it (which already combines x*x**(x - 1)); with neither, the graph is printed."""
     nodes = topo_order([s])
     if not _sympy_ready(nodes):
         return None
