@@ -180,7 +180,8 @@ class GraphPrinter:
                 return format_const(np.full(node.shape, g.attrs["value"])), _ATOM
             shape = f"shape({self.text[id(like)][0]})"
             if g.shape != ():
-                return f"broadcast_to({self.text[id(g)][0]}, {shape})", _ATOM
+                known = f"shape={node.shape}" if node.shape is not None else shape
+                return f"broadcast_to({self.text[id(g)][0]}, {known})", _ATOM
             if g.op == "divide" and is_const(g.inputs[0], 1):
                 return f"ones({shape})/{self.arg(g.inputs[1], 3)}", 2  # the mean's 1/size(x), spread over x
             if g.op == CONST:

@@ -5,6 +5,7 @@ import pytest
 import sympy as sp
 
 from symgrad import sym
+from symgrad.ops import shape as shp
 
 x_sp = sp.Symbol("x", real=True)
 
@@ -199,3 +200,12 @@ def test_the_sympy_forms_both_ways_are_fields_of_each_ops_registration():
     assert OPS["sin"].sympy_simplify and not OPS["cbrt"].sympy_simplify
     assert str(sym.sin(x) * sym.exp(x) * sym.sin(x)) == "exp(x)*sin(x)**2"  # SymPy collected the product
     assert str(sym.cbrt(x) * sym.exp(x) * sym.cbrt(x)) == "cbrt(x)*exp(x)*cbrt(x)"  # the graph as built
+
+
+def test_a_broadcast_to_a_shape_known_only_at_bind_prints_as_broadcast_to_with_the_shape_named():
+    a, b = sym.var("a"), sym.var("b")
+    assert str(shp.broadcast_like(a, b)) == "broadcast_to(a, shape(b))"
+    assert str(shp.broadcast_like(2.0, b)) == "full(shape(b), 2)"
+    assert str(sym.grad(sym.sum(b), b)) == "ones(shape(b))"
+    x, y = sym.var("x", shape=(3, 1)), sym.var("y", shape=(3, 4))
+    assert str(shp.broadcast_like(x, y)) == "broadcast_to(x, shape=(3, 4))"  # as broadcast_to(x, shape=(3, 4)) prints
