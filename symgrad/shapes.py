@@ -14,45 +14,103 @@ import weakref
 from .graph import Symbol
 from .ops.registry import OPS, broadcast_shapes
 
-_LEAVES: dict[int, tuple[weakref.ref, frozenset | None]] = {}  # id -> (node, leaves); Symbol == builds a node
 _MAX_LEAVES = 32
+
+
+class _NodeRef(weakref.ref):
+    """A weak reference to a node that knows its key in _LEAVES, to drop the entry when the node goes."""
+
+    __slots__ = ("key",)
+
+
+# id -> (node, leaves), an entry living as long as its node (Symbol == builds a node, so ids are the keys).
+# Not a bounded cache: one derivation of a 4,000-step chain asks about more nodes than a bound of 100,000
+# held, and clearing it made each later question walk the chain again (quadratic).
+_LEAVES: dict[int, tuple[_NodeRef, frozenset | None]] = {}
+_MISSING = object()
+
+
+def _forget(ref: _NodeRef, entries: dict = _LEAVES) -> None:
+    """Drop a dead node's entry (entries is bound here: at exit the module's globals are gone first)."""
+    if entries.get(ref.key, (None,))[0] is ref:
+        del entries[ref.key]
 
 
 def broadcast_leaves(e: Symbol) -> frozenset | None:
     """The nodes e's shape is the broadcast of (through elementwise ops), or None when too many.
 
     For shapes unknown until bind: e's shape fits in x's when e's leaves are among x's.
+    An explicit stack, not recursion: a chain deeper than Python's recursion limit made
+    each call give up half way with nothing kept, so deriving a chain was quadratic.
     """
+    found = _cached_leaves(e)
+    if found is not _MISSING:
+        return found
+    done: dict[Symbol, frozenset | None] = {}  # this walk's results
+    stack = [e]
+    while stack:
+        node = stack[-1]
+        if node in done:
+            stack.pop()
+            continue
+        missing = False
+        for i in _leaf_inputs(node):
+            if i not in done:
+                found = _cached_leaves(i)
+                if found is _MISSING:
+                    stack.append(i)
+                    missing = True
+                else:
+                    done[i] = found
+        if missing:
+            continue
+        stack.pop()
+        done[node] = _leaves_from_inputs(node, done)
+        ref = _NodeRef(node, _forget)
+        ref.key = id(node)
+        _LEAVES[ref.key] = (ref, done[node])
+    return done[e]
+
+
+def _cached_leaves(e: Symbol) -> object:
     hit = _LEAVES.get(id(e))
-    if hit is not None and hit[0]() is e:
-        return hit[1]
+    return hit[1] if hit is not None and hit[0]() is e else _MISSING
+
+
+def _leaf_inputs(e: Symbol) -> tuple[Symbol, ...]:
+    """The inputs whose leaves e's leaves are made of."""
+    if e.shape == ():
+        return ()
+    opdef = OPS.get(e.op)
+    if opdef is not None and (opdef.elementwise or e.op == "broadcast_like" or e.op == "sum_like"):
+        return e.inputs
+    if opdef is not None and opdef.shape_of is not None:
+        return (e.inputs[opdef.shape_of],)
+    return ()
+
+
+def _leaves_from_inputs(e: Symbol, done: dict) -> frozenset | None:
+    """e's leaves, its inputs' (_leaf_inputs) being in done."""
     if e.shape == ():  # a 0-d value broadcasts into anything
+        return frozenset()
+    opdef = OPS.get(e.op)
+    if opdef is not None and (opdef.elementwise or e.op == "broadcast_like"):
         leaves: frozenset | None = frozenset()
-    else:
-        opdef = OPS.get(e.op)
-        if opdef is not None and (opdef.elementwise or e.op == "broadcast_like"):
-            leaves = frozenset()
-            for i in e.inputs[1:] if e.op == "where" else e.inputs:
-                sub = broadcast_leaves(i)
-                if sub is None:
-                    leaves = None
-                    break
-                leaves = leaves | sub
-            if leaves is not None and len(leaves) > _MAX_LEAVES:
-                leaves = None
-            if e.op == "where" and leaves is not None:  # the condition broadcasts too
-                cond = broadcast_leaves(e.inputs[0])
-                leaves = None if cond is None else leaves | cond
-        elif e.op == "sum_like" and covers(e.inputs[0], e.inputs[1]):
-            leaves = broadcast_leaves(e.inputs[1])  # summed down to exactly like's shape
-        elif opdef is not None and opdef.shape_of is not None:
-            leaves = broadcast_leaves(e.inputs[opdef.shape_of])
-        else:
-            leaves = frozenset([e])
-    if len(_LEAVES) > 100_000:
-        _LEAVES.clear()
-    _LEAVES[id(e)] = (weakref.ref(e), leaves)
-    return leaves
+        for i in e.inputs[1:] if e.op == "where" else e.inputs:
+            if done[i] is None:
+                return None
+            leaves = leaves | done[i]
+        if len(leaves) > _MAX_LEAVES:
+            return None
+        if e.op == "where":  # the condition broadcasts too
+            cond = done[e.inputs[0]]
+            return None if cond is None else leaves | cond
+        return leaves
+    if e.op == "sum_like" and covers(e.inputs[0], e.inputs[1]):
+        return done[e.inputs[1]]  # summed down to exactly like's shape
+    if opdef is not None and opdef.shape_of is not None:
+        return done[e.inputs[opdef.shape_of]]
+    return frozenset([e])
 
 
 def covered_by(e: Symbol, x: Symbol) -> bool:
@@ -66,10 +124,7 @@ def covered_by(e: Symbol, x: Symbol) -> bool:
             return False
     if e.partial_shape is not None and x.partial_shape is not None:
         return _fits(e.partial_shape, x.partial_shape)
-    try:
-        le, lx = broadcast_leaves(e), broadcast_leaves(x)
-    except RecursionError:
-        return False
+    le, lx = broadcast_leaves(e), broadcast_leaves(x)
     return le is not None and lx is not None and le <= lx
 
 
