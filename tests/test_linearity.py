@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import sys
 import time
 from collections.abc import Callable
 
@@ -334,3 +335,20 @@ def test_deriving_a_chain_with_shapes_left_to_bind_is_linear(family):
     assert small[0].inputs[0].shape is None  # the shapes are left to bind
     ratio = _growth(_derive(*small), _derive(*large))
     assert ratio < RATIO_BOUND, (family, ratio)
+
+
+def test_a_chain_deeper_than_the_recursion_limit_prints_infers_and_serializes():
+    # each walk over a graph is a loop with its own stack: 4,000 steps of two or three ops each
+    assert 2 * STEPS > sys.getrecursionlimit()
+    x, w = sym.var("x"), sym.var("w")  # shapes left to bind: infer_shape walks the whole chain
+    y = x
+    for k in range(2 * STEPS):
+        y = sym.sin(y) * w if k % 2 else sym.where(y > w, y, y * 0.5)
+    y = sym.sum(y)
+    assert y.infer_shape(x=(2, 3), w=(2, 3)) == ([(2, 3), (2, 3)], [()], [])
+    assert y.infer_type(x="float32", w="float32")[1] == [np.float32]
+    args = {"x": np.full((2, 3), 0.5), "w": np.full((2, 3), 0.9)}
+    value = y.eval(**args)[0]
+    np.testing.assert_array_equal(sym.load_json(y.tojson()).eval(**args)[0], value)
+    assert str(y).count("sin(") == STEPS and y.debug_str().count("Op:sin,") == STEPS
+    assert "x" in str(sym.grad(y, "x"))
