@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SymgradError, user_frame_depth
+from .errors import ShapeError, SymgradError, user_frame_depth
 from .nd import NDArray
 
 
@@ -37,8 +37,19 @@ def _rescaled(weight: np.ndarray, grad: Any, wd: float, rescale_grad: float, cli
     return step
 
 
-def _written(out: Any, weight: np.ndarray) -> tuple[Any, np.ndarray]:
-    """(what to return, the array to write): out itself, or a new NDArray when out is None."""
+def _written(op: str, out: Any, weight: np.ndarray, **others: Any) -> tuple[Any, np.ndarray]:
+    """(what to return, the array to write): out itself, or a new NDArray when out is None. The gradient,
+    the states and out must have the weight's shape, as MXNet's kernels require: another shape would
+    broadcast silently, or fail halfway with a state already changed."""
+    if out is not None:
+        others["out"] = out
+    wrong = {name: np.shape(a) for name, a in others.items() if np.shape(a) != weight.shape}
+    if wrong:
+        found = ", ".join(f"{name} {shape}" for name, shape in wrong.items())
+        raise ShapeError(
+            f"nd.{op}: weight has shape {weight.shape} but {found}; {', '.join(others)} must have the weight's"
+            " shape (MXNet's update ops do not broadcast)"
+        )
     if out is None:
         out = NDArray(np.empty_like(weight))
     return out, np.asarray(out)  # an NDArray's own buffer, so out changes in place
@@ -56,7 +67,7 @@ def sgd_update(
 ) -> Any:
     """MXNet's nd.sgd_update: weight - lr * (clip(rescale_grad * grad) + wd * weight), into out."""
     w = np.asarray(weight)
-    out, target = _written(out, w)
+    out, target = _written("sgd_update", out, w, grad=grad)
     np.subtract(w, lr * _rescaled(w, grad, wd, rescale_grad, clip_gradient, False), out=target)
     return out
 
@@ -76,8 +87,8 @@ def sgd_mom_update(
     """MXNet's nd.sgd_mom_update: mom = momentum * mom - lr * (clip(rescale_grad * grad) + wd * weight), in
     place; weight + mom into out."""
     w, m = np.asarray(weight), np.asarray(mom)
+    out, target = _written("sgd_mom_update", out, w, grad=grad, mom=m)
     step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, False)
-    out, target = _written(out, w)
     m *= momentum
     m -= lr * step
     np.add(w, m, out=target)
@@ -99,8 +110,8 @@ def nag_mom_update(
     weight + momentum * m' - (1 + momentum) * lr * (g + wd * weight), then mom = m' - lr * (g + wd * weight)
     reading weight again: the new weight when out is weight, as MXNet's kernel does."""
     w, m = np.asarray(weight), np.asarray(mom)
+    out, target = _written("nag_mom_update", out, w, grad=grad, mom=m)
     step = _rescaled(w, grad, 0.0, rescale_grad, clip_gradient, False)
-    out, target = _written(out, w)
     m *= momentum
     np.add(w, momentum * m - (1 + momentum) * lr * (step + wd * w), out=target)
     m -= lr * (step + wd * w)
@@ -125,8 +136,8 @@ def adam_update(
     """MXNet's nd.adam_update: g = clip(rescale_grad * grad + wd * weight), moments mean and var updated in
     place, weight - lr * mean / (sqrt(var) + epsilon) into out (the bias correction is the caller's lr)."""
     w, m, v = np.asarray(weight), np.asarray(mean), np.asarray(var)
+    out, target = _written("adam_update", out, w, grad=grad, mean=m, var=v)
     step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, True)
-    out, target = _written(out, w)
     m *= beta1
     m += (1 - beta1) * step
     v *= beta2
@@ -156,8 +167,8 @@ def rmsprop_update(
     """MXNet's nd.rmsprop_update (Tieleman and Hinton): g = clip(rescale_grad * grad + wd * weight),
     n = (1 - gamma1) * g*g + gamma1 * n in place, weight - lr * g / sqrt(n + epsilon) into out."""
     w, mean_square = np.asarray(weight), np.asarray(n)
+    out, target = _written("rmsprop_update", out, w, grad=grad, n=mean_square)
     step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, True)
-    out, target = _written(out, w)
     mean_square *= gamma1
     mean_square += (1 - gamma1) * step * step
     np.subtract(w, lr * step / np.sqrt(mean_square + epsilon), out=target)
@@ -184,8 +195,8 @@ def rmspropalex_update(
     """MXNet's nd.rmspropalex_update (Graves's centered RMSProp): n and g average g*g and g, delta =
     gamma2 * delta - lr * g / sqrt(n - g*g + epsilon), all in place; weight + delta into out."""
     w, mean_square, mean, step_delta = np.asarray(weight), np.asarray(n), np.asarray(g), np.asarray(delta)
+    out, target = _written("rmspropalex_update", out, w, grad=grad, n=mean_square, g=mean, delta=step_delta)
     step = _rescaled(w, grad, wd, rescale_grad, clip_gradient, True)
-    out, target = _written(out, w)
     mean_square *= gamma1
     mean_square += (1 - gamma1) * step * step
     mean *= gamma1

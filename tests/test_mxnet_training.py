@@ -278,3 +278,22 @@ def test_nag_without_out_leaves_the_weight_and_decays_with_the_old_one():
     np.testing.assert_array_equal(w.asnumpy(), W0)
     np.testing.assert_allclose(mom.asnumpy(), [0.06399999725073577, -0.37799999822676184, 0.3169999936148524,
                                                0.04474999880976975], rtol=1e-7)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "states", "kwargs", "weight", "updated"), UPDATE_CASES, ids=[c[0] for c in UPDATE_CASES]
+)
+def test_update_ops_refuse_arrays_of_another_shape_before_changing_anything(name, states, kwargs, weight, updated):
+    # MXNet stops with "Incompatible shapes"; NumPy would broadcast a (1,) gradient over the weight silently,
+    # or fail after a state had been changed in place
+    for wrong in ("grad", *range(len(states)), "out"):
+        w, held = nd.array(W0, dtype="float64"), [nd.array(s, dtype="float64") for s in states]
+        grad = nd.array(GRADS[0][:1] if wrong == "grad" else GRADS[0], dtype="float64")
+        if wrong not in ("grad", "out"):
+            held[wrong] = nd.array(states[wrong][:3], dtype="float64")
+        out = nd.zeros((4, 1), dtype="float64") if wrong == "out" else w
+        with pytest.raises(mx.ShapeError, match=rf"nd\.{name}: weight has shape \(4,\) but \w+ \((1|3|4, 1)"):
+            getattr(nd, name)(w, grad, *held, out=out, **kwargs)
+        np.testing.assert_array_equal(w.asnumpy(), W0)
+        for state, before in zip(held, states):
+            np.testing.assert_array_equal(state.asnumpy(), before[: state.size])
