@@ -116,6 +116,21 @@ def test_a_symbol_indexed_by_a_new_array_each_step_binds_to_one_plan_and_prints_
     check_numeric_gradient(y, {"x": xv[:, 0]})
 
 
+def test_an_index_array_that_does_not_fit_is_named_by_its_shape_not_by_the_zeros_probing_it():
+    # the shape rule sees index arrays' shapes only; its message showed the zeros it probed with,
+    # (array([0]), array([0])), for the user's z[[2], [1]]
+    z = sym.var("z", shape=(3,))
+    with pytest.raises(sg.ShapeError, match=r"index \(<index array of shape \(1,\)>, <index array of shape \(1,\)>\)"):
+        z[np.array([2]), np.array([1])]
+    zz = sym.var("zz", shape=(3, 2))
+    with pytest.raises(
+        sg.ShapeError, match=r"\(<index array of shape \(2,\)>, slice\(1, None, None\), <index array of shape"
+    ):
+        zz[np.array([2, 1]), 1:, np.array([1, 0, 1])]
+    with pytest.raises(sg.ShapeError, match=r"index \(0, 5\) does not fit shape \(3, 2\): out of bounds for axis 1"):
+        zz[0, 5]
+
+
 def bind_and_run(symbol, xv):
     ex = symbol.bind({"x": xv}, grad_req="write")
     (out,) = ex.forward(is_train=True)

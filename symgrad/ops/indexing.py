@@ -100,12 +100,14 @@ def canonical_index(key: Any) -> tuple:
     return tuple(out)
 
 
-def _getitem_shape(x: Shape, index: tuple) -> Shape:
+def _getitem_shape(x: Shape, index: tuple, shown: str | None = None) -> Shape:
     """NumPy's shape of x[index] from the shape alone: no array of shape x is made, as the sizes
-    partial shapes probe with may be too big for one. An index out of range is a ShapeError."""
+    partial shapes probe with may be too big for one. An index out of range is a ShapeError, naming
+    the index as `shown` (default its repr)."""
+    shown = repr(index) if shown is None else shown
     used = sum(1 for item in index if item is not None and item is not Ellipsis)
     if used > len(x) or sum(1 for item in index if item is Ellipsis) > 1:
-        raise ShapeError(f"index {index!r} does not fit shape {x}: too many indices, or more than one '...'")
+        raise ShapeError(f"index {shown} does not fit shape {x}: too many indices, or more than one '...'")
     with_arrays = any(isinstance(item, np.ndarray) and item.ndim for item in index)
     out: list[int] = []
     advanced: list[tuple[np.ndarray, int, int]] = []  # arrays, and ints beside them: (values, size, axis)
@@ -124,7 +126,7 @@ def _getitem_shape(x: Shape, index: tuple) -> Shape:
         else:
             values = np.asarray(item)
             if not values.ndim:  # an int is checked whatever else the index holds
-                _check_bounds(values, x[axis], axis, x, index)
+                _check_bounds(values, x[axis], axis, x, shown)
             if with_arrays:
                 first = first if positions else len(out)
                 positions.append(k)
@@ -135,18 +137,18 @@ def _getitem_shape(x: Shape, index: tuple) -> Shape:
         try:
             shape = broadcast_shapes(*(values.shape for values, _, _ in advanced))
         except ValueError:
-            raise ShapeError(f"index {index!r}: its index arrays do not broadcast together") from None
+            raise ShapeError(f"index {shown}: its index arrays do not broadcast together") from None
         if math.prod(shape):  # NumPy reads no index array when the result is empty, so checks none
             for values, size, at in advanced:
-                _check_bounds(values, size, at, x, index)
+                _check_bounds(values, size, at, x, shown)
         place = first if positions == list(range(positions[0], positions[-1] + 1)) else 0
         out[place:place] = shape  # NumPy puts the indexed axes first when others part them
     return tuple(out)
 
 
-def _check_bounds(values: np.ndarray, size: int, axis: int, x: Shape, index: tuple) -> None:
+def _check_bounds(values: np.ndarray, size: int, axis: int, x: Shape, shown: str) -> None:
     if values.size and (int(values.max()) >= size or int(values.min()) < -size):
-        raise ShapeError(f"index {index!r} does not fit shape {x}: out of bounds for axis {axis} (size {size})")
+        raise ShapeError(f"index {shown} does not fit shape {x}: out of bounds for axis {axis} (size {size})")
 
 
 def _scatter_add_impl(g: Any, like: Any, index: tuple) -> np.ndarray:
@@ -250,7 +252,11 @@ def _normalize_template(attrs: dict) -> dict:
 
 
 def _gather_shape(x: Shape, *array_shapes: Shape, index: tuple) -> Shape:
-    return _getitem_shape(x, _with_arrays(index, [np.broadcast_to(np.intp(0), s) for s in array_shapes]))
+    """The shape rule sees the index arrays' shapes only: it probes with zeros, and names them by shape."""
+    probes = [np.broadcast_to(np.intp(0), s) for s in array_shapes]
+    items = _with_arrays(index, [f"<index array of shape {s}>" for s in array_shapes])
+    shown = "(" + ", ".join(item if isinstance(item, str) else repr(item) for item in items) + ")"
+    return _getitem_shape(x, _with_arrays(index, probes), shown=shown)
 
 
 def _scatter_arrays_impl(g: Any, like: Any, *arrays: Any, index: tuple) -> np.ndarray:
