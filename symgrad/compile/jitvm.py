@@ -232,7 +232,7 @@ def vm_function(program: Program) -> Callable[..., tuple]:
     def translate_then_run(*values: Any) -> tuple:
         owner = program_ref()
         n_in = len(values) - (len(owner.out_slots) if owner.writes_into else 0)
-        vm = vc.translate(owner, vc.unpack(values[:n_in]), owner.frame_from, owner.frame_at)
+        vm = vc.translate(owner, values[:n_in], owner.frame_from, owner.frame_at)
         if vm is None:  # from now on `choice.program_function` gives the NumPy backend's function
             owner.jit = vc.DECLINED
             return fallback(*values)
@@ -260,7 +260,8 @@ def _runner(vm: vc.VMProgram, n_in: int, fallback: Callable[..., tuple]) -> Call
     in_python = any(type(seg) is tuple for seg in segments) or any(off < 0 for off, _, _ in results_at)
     slots = [*views, *vm.constants, n_in - 1, *(s for seg in segments if type(seg) is tuple for s in seg[1:3])]
     n_slots = max(max(s) if isinstance(s, tuple) else s for s in slots) + 1
-    loads_by_frame = {-1: vm.loads}  # the inputs copied one by one, by where the Frame that came ends
+    # the inputs copied one by one (arena view, shape), by where the Frame that came ends (-1: none came)
+    loads_by_frame: dict[int, list[tuple[int, np.ndarray, tuple]]] = {}
 
     def run(*values: Any) -> tuple:
         skip = -1
@@ -270,7 +271,11 @@ def _runner(vm: vc.VMProgram, n_in: int, fallback: Callable[..., tuple]) -> Call
             skip = frame_at + len(frame.shapes)
         loads = loads_by_frame.get(skip)
         if loads is None:
-            loads = loads_by_frame[skip] = [ld for ld in vm.loads if not frame_at <= ld[0] < skip]
+            loads = loads_by_frame[skip] = [
+                (j, arena[lo:hi].reshape(shape), shape)
+                for j, lo, hi, shape in vm.loads
+                if skip < 0 or not frame_at <= j < skip
+            ]
         for j, view, shape in loads:
             v = values[j]
             if type(v) is not np.ndarray or v.shape != shape or (v.dtype is not F64 and v.dtype != F64):

@@ -12,6 +12,7 @@ This module holds no Numba: it is plain data, tested without the compiler.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,8 +59,8 @@ class VMProgram:
 
     segments: list[Any]  # a code array, or a NumPy step (kernel, input slots, output slot, arena view or None)
     arena: np.ndarray
-    views: dict[int, np.ndarray]  # slot -> its arena view (shaped)
-    loads: list[tuple[int, np.ndarray, tuple]]  # (input position, arena view, shape) copied in per call
+    views: dict[int, np.ndarray]  # slot -> its arena view (shaped), for the values NumPy steps read or make
+    loads: list[tuple[int, int, int, tuple]]  # (input position, arena start, end, shape) copied in per call
     outputs: list[tuple[int, Any]]  # per output: (offset in the gather buffer, shape) or (-1, slot)
     gathered: int  # float64 elements gathered per call
     frame_from: int | None  # outputs from here on leave as one Frame
@@ -160,14 +161,13 @@ def _reduce_row(kernel: Any, in_shape: tuple) -> tuple[int, int, int, int] | Non
     return op, outer, math.prod(in_shape[axes[0] : axes[-1] + 1]), math.prod(in_shape[axes[-1] + 1 :])
 
 
-def _row(node: Symbol, kernel: Any, ins: tuple[int, ...], shape_of: dict) -> list[int] | None:
-    """The code row of a step, with slots where offsets go (filled in by `translate`), or None."""
+def _row(node: Symbol, kernel: Any, ins: tuple[int, ...], shapes: list[tuple | None]) -> list[int] | None:
+    """The code row of a step whose inputs have these shapes (None: not in the arena), with slots
+    where offsets go (filled in by `translate`), or None."""
+    if None in shapes:
+        return None
     out = node.shape
-    for s in ins:
-        if s not in shape_of:
-            return None
     size = math.prod(out)
-    shapes = [shape_of[s] for s in ins]
     opdef = OPS[node.op]
     if kernel in UNARY or opdef.reshapes:
         if math.prod(shapes[0]) != size:
@@ -175,14 +175,15 @@ def _row(node: Symbol, kernel: Any, ins: tuple[int, ...], shape_of: dict) -> lis
         return [COPY if opdef.reshapes else UNARY[kernel], -1, ins[0], ins[0], 1, size, 0, 0, 0, 0]
     if kernel in BINARY or kernel is np.power or opdef.tiling == "spread":
         op = LEFT if opdef.tiling == "spread" else POW if kernel is np.power else BINARY[kernel]
-        a, b = (ins[0], ins[0]) if op == LEFT else ins
-        if op == LEFT and math.prod(shape_of[a]) == size:
-            return [COPY, -1, a, a, 1, size, 0, 0, 0, 0]
-        folded = _fold(out, _strides(shape_of[a], out), _strides(shape_of[b], out))
+        if op == LEFT:
+            ins, shapes = (ins[0], ins[0]), [shapes[0], shapes[0]]
+            if math.prod(shapes[0]) == size:
+                return [COPY, -1, ins[0], ins[0], 1, size, 0, 0, 0, 0]
+        folded = _fold(out, _strides(shapes[0], out), _strides(shapes[1], out))
         if folded is None:
             return None
         (rows, cols), ((ars, acs), (brs, bcs)) = folded
-        return [op, -1, a, b, rows, cols, ars, acs, brs, bcs]
+        return [op, -1, ins[0], ins[1], rows, cols, ars, acs, brs, bcs]
     if kernel in PRODUCTS:
         (sa, sb) = shapes
         if not (1 <= len(sa) <= 2 and 1 <= len(sb) <= 2) or sa[-1] != sb[0]:
@@ -198,108 +199,239 @@ def _row(node: Symbol, kernel: Any, ins: tuple[int, ...], shape_of: dict) -> lis
     return [op, -1, ins[0], ins[0], outer, n, inner, 0, 0, 0]
 
 
-def translate(program: Program, inputs: list[Any], frame_from: int | None, frame_at: int | None) -> VMProgram | None:
-    """The VM form of a program for inputs like these (their dtypes and shapes); None if no step runs
-    in the VM, or a value is too big for the VM to pay (VM_MAX_ELEMENTS).
+@dataclass
+class _Values:
+    """Which slots' values live in the arena: a shape id per slot (-1: not float64 of known shape,
+    so NumPy steps hold it), the shapes and sizes by id, and the constants as float64."""
 
-    One pass over the steps (a 10,000-node plan has 18,000; this is part of the first call):
-    every float64 value of known shape gets an arena block, taken from the blocks of its size
-    that died before it (never one a NumPy step read: a view of it may live on).
-    """
-    plan = program.plan
-    shape_of: dict[int, tuple] = {}  # slots in the arena: float64 of known shape
-    offset: dict[int, int] = {}
-    size_of: dict[int, int] = {}
-    free: dict[int, list[int]] = {}  # size -> dead blocks
-    top = 0
-    for j, v in enumerate(inputs):  # inputs first, in order, so a Frame lands in one copy
-        if type(v) is not np.ndarray:
-            continue
-        if v.size > VM_MAX_ELEMENTS:
-            return None
-        if v.dtype == F64:
-            shape_of[j], offset[j], size_of[j] = v.shape, top, v.size
-            top += max(v.size, 1)
+    shape_id: np.ndarray  # per slot, one entry more (-1) so that slot -1 (no input) reads as not in the arena
+    shapes: list[tuple]
+    sizes: np.ndarray  # per shape id: elements; one entry more (-1), which id -1 reads
+    consts: dict[int, np.ndarray]
+
+    def size(self, slots: np.ndarray) -> np.ndarray:
+        """Elements of each slot's value, -1 where it is not in the arena."""
+        return self.sizes[self.shape_id[slots]]
+
+
+def _values(program: Program, inputs: list[Any]) -> _Values | None:
+    """The arena's values for inputs like these (a Frame stands for float64 values of its shapes);
+    None if one is too big for the VM to pay."""
+    ids: dict[tuple | None, int] = {None: -1}  # shape -> its id, -1 for a value the arena does not hold
+    per_input: list[tuple | None] = []
+    skip = 0
+    for v in inputs:
+        if skip:  # a Frame's placeholders
+            skip -= 1
+        elif type(v) is Frame:
+            per_input += v.shapes
+            skip = len(v.shapes) - 1
+        elif type(v) is np.ndarray:
+            if v.size > VM_MAX_ELEMENTS:
+                return None
+            per_input.append(v.shape if v.dtype is F64 or v.dtype == F64 else None)
+        else:
+            per_input.append(None)
+    node_shapes = [n.shape for n in program.nodes]
+    for shape in dict.fromkeys(node_shapes):
+        ids.setdefault(shape, len(ids) - 1)
+    if any(shape is not None and math.prod(shape) > VM_MAX_ELEMENTS for shape in ids):
+        return None
+    for shape in dict.fromkeys(per_input):
+        ids.setdefault(shape, len(ids) - 1)
+    shape_id = np.full(program.n_slots + 1, -1)
+    shape_id[: len(per_input)] = list(map(ids.__getitem__, per_input))
+    node_ids = np.fromiter(map(ids.__getitem__, node_shapes), np.int64, len(node_shapes))
+    float64 = np.array([n.dtype is F64 for n in program.nodes], dtype=bool)
+    if not float64.all():  # an equal dtype that is another object (rare)
+        float64 |= np.array([n.dtype == F64 for n in program.nodes], dtype=bool)
+    shape_id[program.plan.out_slots] = np.where(float64, node_ids, -1)
     consts = {}
     for s, value in program.consts:
         as_float = _as_arena_value(value)
         if as_float is not None:
-            shape_of[s], offset[s], size_of[s], consts[s] = as_float.shape, top, as_float.size, as_float
-            top += max(as_float.size, 1)
-    n_inputs = len(inputs)
-    pinned = set(program.out_slots) | set(consts)  # blocks never reused
-    segments: list[Any] = []
-    code: list[int] = []  # rows of WIDTH, flat
-    dead: dict[int, tuple[int, ...]] = {}
-    in_python = set(consts)  # slots whose arena views the NumPy steps see
-    other = plan.other
-    any_row = False
-    for node, kernel, a, b, s, dying in zip(
-        program.nodes, plan.kernels, plan.first, plan.second, plan.out_slots, plan.dead
-    ):
-        ins = (a, b) if b >= 0 else (a,) if a >= 0 else other[s]
-        out = node.shape
-        row = None
-        if out is not None and node.dtype == F64:
-            size = math.prod(out)
-            if size > VM_MAX_ELEMENTS:
-                return None
-            op = (BINARY if b >= 0 else UNARY).get(kernel)  # the common steps inline: same-shape ufuncs
-            if op is not None and a >= 0 and shape_of.get(a) == out == shape_of.get(ins[-1]):
-                row = [op, -1, a, ins[-1], 1, size, 0, 1, 0, 1]
-            else:
-                row = _row(node, kernel, ins, shape_of)
-            blocks = free.get(size)
-            if blocks:
-                offset[s] = blocks.pop()
-            else:
-                offset[s] = top
-                top += max(size, 1)
-            shape_of[s], size_of[s] = out, size
-        elif out is not None and len(out) and math.prod(out) > VM_MAX_ELEMENTS:
-            return None
+            consts[s] = as_float
+            shape_id[s] = ids.setdefault(as_float.shape, len(ids) - 1)
+    shapes = list(ids)[1:]
+    sizes = np.array([*map(math.prod, shapes), -1], dtype=np.int64)
+    return _Values(shape_id, shapes, sizes, consts)
+
+
+# Same-shape elementwise steps, nearly all of them, are translated as columns, without a call per step.
+ELEMENTWISE = {**UNARY, **BINARY, np.power: POW}
+
+
+def _code(program: Program, values: _Values) -> tuple[np.ndarray, np.ndarray] | None:
+    """(which steps the VM runs, their code rows with slots in the offset columns 1-3); None if none.
+
+    Elementwise steps whose operands have the result's shape, or one of them a single
+    element, are rows built column-wise; the others ask `_row`.
+    """
+    plan = program.plan
+    n = len(plan)
+    op = np.fromiter([ELEMENTWISE.get(k, -1) for k in plan.kernels], np.int64, n)
+    a = np.array(plan.first, dtype=np.int64)
+    b = np.array(plan.second, dtype=np.int64)
+    out = np.array(plan.out_slots, dtype=np.int64)
+    out_id, a_id, b_id = values.shape_id[out], values.shape_id[a], values.shape_id[b]
+    out_size, a_size, b_size = values.size(out), values.size(a), values.size(b)
+    in_arena = out_id >= 0
+    unary = in_arena & (op >= 0) & (op < UNARY_END) & (a_size == out_size)  # np.square(x) for x**2 too
+    binary = in_arena & (op >= UNARY_END) & (b >= 0)
+    a_same, b_same = a_id == out_id, b_id == out_id
+    a_one, b_one = binary & (a_size == 1) & b_same, binary & a_same & (b_size == 1)  # a number beside a vector
+    in_vm = unary | binary & a_same & b_same | a_one | b_one  # the column-wise rows; `_row` adds others
+    rows = np.zeros((n, WIDTH), dtype=np.int64)
+    rows[:, 0], rows[:, 2], rows[:, 4], rows[:, 5] = op, a, 1, out_size
+    rows[:, 3] = np.where(unary, a, b)
+    rows[:, 7] = ~(a_one & ~a_same)  # column steps: 0 where a number is broadcast
+    rows[:, 9] = ~(b_one & ~b_same)
+    for p in np.flatnonzero(in_arena & ~in_vm):
+        node = program.nodes[p]
+        ins = plan.in_slots(p)
+        row = _row(
+            node, plan.kernels[p], ins, [values.shapes[i] if i >= 0 else None for i in values.shape_id[list(ins)]]
+        )
         if row is not None:
-            row[1], row[2], row[3] = offset[s], offset[row[2]], offset[row[3]]
-            code += row
-            any_row = True
-        else:
-            if code:
-                segments.append(np.array(code, dtype=np.int64).reshape(-1, WIDTH))
-                code = []
-            dead[len(segments)] = tuple(j for j in dying if j not in offset)
-            segments.append((kernel, ins, s, s in offset))
-            pinned.update(ins)
-            in_python.update(ins)
-            in_python.add(s)
-        for j in dying:
-            if j >= n_inputs and j in offset and j not in pinned:
-                free.setdefault(size_of[j], []).append(offset[j])
-    if not any_row:
+            rows[p] = row
+            in_vm[p] = True
+    if not in_vm.any():
         return None
+    rows[:, 1] = out
+    return in_vm, rows
+
+
+def _allocate(births: np.ndarray, born_at: np.ndarray, deaths: np.ndarray, dead_at: np.ndarray, n: int) -> np.ndarray:
+    """Block numbers for values of one size: a value born at step born_at[i] takes the block of the value
+    freed longest ago (deaths in the order they die, dead_at their steps; a value freed at a step is not
+    reused by that step's own result), else a new block. n: slots. Column-wise, no loop over values.
+
+    The i-th birth finds a freed block if fewer than i + 1 - (deaths before it) blocks exist, so the
+    blocks needed so far are the running maximum of that count; a birth that needs no new block takes
+    the k-th freed one, k = births before it that took one, whose block is found by pointer jumping.
+    """
+    count = len(births)
+    index = np.arange(count)
+    needed = np.maximum.accumulate(index + 1 - np.searchsorted(dead_at, born_at, side="left"))
+    fresh = needed > np.concatenate(([0], needed[:-1]))
+    birth_of = np.zeros(n, dtype=np.int64)
+    birth_of[births] = index
+    taken = np.clip(index - needed, 0, max(len(deaths) - 1, 0))
+    parent = np.where(fresh, index, birth_of[deaths[taken]] if len(deaths) else index)
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return (needed - 1)[parent]
+        parent = grand
+
+
+def translate(program: Program, inputs: list[Any], frame_from: int | None, frame_at: int | None) -> VMProgram | None:
+    """The VM form of a program for inputs like these (their dtypes and shapes; a Frame stands for the
+    values it carries); None if no step runs in the VM, or a value is too big for the VM to pay
+    (VM_MAX_ELEMENTS).
+
+    This is part of a plan's first call (a 10,000-node plan has 18,000 steps), so it works on the
+    plan's columns as arrays. Every float64 value of known shape gets an arena block: the inputs
+    first, in order (so a Frame lands in one copy), then the constants, then each step's result in
+    a block of its size that died before it (never one a NumPy step read: a view of it may live on).
+    """
+    values = _values(program, inputs)
+    if values is None:
+        return None
+    code = _code(program, values)
+    if code is None:
+        return None
+    in_vm, rows = code
+    plan = program.plan
+    n_inputs, n = len(inputs), len(plan)
+    size = values.size(np.arange(program.n_slots + 1))
+    block = np.maximum(size, 1)  # an empty value still takes an element, so offsets stay distinct
+    offset = np.full(program.n_slots + 1, -1)
+    fixed = np.array([*range(n_inputs), *values.consts], dtype=np.int64)  # inputs, then constants
+    fixed = fixed[size[fixed] >= 0]
+    ends = np.cumsum(block[fixed])
+    offset[fixed] = ends - block[fixed]
+    top = int(ends[-1]) if len(ends) else 0
+    numpy_steps = np.flatnonzero(~in_vm)
+    pinned = np.zeros(program.n_slots + 1, dtype=bool)  # blocks never reused
+    pinned[program.out_slots] = True
+    pinned[list(values.consts)] = True
+    in_python = [*values.consts]  # slots whose arena views the NumPy steps see
+    for p in numpy_steps:
+        ins = plan.in_slots(p)
+        pinned[list(ins)] = True
+        in_python += [*ins, plan.out_slots[p]]
+    out = np.array(plan.out_slots, dtype=np.int64)
+    born = np.flatnonzero(size[out] >= 0)
+    dying = np.fromiter(itertools.chain.from_iterable(plan.dead), np.int64)
+    dead_at = np.repeat(np.arange(n), np.fromiter(map(len, plan.dead), np.int64, n))
+    freed = (dying >= n_inputs) & (size[dying] >= 0) & ~pinned[dying]
+    dying, dead_at = dying[freed], dead_at[freed]
+    for width in np.unique(block[out[born]]):
+        births = born[block[out[born]] == width]
+        deaths = block[dying] == width
+        blocks = _allocate(out[births], births, dying[deaths], dead_at[deaths], program.n_slots + 1)
+        offset[out[births]] = top + blocks * width
+        top += int(blocks.max() + 1) * int(width)
+    rows = rows[in_vm]
+    rows[:, 1:4] = offset[rows[:, 1:4]]
+    segments: list[Any] = []
+    dead: dict[int, tuple[int, ...]] = {}
+    start = 0
+    for k, p in enumerate(numpy_steps):  # the code is cut at each NumPy step
+        if p - k > start:
+            segments.append(rows[start : p - k])
+            start = p - k
+        dead[len(segments)] = tuple(j for j in plan.dead[p] if offset[j] < 0)
+        s = plan.out_slots[p]
+        segments.append((plan.kernels[p], plan.in_slots(p), s, bool(offset[s] >= 0)))
     n_out = len(program.out_slots)
-    if frame_from is not None and not all(program.out_slots[j] in offset for j in range(frame_from, n_out)):
+    out_offset = offset[program.out_slots]
+    if frame_from is not None and (out_offset[frame_from:] < 0).any():
         frame_from = None
-    outputs: list[tuple[int, Any]] = []
-    gathered = 0
-    for j, s in enumerate(program.out_slots):
-        if s in offset:
-            n = size_of[s]
-            checked = int(frame_from is None or j < frame_from)  # results, not values saved for the backward
-            code += [GATHER, gathered, offset[s], 0, 1, n, checked, 0, 0, 0]
-            outputs.append((gathered, shape_of[s]))
-            gathered += n
-        else:
-            outputs.append((-1, s))
-    if code:
-        segments.append(np.array(code, dtype=np.int64).reshape(-1, WIDTH))
+    out_size = np.where(out_offset >= 0, size[program.out_slots], 0)
+    gathered_at = np.cumsum(out_size) - out_size
+    leaving = np.flatnonzero(out_offset >= 0)
+    gather = np.zeros((len(leaving), WIDTH), dtype=np.int64)
+    gather[:, 0], gather[:, 1], gather[:, 2] = GATHER, gathered_at[leaving], out_offset[leaving]
+    gather[:, 4], gather[:, 5] = 1, out_size[leaving]
+    gather[:, 6] = leaving < (n_out if frame_from is None else frame_from)  # results, not values saved for the backward
+    if start < len(rows) or len(gather):
+        segments.append(np.concatenate([rows[start:], gather]))
+    outputs = [
+        (at, values.shapes[i]) if i >= 0 else (-1, s)
+        for at, i, s in zip(gathered_at.tolist(), values.shape_id[program.out_slots].tolist(), program.out_slots)
+    ]
     memory = np.zeros(max(top, 1))
-    wanted = [s for s in (*range(n_inputs), *in_python) if s in offset]
-    views = {s: memory[offset[s] : offset[s] + size_of[s]].reshape(shape_of[s]) for s in wanted}
-    for s, value in consts.items():
-        memory[offset[s] : offset[s] + size_of[s]] = np.ravel(value)
-    loads = [(j, views[j], shape_of[j]) for j in range(n_inputs) if j in views]
+    views = {
+        int(s): memory[offset[s] : offset[s] + size[s]].reshape(values.shapes[values.shape_id[s]])
+        for s in dict.fromkeys(in_python)
+        if s >= n_inputs and offset[s] >= 0
+    }
+    for s, value in values.consts.items():
+        memory[offset[s] : offset[s] + size[s]] = np.ravel(value)
+    loaded = np.flatnonzero(offset[:n_inputs] >= 0)
+    starts, shape_ids = offset[loaded], values.shape_id[loaded]
+    loads = list(
+        zip(
+            loaded.tolist(),
+            starts.tolist(),
+            (starts + size[loaded]).tolist(),
+            map(values.shapes.__getitem__, shape_ids.tolist()),
+        )
+    )
     constants = {s: v for s, v in program.consts}
-    frame_offset = offset.get(frame_at, -1) if frame_at is not None else -1
+    frame_offset = int(offset[frame_at]) if frame_at is not None else -1
     return VMProgram(
-        segments, memory, views, loads, outputs, gathered, frame_from, frame_at, frame_offset, constants, dead
+        segments,
+        memory,
+        views,
+        loads,
+        outputs,
+        int(out_size.sum()),
+        frame_from,
+        frame_at,
+        frame_offset,
+        constants,
+        dead,
     )
