@@ -53,10 +53,12 @@ def _scope(recording: bool | None, training: bool | None):
         STATE.recording = recording
     if training is not None:
         STATE.training = training
+    section = fpwarnings.enter_section() if recording else None  # NumPy's error state once per record() block
     try:
         yield
     finally:
         STATE.recording, STATE.training = previous
+        fpwarnings.leave_section(section)
 
 
 def record(train_mode: bool = True):

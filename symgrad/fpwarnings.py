@@ -6,11 +6,20 @@ the gradient of `norm` at 0) never reaches an output, so nothing is said. A valu
 user's own input causes (the log of a negative number they gave) reaches an output,
 so one RuntimeWarning names the event and the outputs, pointing at the user's line
 rather than at a line inside symgrad.
+
+Inside `autograd.record()`, when the user left NumPy's error state as NumPy starts, the
+noting state is set once for the block (`enter_section`) rather than around each eager
+op: switching it costs as much as the op itself (a 0-d multiply). A floating-point error
+that the user's own NumPy code makes there is warned at their line as NumPy would warn
+(`_section_note`); np.geterr() inside the block shows the 'call' modes.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Iterable
@@ -49,8 +58,23 @@ def take_noted() -> str | None:
     return " and ".join(kinds)
 
 
-def _make_noting_state() -> Any:
-    with np.errstate(all="call", under="ignore", call=_note):  # underflow to 0 is never worth a word
+_NUMPY_DIR = os.path.dirname(np.__file__) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _section_note(kind: str, flag: int) -> None:
+    """An error inside record(): noted if a symgrad op made it, else warned at the user's line as NumPy does."""
+    frame = sys._getframe(1)  # the Python frame that called the ufunc
+    while frame is not None and frame.f_code.co_filename.startswith(_NUMPY_DIR):
+        frame = frame.f_back  # a NumPy function in Python (np.linalg.norm): its caller decides
+    if frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        _note(kind, flag)
+    else:
+        warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=2)
+
+
+def _make_noting_state(callback: Any) -> Any:
+    with np.errstate(all="call", under="ignore", call=callback):  # underflow to 0 is never worth a word
         return _extobj.get()
 
 
@@ -62,9 +86,25 @@ def _make_noting_state() -> Any:
 try:
     from numpy._core._ufunc_config import _extobj_contextvar as _extobj
 
-    _NOTING = _make_noting_state()
+    _NOTING = _make_noting_state(_note)
     start = functools.partial(_extobj.set, _NOTING)
     restore = _extobj.reset
+    SECTION = _make_noting_state(_section_note)  # the state inside record(): eager ops leave it as it is
+    state = _extobj.get
+    _DEFAULT = contextvars.Context().run(_extobj.get)  # NumPy's own state, as a fresh context has it
+
+    def enter_section() -> Any:
+        """Set the noting state for a record() block if NumPy's state is its default; the token for leave_section."""
+        previous = _extobj.get()
+        if previous is not _DEFAULT:  # the user's own settings (np.seterr, np.errstate) or an outer block
+            return None
+        _extobj.set(SECTION)
+        return previous
+
+    def leave_section(previous: Any) -> None:
+        """Restore NumPy's state after a record() block (unless the user's code inside set its own)."""
+        if previous is not None and _extobj.get() is SECTION:
+            _extobj.set(previous)
 
 except ImportError:  # a NumPy that moved this private name: the public context manager, entered by hand
 
@@ -77,6 +117,17 @@ except ImportError:  # a NumPy that moved this private name: the public context 
     def restore(token: Any) -> None:
         """Restore NumPy's error state as it was before `start`."""
         token.__exit__(None, None, None)
+
+    SECTION = object()  # never NumPy's state: every eager op sets and restores it
+
+    def state() -> None:
+        """NumPy's error state: unknown without the private name."""
+
+    def enter_section() -> None:
+        """No record() section without the private name: each eager op sets the state."""
+
+    def leave_section(previous: Any) -> None:
+        """Nothing to restore (see enter_section)."""
 
 
 def warn_if_spoilt(kind: str, outputs: Iterable[tuple[str, Any]], where: str) -> None:

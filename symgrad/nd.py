@@ -19,6 +19,7 @@ import numpy as np
 from . import fpwarnings
 from .context import Context, cpu
 from .errors import ShapeError, SymgradError, user_origin
+from .fpwarnings import NOTES, SECTION, restore, start, state
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
 from .ops.api import MXNET_ALIASES
@@ -420,9 +421,10 @@ _PLAIN = (float, int)  # Python numbers pass to NumPy as they are (weakly typed)
 
 def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     """Run an op eagerly; record it when recording and some input has history."""
-    values = [x._data if type(x) is NDArray else x if type(x) in _PLAIN else _to_input(x) for x in inputs]
-    notes = fpwarnings.NOTES[0]
-    noting = fpwarnings.start()
+    values = []  # a loop, not a comprehension: in CPython 3.11 that is a function made and called per op
+    for x in inputs:
+        values.append(x._data if type(x) is NDArray else x if type(x) in _PLAIN else _to_input(x))
+    notes, noting = NOTES[0], start() if state() is not SECTION else None  # record() sets NumPy's per block
     try:
         if opdef.inputs is not None:  # a layer: its shape rule names a wrong weight or label, which the kernel
             opdef.shape(*[np.shape(v) for v in values], **attrs)  # may not notice (a label only backward reads)
@@ -434,10 +436,10 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
         shapes = ", ".join(str(np.shape(v)) for v in values)
         raise _shape_or_symgrad(exc)(f"nd.{opdef.name}: {exc} (input shapes {shapes})") from None
     finally:
-        fpwarnings.restore(noting)
-        noted = None if fpwarnings.NOTES[0] == notes else fpwarnings.take_noted()
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
+        if noting is not None:
+            restore(noting)
+        noted = None if NOTES[0] == notes else fpwarnings.take_noted()
+    out = out if type(out) is np.ndarray else np.asarray(out)
     if noted is not None:
         fpwarnings.warn_if_spoilt(noted, [("the result", out)], f"nd.{opdef.name}")
     if not STATE.recording:
@@ -452,9 +454,7 @@ def invoke(opdef: OpDef, inputs: tuple, attrs: dict[str, Any]) -> NDArray:
     if opdef.nondiff and not STATE.record_all:
         # Zero gradient: mark it as computed under record(); a leaf is made only if it is used.
         return NDArray(out, NONDIFF)
-    node = Symbol(
-        opdef.name, tuple([_graph_input(x) for x in inputs]), attrs, opdef.name, out.shape, out.dtype, user_origin()
-    )
+    node = Symbol(opdef.name, tuple(map(_graph_input, inputs)), attrs, opdef.name, out.shape, out.dtype, user_origin())
     node.value = out
     return NDArray(out, node)
 

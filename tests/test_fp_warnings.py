@@ -121,3 +121,30 @@ def test_the_public_errstate_path_works_too():
         """,
     )
     assert out.splitlines() == ["[nan]", "[0.0, 0.0]", "['invalid value encountered in the forward pass'] True"]
+
+
+def test_inside_record_ops_note_and_the_users_numpy_warns_as_numpy_does():
+    # record() sets NumPy's error state once for the block, not around each op (eager W6's cost)
+    before = np.geterr()
+    a = nd.array([-1.0, 4.0], dtype="float64")
+    a.attach_grad()
+    with autograd.record():
+        with pytest.warns(RuntimeWarning, match="invalid value encountered in nd.log: NaN or Inf") as seen:
+            y = nd.log(a)  # record-log
+        assert (seen[0].filename, seen[0].lineno) == (__file__, line_of("record-log"))
+        no_warnings(lambda: nd.where(a > 0, a * 2, a))  # an op without an error says nothing
+        with pytest.warns(RuntimeWarning, match="divide by zero encountered") as seen:
+            np.log(np.zeros(1))  # user-numpy
+        assert (seen[0].filename, seen[0].lineno) == (__file__, line_of("user-numpy"))
+        with pytest.warns(RuntimeWarning, match="invalid value encountered"):
+            np.linalg.norm(np.array([np.inf, -np.inf]) + np.array([-np.inf, np.inf]))
+    assert np.geterr() == before
+    assert np.isnan(y.asnumpy()[0])
+    with np.errstate(divide="raise"):  # the user's own settings hold inside record(), each op noting as before
+        with autograd.record():
+            with pytest.raises(FloatingPointError):
+                np.log(np.zeros(1))
+            with pytest.warns(RuntimeWarning, match="nd.log"):
+                nd.log(a)
+        assert np.geterr()["divide"] == "raise"
+    assert np.geterr() == before
