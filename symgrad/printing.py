@@ -30,6 +30,7 @@ from .ops.registry import OPS
 SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
 SYMPY_MAX_NODES = 200
 SYMPY_SWELL = 3  # a tree this many times the graph's size prints with temporaries instead
+SYMPY_MAX_DEPTH = 60  # nesting SymPy's printers and sorting take without reaching the recursion limit
 
 # ---- constants -----------------------------------------------------------------
 
@@ -391,12 +392,18 @@ class SymgradStrPrinter(StrPrinter):
         return format_name(e.name)  # as the graph printer: a name such as "a b" or "" prints quoted
 
 
-def _tree_size(nodes: list[Symbol]) -> int:
-    """Nodes of the expression written out as a tree (each shared node once per use)."""
+def _fits_sympy(nodes: list[Symbol]) -> bool:
+    """The graph (in topological order) can go to SymPy as a tree: few nodes, a tree not much
+    bigger than the graph (shared nodes are written once per use), and not deeper than SymPy's
+    recursive printers reach before Python's recursion limit."""
+    if len(nodes) > SYMPY_MAX_NODES:
+        return False
     size: dict[int, int] = {}
+    depth: dict[int, int] = {}
     for n in nodes:
         size[id(n)] = 1 + sum(size[id(i)] for i in n.inputs)
-    return size[id(nodes[-1])]
+        depth[id(n)] = 1 + max((depth[id(i)] for i in n.inputs), default=0)
+    return size[id(nodes[-1])] <= SYMPY_SWELL * len(nodes) + 20 and depth[id(nodes[-1])] <= SYMPY_MAX_DEPTH
 
 
 def _negative_zero(v: Any) -> bool:
@@ -404,8 +411,8 @@ def _negative_zero(v: Any) -> bool:
 
 
 def _sympy_ready(nodes: list[Symbol]) -> bool:
-    if len(nodes) > SYMPY_MAX_NODES or _tree_size(nodes) > SYMPY_SWELL * len(nodes) + 20:
-        return False  # as a tree it swells: print the graph, shared values as temporaries
+    if not _fits_sympy(nodes):
+        return False  # as a tree it swells or nests too deep: print the graph, shared values as temporaries
     for n in nodes:
         if n.op == CONST and (n.shape != () or _negative_zero(n.attrs["value"])):
             return False  # SymPy has no -0.0: it would print 0
@@ -484,12 +491,21 @@ def to_latex(s: Symbol) -> str:
     s = simplify_graph(s)
     texts = []
     for output in s.outputs():
+        if not _fits_sympy(topo_order([output])):
+            texts.append(_latex_lines(GraphPrinter([output]).result([output])))
+            continue
         expr = sympy_form(output)
         if expr is None:  # the graph as written: SymPy's own evaluation would cancel sum(x) - sum(x)
             with sp.evaluate(False):
                 expr = to_sympy(output)
         texts.append(SymgradLatexPrinter().doprint(expr))
     return ",\\ ".join(texts)
+
+
+def _latex_lines(text: str) -> str:
+    """str's text of a graph too big or deep for SymPy (its temporaries a line each) as LaTeX."""
+    lines = [r"\texttt{" + _latex_text(line.strip()) + "}" for line in text.split("\n")]
+    return lines[0] if len(lines) == 1 else r"\begin{array}{l}" + r" \\ ".join(lines) + r"\end{array}"
 
 
 def _floats_merged(expr: Any) -> bool:

@@ -209,3 +209,17 @@ def test_a_broadcast_to_a_shape_known_only_at_bind_prints_as_broadcast_to_with_t
     assert str(sym.grad(sym.sum(b), b)) == "ones(shape(b))"
     x, y = sym.var("x", shape=(3, 1)), sym.var("y", shape=(3, 4))
     assert str(shp.broadcast_like(x, y)) == "broadcast_to(x, shape=(3, 4))"  # as broadcast_to(x, shape=(3, 4)) prints
+
+
+def test_latex_of_a_graph_too_deep_for_sympy_is_its_text_with_temporaries_not_a_recursion_error():
+    x = sym.var("x")
+    y = x
+    for k in range(300):  # SymPy's recursive printers failed from about 100 nested steps
+        y = sym.sin(y) if k % 2 else y * 1.5 + x
+    latex = y._repr_latex_()
+    assert latex.startswith(r"$\displaystyle \texttt{sin(") and latex.count("sin(") == 150
+    grad = sym.grad(y, x)._repr_latex_()
+    lines = grad[len(r"$\displaystyle \begin{array}{l}") : -len(r"\end{array}$")].split(r" \\ ")
+    assert lines[1] == r"\texttt{where}" and all(line.startswith(r"\texttt{t") for line in lines[2:])
+    assert len(lines) - 2 == str(sym.grad(y, x)).count("\n") - 1  # one line per temporary, as str has
+    assert r"\sin{\left(x \right)}" in sym.sin(x)._repr_latex_()  # small graphs still go through SymPy
