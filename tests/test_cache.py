@@ -118,15 +118,20 @@ def test_a_symbol_indexed_by_a_new_array_each_step_binds_to_one_plan_and_prints_
 
 def test_an_index_array_that_does_not_fit_is_named_by_its_shape_not_by_the_zeros_probing_it():
     # the shape rule sees index arrays' shapes only; its message showed the zeros it probed with,
-    # (array([0]), array([0])), for the user's z[[2], [1]]
+    # (array([0]), array([0])), for z[[2], [1]] (x[...] itself checks the arrays it is given first)
     z = sym.var("z", shape=(3,))
+    both = (("input", 0), ("input", 1))
     with pytest.raises(sg.ShapeError, match=r"index \(<index array of shape \(1,\)>, <index array of shape \(1,\)>\)"):
+        sym.getitem_arrays(z, np.array([2]), np.array([1]), index=both)
+    with pytest.raises(sg.ShapeError, match=r"indexing 'z': index \(array\(\[2\]\), array\(\[1\]\)\) does not fit"):
         z[np.array([2]), np.array([1])]
     zz = sym.var("zz", shape=(3, 2))
     with pytest.raises(
         sg.ShapeError, match=r"\(<index array of shape \(2,\)>, slice\(1, None, None\), <index array of shape"
     ):
-        zz[np.array([2, 1]), 1:, np.array([1, 0, 1])]
+        sym.getitem_arrays(
+            zz, np.array([2, 1]), np.array([1, 0, 1]), index=(("input", 0), ("slice", 1, None, None), ("input", 1))
+        )
     with pytest.raises(sg.ShapeError, match=r"index \(0, 5\) does not fit shape \(3, 2\): out of bounds for axis 1"):
         zz[0, 5]
 
@@ -205,3 +210,11 @@ def test_ten_thousand_binds_with_changing_constants_stay_within_the_cache_limit(
     finally:
         tracemalloc.stop()
     assert grown < 2 * 2**20, grown
+
+
+def test_an_index_array_that_does_not_fit_a_declared_shape_is_refused_where_the_graph_is_built():
+    z = sym.var("z", shape=(3,))
+    with pytest.raises(sg.ShapeError, match=r"indexing 'z': index \(array\(\[3\]\),\) does not fit shape \(3,\)"):
+        z[np.array([3])]
+    assert str(z[np.array([2, -3])]) == "z[[2, -3]]"
+    assert sym.var("u")[np.array([3])].shape is None  # a shape left to bind is checked at bind

@@ -51,6 +51,7 @@ from .elementwise import (  # noqa: F401
     where,
     zeros_like,
 )
+from .indexing import check_index as _check_index
 from .indexing import encode_index as _encode_index
 from .indexing import getitem, getitem_arrays, one_hot, pick, scatter_arrays, slice_axis  # noqa: F401
 from .indexing import split_index as _split_index
@@ -149,6 +150,7 @@ def _getitem(self: Symbol, index: Any) -> Symbol:
     items = index if isinstance(index, tuple) else (index,)
     if any(isinstance(item, (list, _np.ndarray)) for item in items):
         template, arrays = _split_index(items)
+        _check_index(self.name, self.shape, template, arrays)
         return getitem_arrays(self, *arrays, index=template)
     return getitem(self, index=_encode_index(index))
 

@@ -259,6 +259,16 @@ def _gather_shape(x: Shape, *array_shapes: Shape, index: tuple) -> Shape:
     return _getitem_shape(x, _with_arrays(index, probes), shown=shown)
 
 
+def check_index(name: str, shape: Shape | None, template: tuple, arrays: Sequence[np.ndarray]) -> None:
+    """A ShapeError naming the indexed symbol now, while the graph is built, when known index arrays
+    do not fit its known shape (the shape rule sees only the arrays' shapes: it could not tell)."""
+    if shape is not None:
+        try:
+            _getitem_shape(shape, _with_arrays(template, arrays))
+        except ShapeError as exc:
+            raise ShapeError(f"indexing {name!r}: {exc}") from None
+
+
 def _scatter_arrays_impl(g: Any, like: Any, *arrays: Any, index: tuple) -> np.ndarray:
     out = np.zeros(np.shape(like), dtype=np.result_type(g))
     np.add.at(out, _with_arrays(index, arrays), g)  # repeated indices add up, as the chain rule says
