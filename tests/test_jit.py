@@ -18,6 +18,16 @@ from symgrad.compile import jitvm  # noqa: E402 - needs Numba
 rng = np.random.default_rng(25)
 
 
+DEFAULT_MIN_STEPS = vmcode.VM_MIN_STEPS
+
+
+@pytest.fixture(autouse=True)
+def vm_for_small_programs(monkeypatch):
+    """These tests compare the VM's values with NumPy's on small graphs: run them in the VM, however few their
+    steps (by default a program under vmcode.VM_MIN_STEPS runs with NumPy; the test that checks it sets it back)."""
+    monkeypatch.setattr(vmcode, "VM_MIN_STEPS", 0)
+
+
 def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distance in units in the last place between float64 arrays (0 for the same bits)."""
     a, b = (np.where(v.view(np.int64) < 0, np.int64(-(2**63)) - v.view(np.int64), v.view(np.int64)) for v in (a, b))
@@ -292,3 +302,19 @@ def test_inputs_unlike_the_first_calls_run_with_numpy():
     assert f32.dtype == np.float32  # NumPy's kernels ran it: the sine of float32 stays float32
     (longer,) = program.jit(np.linspace(0, 1, 6))
     np.testing.assert_array_equal(longer, np.sin(np.linspace(0, 1, 6)) * 2)
+
+
+def test_a_program_of_few_steps_runs_with_numpy_and_the_same_values(monkeypatch):
+    # W1: the VM's fixed cost per call is several NumPy steps' worth, so a 2-step forward runs with NumPy
+    monkeypatch.setattr(vmcode, "VM_MIN_STEPS", DEFAULT_MIN_STEPS)
+    x = sym.var("x")
+    ref, jit = both(2 * sym.dot(x, x), {"x": np.arange(4.0)})
+    assert jit._compiled.forward.jit is vmcode.DECLINED
+    same_bits(jit.outputs[0].asnumpy(), ref.outputs[0].asnumpy())
+    same_bits(jit.grad_dict["x"].asnumpy(), ref.grad_dict["x"].asnumpy())
+    chain = x
+    for _ in range(vmcode.VM_MIN_STEPS):
+        chain = sym.sin(chain) * 1.5
+    ref, jit = both(sym.sum(chain), {"x": rng.normal(size=16)})
+    assert callable(jit._compiled.forward.jit) and in_vm(jit)
+    np.testing.assert_allclose(jit.grad_dict["x"].asnumpy(), ref.grad_dict["x"].asnumpy(), rtol=1e-13)

@@ -232,7 +232,8 @@ def vm_function(program: Program) -> Callable[..., tuple]:
     def translate_then_run(*values: Any) -> tuple:
         owner = program_ref()
         n_in = len(values) - (len(owner.out_slots) if owner.writes_into else 0)
-        vm = vc.translate(owner, values[:n_in], owner.frame_from, owner.frame_at)
+        small = len(owner.plan.kernels) < vc.VM_MIN_STEPS
+        vm = None if small else vc.translate(owner, values[:n_in], owner.frame_from, owner.frame_at)
         if vm is None:  # from now on `choice.program_function` gives the NumPy backend's function
             owner.jit = vc.DECLINED
             return fallback(*values)

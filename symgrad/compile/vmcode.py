@@ -49,6 +49,11 @@ MATMUL_VM_LIMIT = 4_096  # multiply-adds: above this BLAS (the NumPy step) is fa
 # no longer dominates, its SIMD loops (tanh, exp, + - * /) beat the VM's scalar ones, and BLAS the
 # VM's products. W5's 16-element values run 5-10x faster in the VM; W2's 2,048-element ones 2.6x slower.
 VM_MAX_ELEMENTS = 1_024
+# A program of fewer steps than this runs with NumPy: the VM's fixed cost per call (copying inputs into
+# its arena, Numba's dispatch, gathering outputs) is about that many NumPy calls on small values.
+# W1 (2*dot(x, x) on 4 numbers, a 2-step forward and a 1-step backward) took 100,000 instructions per
+# forward+backward in the VM and 34,000 with the NumPy backend's generated code (callgrind).
+VM_MIN_STEPS = 8
 F64 = np.dtype(np.float64)
 DECLINED = "declined"  # a program's `jit` once its translation found nothing worth running in the VM
 
