@@ -30,6 +30,7 @@ RATIO_BOUND = 2.5  # linear is 2; quadratic is 4
 STEPS = 2000  # chains of STEPS and 2 * STEPS steps, the sizes issue 22 names
 ROUNDS = 3
 CLEARLY_LINEAR = 2.25  # a first round under this needs no more (each round of a family costs seconds)
+ATTEMPTS = 3  # graphs built anew for each: see _chain_growth
 
 
 def _seconds(work: Callable[[], object]) -> float:
@@ -59,14 +60,28 @@ def _growth(small: Callable[[], object], large: Callable[[], object]) -> float:
     return ratio
 
 
-def _chain_growth(build: Callable[[int], Callable[[], object]]) -> float:
-    return _growth(build(STEPS), build(2 * STEPS))
+def _chain_growth(build: Callable[[int, int], Callable[[], object]]) -> float:
+    """The growth from a chain of STEPS to one of 2 * STEPS, build(n, attempt) making the work for n.
+
+    Counted in instructions the larger bind is 1.95 times the smaller (callgrind), but its CPU
+    time is 2.0-2.6 times, as it reaches past the processor's caches, more so while other
+    processes share them: a ratio over the bound is measured again on graphs built anew, so
+    only a growth seen every time fails (a quadratic one is near 4 each time).
+    """
+    ratio = float("inf")
+    for attempt in range(ATTEMPTS):
+        small, large = build(STEPS, attempt), build(2 * STEPS, attempt)
+        small()  # warm up (imports, kernels, the jit's first compile)
+        ratio = min(ratio, _growth(small, large))
+        if ratio < RATIO_BOUND:
+            break
+    return ratio
 
 
 def test_binding_a_forward_only_chain_of_wheres_is_linear():
     # where's output is a new array, so buffer reuse need not follow memory through it;
     # it did, and the sets of buffers each node may alias grew along the chain (issue 22).
-    def build(n: int) -> Callable[[], object]:
+    def build(n: int, attempt: int) -> Callable[[], object]:
         x, a, b = (sym.var(name, shape=(3,)) for name in "xab")
         y = x
         for _ in range(n):
@@ -91,7 +106,7 @@ def test_binding_a_chain_of_ops_that_may_alias_any_input_is_linear_and_right():
             y = first(y, sym.sin(w * k))
         return sym.exp(y * 2) * y  # the exp step must not write into y's buffer
 
-    def build(n: int) -> Callable[[], object]:
+    def build(n: int, attempt: int) -> Callable[[], object]:
         y = chain(n)
         return lambda: y.bind(args={"x": np.zeros(3), "w": np.ones(3)}, grad_req="null")
 
@@ -252,7 +267,7 @@ UNDECLARED = ["elementwise unary"]
 
 
 @functools.lru_cache(maxsize=2)  # a family's two chains, for its stages one after the other
-def _chain(family: str, n: int, declared: bool = True) -> tuple[sym.Symbol, dict, dict]:
+def _chain(family: str, n: int, declared: bool = True, attempt: int = 0) -> tuple[sym.Symbol, dict, dict]:
     """The family's chain of n steps summed to a scalar, its argument arrays and auxiliary states.
 
     Step k is the family's step min(k, n - 1 - k): a chain reads the same from both ends, so
@@ -315,13 +330,10 @@ RUNS_NO_PLAN = {"derive", "simplify"}  # the same whatever the backend
 def test_bind_derive_and_simplify_are_linear_in_chain_length(family, stage):
     if stage in RUNS_NO_PLAN and symgrad.get_backend() != "numpy":
         pytest.skip(f"{stage} runs no plan: measured in the NumPy backend's pass")
-    small, large = _chain(family, STEPS), _chain(family, 2 * STEPS)
-    works = STAGES[stage](*small), STAGES[stage](*large)
     if stage == "bind with gradients":  # the chain really runs, to finite gradients
-        assert all(np.isfinite(g).all() for g in works[0]().values())
-    else:
-        works[0]()  # warm up (imports, kernels, the jit's first compile)
-    ratio = _growth(*works)
+        run = _bind_with_gradients(*_chain(family, STEPS))
+        assert all(np.isfinite(g).all() for g in run().values())
+    ratio = _chain_growth(lambda n, attempt: STAGES[stage](*_chain(family, n, attempt=attempt)))
     assert ratio < RATIO_BOUND, (family, stage, ratio)
 
 
@@ -331,9 +343,8 @@ def test_deriving_a_chain_with_shapes_left_to_bind_is_linear(family):
     # with nothing cached, and each of the chain's nodes asked again (1,000 steps: 23 s; 2,000: 63 s)
     if symgrad.get_backend() != "numpy":
         pytest.skip("derivation runs no plan: measured in the NumPy backend's pass")
-    small, large = _chain(family, STEPS, declared=False), _chain(family, 2 * STEPS, declared=False)
-    assert small[0].inputs[0].shape is None  # the shapes are left to bind
-    ratio = _growth(_derive(*small), _derive(*large))
+    assert _chain(family, STEPS, declared=False)[0].inputs[0].shape is None  # the shapes are left to bind
+    ratio = _chain_growth(lambda n, attempt: _derive(*_chain(family, n, declared=False, attempt=attempt)))
     assert ratio < RATIO_BOUND, (family, ratio)
 
 
