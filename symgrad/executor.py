@@ -404,7 +404,12 @@ def simple_bind(
     arrays: dict[str, np.ndarray] = {}
     for name, shape, inferred in [*zip(names, arg_shapes, arg_types), *zip(aux_names, aux_shapes, aux_types)]:
         if shape is None or None in shape:  # unknown, or a rank with sizes left open
-            raise BindError(f"simple_bind: no shape for argument {name!r} (known: {shape}); pass {name}=(...)")
+            given = ", ".join(f"{n}={s}" for n, s in shapes.items()) or "none"
+            known = "cannot be inferred" if shape is None else f"is only partly inferred, as {shape}"
+            raise BindError(
+                f"simple_bind: the shape of argument {name!r} {known} from the shapes given ({given}); "
+                f"pass {name}=(...)"
+            )
         try:
             arrays[name] = np.zeros(shape, dtype=type_dict.get(name) or inferred or default)
         except MemoryError:
