@@ -23,7 +23,7 @@ from .fpwarnings import NOTES, SECTION, restore, start, state
 from .graph import VAR, Symbol, const
 from .ops import registry as _registry
 from .ops.api import MXNET_ALIASES
-from .ops.indexing import encode_index, split_index
+from .ops.indexing import encode_index, plain_index, split_index
 from .ops.registry import OPS, OpDef
 from .ops.shape import shape_method
 
@@ -229,16 +229,16 @@ class NDArray:
 
     # ---- indexing -------------------------------------------------------------------
     def __getitem__(self, index: Any) -> NDArray:
-        index = _plain_index(index)
+        index = plain_index(index, self)
         items = index if isinstance(index, tuple) else (index,)
         for item in items:
             if isinstance(item, (np.ndarray, list)):  # index arrays are inputs: a new index reuses the plan
-                template, arrays = split_index(items)
+                template, arrays = split_index(items, self)
                 return invoke(OPS["getitem_arrays"], (self, *arrays), {"index": template})
-        return invoke(OPS["getitem"], (self,), {"index": encode_index(index)})
+        return invoke(OPS["getitem"], (self,), {"index": encode_index(index, self)})
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        index = _plain_index(index)
+        index = plain_index(index, self)
         value_data = value._data if isinstance(value, NDArray) else value
         tracked = STATE.recording and (
             self._node is not None or (isinstance(value, NDArray) and value._node is not None)
@@ -252,7 +252,7 @@ class NDArray:
             return
         # Functional update: recorded nodes keep the old values; gradients flow to `value`.
         self._refuse_while_recording("x[...] = value")
-        result = invoke(OPS["setitem"], (self, value), {"index": encode_index(index)})
+        result = invoke(OPS["setitem"], (self, value), {"index": encode_index(index, self)})
         self._data, self._node = result._data, result._node
 
     # ---- operators ---------------------------------------------------------------------
@@ -382,14 +382,6 @@ def _ufunc_ops() -> dict[np.ufunc, str]:
     """The ops whose implementation is a NumPy ufunc, by ufunc (the comparisons wrap theirs)."""
     ops = {opdef.impl: name for name, opdef in OPS.items() if isinstance(opdef.impl, np.ufunc) and opdef.arity}
     return {**ops, **_COMPARISON_UFUNCS}
-
-
-def _plain_index(index: Any) -> Any:
-    if isinstance(index, NDArray):
-        return index._data.astype(np.intp)
-    if isinstance(index, tuple):
-        return tuple(i._data.astype(np.intp) if isinstance(i, NDArray) else i for i in index)
-    return index
 
 
 def _to_input(value: Any) -> Any:

@@ -91,6 +91,21 @@ def test_ragged_list_bad_dtype_or_shape_and_an_allocation_too_big():
         (x * 2).simple_bind(x=(10**9, 10**9))
 
 
+def test_a_ragged_index_list_names_what_it_indexes_and_the_fix():
+    x = sym.var("x", shape=(3, 4))
+    with pytest.raises(sg.ShapeError, match=r"indexing 'x': the index list \[\[0, 1\], \[2\]\] is ragged.*one list per axis"):
+        x[[[0, 1], [2]]]
+    with pytest.raises(sg.ShapeError, match=r"indexing 'x': the index list \[\[0\], \[1, 2\]\] is ragged"):
+        x[1:, [[0], [1, 2]]]
+    a = nd.ones((3, 4))
+    for index in ([[0, 1], [2]], ([[0, 1], [2]], 0)):
+        with pytest.raises(sg.ShapeError, match=r"indexing an array of shape \(3, 4\): the index list .* is ragged"):
+            a[index]
+        with pytest.raises(sg.ShapeError, match=r"indexing an array of shape \(3, 4\).* is ragged"):
+            a[index] = 0.0
+    np.testing.assert_array_equal(a.asnumpy(), np.ones((3, 4)))  # nothing written
+
+
 def test_missing_argument(bound):
     s, _ = bound
     with pytest.raises(sg.BindError, match=r"no array for argument 'w'; expected \['x', 'w'\]"):

@@ -149,10 +149,10 @@ def _getitem(self: Symbol, index: Any) -> Symbol:
         return self.inputs[index]
     items = index if isinstance(index, tuple) else (index,)
     if any(isinstance(item, (list, _np.ndarray)) for item in items):
-        template, arrays = _split_index(items)
+        template, arrays = _split_index(items, self)
         _check_index(self.name, self.shape, template, arrays)
         return getitem_arrays(self, *arrays, index=template)
-    return getitem(self, index=_encode_index(index))
+    return getitem(self, index=_encode_index(index, self))
 
 
 for _name, _spec in _OPERATORS.items():

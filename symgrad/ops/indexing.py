@@ -14,15 +14,41 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError, SymgradError
-from ..graph import CONST
+from ..graph import CONST, Symbol
 from .registry import broadcast_shapes, register
 from .shape import _is_int, index_in_range, normalize_single_axis, positive_axes, sum_like
 
 Shape = tuple[int, ...]
 
 
-def encode_index(index: Any) -> tuple:
-    """A NumPy index as hashable, JSON-able data: ints, None, '...', ('slice', a, b, c), ('array', nested)."""
+def index_array(item: Any, of: Any) -> np.ndarray:
+    """An index list or array as a NumPy array; a ragged list is a ShapeError naming `of`, what it indexes."""
+    try:
+        return np.asarray(item)
+    except ValueError:  # NumPy refuses rows of different lengths
+        subject = repr(of.name) if isinstance(of, Symbol) else f"an array of shape {getattr(of, 'shape', None)}"
+        raise ShapeError(
+            f"indexing {subject}: the index list {item!r} is ragged (its rows differ in length), so it is not"
+            " an index array; give rows of one length, or one list per axis as in x[[0, 1], [2, 2]]"
+        ) from None
+
+
+def plain_index(index: Any, of: Any) -> Any:
+    """An eager index with NDArrays as intp arrays and lists as arrays (a ragged one named as indexing `of`)."""
+    if isinstance(index, tuple):
+        return tuple(_plain_item(item, of) for item in index)
+    return _plain_item(index, of)
+
+
+def _plain_item(item: Any, of: Any) -> Any:
+    if hasattr(item, "_is_ndarray"):
+        return np.asarray(item).astype(np.intp)
+    return index_array(item, of) if isinstance(item, list) else item
+
+
+def encode_index(index: Any, of: Any = None) -> tuple:
+    """A NumPy index as hashable, JSON-able data: ints, None, '...', ('slice', a, b, c), ('array', nested);
+    `of` is what it indexes, named by the errors."""
     items = index if isinstance(index, tuple) else (index,)
     out: list[Any] = []
     for item in items:
@@ -35,7 +61,7 @@ def encode_index(index: Any) -> tuple:
         elif isinstance(item, (int, np.integer)):
             out.append(int(item))
         elif isinstance(item, (list, tuple, np.ndarray)) or hasattr(item, "_is_ndarray"):
-            arr = np.asarray(item)
+            arr = index_array(item, of)
             if arr.dtype == bool:
                 arr = np.nonzero(arr)[0] if arr.ndim == 1 else None
                 if arr is None:
@@ -194,13 +220,13 @@ scatter_like = register(
 # ('input', k) item where the k-th index array goes.
 
 
-def split_index(items: tuple) -> tuple[tuple, list[np.ndarray]]:
-    """A NumPy index as (template with ('input', k) items, the integer index arrays)."""
+def split_index(items: tuple, of: Any = None) -> tuple[tuple, list[np.ndarray]]:
+    """A NumPy index as (template with ('input', k) items, the integer index arrays); `of` as encode_index's."""
     template: list[Any] = []
     arrays: list[np.ndarray] = []
     for item in items:
         if isinstance(item, (list, np.ndarray)):
-            arr = np.asarray(item)
+            arr = index_array(item, of)
             if arr.dtype == bool:
                 if arr.ndim != 1:
                     raise ShapeError("only 1-d boolean masks can be used as indices")
@@ -210,7 +236,7 @@ def split_index(items: tuple) -> tuple[tuple, list[np.ndarray]]:
             template.append(("input", len(arrays)))
             arrays.append(arr.astype(np.intp, copy=False))
         else:
-            template.extend(encode_index((item,)))
+            template.extend(encode_index((item,), of))
     return tuple(template), arrays
 
 
