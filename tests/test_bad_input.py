@@ -106,6 +106,21 @@ def test_a_ragged_index_list_names_what_it_indexes_and_the_fix():
     np.testing.assert_array_equal(a.asnumpy(), np.ones((3, 4)))  # nothing written
 
 
+def test_take_and_pick_on_0d_data_or_an_empty_axis_say_so():
+    # NumPy's "integer modulo by zero" came out of the axis arithmetic; MXNet 1.9.1 refuses 0-d data too
+    # ("Axis should be in the range of [-r, r-1]")
+    scalar = nd.array(np.array(3.0))
+    with pytest.raises(sg.ShapeError, match=r"nd.take: data is 0-d, so it has no axis to index.*reshape"):
+        nd.take(scalar, nd.array([0]))
+    with pytest.raises(sg.ShapeError, match=r"nd.pick: data is 0-d"):
+        nd.pick(scalar, nd.array(np.array(0)))
+    with pytest.raises(sg.ShapeError, match=r"take 'take0': data is 0-d"):
+        with sg.NameManager():
+            sym.take(sym.var("x", shape=()), np.array([0]))
+    with pytest.raises(sg.ShapeError, match=r"nd.take: the axis indexed has size 0"):
+        nd.take(nd.zeros((0, 3)), nd.array([0]))
+
+
 def test_missing_argument(bound):
     s, _ = bound
     with pytest.raises(sg.BindError, match=r"no array for argument 'w'; expected \['x', 'w'\]"):

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ShapeError, SymgradError
 from ..graph import CONST, Symbol
 from .registry import broadcast_shapes, register
-from .shape import _is_int, index_in_range, normalize_single_axis, positive_axes, sum_like
+from .shape import _is_int, index_in_range, indexed_axis, normalize_single_axis, positive_axes, sum_like
 
 Shape = tuple[int, ...]
 
@@ -418,7 +418,7 @@ slice_axis = register(
 
 
 def _pick_positions(data: Any, index: Any, axis: int, mode: str) -> np.ndarray:
-    a = axis % np.ndim(data)
+    a = indexed_axis(np.ndim(data), axis)
     idx = index_in_range(index, np.shape(data)[a], mode)
     return idx.reshape(np.shape(data)[:a] + (1,) + np.shape(data)[a + 1 :])
 
@@ -429,7 +429,7 @@ def _pick_impl(data: Any, index: Any, axis: int, keepdims: bool, mode: str) -> n
 
 
 def _pick_shape(data: Shape, index: Shape, axis: int, keepdims: bool, mode: str) -> Shape:
-    (a,) = positive_axes((axis,), len(data))
+    a = indexed_axis(len(data), axis)
     kept = data[:a] + (1,) + data[a + 1 :]
     if math.prod(index) != math.prod(kept) or tuple(d for d in index if d != 1) != tuple(d for d in kept if d != 1):
         raise ShapeError(f"index of shape {index} does not fit data {data} picked along axis {axis}")

@@ -452,16 +452,28 @@ stack = register(
 def index_in_range(index: Any, size: int, mode: str) -> np.ndarray:
     """MXNet's index values (take, pick): float indices truncated, then clipped into range or wrapped."""
     idx = np.asarray(index).astype(np.int64)
+    if not size and idx.size:
+        raise ShapeError("the axis indexed has size 0: there is no element to take or pick")
     return np.clip(idx, 0, size - 1) if mode == "clip" else np.mod(idx, size)
 
 
+def indexed_axis(ndim: int, axis: int) -> int:
+    """The axis take and pick index, in range(ndim); a ShapeError for 0-d data (as MXNet: no axis to index)."""
+    if not ndim:
+        raise ShapeError(
+            "data is 0-d, so it has no axis to index; give data of at least one dimension (x.reshape((1,)))"
+        )
+    (a,) = positive_axes((axis,), ndim)
+    return a
+
+
 def _take_positions(data: Any, indices: Any, axis: int, mode: str) -> tuple:
-    a = axis % np.ndim(data)
+    a = indexed_axis(np.ndim(data), axis)
     return (slice(None),) * a + (index_in_range(indices, np.shape(data)[a], mode),)
 
 
 def _take_shape(data: Shape, indices: Shape, axis: int, mode: str) -> Shape:
-    (a,) = positive_axes((axis,), len(data))
+    a = indexed_axis(len(data), axis)
     return data[:a] + indices + data[a + 1 :]
 
 
