@@ -223,3 +223,16 @@ def test_latex_of_a_graph_too_deep_for_sympy_is_its_text_with_temporaries_not_a_
     assert lines[1] == r"\texttt{where}" and all(line.startswith(r"\texttt{t") for line in lines[2:])
     assert len(lines) - 2 == str(sym.grad(y, x)).count("\n") - 1  # one line per temporary, as str has
     assert r"\sin{\left(x \right)}" in sym.sin(x)._repr_latex_()  # small graphs still go through SymPy
+
+
+def test_a_constant_index_of_take_and_pick_prints_its_values_as_the_keyword_mxnet_names_it():
+    x = sym.var("x")
+    taken = sym.take(x, np.array([1, 1]))
+    assert str(taken) == "take(x, indices=[1, 1])"  # it printed take(x, ones((2,)))
+    assert str(sym.grad(sym.sum(taken**2), x)) == "take_scatter(2*take(x, indices=[1, 1]), x, indices=[1, 1])"
+    assert str(sym.take(x, np.array([2.0, 0.0]), axis=1)) == "take(x, indices=[2.0, 0.0], axis=1)"
+    assert str(sym.take(x, 1, axis=1)) == "take(x, 1, axis=1)"  # a scalar index stays an argument
+    picked = sym.pick(x, np.array([0, 0, 0]), axis=1)
+    assert str(picked) == "pick(x, index=[0, 0, 0], axis=1)"
+    assert str(sym.load_json(picked.tojson())) == str(picked)
+    assert "zeros((3,))" not in str(sym.grad(picked, x))

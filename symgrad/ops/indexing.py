@@ -16,7 +16,15 @@ import numpy as np
 from ..errors import ShapeError, SymgradError
 from ..graph import CONST, Symbol
 from .registry import broadcast_shapes, register
-from .shape import _is_int, index_in_range, indexed_axis, normalize_single_axis, positive_axes, sum_like
+from .shape import (
+    _is_int,
+    index_in_range,
+    indexed_axis,
+    normalize_single_axis,
+    positive_axes,
+    shown_with_index_values,
+    sum_like,
+)
 
 Shape = tuple[int, ...]
 
@@ -463,6 +471,7 @@ pick = register(
     normalize=_normalize_pick,
     elementwise=False,
     aliases=(),
+    shown_as=shown_with_index_values("pick", "index", 1),
 )
 pick_scatter = register(
     "pick_scatter",
@@ -476,6 +485,7 @@ pick_scatter = register(
     normalize=_normalize_pick,
     elementwise=False,
     aliases=(),
+    shown_as=shown_with_index_values("pick_scatter", "index", 2),
 )
 
 

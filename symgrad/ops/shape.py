@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, SymgradError
-from ..graph import Symbol
+from ..graph import CONST, Symbol
 from .registry import broadcast_shapes, build, register
 
 Shape = tuple[int, ...]
@@ -489,6 +489,20 @@ def _take_scatter_impl(g: Any, data: Any, indices: Any, axis: int, mode: str) ->
     return out
 
 
+def shown_with_index_values(op: str, key: str, at: int) -> Any:
+    """shown_as for an op whose input `at` is an index array: a constant one (up to 8 entries) is shown by
+    its values as the keyword MXNet names it, take(x, indices=[1, 1]), not as a constant (ones((2,)))."""
+
+    def shown(inputs: tuple, attrs: dict) -> tuple[str, tuple, dict] | None:
+        index = inputs[at]
+        value = index.attrs["value"] if index.op == CONST else None
+        if not isinstance(value, np.ndarray) or not 0 < value.ndim or value.size > 8:
+            return None
+        return op, inputs[:at] + inputs[at + 1 :], {key: value.tolist(), **attrs}
+
+    return shown
+
+
 _TAKE_ATTRS = {"axis": 0, "mode": "clip"}
 take = register(
     "take",
@@ -502,6 +516,7 @@ take = register(
     elementwise=False,
     method=True,
     aliases=(),  # an index array makes NumPy copy
+    shown_as=shown_with_index_values("take", "indices", 1),
 )
 take_scatter = register(
     "take_scatter",
@@ -516,6 +531,7 @@ take_scatter = register(
     elementwise=False,
     aliases=(),
     dask=False,
+    shown_as=shown_with_index_values("take_scatter", "indices", 2),
 )
 
 
