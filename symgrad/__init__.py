@@ -42,8 +42,6 @@ from .graph import NameManager, Symbol
 __version__ = "0.1.0"
 symbol = sym  # MXNet's scripts spell it mx.symbol.Variable as often as mx.sym.var
 mod = module  # MXNet's mx.mod.Module
-for _update in optimizer.UPDATE_OPS:  # MXNet's mx.nd.sgd_update(...) and the other update ops
-    setattr(nd, _update.__name__, _update)
 random = nd.random  # mx.random.seed(n) seeds what nd.random, Dropout, initializers and NDArrayIter draw
 __all__ = [
     "AutogradError",

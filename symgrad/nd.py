@@ -26,6 +26,14 @@ from .ops.api import MXNET_ALIASES
 from .ops.indexing import encode_index, plain_index, split_index
 from .ops.registry import OPS, OpDef
 from .ops.shape import shape_method
+from .updates import (  # noqa: F401 - MXNet's update ops are nd's: nd.sgd_update(w, g, lr=0.1, out=w)
+    adam_update,
+    nag_mom_update,
+    rmsprop_update,
+    rmspropalex_update,
+    sgd_mom_update,
+    sgd_update,
+)
 
 FREED = "freed"  # node.value after a backward without retain_graph
 # History of an output with zero gradient (a comparison under record()): backward gives zeros.

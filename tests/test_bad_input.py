@@ -93,7 +93,9 @@ def test_ragged_list_bad_dtype_or_shape_and_an_allocation_too_big():
 
 def test_a_ragged_index_list_names_what_it_indexes_and_the_fix():
     x = sym.var("x", shape=(3, 4))
-    with pytest.raises(sg.ShapeError, match=r"indexing 'x': the index list \[\[0, 1\], \[2\]\] is ragged.*one list per axis"):
+    with pytest.raises(
+        sg.ShapeError, match=r"indexing 'x': the index list \[\[0, 1\], \[2\]\] is ragged.*one list per axis"
+    ):
         x[[[0, 1], [2]]]
     with pytest.raises(sg.ShapeError, match=r"indexing 'x': the index list \[\[0\], \[1, 2\]\] is ragged"):
         x[1:, [[0], [1, 2]]]
