@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TRACK_ORIGIN, ExpressionError, SymgradError, set_track_origin
+from .errors import TRACK_ORIGIN, ExpressionError, ShapeError, SymgradError, set_track_origin
 from .graph import Symbol, var
 from .ops.registry import OPS
 
@@ -97,8 +97,10 @@ def parse_expression(
         raise
     except RecursionError:
         raise ExpressionError("expression is nested too deeply") from None
-    except SymgradError as exc:
-        raise ExpressionError(str(exc)) from None
+    except SymgradError as exc:  # a shape error most often means an op needs an axis of a variable left a scalar
+        scalars = [name for name in variables if name not in shapes and default_shape == ()]
+        hint = f"; {', '.join(scalars)}: a scalar here, declare a shape with --shape {scalars[0]}=3" if scalars else ""
+        raise ExpressionError(f"{exc}{hint if isinstance(exc, ShapeError) else ''}") from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise ExpressionError(f"cannot build the expression: {exc}") from None
     if not isinstance(result, Symbol):

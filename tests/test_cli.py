@@ -109,3 +109,14 @@ def test_every_variable_defaults_to_a_scalar_not_only_the_one_differentiated(cap
     assert capsys.readouterr().out.strip() == "x"  # was sum_like(x, y): x's shape was left undeclared
     assert main(["diff", "sum(x*y)", "--wrt", "y", "--shape", "x=3", "--shape", "y=3"]) == 0
     assert capsys.readouterr().out.strip() == "x"
+
+
+def test_a_shape_error_from_a_variable_left_a_scalar_says_how_to_declare_its_shape(capsys):
+    assert main(["diff", "sum(log(softmax(x)))", "--wrt", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "axis -1 is out of range for 0-d input" in err
+    assert err.strip().endswith("; x: a scalar here, declare a shape with --shape x=3")
+    assert main(["diff", "sum(softmax(x)*y)", "--wrt", "x", "--shape", "y=3"]) == 2
+    assert capsys.readouterr().err.strip().endswith("; x: a scalar here, declare a shape with --shape x=3")
+    assert main(["diff", "sum(log(softmax(x)))", "--wrt", "x", "--shape", "x=3", "--at", "x=0,0,0"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "  at x=0,0,0: [0., 0., 0.]"
