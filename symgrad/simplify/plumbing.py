@@ -128,6 +128,11 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
     c, t = s.coef_term(x)
     if c != 1 and t is not x and _distributes(c):
         return _scaled(c, red.sum(t, axis=axis, keepdims=keepdims))
+    constant = _row_constant(node, s)
+    if constant is not None and constant.op == CONST and node.shape is not None:
+        new = constant if node.shape == () else shp.broadcast_to(constant, shape=node.shape)
+        if _same_meta(new, node):
+            return new
     if x.op == "broadcast_to" and _is_scalar_const(x.inputs[0]) and axis is None and not keepdims:
         size = math.prod(x.shape)
         value = x.inputs[0].attrs["value"]
@@ -351,4 +356,90 @@ def scale_fill(node: Symbol, s: Simplifier) -> Symbol | None:
         new = shp.broadcast_like(scalar, base) if fill.op != "broadcast_to" else rebuild(fill, (scalar,))
         if _same_meta(new, node):
             return new
+    return None
+
+
+# ---- sums whose every entry is one known value ------------------------------------
+
+
+def _exact_multiple(c: float, n: int | None, dtype: np.dtype | None) -> bool:
+    """Adding n copies of c (in any order) gives exactly c*n in dtype: every partial sum k*c is a
+    float of it (c's odd mantissa times n fits); a weak c counts in float16, the narrowest float it can
+    meet. For n unknown until bind (None): exact for an axis of up to 2**(nmant + 1) / |c's mantissa|
+    entries (2,048 ones in float16, 16.7M in float32); beyond, c*n is the correctly rounded sum and
+    NumPy's pairwise sum a few ulps from it."""
+    if dtype is not None and dtype.kind != "f":
+        return False
+    if not math.isfinite(c):  # inf*0 is NaN where an empty sum is 0
+        return False
+    info = np.finfo(np.float16 if dtype is None else dtype)
+    mantissa = abs(float(c).as_integer_ratio()[0])
+    if n is None:
+        return mantissa <= 2**info.nmant
+    return 0 < n and mantissa * n <= 2 ** (info.nmant + 1) and abs(c) * n <= float(info.max)
+
+
+def _fill_like(fill: Symbol) -> Symbol | None:
+    """The node whose shape a fill of unknown shape has (broadcast_like's like, ones_like's input)."""
+    if fill.op == "broadcast_like":
+        return fill.inputs[1]
+    return fill.inputs[0] if fill.op in ("ones_like", "zeros_like") else None
+
+
+def _same_axes(axis: tuple[int, ...], pick_axis: int, ndim: int | None) -> bool:
+    """axis is (pick_axis,): equal once counted from 0, or written alike (both from the end) for an
+    unknown rank."""
+    if ndim is None:
+        return len(axis) == 1 and (axis[0] < 0) == (pick_axis < 0) and axis[0] == pick_axis
+    return shp.positive_axes(axis, ndim) == shp.positive_axes((pick_axis,), ndim)
+
+
+def _row_constant(total: Symbol, s: Simplifier) -> Symbol | None:
+    """The 0-d value every entry of total = sum(v, axis) has, where it is exact: c times the summed
+    size for a fill v of c (a count from reduce_size where sizes are open), and c for
+    v = pick_scatter(fill of c, data, index) summed along pick's axis (clip and wrap both put each
+    row's one c among zeros; a -0.0 would come out +0.0)."""
+    (v,) = total.inputs
+    axis = total.attrs["axis"]
+    if v.op in _FILLS:
+        scalar = _fill_scalar(v)
+        if scalar is None or (scalar.dtype is None and not s.outputs_cast):
+            return None  # a weak c takes its dtype at bind: only where the gradient is cast to its variable's
+        c = scalar_value(scalar)
+        if v.shape is not None:
+            n = math.prod(v.shape[a] for a in shp.positive_axes(axis, len(v.shape)))
+            if not _exact_multiple(c, n, scalar.dtype):
+                return None
+            value = c * n
+            return const(value) if scalar.dtype is None else const(np.array(value, dtype=scalar.dtype))
+        like = _fill_like(v)
+        if like is None or not _exact_multiple(c, None, scalar.dtype):
+            return None
+        return _scaled(c, red.reduce_size(like, axis=axis))
+    if v.op == "pick_scatter" and v.inputs[0].op in _FILLS and axis is not None:
+        scalar = _fill_scalar(v.inputs[0])
+        if scalar is None or not _same_axes(axis, v.attrs["axis"], v.ndim):
+            return None
+        c = scalar_value(scalar)
+        return None if c == 0 and math.copysign(1.0, c) < 0 else scalar
+    return None
+
+
+@rewrites("add", "subtract", "multiply", "divide", "maximum", "minimum", needs=("sum",))
+def row_constant_to_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
+    """a * sum(ones_like(a), axis=-1, keepdims=True) -> a * size(a, axis=-1), and
+    a * sum(pick_scatter(full(s, c), a, i), axis=-1, keepdims=True) -> a * c: a keepdims sum of
+    an array that broadcasts into a's shape does too, so the scalar gives the same entries (shapes left to bind)"""
+    inputs = node.inputs
+    for i, u in enumerate(inputs):
+        if u.op != "sum" or not u.attrs["keepdims"] or u.shape is not None:
+            continue
+        others = inputs[:i] + inputs[i + 1 :]
+        if not any(covered_by(u.inputs[0], o) for o in others):
+            continue  # an axis summed to 1 broadcasts back to its size (0 included: the result is then empty)
+        scalar = _row_constant(u, s)
+        if scalar is not None:
+            new = rebuild(node, inputs[:i] + (scalar,) + inputs[i + 1 :])
+            if _same_meta(new, node):
+                return new
     return None
