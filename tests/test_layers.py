@@ -190,6 +190,54 @@ def test_convolution_matches_a_loop_reference_and_finite_differences(case):
     fd_check(sym.tanh(conv), {"d": x, "c_weight": w, "c_bias": b})
 
 
+def conv_grads_ref(x, w, g, stride, pad, dilate, groups):
+    """Convolution's gradients for data and weight with loops: each output's g times the kernel
+    added onto its window, and times its window added onto the kernel."""
+    n, c = x.shape[:2]
+    f, kernel = w.shape[0], w.shape[2:]
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)] + [(p, p) for p in pad])
+    dxp, dw = np.zeros_like(xp), np.zeros(w.shape)
+    cg, fg = c // groups, f // groups
+    for i, j in itertools.product(range(n), range(f)):
+        channels = slice(j // fg * cg, (j // fg + 1) * cg)
+        for o in itertools.product(*map(range, g.shape[2:])):
+            window = tuple(
+                slice(o[a] * stride[a], o[a] * stride[a] + dilate[a] * (kernel[a] - 1) + 1, dilate[a])
+                for a in range(len(kernel))
+            )
+            dxp[(i, channels, *window)] += g[(i, j, *o)] * w[j]
+            dw[j] += g[(i, j, *o)] * xp[(i, channels, *window)]
+    inside = tuple(slice(p, p + s) for p, s in zip(pad, x.shape[2:]))
+    return dxp[(slice(None), slice(None), *inside)], dw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{len(c[1])}d-g{c[5]}")
+def test_convolution_kernels_match_loop_references_in_float32_and_float64(case, dtype):
+    """The forward and both gradients (im2col, col2im with the batch last) against loops, in the data's dtype."""
+    shape, kernel, stride, pad, dilate, groups, filters = case
+    x = rng.normal(size=shape).astype(dtype)
+    w, b = rng.normal(size=(filters, shape[1] // groups, *kernel)).astype(dtype), rng.normal(size=filters).astype(dtype)
+    conv = sym.Convolution(
+        data=sym.var("d"), kernel=kernel, stride=stride, pad=pad, dilate=dilate, num_group=groups,
+        num_filter=filters, name="c",
+    )  # fmt: skip
+    ex = conv.bind({"d": x, "c_weight": w, "c_bias": b}, grad_req="write")
+    (out,) = ex.forward(is_train=True)
+    g = rng.normal(size=out.shape).astype(dtype)
+    ex.backward(g)
+    dx, dw = conv_grads_ref(x, w, g, stride, pad, dilate, groups)
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for ours, reference in [
+        (out, conv_ref(x, w, b, stride, pad, dilate, groups)),
+        (ex.grad_dict["d"], dx),
+        (ex.grad_dict["c_weight"], dw),
+        (ex.grad_dict["c_bias"], g.sum(axis=(0, *range(2, g.ndim)), dtype=np.float64)),
+    ]:
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, reference, **tolerance)
+
+
 def test_convolution_second_order_matches_finite_differences_of_its_gradient():
     d = sym.var("d", shape=(2, 2, 5, 4))
     conv = sym.Convolution(data=d, kernel=(2, 2), stride=(2, 1), pad=(1, 0), num_filter=2, num_group=2, name="c")
@@ -311,6 +359,73 @@ def test_max_pooling_sends_a_tied_window_s_gradient_to_its_first_maximum_as_mxne
     pool = sym.Pooling(sym.var("x"), kernel=(2, 2), pool_type="max")
     (gx,) = grad_values(pool, {"x": x}, ["x"])
     np.testing.assert_array_equal(gx, [[[[0.0, 1.0], [0.0, 0.0]]]])
+
+
+def max_pool_grads_ref(x, g, h, kernel, stride, pad, full):
+    """Max pooling's gradient (g to each window's first maximum, or first NaN, as argmax) and its
+    adjoint (h picked there), with loops over the windows of x padded with -inf."""
+    spatial = x.shape[2:]
+    size = g.shape[2:]
+    end = [max((o - 1) * s + k - (xs + 2 * p), 0) for o, s, k, xs, p in zip(size, stride, kernel, spatial, pad)]
+    widths = [(0, 0), (0, 0)] + [(p, p + e) for p, e in zip(pad, end)]
+    xp, hp = np.pad(x, widths, constant_values=-np.inf), np.pad(h, widths)
+    dxp, picked = np.zeros(xp.shape), np.zeros(g.shape)
+    for i, j in itertools.product(*map(range, x.shape[:2])):
+        for o in itertools.product(*map(range, size)):
+            window = tuple(slice(o[a] * stride[a], o[a] * stride[a] + kernel[a]) for a in range(len(kernel)))
+            at = np.unravel_index(np.argmax(xp[(i, j, *window)]), kernel)
+            position = (i, j, *(w.start + a for w, a in zip(window, at)))
+            dxp[position] += g[(i, j, *o)]
+            picked[(i, j, *o)] = hp[position]
+    inside = tuple(slice(p, p + s) for p, s in zip(pad, spatial))
+    return dxp[(slice(None), slice(None), *inside)], picked
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{len(c[1])}d-{c[4]}-pad{c[3][0]}")
+def test_max_pooling_gradient_and_its_adjoint_match_loops_with_ties_and_nan(case, dtype):
+    """pool_grad sends g to each window's first maximum (first NaN in a window holding one), and
+    pool_pick (its adjoint, in second derivatives) reads h there; data full of ties, in both dtypes."""
+    shape, kernel, stride, pad, convention = case
+    x = rng.integers(0, 3, shape).astype(dtype)  # many ties
+    x.flat[rng.choice(x.size, 3, replace=False)] = [np.nan, -np.inf, np.inf]
+    pool = sym.Pooling(sym.var("x"), kernel=kernel, stride=stride, pad=pad, pooling_convention=convention)
+    (out,) = pool.eval(x=x)
+    g, h = rng.normal(size=out.shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    # d/dx <grad of <pool(x), gv>, hv> is zero for max pooling; h's picks are the gradient's gradient for gv
+    gv, hv = sym.var("gv", shape=out.shape), sym.var("hv", shape=shape)
+    (dx,) = sym.grad(sym.sum(pool * gv), ["x"])
+    (dg,) = sym.grad(sym.sum(dx * hv), ["gv"])
+    ours_dx, ours_picked = sym.Group([dx, dg]).eval(x=x, gv=g, hv=h)
+    reference_dx, reference_picked = max_pool_grads_ref(x.astype(np.float64), g, h, kernel, stride, pad,
+                                                        convention == "full")  # fmt: skip
+    tolerance = {"rtol": 1e-6} if dtype == np.float32 else {"rtol": 1e-14}
+    for ours, reference in [(ours_dx, reference_dx), (ours_picked, reference_picked)]:
+        assert ours.dtype == dtype and ours.shape == reference.shape
+        np.testing.assert_allclose(ours, reference, **tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool_type", ["avg", "sum"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{len(c[1])}d-{c[4]}-pad{c[3][0]}")
+def test_avg_and_sum_pooling_gradients_spread_g_over_each_window_as_loops(case, pool_type, dtype):
+    shape, kernel, stride, pad, convention = case
+    x = rng.normal(size=shape).astype(dtype)
+    pool = sym.Pooling(sym.var("x"), kernel=kernel, stride=stride, pad=pad, pool_type=pool_type,
+                       pooling_convention=convention)  # fmt: skip
+    ex = pool.bind({"x": x}, grad_req="write")
+    (out,) = ex.forward(is_train=True)
+    g = rng.normal(size=out.shape).astype(dtype)
+    ex.backward(g)
+    # the gradient is the transpose of the (linear) pooling: <pool(e_k), g> for each unit input e_k
+    reference = np.zeros(x.size)
+    for k in range(x.size):
+        unit = np.zeros(x.size)
+        unit[k] = 1
+        reference[k] = np.sum(pool_ref(unit.reshape(shape), kernel, stride, pad, pool_type, convention == "full") * g)
+    assert ex.grad_dict["x"].dtype == dtype
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    np.testing.assert_allclose(ex.grad_dict["x"], reference.reshape(shape), **tolerance)
 
 
 def test_pooling_second_order_matches_finite_differences_of_its_gradient():

@@ -1,10 +1,11 @@
 """MXNet's Convolution and Pooling (1-, 2- and 3-D, NCW/NCHW/NCDHW), with their adjoint ops.
 
-They run on windows from `sliding_window_view` with one `matmul` per call (im2col); adding
-window entries back onto the input (col2im) is one strided add per kernel offset, each over
-every window at once. Their gradients are ops of their own (`conv_transpose`,
-`conv_weight_grad`, `pool_grad`, `pool_pick`), each with a gradient rule, so second
-derivatives work.
+Convolution copies its windows out of `sliding_window_view` with the batch last and multiplies
+them with one `matmul` per call (im2col); adding window entries back onto the input (col2im) is
+one strided add per kernel offset, each over every window at once. Pooling and its gradients
+work a kernel offset at a time too (a max or add over strided views), with no window copy.
+Their gradients are ops of their own (`conv_transpose`, `conv_weight_grad`, `pool_grad`,
+`pool_pick`), each with a gradient rule, so second derivatives work.
 """
 
 from __future__ import annotations
@@ -28,64 +29,69 @@ from .layer_args import (
 )
 from .registry import Shape, register
 
-# ---- windows: im2col by sliding_window_view, col2im by strided adds -----------------------------
+# ---- windows ---------------------------------------------------------------------------------------
+# The convolution kernels keep the batch as the last, contiguous axis of their window entries,
+# (C, *kernel, *out, N): gathering the windows and adding them back then moves rows of
+# out[-1] * N numbers rather than rows of a kernel's width, and each product is one BLAS call
+# per group over the whole batch. Pooling works on (N, C, *spatial) in place, a kernel offset at a time.
 
 
-def _windows(x: np.ndarray, kernel: Shape, stride: Shape, dilate: Shape, pad: Shape, end: Shape, fill: Any) -> Any:
-    """(N, C, *out, *kernel) view of x's windows, x padded by pad on both sides and end more at the end."""
-    nd = len(kernel)
-    if any(pad) or any(end):
-        widths = [(0, 0), (0, 0)] + [(p, p + e) for p, e in zip(pad, end)]
-        x = np.pad(x, widths, constant_values=fill)
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilate))
-    view = sliding_window_view(x, extent, axis=tuple(range(2, 2 + nd)))
-    return view[
-        (slice(None), slice(None), *(slice(None, None, s) for s in stride), *(slice(None, None, d) for d in dilate))
+def _padded(x: np.ndarray, pad: Shape, end: Shape, fill: Any) -> np.ndarray:
+    """x (N, C, *spatial) padded with fill by pad on both sides of each spatial axis and end more at its end."""
+    if not any(pad) and not any(end):
+        return x
+    return np.pad(x, [(0, 0), (0, 0)] + [(p, p + e) for p, e in zip(pad, end)], constant_values=fill)
+
+
+def _offsets(kernel: Shape, dilate: Shape, stride: Shape, out: Shape) -> list[tuple[tuple, tuple]]:
+    """Each kernel offset with the slices of the padded spatial axes its entries of all windows occupy."""
+    return [
+        (offset, tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offset, dilate, stride, out)))
+        for offset in np.ndindex(*kernel)
     ]
 
 
-def _col2im(cols: np.ndarray, xshape: Shape, kernel: Shape, stride: Shape, dilate: Shape, pad: Shape, end: Shape):
-    """The adjoint of _windows: each window entry of cols (N, C, *out, *kernel) added onto x's position.
+def _fold(ufunc: np.ufunc, entries: list[np.ndarray]) -> np.ndarray:
+    """ufunc(ufunc(e0, e1), e2)... over a kernel's entries, into one new array (a copy for a 1-entry kernel)."""
+    if len(entries) == 1:
+        return entries[0].copy()
+    result = ufunc(entries[0], entries[1])
+    for entry in entries[2:]:
+        ufunc(result, entry, out=result)
+    return result
 
-    One strided add per kernel offset (25 for a 5x5 kernel), each over every window at once; batch
-    and channels go last first, so each add runs over long contiguous rows."""
+
+def _im2col(x: np.ndarray, kernel: Shape, stride: Shape, dilate: Shape, pad: Shape, out: Shape) -> np.ndarray:
+    """x (N, C, *spatial)'s windows copied as (C, *kernel, *out, N): [c, k, o, n] is x_padded[n, c, o*s + k*d]."""
     nd = len(kernel)
+    spatial = x.shape[2:]
+    grid = np.zeros((x.shape[1], *(s + 2 * p for s, p in zip(spatial, pad)), x.shape[0]), dtype=x.dtype)
+    grid[(slice(None), *(slice(p, p + s) for p, s in zip(pad, spatial)))] = np.moveaxis(x, 0, -1)
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilate))
+    view = sliding_window_view(grid, extent, axis=tuple(range(1, 1 + nd)))  # (C, *starts, N, *extent)
+    view = view[(slice(None), *(slice(None, s * (o - 1) + 1, s) for s, o in zip(stride, out)))]
+    view = view[(Ellipsis, *(slice(None, None, d) for d in dilate))]
+    perm = (0, *range(2 + nd, 2 + 2 * nd), *range(1, 1 + nd), 1 + nd)
+    return np.ascontiguousarray(np.transpose(view, perm))
+
+
+def _col2im(cols: np.ndarray, xshape: Shape, stride: Shape, dilate: Shape, pad: Shape) -> np.ndarray:
+    """The adjoint of _im2col: each entry of cols (C, *kernel, *out, N) added onto its place in x (N, C, *spatial).
+
+    One strided add per kernel offset (25 for a 5x5 kernel), each over every window and the batch at once."""
+    nd = len(stride)
+    kernel, out = cols.shape[1 : 1 + nd], cols.shape[1 + nd : 1 + 2 * nd]
     spatial = tuple(xshape[2:])
-    padded = tuple(x + 2 * p + e for x, p, e in zip(spatial, pad, end))
-    out = cols.shape[2 : 2 + nd]
-    last = np.ascontiguousarray(np.moveaxis(cols, (0, 1), (-2, -1)))  # (*out, *kernel, N, C)
-    grid = np.zeros((*padded, *xshape[:2]), dtype=cols.dtype)
-    for offset in np.ndindex(*kernel):
-        target = tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offset, dilate, stride, out))
-        grid[target] += last[(slice(None),) * nd + offset]
-    inside = grid[tuple(slice(p, p + x) for p, x in zip(pad, spatial))]
-    return np.ascontiguousarray(np.moveaxis(inside, (-2, -1), (0, 1)))
+    grid = np.zeros((xshape[1], *(x + 2 * p for x, p in zip(spatial, pad)), xshape[0]), dtype=cols.dtype)
+    for offset, target in _offsets(kernel, dilate, stride, out):
+        grid[(slice(None), *target)] += cols[(slice(None), *offset)]
+    inside = grid[(slice(None), *(slice(p, p + x) for p, x in zip(pad, spatial)))]
+    return np.ascontiguousarray(np.moveaxis(inside, -1, 0))
 
 
-def _group_cols(win: Any, groups: int) -> np.ndarray:
-    """Windows (N, C, *out, *kernel) as (groups, N*out, C/groups*kernel): the im2col matrix per group."""
-    n, c = win.shape[:2]
-    nd = (win.ndim - 2) // 2
-    split = win.reshape(n, groups, c // groups, *win.shape[2:])
-    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
-    rows = n * math.prod(win.shape[2 : 2 + nd])
-    return np.ascontiguousarray(np.transpose(split, perm)).reshape(groups, rows, -1)
-
-
-def _group_out(mat: np.ndarray, n: int, out: Shape) -> np.ndarray:
-    """(groups, N*out, F/groups) as (N, F, *out)."""
-    groups, _, per_group = mat.shape
-    grid = mat.reshape(groups, n, *out, per_group)
-    nd = len(out)
-    return np.transpose(grid, (1, 0, 2 + nd, *range(2, 2 + nd))).reshape(n, groups * per_group, *out)
-
-
-def _by_group(g: np.ndarray, groups: int) -> np.ndarray:
-    """(N, F, *out) as (groups, N*out, F/groups)."""
-    n, f = g.shape[:2]
-    nd = g.ndim - 2
-    split = g.reshape(n, groups, f // groups, *g.shape[2:])
-    return np.transpose(split, (1, 0, *range(3, 3 + nd), 2)).reshape(groups, -1, f // groups)
+def _batch_last(g: np.ndarray, groups: int) -> np.ndarray:
+    """g (N, F, *out) as (groups, F/groups, out*N), the batch last as in _im2col's windows."""
+    return np.ascontiguousarray(np.moveaxis(g, 0, -1)).reshape(groups, g.shape[1] // groups, -1)
 
 
 # ---- Convolution ---------------------------------------------------------------------
@@ -167,44 +173,43 @@ def _conv_shape(data: Shape, weight: Shape, bias: Shape | None = None, **attrs: 
 
 
 def _conv_cols(data: np.ndarray, attrs: dict) -> np.ndarray:
+    """data's windows as (groups, C/groups*kernel, out*N): the im2col matrix of each group."""
     kernel, stride, dilate, pad = _geometry(attrs)
-    win = _windows(np.asarray(data), kernel, stride, dilate, pad, (0,) * len(kernel), 0)
-    return _group_cols(win, attrs["num_group"])
+    cols = _im2col(data, kernel, stride, dilate, pad, _conv_out(data.shape, attrs)[2:])
+    return cols.reshape(attrs["num_group"], cols.shape[0] // attrs["num_group"] * math.prod(kernel), -1)
+
+
+def _group_kernels(weight: Any, groups: int) -> np.ndarray:
+    """weight (F, C/groups, *kernel) as (groups, F/groups, C/groups*kernel)."""
+    weight = np.asarray(weight)
+    return weight.reshape(groups, weight.shape[0] // groups, -1)
 
 
 def _conv_impl(data: Any, weight: Any, bias: Any = None, **attrs: Any) -> np.ndarray:
-    data, weight = np.asarray(data), np.asarray(weight)
-    groups = attrs["num_group"]
-    cols = _conv_cols(data, attrs)
-    kernels = weight.reshape(groups, weight.shape[0] // groups, -1).transpose(0, 2, 1)
-    out = _group_out(np.matmul(cols, kernels), data.shape[0], _conv_out(data.shape, attrs)[2:])
-    if bias is not None:
-        out += np.reshape(bias, (-1,) + (1,) * (data.ndim - 2))
-    return out
+    data = np.asarray(data)
+    n, out = data.shape[0], _conv_out(data.shape, attrs)[1:]
+    product = np.matmul(_group_kernels(weight, attrs["num_group"]), _conv_cols(data, attrs))  # (G, F/G, out*N)
+    batch_first = np.moveaxis(product.reshape(*out, n), -1, 0)
+    if bias is None:
+        return np.ascontiguousarray(batch_first)
+    column = np.reshape(bias, (-1,) + (1,) * (data.ndim - 2))
+    return np.add(batch_first, column, out=np.empty(batch_first.shape, np.result_type(batch_first, column)))
 
 
 def _conv_transpose_impl(g: Any, weight: Any, like: Any, **attrs: Any) -> np.ndarray:
     """The gradient of Convolution for its data: every output's g times the kernel, added onto its window."""
-    g, weight = np.asarray(g), np.asarray(weight)
-    groups = attrs["num_group"]
+    g = np.asarray(g)
     kernel, stride, dilate, pad = _geometry(attrs)
     xshape = np.shape(like)
-    kernels = weight.reshape(groups, weight.shape[0] // groups, -1)  # (G, F/G, C/G*kernel)
-    cols = np.matmul(_by_group(g, groups), kernels)  # (G, N*out, C/G*kernel)
-    n, out = g.shape[0], g.shape[2:]
-    grid = cols.reshape(groups, n, *out, xshape[1] // groups, *kernel)
-    nd = len(kernel)
-    perm = (1, 0, 2 + nd, *range(2, 2 + nd), *range(3 + nd, 3 + 2 * nd))
-    cols = np.transpose(grid, perm).reshape(n, xshape[1], *out, *kernel)
-    return _col2im(cols, xshape, kernel, stride, dilate, pad, (0,) * nd)
+    kernels = _group_kernels(weight, attrs["num_group"])  # (G, F/G, C/G*kernel)
+    cols = np.matmul(np.swapaxes(kernels, 1, 2), _batch_last(g, attrs["num_group"]))  # (G, C/G*kernel, out*N)
+    return _col2im(cols.reshape(xshape[1], *kernel, *g.shape[2:], g.shape[0]), xshape, stride, dilate, pad)
 
 
 def _conv_weight_grad_impl(data: Any, g: Any, like: Any, **attrs: Any) -> np.ndarray:
-    """The gradient of Convolution for its weight: g against data's windows, one matmul per call."""
-    g = np.asarray(g)
-    groups = attrs["num_group"]
-    cols = _conv_cols(data, attrs)  # (G, N*out, C/G*kernel)
-    grads = np.matmul(np.swapaxes(_by_group(g, groups), 1, 2), cols)  # (G, F/G, C/G*kernel)
+    """The gradient of Convolution for its weight: g against data's windows, one matmul per group."""
+    cols = _conv_cols(np.asarray(data), attrs)  # (G, C/G*kernel, out*N)
+    grads = np.matmul(_batch_last(np.asarray(g), attrs["num_group"]), np.swapaxes(cols, 1, 2))
     return grads.reshape(np.shape(like))
 
 
@@ -353,11 +358,6 @@ def _pool_count(xshape: Shape, attrs: dict) -> np.ndarray:
     return count
 
 
-def _pool_windows(data: np.ndarray, attrs: dict, fill: Any) -> tuple[Any, tuple]:
-    kernel, stride, pad, end, _ = _pool_geometry(data.shape, attrs)
-    return _windows(data, kernel, stride, (1,) * len(kernel), pad, end, fill), (kernel, stride, pad, end)
-
-
 def _lowest(dtype: np.dtype) -> Any:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -365,47 +365,64 @@ def _lowest(dtype: np.dtype) -> Any:
 def _pool_impl(data: Any, **attrs: Any) -> np.ndarray:
     data = np.asarray(data)
     kind = attrs["pool_type"]
-    win, (kernel, *_) = _pool_windows(data, attrs, _lowest(data.dtype) if kind == "max" else 0)
-    axes = tuple(range(-len(kernel), 0))
+    kernel, stride, pad, end, out = _pool_geometry(data.shape, attrs)
+    padded = _padded(data, pad, end, _lowest(data.dtype) if kind == "max" else 0)
+    entries = [padded[(Ellipsis, *target)] for _, target in _offsets(kernel, (1,) * len(kernel), stride, out)]
     if kind == "max":
-        return win.max(axis=axes)
-    total = win.sum(axis=axes, dtype=data.dtype)
+        return _fold(np.maximum, entries)
+    total = _fold(np.add, entries)
     return total / _pool_count(data.shape, attrs).astype(data.dtype) if kind == "avg" else total
 
 
-def _argmax_onehot(data: np.ndarray, attrs: dict) -> tuple[np.ndarray, tuple]:
-    """(N, C, *out, *kernel) mask of each window's first maximum (where MXNet sends max pooling's gradient)."""
-    win, geometry = _pool_windows(data, attrs, _lowest(data.dtype))
-    nd = len(geometry[0])
-    flat = win.reshape(*win.shape[: 2 + nd], -1)
-    first = np.argmax(flat, axis=-1)
-    mask = np.arange(flat.shape[-1]) == first[..., None]
-    return mask.reshape(win.shape), geometry
+def _first_max_hits(data: np.ndarray, attrs: dict) -> list[tuple[tuple, np.ndarray]]:
+    """For each kernel offset, its slices of the padded data and where it holds its window's first maximum
+    (where MXNet sends max pooling's gradient; a window holding NaN picks its first NaN, as argmax did)."""
+    kernel, stride, pad, end, out = _pool_geometry(data.shape, attrs)
+    padded = _padded(data, pad, end, _lowest(data.dtype))
+    targets = [target for _, target in _offsets(kernel, (1,) * len(kernel), stride, out)]
+    entries = [padded[(Ellipsis, *target)] for target in targets]
+    top = _fold(np.maximum, entries)
+    nan = data.dtype.kind in "fc" and bool(np.isnan(top).any())
+    taken = np.zeros(top.shape, dtype=bool)
+    hits = []
+    for target, entry in zip(targets, entries):
+        hit = entry == top
+        if nan:
+            hit |= np.isnan(entry)
+        hit &= ~taken
+        taken |= hit
+        hits.append((target, hit))
+    return hits
 
 
 def _pool_grad_impl(g: Any, data: Any, **attrs: Any) -> np.ndarray:
-    """Pooling's gradient for data: g sent back to each window's maximum, or spread over it (avg, sum)."""
+    """Pooling's gradient for data: g sent back to each window's maximum, or spread over it (avg, sum).
+
+    One strided add per kernel offset into the padded input, each over every window at once."""
     g, data = np.asarray(g), np.asarray(data)
     kind = attrs["pool_type"]
     if kind == "avg":
         g = g / _pool_count(data.shape, attrs).astype(g.dtype)
+    kernel, stride, pad, end, out = _pool_geometry(data.shape, attrs)
     if kind == "max":
-        mask, geometry = _argmax_onehot(data, attrs)
-        cols = mask * g[(...,) + (None,) * len(geometry[0])]
+        parts = [(target, g * hit) for target, hit in _first_max_hits(data, attrs)]
     else:
-        kernel, stride, pad, end, _ = _pool_geometry(data.shape, attrs)
-        geometry = (kernel, stride, pad, end)
-        cols = np.broadcast_to(g[(...,) + (None,) * len(kernel)], (*g.shape, *kernel))
-    kernel, stride, pad, end = geometry
-    return _col2im(cols, data.shape, kernel, stride, (1,) * len(kernel), pad, end).astype(g.dtype, copy=False)
+        parts = [(target, g) for _, target in _offsets(kernel, (1,) * len(kernel), stride, out)]
+    grid = np.zeros((*data.shape[:2], *(x + 2 * p + e for x, p, e in zip(data.shape[2:], pad, end))), dtype=g.dtype)
+    for target, part in parts:
+        grid[(Ellipsis, *target)] += part
+    return np.ascontiguousarray(grid[(Ellipsis, *(slice(p, p + x) for p, x in zip(pad, data.shape[2:])))])
 
 
 def _pool_pick_impl(h: Any, data: Any, **attrs: Any) -> np.ndarray:
     """h's entries at the maxima of data's windows (the adjoint of max pooling's gradient)."""
     h, data = np.asarray(h), np.asarray(data)
-    mask, _ = _argmax_onehot(data, attrs)
-    win, (kernel, *_) = _pool_windows(h, attrs, 0)
-    return np.sum(win * mask, axis=tuple(range(-len(kernel), 0)), dtype=h.dtype)
+    _, _, pad, end, out = _pool_geometry(data.shape, attrs)
+    padded = _padded(h, pad, end, 0)
+    picked = np.zeros((*h.shape[:2], *out), dtype=h.dtype)
+    for target, hit in _first_max_hits(data, attrs):
+        picked += padded[(Ellipsis, *target)] * hit
+    return picked
 
 
 def _pool_grad_grad(h: Symbol, out: Symbol, g: Symbol, data: Symbol, **attrs: Any) -> list:
