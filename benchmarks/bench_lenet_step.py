@@ -9,10 +9,11 @@ Each system runs in a process of its own (a worker: this script with --worker), 
 (OMP_NUM_THREADS, threadpoolctl, torch.set_num_threads), from the same weights and batches. The
 workers take turns, a block of steps each, so all see the same host load; the report is the
 minimum and median ms per step over all blocks, the first step's time (bind and compile
-included), and each system's first loss (they must agree). MXNet runs when importable, or with
-the interpreter given by --mxnet-python (e.g. a venv holding mxnet 1.9.1); PyTorch when importable.
+included), and each system's first loss (they must agree). MXNet and PyTorch run when importable,
+or with the interpreter given by --mxnet-python or --torch-python (e.g. a venv holding mxnet 1.9.1).
 
     python benchmarks/bench_lenet_step.py [--rounds 8] [--steps 10] [--act tanh] [--mxnet-python PATH]
+                                          [--torch-python PATH] [--systems symgrad mxnet torch]
 """
 
 from __future__ import annotations
@@ -201,6 +202,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per block")
     parser.add_argument("--act", default="tanh", choices=("tanh", "relu", "sigmoid"))
     parser.add_argument("--mxnet-python", help="an interpreter that can import mxnet (when this one cannot)")
+    parser.add_argument("--torch-python", help="an interpreter that can import torch (when this one cannot)")
+    parser.add_argument("--systems", nargs="+", choices=tuple(SYSTEMS), default=tuple(SYSTEMS), help="those to run")
     parser.add_argument("--worker", choices=tuple(SYSTEMS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -209,9 +212,9 @@ def main() -> None:
     pythons = {"symgrad": sys.executable}
     if importlib.util.find_spec("mxnet") or args.mxnet_python:
         pythons["mxnet"] = args.mxnet_python or sys.executable
-    if importlib.util.find_spec("torch"):
-        pythons["torch"] = sys.executable
-    workers = {name: start_worker(python, name, args.act) for name, python in pythons.items()}
+    if importlib.util.find_spec("torch") or args.torch_python:
+        pythons["torch"] = args.torch_python or sys.executable
+    workers = {name: start_worker(python, name, args.act) for name, python in pythons.items() if name in args.systems}
     times: dict[str, list[float]] = {name: [] for name in workers}
     for _ in range(args.rounds):  # a block each in turn, so all see the same host load
         for name, (proc, _) in workers.items():

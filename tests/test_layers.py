@@ -6,10 +6,13 @@ import importlib.util
 import itertools
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 import symgrad as sg
 from symgrad import ShapeError, SymgradError, autograd, nd, sym
@@ -893,3 +896,31 @@ def test_the_mxnet_crosscheck_compares_a_reference_file(tmp_path, capsys, monkey
         f"| {name} | out 0e+00, dx 0e+00, dc_weight 0e+00, dc_bias 0e+00, predict 0e+00 |",
         f"| optimizer adam {opt_args} | weight 0e+00 |",
     ]
+
+
+def test_the_lenet_step_benchmark_runs_symgrad_alone_with_the_loss_numpy_gives():
+    """benchmarks/bench_lenet_step.py for symgrad alone: a row whose first loss is LeNet's
+    cross-entropy written with NumPy (einsum over the windows) on the same weights and batch."""
+    path = Path(__file__).parent.parent / "benchmarks" / "bench_lenet_step.py"
+    spec = importlib.util.spec_from_file_location("bench_lenet_step", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    weights, data, labels = bench.problem()
+    w = {k: v.astype(np.float64) for k, v in weights.items()}
+
+    def conv_tanh_pool(x, layer):
+        windows = sliding_window_view(x, (5, 5), axis=(2, 3))
+        y = np.tanh(np.einsum("nchwij,fcij->nfhw", windows, w[f"{layer}_weight"]) + w[f"{layer}_bias"][:, None, None])
+        n, f, height, width = y.shape
+        return y.reshape(n, f, height // 2, 2, width // 2, 2).max(axis=(3, 5))
+
+    hidden = conv_tanh_pool(conv_tanh_pool(data[0].astype(np.float64), "conv1"), "conv2").reshape(len(data[0]), -1)
+    logits = np.tanh(hidden @ w["fc1_weight"].T + w["fc1_bias"]) @ w["fc2_weight"].T + w["fc2_bias"]
+    log_prob = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = -log_prob[np.arange(len(logits)), labels[0].astype(int)].mean()
+    args = [sys.executable, str(path), "--rounds", "1", "--steps", "2", "--systems", "symgrad"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    (row,) = [line for line in out.splitlines() if line.startswith("| symgrad |")]
+    minimum, median, first, loss = (float(cell) for cell in row.split("|")[2:6])
+    assert 0 < minimum <= median and first > 0
+    assert loss == pytest.approx(expected, abs=2e-6)
