@@ -169,6 +169,25 @@ def test_batchnorm_with_fix_gamma_writes_1_into_gamma_as_mxnet_so_weight_decay_a
     np.testing.assert_allclose(mod.get_params()[0]["bn_gamma"].asnumpy(), [0.99, 0.99, 0.99], rtol=1e-7)
 
 
+def test_batchnorm_writes_only_into_bound_variables_as_its_register_declares():
+    # the kernel wrote fix_gamma's 1 (and the moving statistics) into whatever array it was given: a computed
+    # gamma, 2*w, was overwritten in its buffer, so another output reading 2*w gave 1 instead of 10
+    assert mx.ops.OPS["BatchNorm"].writes == ("gamma", "moving_mean", "moving_var")
+    x, w = mx.sym.var("x", shape=(4, 3)), mx.sym.var("w", shape=(3,))
+    doubled, stats = w * 2.0, {k: mx.sym.var(k, shape=(3,)) for k in ("beta", "mm", "mv")}
+    bn = mx.sym.BatchNorm(x, doubled, stats["beta"], stats["mm"], 2 * stats["mv"], fix_gamma=True, name="bn")
+    for at in (0, 1):  # whichever the plan runs first
+        ex = mx.sym.Group([doubled, bn] if at == 0 else [bn, doubled]).bind(
+            {"x": np.arange(12.0).reshape(4, 3), "w": np.full(3, 5.0), "beta": np.zeros(3), "mv": np.ones(3)},
+            aux_states={"mm": np.zeros(3)},
+        )
+        values = ex.forward(is_train=True)
+        np.testing.assert_array_equal(values[at].asnumpy(), [10.0, 10.0, 10.0])
+        np.testing.assert_array_equal(ex.arg_dict["w"].asnumpy(), [5.0, 5.0, 5.0])
+        np.testing.assert_allclose(ex.aux_dict["mm"].asnumpy(), [0.45, 0.55, 0.65])  # (1 - 0.9) * the column means
+        np.testing.assert_array_equal(ex.arg_dict["mv"].asnumpy(), [1.0, 1.0, 1.0])  # 2*mv is a copy
+
+
 def _mlp() -> mx.sym.Symbol:
     net = mx.sym.FullyConnected(mx.sym.Variable("data"), name="fc1", num_hidden=8)
     return mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, name="fc2", num_hidden=3), name="softmax")

@@ -469,6 +469,7 @@ BatchNorm = register(
     inputs=lambda attrs: ("data", "gamma", "beta", "moving_mean", "moving_var"),
     param_shapes=_batchnorm_params,
     aux=("moving_mean", "moving_var"),
+    writes=("gamma", "moving_mean", "moving_var"),  # training updates the moving statistics; fix_gamma writes 1
     training=True,
     hint="batchnorm",
 )

@@ -82,6 +82,10 @@ class OpDef:
     # shown_as(inputs, attrs): the (op, inputs, attrs) printing shows instead, or None to show the node
     # as it is (getitem_arrays whose index arrays are constants prints as getitem does: x[[0, 2]])
     shown_as: Callable[[tuple, dict], tuple[str, tuple, dict] | None] | None = None
+    # Inputs (names in `inputs(attrs)`) the kernel may write into in place, as MXNet's does: BatchNorm's
+    # moving statistics, and gamma under fix_gamma (the 1 it uses). A plan hands the kernel a bound
+    # variable's own array, and a copy of any other value, so no other reader of that value sees the write.
+    writes: tuple[str, ...] = ()
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -193,9 +197,21 @@ class OpDef:
         return functools.partial(self.impl, **attrs) if attrs else self.impl
 
     def numpy_kernel_for(self, node: Symbol) -> Callable[..., Any]:
-        """The kernel for this node when its inputs are NumPy arrays (see `numpy_kernel`)."""
+        """The kernel for this node when its inputs are NumPy arrays (see `numpy_kernel`), given copies
+        of the computed values it `writes` into."""
         fast = self.numpy_kernel(node) if self.numpy_kernel is not None else None
-        return fast if fast is not None else self.kernel(node.attrs)
+        kernel = fast if fast is not None else self.kernel(node.attrs)
+        if not self.writes:
+            return kernel
+        names = self.inputs(node.attrs) if self.inputs is not None else ()
+        copied = [k for k, (key, i) in enumerate(zip(names, node.inputs)) if key in self.writes and i.op != VAR]
+        return functools.partial(_with_copies, kernel, copied) if copied else kernel
+
+
+def _with_copies(kernel: Callable[..., Any], copied: list[int], *arrays: Any) -> Any:
+    """kernel(*arrays) with the arrays at `copied` copied first: what it writes there stays its own."""
+    arrays = tuple(np.array(a, copy=True) if k in copied else a for k, a in enumerate(arrays))
+    return kernel(*arrays)
 
 
 def _is_attr_value(arg: Any) -> bool:
@@ -254,6 +270,7 @@ def register(
     cacheable: bool = True,
     reshapes: bool = False,
     shown_as: Callable[[tuple, dict], tuple[str, tuple, dict] | None] | None = None,
+    writes: tuple[str, ...] = (),
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -312,6 +329,7 @@ def register(
         cacheable=cacheable,
         reshapes=reshapes,
         shown_as=shown_as,
+        writes=writes,
     )
     OPS[name] = opdef
 
