@@ -212,6 +212,57 @@ CASES = [
         {"x": R(6, 3), "bn_gamma": U(0.5, 2, 3), "bn_beta": R(3)},
         {"bn_moving_mean": R(3), "bn_moving_var": U(0.5, 2, 3)},
     ),
+    # MXNet's array ops d2l and MXNet's tutorials use (an output of a multi-output op picked with [i])
+    ("tile", lambda S: S.tile(S.var("x"), reps=(2, 3)), {"x": R(2, 3)}, {}),
+    ("tile_promoted", lambda S: S.tile(S.var("x"), reps=(2, 1, 2)), {"x": R(3, 2)}, {}),
+    ("repeat_axis", lambda S: S.repeat(S.var("x"), repeats=3, axis=1), {"x": R(2, 3)}, {}),
+    ("repeat_flat", lambda S: S.repeat(S.var("x"), repeats=2), {"x": R(2, 3)}, {}),
+    ("flip", lambda S: S.flip(S.var("x"), axis=1), {"x": R(2, 3, 4)}, {}),
+    ("reverse_two_axes", lambda S: S.reverse(S.var("x"), axis=(0, 2)), {"x": R(2, 3, 4)}, {}),
+    ("split_part", lambda S: S.split(S.var("x"), num_outputs=3, axis=1)[1], {"x": R(2, 6, 2)}, {}),
+    (
+        "slicechannel_squeeze",
+        lambda S: S.SliceChannel(S.var("x"), num_outputs=3, axis=1, squeeze_axis=True)[2],
+        {"x": R(2, 3, 4)},
+        {},
+    ),
+    ("batch_dot", lambda S: S.batch_dot(S.var("a"), S.var("b")), {"a": R(2, 3, 4), "b": R(2, 4, 5)}, {}),
+    (
+        "batch_dot_ta",
+        lambda S: S.batch_dot(S.var("a"), S.var("b"), transpose_a=True),
+        {"a": R(2, 4, 3), "b": R(2, 4, 5)},
+        {},
+    ),
+    (
+        "batch_dot_tb",
+        lambda S: S.batch_dot(S.var("a"), S.var("b"), transpose_b=True),
+        {"a": R(2, 3, 4), "b": R(2, 5, 4)},
+        {},
+    ),
+    (
+        "batch_dot_ta_tb",
+        lambda S: S.batch_dot(S.var("a"), S.var("b"), transpose_a=True, transpose_b=True),
+        {"a": R(2, 4, 3), "b": R(2, 5, 4)},
+        {},
+    ),
+    ("topk_value", lambda S: S.topk(S.var("x"), k=2, ret_typ="value"), {"x": R(3, 5)}, {}),
+    (
+        "topk_both_ascending",
+        lambda S: S.topk(S.var("x"), axis=0, k=2, ret_typ="both", is_ascend=True)[0],
+        {"x": R(3, 5)},
+        {},
+    ),
+    ("topk_indices", lambda S: S.topk(S.var("x"), k=3, dtype="float64"), {"x": R(3, 5)}, {}),
+    ("topk_mask_flat", lambda S: S.topk(S.var("x"), axis=None, k=4, ret_typ="mask") * S.var("x"), {"x": R(3, 5)}, {}),
+    ("sort", lambda S: S.sort(S.var("x"), axis=0), {"x": R(3, 5)}, {}),
+    ("sort_descending", lambda S: S.sort(S.var("x"), axis=-1, is_ascend=False), {"x": R(3, 5)}, {}),
+    ("argsort", lambda S: S.argsort(S.var("x"), is_ascend=False, dtype="float64") * S.var("x"), {"x": R(3, 5)}, {}),
+    (
+        "softmax_cross_entropy",
+        lambda S: S.softmax_cross_entropy(S.var("x"), S.var("i")),
+        {"x": R(4, 3), "i": np.array([0.0, 2.0, 1.0, 2.0])},
+        {},
+    ),
 ]
 
 INDEX_INPUTS = ("i",)  # Embedding's indices: MXNet computes no gradient for them

@@ -82,7 +82,8 @@ class Case:
 # Ops autodiff emits for itself, fed only the shapes and dtypes it derives: with undeclared dtypes
 # the simplifier takes broadcast_like(g, x) of g's shape to be g, which holds for what autodiff gives it.
 AUTODIFF_HELPERS = ("sum_like", "broadcast_like", "reshape_like", "cast_like", "concat_part", "take_scatter",
-                    "scatter_like", "reduce_size", "one_hot_like")  # fmt: skip
+                    "scatter_like", "reduce_size", "one_hot_like", "tile_sum", "repeat_sum", "split_scatter",
+                    "along_axis", "along_axis_scatter")  # fmt: skip
 
 
 def fuzzable_ops() -> list[str]:
@@ -134,8 +135,32 @@ def sample_attrs(rng: np.random.Generator, name: str, shape: tuple[int, ...] | N
             size = math.prod(shape)
             options = [(size,), (1, size), tuple(reversed(shape)), (2, *shape), shape]
             attrs[key] = options[int(rng.integers(len(options)))]
+    attrs.update(_sample_mxnet_attrs(rng, defaults, shape))
     if "a_min" in attrs and attrs["a_min"] is not None and attrs["a_max"] is not None:
         attrs["a_min"], attrs["a_max"] = sorted((attrs["a_min"], attrs["a_max"]))
+    return attrs
+
+
+def _sample_mxnet_attrs(rng: np.random.Generator, defaults: dict, shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """MXNet's array ops' attributes: tile's reps, repeat's repeats, topk's k and ret_typ (an output of
+    'both'), sort's order, batch_dot's transposes, and a split of an axis it divides (one output of it)."""
+    attrs: dict[str, Any] = {}
+    if "reps" in defaults:
+        attrs["reps"] = tuple(int(r) for r in rng.integers(1, 3, size=int(rng.integers(1, 3))))
+    if "repeats" in defaults:
+        attrs["repeats"] = int(rng.integers(1, 4))
+    if "ret_typ" in defaults:
+        attrs.update(k=int(rng.integers(0, 4)), ret_typ=["value", "indices", "mask", "both"][int(rng.integers(4))])
+        attrs["output"] = int(rng.integers(2)) if attrs["ret_typ"] == "both" else 0
+    for key in ("is_ascend", "transpose_a", "transpose_b"):
+        if key in defaults:
+            attrs[key] = bool(rng.random() < 0.5)
+    if "num_outputs" in defaults and shape:
+        axis = int(rng.integers(-len(shape), len(shape)))
+        divisors = [d for d in range(1, shape[axis] + 1) if shape[axis] % d == 0] or [1]
+        n = divisors[int(rng.integers(len(divisors)))]
+        squeeze = bool(n == shape[axis] and rng.random() < 0.5)
+        attrs.update(axis=axis, num_outputs=n, output=int(rng.integers(n)), squeeze_axis=squeeze)
     return attrs
 
 

@@ -138,8 +138,12 @@ class Symbol:
         return variable_names(topo_order(self.outputs()))
 
     def list_outputs(self) -> list[str]:
-        """MXNet's output names: `<name>_output` for an op, the variable's own name for a variable."""
-        return [node.name if node.op == VAR else f"{node.name}_output" for node in self.outputs()]
+        """MXNet's output names: `<name>_output` for an op, `<name>_output<i>` for output i of a multi-output
+        op (split's nodes, attr `output`), the variable's own name for a variable."""
+        return [
+            node.name if node.op == VAR else f"{node.name}_output{node.attrs.get('output', '')}"
+            for node in self.outputs()
+        ]
 
     def get_internals(self) -> Symbol:
         """A group of every variable and op node, in graph order."""

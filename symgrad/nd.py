@@ -490,6 +490,8 @@ def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
             drop = {"out", "dtype"} - set(opdef.attr_defaults)
             kwargs = {k: v for k, v in kwargs.items() if not (k in drop and v is None)}
         tensors, attrs, _ = opdef.parse(args, kwargs)
+    if opdef.outputs is not None and "output" not in kwargs and opdef.outputs(attrs) > 1:  # split: a list
+        return [invoke(opdef, tuple(tensors), {**attrs, "output": i}) for i in range(opdef.outputs(attrs))]
     if opdef.name in ("maximum", "minimum") and _no_gradient(tensors[0]) and not _no_gradient(tensors[1]):
         tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder
     return invoke(opdef, tuple(tensors), attrs)
@@ -568,8 +570,7 @@ def full(shape: Any, val: Any, ctx: Any = None, dtype: Any = "float32", **_: Any
     return NDArray(np.full(shape, val, dtype=dtype))
 
 
-def empty(shape: Any, ctx: Any = None, dtype: Any = "float32") -> NDArray:
-    return NDArray(np.zeros(shape, dtype=dtype))
+empty = zeros  # MXNet's uninitialised array; zeros here
 
 
 def arange(
@@ -596,5 +597,4 @@ class _Random:
 
 
 random = _Random()
-random_normal = random.normal  # MXNet 0.x names used by older tutorials
-random_uniform = random.uniform
+random_normal, random_uniform = random.normal, random.uniform  # MXNet 0.x names used by older tutorials

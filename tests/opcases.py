@@ -193,6 +193,55 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
         lambda x: x * np.eye(4)[[0, 3, 1]],
         [any_(3, 4)],
     ),
+    # MXNet's array ops (benchmarks/crosscheck_mxnet.py checks them against MXNet 1.9.1 itself)
+    ("tile", lambda x: sym.tile(x, reps=(2, 1, 2)) ** 2, lambda x: np.tile(x, (2, 1, 2)) ** 2, [any_(3, 4)]),
+    ("repeat_axis", lambda x: sym.repeat(x, repeats=2, axis=0) ** 2, lambda x: np.repeat(x, 2, 0) ** 2, [any_(3, 4)]),
+    ("repeat_flat", lambda x: sym.repeat(x, repeats=3) ** 2, lambda x: np.repeat(x, 3) ** 2, [any_(3, 4)]),
+    ("flip", lambda x: sym.flip(x, axis=(0, 1)) * x, lambda x: np.flip(x, (0, 1)) * x, [any_(3, 4)]),
+    (
+        "split",
+        lambda x: sym.split(x, num_outputs=2, axis=1)[1] * sym.SliceChannel(x, num_outputs=2, axis=1)[0],
+        lambda x: x[:, 2:] * x[:, :2],
+        [any_(3, 4)],
+    ),
+    (
+        "split_squeeze",
+        lambda x: sym.split(x, num_outputs=3, axis=0, squeeze_axis=True)[2] ** 2,
+        lambda x: x[2] ** 2,
+        [any_(3, 4)],
+    ),
+    (
+        "batch_dot_tb",
+        lambda a, b: sym.batch_dot(a, b, transpose_b=True) ** 2,
+        lambda a, b: (a @ np.swapaxes(b, -1, -2)) ** 2,
+        [any_(2, 3, 4), any_(2, 5, 4)],
+    ),
+    (
+        "batch_dot_ta",
+        lambda a, b: sym.batch_dot(a, b, transpose_a=True),
+        lambda a, b: np.swapaxes(a, -1, -2) @ b,
+        [any_(2, 4, 3), any_(2, 4, 5)],
+    ),
+    (
+        "topk_both",
+        lambda x: (lambda top: top[0] ** 2 * top[1])(sym.topk(x, k=2, ret_typ="both")),
+        lambda x: -(np.sort(-x, axis=-1)[:, :2] ** 2) * np.argsort(-x, axis=-1)[:, :2] * -1,
+        [any_(3, 4)],
+    ),
+    (
+        "topk_mask_flat",
+        lambda x: sym.topk(x, axis=None, k=3, ret_typ="mask", is_ascend=True) * x**2,
+        lambda x: (x <= np.sort(x, axis=None)[2]) * x**2,
+        [any_(3, 4)],
+    ),
+    ("sort", lambda x: sym.sort(x, axis=0, is_ascend=False) ** 2, lambda x: np.sort(x, 0)[::-1] ** 2, [any_(3, 4)]),
+    ("argsort", lambda x: sym.argsort(x) * x, lambda x: np.argsort(x, -1) * x, [any_(3, 4)]),
+    (
+        "softmax_cross_entropy",
+        lambda x: sym.softmax_cross_entropy(x, np.array([0.0, 3.0, 1.0])),
+        lambda x: -np.log(softmax_np(x))[[0, 1, 2], [0, 3, 1]].sum(keepdims=True),
+        [any_(3, 4)],
+    ),
 ]
 
 # Registered ops that the rows above do not reach, and the tests that sweep them instead.

@@ -6,8 +6,10 @@ from . import (  # noqa: F401  (registration order)
     layers,
     linalg,
     nn,
+    rearrange,
     reduction,
     shape,
+    sorting,
 )
 from .registry import OPS, OpDef, register
 

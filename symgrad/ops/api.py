@@ -68,6 +68,7 @@ from .losses import (  # noqa: F401
     one_hot_like,
 )
 from .nn import log_softmax, softmax  # noqa: F401
+from .rearrange import batch_dot, flip, repeat, split, tile  # noqa: F401
 from .reduction import argmax, argmin, logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
 from .registry import OPS, OpDef, apply
 from .registry import aux_variables as _aux_variables
@@ -87,6 +88,7 @@ from .shape import (  # noqa: F401
     stack,
     zeros,
 )
+from .sorting import argsort, sort, topk  # noqa: F401
 
 
 def binary_operator(op: str, left: Any, right: Any, hint: str, scalar_hint: str) -> Symbol:
@@ -255,6 +257,8 @@ MXNET_ALIASES = {
     "broadcast_greater_equal": "greater_equal",
     "broadcast_lesser": "less",
     "broadcast_lesser_equal": "less_equal",
+    "SliceChannel": "split",
+    "reverse": "flip",
 }
 
 
@@ -271,3 +275,4 @@ def _alias(alias: str, opdef: OpDef) -> Any:
 
 for _alias_name, _op in MXNET_ALIASES.items():
     globals()[_alias_name] = _alias(_alias_name, OPS[_op])
+SliceChannel, reverse = split, flip  # built as split and flip are: SliceChannel gives a group of its outputs

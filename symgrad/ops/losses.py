@@ -234,3 +234,34 @@ MakeLoss = register(
     inputs=lambda attrs: ("data",),
     hint="makeloss",
 )
+
+
+# ---- softmax_cross_entropy: MXNet's summed cross-entropy of softmax(data) against class labels ---------
+
+
+def _softmax_cross_entropy_impl(data: Any, label: Any) -> np.ndarray:
+    data = np.asarray(data)
+    top = data.max(axis=-1, keepdims=True)
+    log_prob = data - top - np.log(np.exp(data - top).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_prob, np.asarray(label).astype(np.int64)[:, None], axis=-1)
+    return np.array([-picked.sum()], dtype=float_dtype(data.dtype))
+
+
+def _softmax_cross_entropy_shape(data: Shape, label: Shape) -> Shape:
+    if len(data) != 2 or label != data[:1]:
+        raise ShapeError(
+            f"softmax_cross_entropy needs data (batch, classes) and label (batch,), got {data} and {label}"
+        )
+    return (1,)
+
+
+softmax_cross_entropy = register(
+    "softmax_cross_entropy",
+    _softmax_cross_entropy_impl,
+    shape=_softmax_cross_entropy_shape,
+    dtype=lambda data, label: float_dtype(data),
+    grad=lambda g, out, data, label: [g * (softmax(data) - one_hot_like(label, data, axis=-1)), None],
+    arity=2,
+    elementwise=False,
+    aliases=(),
+)

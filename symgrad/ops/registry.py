@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError, SymgradError, describe_origin, user_origin
-from ..graph import CONST, GROUP, VAR, NameManager, Symbol, const, shaped_var, topo_order, var
+from ..graph import CONST, GROUP, VAR, Group, NameManager, Symbol, const, shaped_var, topo_order, var
 from .broadcasting import broadcast_shapes as broadcast_shapes  # re-exported: the ops import it from here
 from .broadcasting import elementwise_shape, partial_shape
 
@@ -86,6 +86,9 @@ class OpDef:
     # moving statistics, and gamma under fix_gamma (the 1 it uses). A plan hands the kernel a bound
     # variable's own array, and a copy of any other value, so no other reader of that value sees the write.
     writes: tuple[str, ...] = ()
+    # A multi-output op (split): how many outputs its attrs give. Building it gives a group of one node
+    # per output, each with its position as attr `output` (nd: a list of arrays), as MXNet's split does.
+    outputs: Callable[[dict], int] | None = None
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -271,6 +274,7 @@ def register(
     reshapes: bool = False,
     shown_as: Callable[[tuple, dict], tuple[str, tuple, dict] | None] | None = None,
     writes: tuple[str, ...] = (),
+    outputs: Callable[[dict], int] | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -330,6 +334,7 @@ def register(
         reshapes=reshapes,
         shown_as=shown_as,
         writes=writes,
+        outputs=outputs,
     )
     OPS[name] = opdef
 
@@ -534,6 +539,9 @@ def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
         tensors, attrs, name = opdef.parse_layer(args, kwargs, apply, _parameter)
     else:
         tensors, attrs, name = opdef.parse(args, kwargs)
+    if opdef.outputs is not None and "output" not in kwargs and opdef.outputs(attrs) > 1:  # split's outputs
+        name = NameManager.current().get(name, opdef.hint)
+        return Group([apply(opdef, tensors, {**attrs, "output": i}, name) for i in range(opdef.outputs(attrs))])
     return apply(opdef, tensors, attrs, name)
 
 
