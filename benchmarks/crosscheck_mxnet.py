@@ -257,6 +257,14 @@ CASES = [
     ("sort", lambda S: S.sort(S.var("x"), axis=0), {"x": R(3, 5)}, {}),
     ("sort_descending", lambda S: S.sort(S.var("x"), axis=-1, is_ascend=False), {"x": R(3, 5)}, {}),
     ("argsort", lambda S: S.argsort(S.var("x"), is_ascend=False, dtype="float64") * S.var("x"), {"x": R(3, 5)}, {}),
+    ("l2_normalization", lambda S: S.L2Normalization(S.var("x")), {"x": R(2, 3, 4)}, {}),
+    ("l2_normalization_channel", lambda S: S.L2Normalization(S.var("x"), mode="channel"), {"x": R(2, 3, 4)}, {}),
+    (
+        "l2_normalization_spatial",
+        lambda S: S.L2Normalization(S.var("x"), mode="spatial", eps=1e-3),
+        {"x": R(2, 3, 2, 2)},
+        {},
+    ),
     (
         "softmax_cross_entropy",
         lambda S: S.softmax_cross_entropy(S.var("x"), S.var("i")),

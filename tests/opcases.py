@@ -237,6 +237,22 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
     ("sort", lambda x: sym.sort(x, axis=0, is_ascend=False) ** 2, lambda x: np.sort(x, 0)[::-1] ** 2, [any_(3, 4)]),
     ("argsort", lambda x: sym.argsort(x) * x, lambda x: np.argsort(x, -1) * x, [any_(3, 4)]),
     (
+        "softmax_activation",
+        lambda x: sym.SoftmaxActivation(x) * sym.SoftmaxActivation(x, mode="channel"),
+        lambda x: softmax_np(x, -1) * softmax_np(x, 1),
+        [any_(2, 3, 4)],
+    ),
+    (
+        "l2_normalization",
+        lambda x: sym.L2Normalization(x) * sym.L2Normalization(x, mode="spatial", eps=0.1),
+        lambda x: (
+            x
+            / np.sqrt((x * x).sum(axis=(1, 2), keepdims=True) + 1e-10)
+            * (x / np.sqrt((x * x).sum(axis=2, keepdims=True) + 0.1))
+        ),
+        [any_(2, 3, 4)],
+    ),
+    (
         "softmax_cross_entropy",
         lambda x: sym.softmax_cross_entropy(x, np.array([0.0, 3.0, 1.0])),
         lambda x: -np.log(softmax_np(x))[[0, 1, 2], [0, 3, 1]].sum(keepdims=True),

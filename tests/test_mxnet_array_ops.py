@@ -1,8 +1,9 @@
 """MXNet's array ops that d2l and MXNet's tutorials use: split/SliceChannel (several outputs), tile,
-repeat, flip/reverse, batch_dot, topk, sort, argsort, softmax_cross_entropy.
+repeat, flip/reverse, batch_dot, topk, sort, argsort, softmax_cross_entropy, SoftmaxActivation and
+L2Normalization.
 
 Values, gradients and shapes agree with MXNet 1.9.1 itself to 1e-15 in float64 (benchmarks/
-crosscheck_mxnet.py, 20 cases); here: MXNet's defaults and conventions, recorded there, and the errors.
+crosscheck_mxnet.py, 23 cases); here: MXNet's defaults and conventions, recorded there, and the errors.
 """
 
 import numpy as np
@@ -95,6 +96,22 @@ def test_softmax_cross_entropy_sums_over_the_batch_as_mxnet():
     check_numeric_gradient(sym.softmax_cross_entropy(d, np.array([2.0, 0.0])), {"d": data.asnumpy().astype(float)})
 
 
+def test_softmax_activation_and_l2_normalization_take_the_axes_their_mode_names_as_mxnet():
+    # MXNet 1.9.1: SoftmaxActivation's instance mode is a softmax over the last axis (whatever the rank),
+    # channel over axis 1; L2Normalization's instance over all but the batch axis, channel over 1, spatial over 2+
+    x = np.random.default_rng(2).normal(size=(2, 3, 4))
+    e = np.exp(x)
+    np.testing.assert_allclose(nd.SoftmaxActivation(nd.array(x)).asnumpy(), e / e.sum(-1, keepdims=True), rtol=1e-6)
+    channel = nd.SoftmaxActivation(nd.array(x), mode="channel").asnumpy()
+    np.testing.assert_allclose(channel, e / e.sum(1, keepdims=True), rtol=1e-6)
+    for mode, axes in (("instance", (1, 2)), ("channel", (1,)), ("spatial", (2,))):
+        got = nd.L2Normalization(nd.array(x, dtype="float64"), mode=mode).asnumpy()
+        np.testing.assert_allclose(got, x / np.sqrt((x * x).sum(axis=axes, keepdims=True) + 1e-10), rtol=1e-12)
+    np.testing.assert_array_equal(nd.L2Normalization(nd.array([1.0, 2.0])).asnumpy(), [1.0, 1.0])  # each its own
+    v = sym.var("v", shape=(2, 3, 2))
+    check_numeric_gradient(sym.sum(sym.L2Normalization(v, mode="channel") ** 3), {"v": x[:, :, :2]})
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
@@ -108,6 +125,8 @@ def test_softmax_cross_entropy_sums_over_the_batch_as_mxnet():
         (lambda x: sym.topk(x, ret_typ="values"), "ret_typ must be 'value', 'indices', 'mask' or 'both'"),
         (lambda x: sym.argsort(x, dtype="int8"), "dtype must be one of"),
         (lambda x: sym.softmax_cross_entropy(x, sym.var("l", shape=(4,))), r"needs data \(batch, classes\)"),
+        (lambda x: sym.SoftmaxActivation(x, mode="channel"), "mode='channel' needs data of 3 or more dimensions"),
+        (lambda x: sym.L2Normalization(x, mode="pixel"), r"mode must be one of \('instance', 'channel', 'spatial'\)"),
     ],
 )
 def test_bad_arguments_are_errors_naming_the_op_and_the_fix(build, message):

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError, SymgradError
 from ..graph import Symbol
 from . import elementwise as ew
 from . import reduction as red
@@ -89,5 +90,106 @@ log_softmax = register(
     elementwise=False,
     method=True,
     numpy_kernel=_numpy_log_softmax,
+    aliases=(),
+)
+
+
+# ---- MXNet's SoftmaxActivation and L2Normalization: a softmax or an L2 norm over the axes a mode names ----
+
+_MODE_AXES = {"instance": (-1,), "channel": (1,)}  # SoftmaxActivation: MXNet 1.9.1 takes instance over the last axis
+
+
+def _normalize_mode(modes: tuple[str, ...]) -> Any:
+    def normalize(attrs: dict) -> dict:
+        if attrs["mode"] not in modes:
+            raise SymgradError(f"mode must be one of {modes}, got {attrs['mode']!r}")
+        if "eps" in attrs and (isinstance(attrs["eps"], bool) or not isinstance(attrs["eps"], (int, float))):
+            raise SymgradError(f"eps must be a number, got {attrs['eps']!r}")
+        return attrs
+
+    return normalize
+
+
+def _softmax_activation_axis(ndim: int, mode: str) -> int:
+    if mode == "channel" and ndim < 3:
+        raise ShapeError(f"mode='channel' needs data of 3 or more dimensions (batch, channel, ...), got {ndim}-d")
+    return _MODE_AXES[mode][0]
+
+
+def _softmax_activation_grad(g: Symbol, out: Symbol, x: Symbol, mode: str) -> list:
+    return _softmax_grad(g, out, x, _MODE_AXES[mode][0])
+
+
+SoftmaxActivation = register(
+    "SoftmaxActivation",
+    lambda x, mode: _softmax_impl(x, _softmax_activation_axis(np.ndim(x), mode)),
+    shape=lambda x, mode: _axis_shape(x, _softmax_activation_axis(len(x), mode)),
+    dtype=lambda x, **_: float_dtype(x),
+    grad=_softmax_activation_grad,
+    shape_of=0,
+    arity=1,
+    attrs={"mode": "instance"},
+    normalize=_normalize_mode(("instance", "channel")),
+    elementwise=False,
+    aliases=(),
+)
+
+
+def _l2_axes(ndim: int, mode: str) -> tuple[int, ...]:
+    """The axes each L2 norm runs over: all but the batch axis (instance), the channel axis, or the spatial axes."""
+    if mode != "instance" and ndim < 3:
+        raise ShapeError(f"mode={mode!r} needs data of 3 or more dimensions (batch, channel, ...), got {ndim}-d")
+    return {"instance": tuple(range(1, ndim)), "channel": (1,), "spatial": tuple(range(2, ndim))}[mode]
+
+
+def _l2_shape(x: tuple, eps: float, mode: str) -> tuple:
+    _l2_axes(len(x), mode)  # a mode the rank has no axes for is an error
+    return x
+
+
+def _l2_impl(x: Any, eps: float, mode: str) -> np.ndarray:
+    x = np.asarray(x)
+    axes = _l2_axes(x.ndim, mode)
+    return x / np.sqrt(np.sum(x * x, axis=axes, keepdims=True) + eps)
+
+
+def _mode_sum_impl(x: Any, mode: str) -> np.ndarray:
+    x = np.asarray(x)
+    return np.array(np.broadcast_to(np.sum(x, axis=_l2_axes(x.ndim, mode), keepdims=True), x.shape))
+
+
+# The sum over the axes an L2Normalization mode names, spread back over them: its own adjoint, so the
+# gradient below needs no shapes (and its derivatives are this op again).
+_mode_sum = register(
+    "_mode_sum",
+    _mode_sum_impl,
+    shape=lambda x, mode: x,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, mode: [_mode_sum(g, mode=mode)],
+    shape_of=0,
+    arity=1,
+    attrs={"mode": "instance"},
+    elementwise=False,
+    aliases=(),
+)
+
+
+def _l2_grad(g: Symbol, out: Symbol, x: Symbol, eps: float, mode: str) -> list:
+    """y = x / n with n = sqrt(sum(x*x) + eps) over the mode's axes: dx = (g - y * sum(g*y)) / n."""
+    norm = ew.sqrt(_mode_sum(x * x, mode=mode) + eps)
+    return [(g - out * _mode_sum(g * out, mode=mode)) / norm]
+
+
+L2Normalization = register(
+    "L2Normalization",
+    _l2_impl,
+    shape=_l2_shape,
+    dtype=lambda x, **_: float_dtype(x),
+    grad=_l2_grad,
+    shape_of=0,
+    arity=1,
+    attrs={"eps": 1e-10, "mode": "instance"},
+    normalize=_normalize_mode(("instance", "channel", "spatial")),
+    elementwise=False,
     aliases=(),
 )
