@@ -266,6 +266,13 @@ CASES = [
         {},
     ),
     (
+        "gather_nd",
+        lambda S: S.gather_nd(S.var("x"), S.var("i")),
+        {"x": R(3, 4), "i": np.array([[0.0, 2.0, 2.0, 1.0], [1.0, 3.0, 3.0, 0.0]])},
+        {},
+    ),
+    ("linspace", lambda S: S.linspace(-1, 2, 4, endpoint=False, dtype="float64") * S.var("x"), {"x": R(4)}, {}),
+    (
         "softmax_cross_entropy",
         lambda S: S.softmax_cross_entropy(S.var("x"), S.var("i")),
         {"x": R(4, 3), "i": np.array([0.0, 2.0, 1.0, 2.0])},

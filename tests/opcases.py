@@ -253,6 +253,18 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
         [any_(2, 3, 4)],
     ),
     (
+        "gather_nd",
+        lambda x: sym.gather_nd(x, np.array([[0.0, 2.0, 2.0], [1.0, 3.0, 3.0]])) ** 2,
+        lambda x: x[[0, 2, 2], [1, 3, 3]] ** 2,
+        [any_(3, 4)],
+    ),
+    (
+        "linspace",
+        lambda x: x * sym.linspace(0, 1, 4),
+        lambda x: x * np.linspace(0, 1, 4, dtype="float32"),
+        [any_(3, 4)],
+    ),
+    (
         "softmax_cross_entropy",
         lambda x: sym.softmax_cross_entropy(x, np.array([0.0, 3.0, 1.0])),
         lambda x: -np.log(softmax_np(x))[[0, 1, 2], [0, 3, 1]].sum(keepdims=True),

@@ -1,9 +1,9 @@
 """MXNet's array ops that d2l and MXNet's tutorials use: split/SliceChannel (several outputs), tile,
-repeat, flip/reverse, batch_dot, topk, sort, argsort, softmax_cross_entropy, SoftmaxActivation and
-L2Normalization.
+repeat, flip/reverse, batch_dot, topk, sort, argsort, softmax_cross_entropy, SoftmaxActivation,
+L2Normalization, gather_nd and linspace.
 
 Values, gradients and shapes agree with MXNet 1.9.1 itself to 1e-15 in float64 (benchmarks/
-crosscheck_mxnet.py, 23 cases); here: MXNet's defaults and conventions, recorded there, and the errors.
+crosscheck_mxnet.py, 25 cases); here: MXNet's defaults and conventions, recorded there, and the errors.
 """
 
 import numpy as np
@@ -112,6 +112,23 @@ def test_softmax_activation_and_l2_normalization_take_the_axes_their_mode_names_
     check_numeric_gradient(sym.sum(sym.L2Normalization(v, mode="channel") ** 3), {"v": x[:, :, :2]})
 
 
+def test_gather_nd_and_linspace_as_mxnet():
+    # MXNet 1.9.1: indices truncated to ints, a negative one wrapping; linspace float32 unless dtype= is given
+    d = nd.array(X)
+    assert nd.gather_nd(d, nd.array([[0, 2, -1], [1, 3, 2]])).asnumpy().tolist() == [1, 11, 10]
+    assert nd.gather_nd(d, nd.array([[1.7, 2]])).asnumpy().tolist() == X[1:3].tolist()
+    x = nd.array(X)
+    x.attach_grad()
+    with autograd.record():
+        y = nd.gather_nd(x, nd.array([[0, 0, 2, -1], [1, 1, 3, 0]]))
+    y.backward(nd.array([1.0, 2.0, 3.0, 4.0]))  # repeated indices add up; MXNet's backward drops the -1's 4
+    assert x.grad.asnumpy().tolist() == [[0, 3, 0, 0], [0, 0, 0, 0], [4, 0, 0, 3]]
+    np.testing.assert_allclose(nd.linspace(0, 1, 5, endpoint=False).asnumpy(), [0, 0.2, 0.4, 0.6, 0.8], rtol=1e-7)
+    assert nd.linspace(0, 1, 5).dtype == np.float32 and sym.linspace(2, 3, 1).infer_shape()[1] == [(1,)]
+    with pytest.raises(sg.ShapeError, match=r"nd.gather_nd: index 5 is out of bounds"):
+        nd.gather_nd(d, nd.array([[0], [5]]))
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
@@ -126,6 +143,8 @@ def test_softmax_activation_and_l2_normalization_take_the_axes_their_mode_names_
         (lambda x: sym.argsort(x, dtype="int8"), "dtype must be one of"),
         (lambda x: sym.softmax_cross_entropy(x, sym.var("l", shape=(4,))), r"needs data \(batch, classes\)"),
         (lambda x: sym.SoftmaxActivation(x, mode="channel"), "mode='channel' needs data of 3 or more dimensions"),
+        (lambda x: sym.gather_nd(x, sym.var("i", shape=(3, 2))), r"indices \(3, 2\) must have a first axis of 1 to 2"),
+        (lambda x: sym.linspace(0, 1), "num must be a non-negative int"),
         (lambda x: sym.L2Normalization(x, mode="pixel"), r"mode must be one of \('instance', 'channel', 'spatial'\)"),
     ],
 )

@@ -518,3 +518,47 @@ one_hot = register(
     aliases=(),
     nondiff=True,
 )
+
+
+# ---- MXNet's gather_nd: indices' first axis indexes data's leading axes ---------------------------
+
+
+def _gather_nd_index(indices: Any) -> tuple:
+    """The NumPy index of gather_nd: indices (M, ...) truncated to ints, row k for data's axis k."""
+    return tuple(np.asarray(indices).astype(np.int64))
+
+
+def _gather_nd_shape(data: Shape, indices: Shape) -> Shape:
+    if not indices or not 1 <= indices[0] <= len(data):
+        raise ShapeError(f"indices {indices} must have a first axis of 1 to {len(data)} (data's leading axes)")
+    return indices[1:] + data[indices[0] :]
+
+
+def _gather_nd_scatter_impl(g: Any, like: Any, indices: Any) -> np.ndarray:
+    out = np.zeros(np.shape(like), dtype=np.result_type(g))
+    np.add.at(out, _gather_nd_index(indices), g)  # an element gathered twice gets both gradients
+    return out
+
+
+gather_nd = register(
+    "gather_nd",
+    lambda data, indices: np.asarray(data)[_gather_nd_index(indices)],
+    shape=_gather_nd_shape,
+    dtype=lambda data, indices: np.result_type(data),
+    grad=lambda g, out, data, indices: [gather_nd_scatter(g, data, indices), None],
+    arity=2,
+    elementwise=False,
+    aliases=(),
+)
+gather_nd_scatter = register(
+    "gather_nd_scatter",
+    _gather_nd_scatter_impl,
+    shape=lambda g, like, indices: like,
+    dtype=lambda g, like, indices: np.result_type(g),
+    grad=lambda gg, out, g, like, indices: [gather_nd(gg, indices), None, None],
+    shape_of=1,
+    arity=3,
+    elementwise=False,
+    aliases=(),
+    dask=False,
+)

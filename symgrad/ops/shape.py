@@ -566,3 +566,26 @@ ones = register(
     normalize=_normalize_creation,
     constant=True,
 )
+
+
+def _normalize_linspace(attrs: dict) -> dict:
+    for key in ("start", "stop"):
+        if isinstance(attrs[key], bool) or not isinstance(attrs[key], (int, float, np.number)):
+            raise SymgradError(f"{key} must be a number (MXNet requires it), got {attrs[key]!r}")
+    if not _is_int(attrs["num"]) or attrs["num"] < 0:
+        raise SymgradError(f"num must be a non-negative int (MXNet requires it), got {attrs['num']!r}")
+    attrs["endpoint"] = bool(attrs["endpoint"])
+    attrs["dtype"] = np.dtype(attrs["dtype"] or "float32").name
+    return attrs
+
+
+linspace = register(
+    "linspace",
+    lambda start, stop, num, endpoint, dtype: np.linspace(start, stop, num, endpoint=endpoint).astype(dtype),
+    shape=lambda start, stop, num, **_: (num,),
+    dtype=lambda dtype, **_: np.dtype(dtype),
+    grad=lambda g, out: [],
+    arity=0,
+    attrs={"start": None, "stop": None, "num": None, "endpoint": True, "dtype": "float32"},
+    normalize=_normalize_linspace,
+)
