@@ -21,6 +21,7 @@ from .context import Context, cpu
 from .errors import ShapeError, SymgradError, user_origin
 from .fpwarnings import NOTES, SECTION, restore, start, state
 from .graph import VAR, Symbol, const
+from .ndrandom import Random
 from .ops import registry as _registry
 from .ops.api import MXNET_ALIASES
 from .ops.indexing import encode_index, plain_index, split_index
@@ -580,21 +581,5 @@ def arange(
     return NDArray(np.repeat(values, repeat) if repeat != 1 else values)
 
 
-class _Random:
-    """nd.random: normal and uniform sampling (NumPy's global generator)."""
-
-    @staticmethod
-    def normal(loc: float = 0.0, scale: float = 1.0, shape: Any = (), dtype: Any = "float32", **_: Any) -> NDArray:
-        return NDArray(np.asarray(np.random.normal(loc, scale, size=shape), dtype=dtype))
-
-    @staticmethod
-    def uniform(low: float = 0.0, high: float = 1.0, shape: Any = (), dtype: Any = "float32", **_: Any) -> NDArray:
-        return NDArray(np.asarray(np.random.uniform(low, high, size=shape), dtype=dtype))
-
-    @staticmethod
-    def seed(seed: int) -> None:
-        np.random.seed(seed)
-
-
-random = _Random()
+random = Random(NDArray, call)  # nd.random.normal/uniform/randint/shuffle/multinomial/seed
 random_normal, random_uniform = random.normal, random.uniform  # MXNet 0.x names used by older tutorials

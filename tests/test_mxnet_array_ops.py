@@ -151,3 +151,33 @@ def test_gather_nd_and_linspace_as_mxnet():
 def test_bad_arguments_are_errors_naming_the_op_and_the_fix(build, message):
     with pytest.raises(sg.SymgradError, match=message):
         build(sym.var("x", shape=(3, 4)))
+
+
+def test_nd_random_randint_shuffle_and_multinomial_as_mxnet_draws_them():
+    sg.random.seed(4)
+    ints = nd.random.randint(-2, 3, shape=(500,))
+    assert ints.dtype == np.int32 and set(ints.asnumpy().tolist()) == {-2, -1, 0, 1, 2}  # [low, high)
+    rows = nd.array(X)
+    shuffled = nd.random.shuffle(rows).asnumpy()
+    assert sorted(map(tuple, shuffled)) == sorted(map(tuple, X)) and rows.asnumpy().tolist() == X.tolist()
+    probs = nd.array([[0.2, 0.5, 0.3], [0.0, 0.0, 1.0]])
+    draws = nd.random.multinomial(probs, shape=20000)
+    assert draws.shape == (2, 20000) and draws.dtype == np.int32  # MXNet's default dtype
+    np.testing.assert_allclose(np.bincount(draws.asnumpy()[0], minlength=3) / 20000, [0.2, 0.5, 0.3], atol=0.02)
+    assert (draws.asnumpy()[1] == 2).all()
+    assert nd.random.multinomial(probs).shape == (2,)
+
+
+def test_multinomial_s_log_probabilities_are_recorded_for_reinforce():
+    # d/dp sum(log p[draws]) = (times each class was drawn) / p, as MXNet's get_prob=True gives
+    sg.random.seed(5)
+    probs = nd.array([[0.1, 0.9, 0.0], [0.5, 0.25, 0.25]])
+    probs.attach_grad()
+    with autograd.record():
+        draws, log_prob = nd.random.multinomial(probs, shape=4, get_prob=True)
+    log_prob.backward()
+    counts = np.stack([np.bincount(row, minlength=3) for row in draws.asnumpy()])
+    np.testing.assert_allclose(log_prob.asnumpy(), np.log(np.take_along_axis(probs.asnumpy(), draws.asnumpy(), -1)))
+    nonzero = counts > 0
+    np.testing.assert_allclose(probs.grad.asnumpy()[nonzero], (counts / probs.asnumpy())[nonzero], rtol=1e-6)
+    assert (probs.grad.asnumpy()[~nonzero] == 0).all()

@@ -74,7 +74,9 @@ def _along_axis_scatter_impl(g: Any, like: Any, order: Any, axis: int | None) ->
     """g added into zeros of like's shape at the positions order gives (flattened for axis None)."""
     out = np.zeros(np.size(like) if axis is None else np.shape(like), dtype=np.result_type(g))
     index = np.asarray(order).astype(np.intp)
-    np.put_along_axis(out, index, np.asarray(g), axis=-1 if axis is None else axis)  # positions are distinct
+    grid = list(np.ix_(*[np.arange(n) for n in index.shape]))  # every position of order, as NumPy indices
+    grid[-1 if axis is None else axis] = index
+    np.add.at(out, tuple(grid), g)  # a position given twice (multinomial's draws) gets both gradients
     return out.reshape(np.shape(like))
 
 
