@@ -18,7 +18,7 @@ import numpy as np
 from . import fpwarnings
 from .bindargs import as_array, bound_args, per_arg
 from .compile.backends import CODEGEN_AFTER_CALLS as CODEGEN_AFTER_CALLS  # where tests and benchmarks read it
-from .compile.backends import run
+from .compile.backends import run, run_train
 from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
 from .compile.choice import resolve
 from .compile.pipeline import compile_binding
@@ -29,6 +29,10 @@ from .graph import Symbol, topo_order, variable_names
 from .ops.registry import aux_variables
 
 GRAD_REQS = ("write", "add", "null")
+# A forward(is_train=True) of a forward and backward program this small computes the gradients too
+# (see `Executor.forward`): a run's fixed cost (NumPy's error state switched and restored, the calls
+# around the generated code) is then paid once per training step, and is most of a small graph's time.
+EARLY_GRADS_MAX_STEPS = 32
 
 
 # ---- the Executor -------------------------------------------------------------------
@@ -127,6 +131,16 @@ class Executor:
         self._targets = self._write_targets(grad_names, reqs, grad_arrays)
         self._saved: tuple | None = None
         self._fused = False  # the last forward(is_train=True) computed the gradients too
+        c = self._compiled
+        self._early = (
+            c.backward is not None
+            and c.train is None
+            and len(c.forward.plan) + len(c.backward.plan) <= EARLY_GRADS_MAX_STEPS
+        )
+        # the backward program's write-into arrays when it runs early: none (backward() writes the gradients)
+        self._no_targets = (None,) * len(grad_names) if self._early and c.backward.writes_into else ()
+        self._grads: tuple | None = None  # the gradients the last forward(is_train=True) computed early
+        self._grads_noted: str | None = None  # and the floating-point errors noted meanwhile
         self._n_out = len(self._compiled.out_shapes)
         self._out_dtypes = self._compiled.out_dtypes
         self._outs: list[tuple] | None = None  # see `_output_specs`, made on the first forward
@@ -233,24 +247,30 @@ class Executor:
     def forward(self, is_train: bool = False, check_finite: bool = False, **new_args: Any) -> list[Any]:
         """Run the forward program; new_args are copied into the bound arrays first.
 
-        Returns `outputs`, the same NDArrays each call, now holding this call's results."""
+        Returns `outputs`, the same NDArrays each call, now holding this call's results (a 0-d
+        output's array is written in place). With is_train, a small graph's forward computes
+        the gradients for default head gradients too, which backward() then writes: they are
+        the gradients at the values this forward ran with, as a big graph's saved forward values are.
+        """
         if new_args:
             self._copy_in(new_args)
+        if is_train and self._early and not check_finite:
+            c = self._compiled
+            results, self._grads, noted, self._grads_noted = run_train(
+                c.forward, c.backward, self._arg_list, self._n_out, self._no_targets, self._backend
+            )
+            self._store_outputs(results)
+            self._saved = results[self._n_out :]
+            self._fused = False
+            if noted is not None:
+                named = [(f"output {n!r}", o._data) for n, o in zip(self._symbol.list_outputs(), self.outputs)]
+                fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
+            return self.outputs
+        self._grads = None
         train = self._compiled.train if is_train else None
         program = train or self._compiled.forward
         results, noted = run(program, self._arg_list, check_finite, "forward", (), self._backend, bool(is_train))
-        outs = self._outs
-        if outs is None:
-            outs = self._outs = self._output_specs(results)
-        # Each output's array into its NDArray: one plain loop, as this runs on every forward of
-        # what may be a two-step plan (a comprehension is a call of its own in CPython 3.11, and
-        # np.asarray of a NumPy scalar costs three times more given a dtype).
-        for (d, scalar, copy, wrapper), r in zip(outs, results):
-            if type(r) is not np.ndarray:
-                r = np.asarray(r) if type(r) is scalar else np.asarray(r, dtype=d)
-            elif r.dtype is not d and r.dtype != d:
-                r = np.asarray(r, dtype=d)
-            wrapper._data = r.copy() if copy else r
+        self._store_outputs(results)
         self._saved = results[self._n_out :] if is_train else None
         self._fused = train is not None
         if noted is not None:
@@ -260,17 +280,36 @@ class Executor:
             fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
         return self.outputs
 
+    def _store_outputs(self, results: Sequence[Any]) -> None:
+        """Each output's array into its NDArray: one plain loop, as this runs on every forward of
+        what may be a two-step plan (a comprehension is a call of its own in CPython 3.11)."""
+        outs = self._outs
+        if outs is None:
+            outs = self._outs = self._output_specs(results)
+        for (d, scalar, copy, wrapper, zero_d), r in zip(outs, results):
+            if type(r) is not np.ndarray:
+                if type(r) is scalar:  # a 0-d step's NumPy scalar: into the output's own 0-d array,
+                    zero_d[()] = r  # a tenth of np.asarray's cost
+                    wrapper._data = zero_d
+                    continue
+                r = np.asarray(r, dtype=d)
+            elif r.dtype is not d and r.dtype != d:
+                r = np.asarray(r, dtype=d)
+            wrapper._data = r.copy() if copy else r
+
     def _output_specs(self, results: Sequence[Any]) -> list[tuple]:
         """Per output: its dtype, the NumPy scalar type that converts to it as is (or None), whether it
         is copied on each forward (it may share memory with an argument or an earlier output, so that
-        writing into an output changes no argument and no other output), and its NDArray."""
+        writing into an output changes no argument and no other output), its NDArray, and a 0-d
+        array of its own that a NumPy scalar result is written into."""
         outputs = [np.asarray(r, dtype=d) for r, d in zip(results, self._out_dtypes)]
         return [
             (
                 d,
-                d.type if d.isnative else None,
+                d.type if d.isnative and o.shape == () else None,
                 any(np.may_share_memory(o, a) for a in (*self._arg_list, *outputs[:i])),
                 wrapper,
+                np.zeros((), d),
             )
             for i, (o, d, wrapper) in enumerate(zip(outputs, self._out_dtypes, self.outputs))
         ]
@@ -296,6 +335,12 @@ class Executor:
 
     def backward(self, out_grads: Any = None, check_finite: bool = False) -> None:
         """Fill the gradient arrays (grad_req 'write' or 'add') from the last forward(is_train=True)."""
+        grads = self._grads
+        if grads is not None and out_grads is None and not check_finite:  # forward computed them
+            self._write_grads(grads)
+            if self._grads_noted is not None:
+                self._warn_backward(self._grads_noted)
+            return
         saved = self._saved
         if saved is None:
             raise SymgradError("backward needs the values of a forward(is_train=True) call first")
@@ -317,8 +362,11 @@ class Executor:
         grads, noted = run(program, values, check_finite, "backward", targets, self._backend)
         self._write_grads(grads)
         if noted is not None:
-            named = ((f"the gradient of {n!r}", g) for n, (g, _) in zip(self._compiled.grad_names, self._writes))
-            fpwarnings.warn_if_spoilt(noted, named, "the backward pass")
+            self._warn_backward(noted)
+
+    def _warn_backward(self, noted: str) -> None:
+        named = ((f"the gradient of {n!r}", g) for n, (g, _) in zip(self._compiled.grad_names, self._writes))
+        fpwarnings.warn_if_spoilt(noted, named, "the backward pass")
 
     def _write_targets(
         self, grad_names: list[str], reqs: dict[str, str], grad_arrays: dict[str, np.ndarray]
@@ -346,7 +394,7 @@ class Executor:
             if add:
                 target += g
             elif g is not target:
-                np.copyto(target, g)
+                target[...] = g  # np.copyto's work at half its cost on a small array
 
     def _head_grads(self, out_grads: Any) -> list[np.ndarray]:
         if not isinstance(out_grads, (list, tuple)):

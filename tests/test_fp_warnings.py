@@ -71,6 +71,19 @@ def test_an_infinite_gradient_from_the_users_value_warns_at_backward():
     assert ex.grad_dict["x"][0] == np.inf and ex.grad_dict["x"][1] == 0.5
 
 
+def test_a_gradient_a_train_forward_computed_early_warns_at_backward_not_at_forward():
+    x = sym.var("x")
+    ex = sym.sum(sym.sqrt(x)).simple_bind(x=(2,), dtype="float64")
+    assert ex._early  # the forward computes the gradient (1/(2 sqrt(x)), infinite at 0) too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ex.forward(is_train=True, x=np.array([0.0, 4.0]))
+    with pytest.warns(RuntimeWarning, match="in the backward pass: NaN or Inf in the gradient of 'x'") as seen:
+        ex.backward()  # user-early-backward
+    assert len(seen) == 1 and seen[0].lineno == line_of("user-early-backward")
+    assert ex.grad_dict["x"][0] == np.inf and ex.grad_dict["x"][1] == 0.25
+
+
 def test_eager_ops_and_backward_warn_at_the_users_line():
     a = nd.array([-1.0, 0.0], dtype="float64")
     with pytest.warns(

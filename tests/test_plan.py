@@ -1,11 +1,13 @@
 """The compiled plan: cache hits, the step loop then generated code, user text never in generated code."""
 
 import numpy as np
+import pytest
 
 import symgrad
 from symgrad import executor, sym
 from symgrad.compile.backends import compile_program
 from symgrad.compile.key import structure_key
+from symgrad.errors import SymgradError
 
 
 def test_a_second_bind_of_the_same_structure_hits_the_cache():
@@ -269,6 +271,43 @@ def test_gradient_arrays_that_share_memory_are_copied_into_in_order():
     ex.backward()
     assert ex._targets == [None, None]
     np.testing.assert_array_equal(shared, [3.0, 3.0, 3.0])  # y's gradient, written last, as before
+
+
+def test_a_small_graphs_train_forward_computes_the_gradients_that_backward_then_writes():
+    x = sym.var("x")
+    x0 = np.array([0.5, -1.0, 2.0])
+    for req in ("write", "add"):
+        grad = np.zeros(3)
+        ex = sym.sum(sym.sin(x) * x).bind({"x": x0.copy()}, args_grad={"x": grad}, grad_req=req)
+        assert ex._early
+        expected = np.sin(x0) + x0 * np.cos(x0)
+        ex.forward(is_train=True)
+        np.testing.assert_array_equal(grad, 0.0)  # the gradient arrays change at backward(), not before
+        ex.arg_dict["x"][:] = 7.0  # changed after the forward: backward gives the forward's gradient
+        grad[:] = 5.0
+        ex.backward()
+        np.testing.assert_allclose(grad, expected + (5.0 if req == "add" else 0.0), rtol=1e-15)
+        ex.backward()  # again, without a forward: the same gradient, written (or added) again
+        np.testing.assert_allclose(grad, expected * (2 if req == "add" else 1) + (5.0 if req == "add" else 0.0))
+        ex.forward(is_train=True)
+        ex.backward(out_grads=np.array(2.0))  # a head gradient: the backward program runs on the saved values
+        seven = np.sin(7.0) + 7.0 * np.cos(7.0)
+        np.testing.assert_allclose(grad[-1], 2 * seven + (grad[-1] - 2 * seven if req == "add" else 0.0))
+        ex.forward(is_train=False)
+        with pytest.raises(SymgradError, match="forward\\(is_train=True\\) call first"):
+            ex.backward()  # an inference forward leaves no gradients from an earlier train forward
+
+
+def test_a_0d_output_is_written_into_its_own_array_each_call():
+    x = sym.var("x")
+    ex = (2 * sym.dot(x, x)).bind({"x": np.arange(4.0)})
+    first = ex.forward(is_train=True)[0]
+    kept = first.asnumpy()
+    array = np.asarray(first)
+    assert array.shape == () and array.dtype == np.float64 and not np.shares_memory(array, ex.arg_dict["x"]._data)
+    ex.forward(x=np.ones(4))
+    assert ex.outputs[0] is first and np.asarray(first) is array
+    assert float(array) == 8.0 and float(kept) == 28.0
 
 
 def test_a_dropped_executor_leaves_no_reference_cycles():

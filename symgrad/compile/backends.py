@@ -285,6 +285,41 @@ def run(
     return results, noted
 
 
+def run_train(
+    forward: Program, backward: Program, values: Sequence[Any], n_out: int, into: tuple, backend: str
+) -> tuple[tuple, tuple, str | None, str | None]:
+    """forward in train mode, then backward on its saved values (results from n_out on) and the same
+    values, in one window of NumPy's noting error state: `run` twice switches it twice, which costs
+    as much as a small program's own steps. Returns both results and the kinds noted in each part
+    (see `run`); a part that raises is replayed node by node, as in `run`."""
+    notes = fpwarnings.NOTES[0]
+    noting = fpwarnings.start()
+    try:
+        mode = TRAINING.set(True) if forward.reads_training else None
+        try:
+            results = (forward.fn if backend == "numpy" else program_function(forward, backend))(*values)
+        except NonFiniteError:
+            raise
+        except Exception:  # noqa: BLE001 - replay names the node at fault
+            results = replay(forward, unpack(values), False, "forward")
+        finally:
+            if mode is not None:
+                TRAINING.reset(mode)
+        noted = None if fpwarnings.NOTES[0] == notes else fpwarnings.take_noted()
+        notes = fpwarnings.NOTES[0]
+        saved = results[n_out:]
+        try:
+            grads = (backward.fn if backend == "numpy" else program_function(backward, backend))(*saved, *values, *into)
+        except NonFiniteError:
+            raise
+        except Exception:  # noqa: BLE001 - replay names the node at fault
+            grads = replay(backward, unpack((*saved, *values)), False, "backward")
+    finally:
+        fpwarnings.restore(noting)
+        noted_backward = None if fpwarnings.NOTES[0] == notes else fpwarnings.take_noted()
+    return results, grads, noted, noted_backward
+
+
 def replay(program: Program, values: Sequence[Any], check_finite: bool, part: str) -> tuple:
     """Run a program node by node: names the failing node, or the first one to go non-finite."""
     vals: list[Any] = [None] * program.n_slots
