@@ -19,8 +19,8 @@ def variables(kind):
 
 
 def losses(x, label):
-    """(name, loss) of the losses MXNet and d2l users derive most (sum_log_of_softmax becomes the first by
-    the stability rewrite, so its values are those of the first's)."""
+    """(name, loss) of the losses MXNet and d2l users derive most (the stability rewrite makes
+    sum_log_of_softmax the first and mean_log_pick_softmax mean_pick_log_softmax: STABLE)."""
     return [
         ("sum_log_softmax", sym.sum(sym.log_softmax(x))),
         ("sum_log_of_softmax", sym.sum(sym.log(sym.softmax(x)))),
@@ -28,9 +28,12 @@ def losses(x, label):
         ("pick_log_softmax_wrap", -sym.sum(sym.pick(sym.log_softmax(x), label, axis=-1, mode="wrap"))),
         ("pick_log_softmax_axis1", -sym.sum(sym.pick(sym.log_softmax(x), label, axis=1))),
         ("mean_pick_log_softmax", -sym.mean(sym.pick(sym.log_softmax(x), label, axis=-1))),
+        ("mean_log_pick_softmax", -sym.mean(sym.log(sym.pick(sym.softmax(x), label)))),
         ("one_hot", -sym.sum(sym.one_hot(label, depth=3) * sym.log_softmax(x))),
     ]
 
+
+STABLE = {"sum_log_of_softmax": "sum_log_softmax", "mean_log_pick_softmax": "mean_pick_log_softmax"}
 
 PRINTED = {
     "declared": {
@@ -38,6 +41,8 @@ PRINTED = {
         "sum_log_of_softmax": "1 - 3*exp(log_softmax(x))",
         "pick_log_softmax": "pick_scatter(full((4,), -1), t0, label) + exp(t0)\n where\n  t0 = log_softmax(x)",
         "mean_pick_log_softmax": "pick_scatter(full((4,), -0.25), t0, label) + 0.25*exp(t0)\n where\n"
+        "  t0 = log_softmax(x)",
+        "mean_log_pick_softmax": "pick_scatter(full((4,), -0.25), t0, label) + 0.25*exp(t0)\n where\n"
         "  t0 = log_softmax(x)",
     },
     "rank-only": {
@@ -74,9 +79,9 @@ def data(seed, dtype):
 @pytest.mark.parametrize("kind", list(SHAPES))
 def test_softmax_cross_entropy_gradients_keep_their_values(kind, dtype):
     x, label = variables(kind)
-    for name, loss in losses(x, label):
-        stable = sym.sum(sym.log_softmax(x)) if name == "sum_log_of_softmax" else loss
-        short, plain = sym.grad(loss, x), sym.grad(stable, x, simplify=False)
+    written = dict(losses(x, label))
+    for name, loss in written.items():
+        short, plain = sym.grad(loss, x), sym.grad(written[STABLE.get(name, name)], x, simplify=False)
         for seed in range(12):
             args = data(seed, dtype)
             want, got = run_as_built(plain, args), run_as_built(short, args)
@@ -142,3 +147,15 @@ def test_a_row_sum_of_a_pick_scatter_is_its_fill_but_not_a_negative_zero():
     assert "pick_scatter" in str(kept)  # -0.0 among +0.0 zeros sums to +0.0
     value = kept.eval(x=np.ones((4, 3), np.float32), label=np.zeros(4, np.float32))[0]
     assert not np.signbit(value).any()
+
+
+def test_log_of_a_picked_softmax_is_the_picked_log_softmax():
+    x, label = sym.var("x", shape=(4, 3)), sym.var("label", shape=(4,))
+    loss = -sym.mean(sym.log(sym.pick(sym.softmax(x), label, mode="wrap")))
+    assert str(sym.simplify(loss)) == "-mean(pick(log_softmax(x), label, mode=wrap))"
+    args = {"x": np.array([[800.0, 0.0, -800.0]] * 4), "label": np.array([0.0, 1.0, 2.0, 5.0])}
+    value = sym.simplify(loss).eval(**args)[0]
+    assert value == (0.0 + 800.0 + 1600.0 + 1600.0) / 4  # log(softmax) is -inf at 2 and at 5 % 3 = 2
+    with np.errstate(divide="ignore"):
+        naive = -np.log(numpy_softmax(args["x"])[np.arange(4), [0, 1, 2, 2]]).mean()
+    assert naive == np.inf  # softmax underflows to 0 at -800 against 800

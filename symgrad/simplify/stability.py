@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..graph import Symbol
 from ..ops import elementwise as ew
+from ..ops import indexing as idx
 from ..ops import nn
 from ..ops import reduction as red
 from .core import (
@@ -15,8 +16,8 @@ from .core import (
 
 @rewrites("log")
 def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
-    """log(1 + x) -> log1p(x), log(sigmoid(x)) -> -softplus(-x), log(softmax) -> log_softmax,
-    log(sum(exp(x))) -> logsumexp(x)"""
+    """log(1 + x) -> log1p(x), log(sigmoid(x)) -> -softplus(-x), log(softmax) -> log_softmax (picked
+    entries too: pick only selects, so log(pick(s, i)) is pick(log(s), i)), log(sum(exp(x))) -> logsumexp(x)"""
     (x,) = node.inputs
     if x.op == "add":
         a, b = x.inputs
@@ -27,6 +28,9 @@ def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
         return ew.negative(ew.softplus(ew.negative(x.inputs[0])))
     if x.op == "softmax":
         return nn.log_softmax(x.inputs[0], axis=x.attrs["axis"])
+    if x.op == "pick" and x.inputs[0].op == "softmax":
+        probabilities, index = x.inputs
+        return idx.pick(nn.log_softmax(probabilities.inputs[0], axis=probabilities.attrs["axis"]), index, **x.attrs)
     if x.op == "sum" and x.inputs[0].op == "exp":
         return red.logsumexp(x.inputs[0].inputs[0], axis=x.attrs["axis"], keepdims=x.attrs["keepdims"])
     return None
