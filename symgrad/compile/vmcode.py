@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,9 +220,12 @@ class _Values:
         return self.sizes[self.shape_id[slots]]
 
 
-def _values(program: Program, inputs: list[Any]) -> _Values | None:
+_SHAPE, _DTYPE = operator.attrgetter("shape"), operator.attrgetter("dtype")
+
+
+def _values(program: Program, inputs: list[Any], out: np.ndarray) -> _Values | None:
     """The arena's values for inputs like these (a Frame stands for float64 values of its shapes);
-    None if one is too big for the VM to pay."""
+    None if one is too big for the VM to pay. out: the plan's output slots."""
     ids: dict[tuple | None, int] = {None: -1}  # shape -> its id, -1 for a value the arena does not hold
     per_input: list[tuple | None] = []
     skip = 0
@@ -237,7 +241,8 @@ def _values(program: Program, inputs: list[Any]) -> _Values | None:
             per_input.append(v.shape if v.dtype is F64 or v.dtype == F64 else None)
         else:
             per_input.append(None)
-    node_shapes = [n.shape for n in program.nodes]
+    n = len(program.nodes)
+    node_shapes = list(map(_SHAPE, program.nodes))
     for shape in dict.fromkeys(node_shapes):
         ids.setdefault(shape, len(ids) - 1)
     if any(shape is not None and math.prod(shape) > VM_MAX_ELEMENTS for shape in ids):
@@ -246,11 +251,12 @@ def _values(program: Program, inputs: list[Any]) -> _Values | None:
         ids.setdefault(shape, len(ids) - 1)
     shape_id = np.full(program.n_slots + 1, -1)
     shape_id[: len(per_input)] = list(map(ids.__getitem__, per_input))
-    node_ids = np.fromiter(map(ids.__getitem__, node_shapes), np.int64, len(node_shapes))
-    float64 = np.array([n.dtype is F64 for n in program.nodes], dtype=bool)
+    node_ids = np.fromiter(map(ids.__getitem__, node_shapes), np.int64, n)
+    dtypes = list(map(_DTYPE, program.nodes))
+    float64 = np.fromiter(map(operator.is_, dtypes, itertools.repeat(F64)), bool, n)
     if not float64.all():  # an equal dtype that is another object (rare)
-        float64 |= np.array([n.dtype == F64 for n in program.nodes], dtype=bool)
-    shape_id[program.plan.out_slots] = np.where(float64, node_ids, -1)
+        float64 = np.fromiter(map(F64.__eq__, dtypes), bool, n)
+    shape_id[out] = np.where(float64, node_ids, -1)
     consts = {}
     for s, value in program.consts:
         as_float = _as_arena_value(value)
@@ -266,7 +272,7 @@ def _values(program: Program, inputs: list[Any]) -> _Values | None:
 ELEMENTWISE = {**UNARY, **BINARY, np.power: POW}
 
 
-def _code(program: Program, values: _Values) -> tuple[np.ndarray, np.ndarray] | None:
+def _code(program: Program, values: _Values, out: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(which steps the VM runs, their code rows with slots in the offset columns 1-3); None if none.
 
     Elementwise steps whose operands have the result's shape, or one of them a single
@@ -274,10 +280,9 @@ def _code(program: Program, values: _Values) -> tuple[np.ndarray, np.ndarray] | 
     """
     plan = program.plan
     n = len(plan)
-    op = np.fromiter([ELEMENTWISE.get(k, -1) for k in plan.kernels], np.int64, n)
-    a = np.array(plan.first, dtype=np.int64)
-    b = np.array(plan.second, dtype=np.int64)
-    out = np.array(plan.out_slots, dtype=np.int64)
+    op = np.fromiter(map(ELEMENTWISE.get, plan.kernels, itertools.repeat(-1)), np.int64, n)
+    a = np.fromiter(plan.first, np.int64, n)
+    b = np.fromiter(plan.second, np.int64, n)
     out_id, a_id, b_id = values.shape_id[out], values.shape_id[a], values.shape_id[b]
     out_size, a_size, b_size = values.size(out), values.size(a), values.size(b)
     in_arena = out_id >= 0
@@ -340,14 +345,15 @@ def translate(program: Program, inputs: list[Any], frame_from: int | None, frame
     first, in order (so a Frame lands in one copy), then the constants, then each step's result in
     a block of its size that died before it (never one a NumPy step read: a view of it may live on).
     """
-    values = _values(program, inputs)
+    plan = program.plan
+    out = np.fromiter(plan.out_slots, np.int64, len(plan))
+    values = _values(program, inputs, out)
     if values is None:
         return None
-    code = _code(program, values)
+    code = _code(program, values, out)
     if code is None:
         return None
     in_vm, rows = code
-    plan = program.plan
     n_inputs, n = len(inputs), len(plan)
     size = values.size(np.arange(program.n_slots + 1))
     block = np.maximum(size, 1)  # an empty value still takes an element, so offsets stay distinct
@@ -359,20 +365,21 @@ def translate(program: Program, inputs: list[Any], frame_from: int | None, frame
     top = int(ends[-1]) if len(ends) else 0
     numpy_steps = np.flatnonzero(~in_vm)
     pinned = np.zeros(program.n_slots + 1, dtype=bool)  # blocks never reused
-    pinned[program.out_slots] = True
+    results = np.fromiter(program.out_slots, np.int64, len(program.out_slots))
+    pinned[results] = True
     pinned[list(values.consts)] = True
     in_python = [*values.consts]  # slots whose arena views the NumPy steps see
     for p in numpy_steps:
         ins = plan.in_slots(p)
         pinned[list(ins)] = True
         in_python += [*ins, plan.out_slots[p]]
-    out = np.array(plan.out_slots, dtype=np.int64)
     born = np.flatnonzero(size[out] >= 0)
-    dying = np.fromiter(itertools.chain.from_iterable(plan.dead), np.int64)
-    dead_at = np.repeat(np.arange(n), np.fromiter(map(len, plan.dead), np.int64, n))
+    dead_counts = np.fromiter(map(len, plan.dead), np.int64, n)
+    dying = np.fromiter(itertools.chain.from_iterable(plan.dead), np.int64, int(dead_counts.sum()))
+    dead_at = np.repeat(np.arange(n), dead_counts)
     freed = (dying >= n_inputs) & (size[dying] >= 0) & ~pinned[dying]
     dying, dead_at = dying[freed], dead_at[freed]
-    for width in np.unique(block[out[born]]):
+    for width in np.flatnonzero(np.bincount(block[out[born]])):  # the block sizes, without sorting
         births = born[block[out[born]] == width]
         deaths = block[dying] == width
         blocks = _allocate(out[births], births, dying[deaths], dead_at[deaths], program.n_slots + 1)
@@ -391,10 +398,10 @@ def translate(program: Program, inputs: list[Any], frame_from: int | None, frame
         s = plan.out_slots[p]
         segments.append((plan.kernels[p], plan.in_slots(p), s, bool(offset[s] >= 0)))
     n_out = len(program.out_slots)
-    out_offset = offset[program.out_slots]
+    out_offset = offset[results]
     if frame_from is not None and (out_offset[frame_from:] < 0).any():
         frame_from = None
-    out_size = np.where(out_offset >= 0, size[program.out_slots], 0)
+    out_size = np.where(out_offset >= 0, size[results], 0)
     gathered_at = np.cumsum(out_size) - out_size
     leaving = np.flatnonzero(out_offset >= 0)
     gather = np.zeros((len(leaving), WIDTH), dtype=np.int64)
@@ -405,7 +412,7 @@ def translate(program: Program, inputs: list[Any], frame_from: int | None, frame
         segments.append(np.concatenate([rows[start:], gather]))
     outputs = [
         (at, values.shapes[i]) if i >= 0 else (-1, s)
-        for at, i, s in zip(gathered_at.tolist(), values.shape_id[program.out_slots].tolist(), program.out_slots)
+        for at, i, s in zip(gathered_at.tolist(), values.shape_id[results].tolist(), program.out_slots)
     ]
     memory = np.zeros(max(top, 1))
     views = {
