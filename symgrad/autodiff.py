@@ -228,8 +228,10 @@ def reverse_mode(
         else:
             g = full_shape(_add_up(contribs), target)
             # a float32 x gets a float32 gradient (weak 1.0 seeds, where(x > 0, 1, 0) is int64)
-            if target.dtype is None:
-                g = ew.cast_like(g, target)  # the dtype is known only at bind
+            if target.dtype is None or (target.shape is None and target.dtype.kind == "f"):
+                # the dtype is known only at bind; with sizes open too, this names the variable whose
+                # shape the gradient has (the simplifier spreads u*ones_like(e) as broadcast_to(u, shape(x)))
+                g = ew.cast_like(g, target)
             elif target.dtype.kind == "f" and (g.dtype is None or g.dtype != target.dtype):  # (None == float64)
                 g = ew.cast(g, dtype=target.dtype)
             results.append(normal(g))

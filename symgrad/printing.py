@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -23,62 +22,16 @@ from sympy.printing.str import StrPrinter
 from .edgevalues import edge_points, evaluate, same_values, text_values
 from .errors import SymgradError
 from .graph import CONST, GROUP, VAR, Symbol, is_const, topo_order
+from .numbertext import format_const, format_number, narrow_number, reciprocal
 from .ops import api
 from .ops.indexing import decode_index
 from .ops.registry import OPS
+from .shapes import same_shape_leaf
 
 SYMPY_SIMPLIFY_OPS = 40  # count_ops budget for sympy.simplify when printing
 SYMPY_MAX_NODES = 200
 SYMPY_SWELL = 3  # a tree this many times the graph's size prints with temporaries instead
 SYMPY_MAX_DEPTH = 60  # nesting SymPy's printers and sorting take without reaching the recursion limit
-
-# ---- constants -----------------------------------------------------------------
-
-
-def format_number(v: Any) -> str:
-    """Compact text for a number: 4, 0.5, -0.02, inf, nan."""
-    if isinstance(v, (bool, np.bool_)):
-        return str(int(v))
-    v = v.item() if isinstance(v, np.generic) else v
-    if isinstance(v, float):
-        if v != v:
-            return "nan"
-        if v in (float("inf"), float("-inf")):
-            return "inf" if v > 0 else "-inf"
-        if v == 0 and math.copysign(1.0, v) < 0:
-            return "-0.0"  # not "0": x/-0.0 is -inf
-        if v.is_integer() and abs(v) < 1e15:
-            return str(int(v))
-        fraction = small_fraction(v)
-        text = repr(v)
-        return f"{fraction[0]}/{fraction[1]}" if fraction and len(text) > 8 else text  # 2/3, not 0.666...
-    return str(v)
-
-
-def small_fraction(v: float, largest: int = 1000) -> tuple[int, int] | None:
-    """(p, q) with q <= largest when the float v is the double nearest p/q (0.02 is 1/50), else None."""
-    if not math.isfinite(v) or v == 0:
-        return None
-    fraction = Fraction(v).limit_denominator(largest)
-    p, q = fraction.numerator, fraction.denominator
-    return (p, q) if q > 1 and abs(p) < largest * q and p / q == v else None
-
-
-def format_const(value: Any) -> str:
-    if not isinstance(value, np.ndarray):
-        return format_number(value)
-    if value.ndim == 0:
-        return format_number(value.item())
-    if value.size and np.all(value == value.flat[0]):
-        v = value.flat[0].item()
-        if v == 1:
-            return f"ones({value.shape})"
-        if v == 0:
-            return f"zeros({value.shape})"
-        return f"full({value.shape}, {format_number(v)})"
-    if value.size <= 8:
-        return f"array({np.array2string(value, separator=', ')})"
-    return f"array<{value.shape}, {value.dtype}>"
 
 
 def format_name(name: str | None) -> str:
@@ -108,6 +61,7 @@ def format_index(key: tuple) -> str:
 
 _BINARY = {"add": (" + ", 1), "subtract": (" - ", 1), "multiply": ("*", 2), "divide": ("/", 2), "power": ("**", 4)}
 _ATOM = 5
+_MATMUL = 2.5  # a @ b + c, y - a @ b; its operands and a product's or negation's matmul in parentheses: c*(a @ b)
 _COMPARE = {
     "greater": " > ",
     "greater_equal": " >= ",
@@ -127,7 +81,7 @@ class GraphPrinter:
         for node in self.order:
             for i in node.inputs:
                 uses[id(i)] = uses.get(id(i), 0) + 1
-        self.text: dict[int, tuple[str, int]] = {}
+        self.text: dict[int, tuple[str, float]] = {}
         self.temps: list[tuple[str, str]] = []
         for node in self.order:
             text, prec = self.render(node)
@@ -138,11 +92,16 @@ class GraphPrinter:
                 text, prec = tname, _ATOM
             self.text[id(node)] = (text, prec)
 
-    def arg(self, node: Symbol, min_prec: int) -> str:
+    def arg(self, node: Symbol, min_prec: float, within: Symbol | None = None) -> str:
+        """node's text as an operand (parenthesised below min_prec); a number `within` a float32 node as float32."""
         text, prec = self.text[id(node)]
+        narrow = narrow_number(node, within)
+        if narrow is not None:
+            text = format_number(narrow)
+            prec = 3 if text.startswith("-") else 2 if "/" in text else _ATOM
         return f"({text})" if prec < min_prec else text
 
-    def render(self, node: Symbol) -> tuple[str, int]:
+    def render(self, node: Symbol) -> tuple[str, float]:
         node = displayed_as(node)
         op = node.op
         if op == VAR:
@@ -154,21 +113,28 @@ class GraphPrinter:
             sym, prec = _BINARY[op]
             a, b = node.inputs
             if op == "power":
-                return f"{self.arg(a, _ATOM)}**{self.arg(b, _ATOM)}", prec
-            if op == "multiply" and _reciprocal(a) is not None:  # 0.02*x as x/50
-                n = _reciprocal(a)
+                return f"{self.arg(a, _ATOM, node)}**{self.arg(b, _ATOM, node)}", prec
+            n = reciprocal(a, node) if op == "multiply" else None
+            if n is not None:  # 0.02*x as x/50
                 text = f"{self.arg(b, 2)}/{abs(n)}"
                 return (f"-{text}", 3) if n < 0 else (text, 2)
-            right_prec = prec + 1 if op in ("subtract", "divide") else prec
-            left = self.arg(a, prec if op != "multiply" or not _is_neg_const(a) else 3)
-            return f"{left}{sym}{self.arg(b, right_prec)}", prec
+            right_prec = prec + 1 if op in ("subtract", "divide") or b.op == "matmul" else prec
+            left_prec = 3 if op == "multiply" and _is_neg_const(a) or a.op == "matmul" and prec == 2 else prec
+            return f"{self.arg(a, left_prec, node)}{sym}{self.arg(b, right_prec, node)}", prec
         if op == "negative":
-            return f"-{self.arg(node.inputs[0], 2)}", 3
+            return f"-{self.arg(node.inputs[0], 3 if node.inputs[0].op == 'matmul' else 2)}", 3
         if op == "cast_like":  # a gradient in its variable's dtype: the same math
             return self.text[id(node.inputs[0])]
         if op in _COMPARE:
             a, b = node.inputs
             return f"{self.arg(a, 1)}{_COMPARE[op]}{self.arg(b, 1)}", 0
+        if op == "matmul":  # x.T @ g, as NumPy and PyTorch users write it; c*(a @ b) keeps its parentheses
+            a, b = node.inputs
+            return f"{self.arg(a, 3)} @ {self.arg(b, 3)}", _MATMUL
+        if op == "expand_dims":
+            index = _new_axis_index(node)
+            if index is not None:
+                return f"{self.arg(node.inputs[0], _ATOM)}[{index}]", _ATOM
         if op == "transpose" and node.attrs["axes"] is None:
             return f"{self.arg(node.inputs[0], _ATOM)}.T", _ATOM
         if op == "getitem":
@@ -179,7 +145,7 @@ class GraphPrinter:
             g, like = node.inputs
             if g.op == CONST and g.shape == () and node.shape:
                 return format_const(np.full(node.shape, g.attrs["value"])), _ATOM
-            shape = f"shape({self.text[id(like)][0]})"
+            shape = f"shape({self.text[id(same_shape_leaf(like))][0]})"  # shape(y), not shape(y - x @ w)
             if g.shape != ():
                 known = f"shape={node.shape}" if node.shape is not None else shape
                 return f"broadcast_to({self.text[id(g)][0]}, {known})", _ATOM
@@ -217,15 +183,17 @@ def displayed_as(node: Symbol) -> Symbol:
     return Symbol(op, inputs, attrs, name=node.name, shape=node.shape, dtype=node.dtype)
 
 
-def _reciprocal(node: Symbol) -> int | None:
-    """n when node is the weak scalar constant 1/n for an integer |n| > 1 that is not a power of 2
-    (0.02 is 1/50, 0.5 stays 0.5: a binary fraction reads as well as a decimal)."""
-    if node.op != CONST or node.dtype is not None or not isinstance(node.attrs["value"], float):
+def _new_axis_index(node: Symbol) -> str | None:
+    """expand_dims(x, axis) as the index that reads the same: x[:, None], x[..., None], x[None] (one axis)."""
+    (axis,) = node.attrs["axis"] if len(node.attrs["axis"]) == 1 else (None,)
+    ndim = node.inputs[0].ndim
+    if axis is None or (ndim is None and axis not in (0, -1)):
         return None
-    fraction = small_fraction(node.attrs["value"], largest=10**6)
-    if not fraction or abs(fraction[0]) != 1 or fraction[1] & (fraction[1] - 1) == 0:
-        return None
-    return fraction[1] * fraction[0]
+    if axis == 0 or (ndim is not None and axis == -ndim - 1):
+        return "None"
+    if axis == -1 and (ndim is None or ndim >= 2):
+        return "..., None"
+    return ":, " * (axis if axis >= 0 else axis + ndim + 1) + "None"
 
 
 def attribute_texts(node: Symbol) -> list[str]:
@@ -270,7 +238,7 @@ def to_sympy(s: Symbol, symbols: dict[str, Any] | None = None) -> Any:
                 done[id(node)] = sp.nsimplify(v.item() if isinstance(v, np.ndarray) else v, rational=False)
         else:
             displayed = displayed_as(node)
-            args = [done[id(i)] for i in displayed.inputs]
+            args = [_sympy_number(i, displayed, done) for i in displayed.inputs]
             opdef = OPS[displayed.op]
             if opdef.sympy is not None:
                 done[id(node)] = opdef.sympy(*args, **displayed.attrs)
@@ -278,6 +246,12 @@ def to_sympy(s: Symbol, symbols: dict[str, Any] | None = None) -> Any:
                 extra = [AttributeSymbol(text) for text in attribute_texts(displayed)]
                 done[id(node)] = sp.Function(displayed.op)(*args, *extra)
     return done[id(s)]
+
+
+def _sympy_number(node: Symbol, within: Symbol, done: dict[int, Any]) -> Any:
+    """node's SymPy form as an argument of `within`: a Python float in a float32 op as the float32 it becomes."""
+    narrow = narrow_number(node, within)
+    return done[id(node)] if narrow is None else sp.nsimplify(float(str(narrow)), rational=False)
 
 
 def from_sympy(expr: Any, variables: Any) -> Symbol:
@@ -430,8 +404,10 @@ def sympy_form(s: Symbol) -> Any:
     but at x = inf the graph gives NaN, at x = -inf NaN and 0. A form is kept only when its printed
     text has the graph's values at every combination of edgevalues.EDGE_VALUES (the infinities, NaN, signed zeros,
     both signs, and +-1000, where exp overflows: log(exp(x)) is inf there, not x); SymPy has no -0.0,
-    so a zero's sign is not compared. The simplified form is tried first, then the form as SymPy
-    builds it (which already combines x*x**(x - 1)); with neither, the graph is printed."""
+    so a zero's sign is not compared. Of the simplified form and its rearrangements (common factors out:
+    (sin(x) + cos(x))*exp(x); the denominator factored: (1 - x**2)/(x**2 + 1)**2) the shortest text that
+    keeps the values is printed; else the form as SymPy builds it (which already combines x*x**(x - 1))
+    if it keeps them; else the graph is."""
     nodes = topo_order([s])
     if not _sympy_ready(nodes):
         return None
@@ -444,23 +420,42 @@ def sympy_form(s: Symbol) -> Any:
             return None  # x/0.0 is zoo*x to SymPy, but inf or -inf (by the signs) to NumPy
         if _floats_merged(expr):
             return None  # SymPy merged 1e200*1e200 into 1e400, which no float holds; the graph keeps both
-        candidates = [expr]
+        simplified = []
         if sp.count_ops(expr) <= SYMPY_SIMPLIFY_OPS:
             simpler = sp.simplify(expr)
-            if sp.count_ops(simpler) <= sp.count_ops(expr):
-                candidates.insert(0, simpler)
+            best = simpler if sp.count_ops(simpler) <= sp.count_ops(expr) else expr
+            simplified = [best, *_rearranged(best)]
     except Exception:  # noqa: BLE001 - SymPy may fail on odd input; the graph printer still works
         return None
     points = edge_points(sorted(names))
     with np.errstate(all="ignore"):
         expected = evaluate(s, points)
-        for candidate in candidates:
-            try:
-                if same_values(text_values(SymgradStrPrinter().doprint(candidate), points), expected):
-                    return candidate
-            except Exception:  # noqa: BLE001 - text that cannot be evaluated here is not known to be right
-                continue
-    return None
+        kept = [(len(text), form) for form, text in _texts(simplified) if _keeps(text, points, expected)]
+        if kept:
+            return min(kept, key=lambda k: k[0])[1]  # the first of the shortest
+        return expr if _keeps(SymgradStrPrinter().doprint(expr), points, expected) else None
+
+
+def _texts(forms: list[Any]) -> list[tuple[Any, str]]:
+    """(form, its text) for each SymPy form, each text once."""
+    seen: dict[str, Any] = {}
+    for form in forms:
+        seen.setdefault(SymgradStrPrinter().doprint(form), form)
+    return [(form, text) for text, form in seen.items()]
+
+
+def _keeps(text: str, points: dict[str, np.ndarray], expected: Any) -> bool:
+    """The printed text, read as NumPy reads it, has the graph's values at the edge points."""
+    try:
+        return same_values(text_values(text, points), expected)
+    except Exception:  # noqa: BLE001 - text that cannot be evaluated here is not known to be right
+        return False
+
+
+def _rearranged(expr: Any) -> list[Any]:
+    """expr with its common factors taken out, and as one fraction with its denominator factored."""
+    numerator, denominator = sp.fraction(sp.together(expr))
+    return [sp.factor_terms(expr), numerator / sp.factor(denominator)]
 
 
 def _sympy_text(s: Symbol) -> str | None:

@@ -148,3 +148,23 @@ def sum_axes(g: tuple, like: tuple) -> tuple:
     """The axes sum_like(g, like) sums over: those broadcasting added in front, and those like has as 1."""
     lead = len(g) - len(like)
     return tuple(i for i in range(len(g)) if i < lead or (g[i] != 1 and like[i - lead] == 1))
+
+
+def same_shape_input(x: Symbol) -> Symbol | None:
+    """An input of the broadcasting op x that has x's shape (the others broadcast into it), a variable first."""
+    opdef = OPS.get(x.op)
+    if opdef is None or not opdef.elementwise:
+        return None
+    fits = [u for u in x.inputs if all(v is u or covered_by(v, u) for v in x.inputs)]
+    return min(fits, key=lambda u: u.op != "var", default=None)
+
+
+def same_shape_leaf(x: Symbol, steps: int = 16) -> Symbol:
+    """A node down x's broadcasting ops with x's shape, y for y - x @ w: the lowest within `steps` (so that
+    asking for each node of a long chain stays linear)."""
+    for _ in range(steps):
+        u = same_shape_input(x)
+        if u is None:
+            break
+        x = u
+    return x

@@ -360,7 +360,8 @@ def _constant_over(n: Symbol) -> bool:
 
 @rewrites("multiply", needs=("divide", "multiply"))
 def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
-    """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y, c * ((d / y) * v) -> ((c*d) / y) * v"""
+    """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y, c * ((d / y) * v) -> ((c*d) / y) * v,
+    (1/r) * y -> y / r and (-1/r) * y -> -(y / r)"""
     a, b = node.inputs
     if _is_scalar_const(a) and a.dtype is None and b.op == "multiply":
         for i, u in enumerate(b.inputs):
@@ -376,10 +377,9 @@ def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
         if _is_scalar_const(n) and n.dtype is None:
             c = _product(a.attrs["value"], n.attrs["value"], dtype=node.dtype)
             return None if c is None else c / d
-    for u, v in ((a, b), (b, a)):  # (1/r) * y -> y / r
-        if u.op == "divide" and _is_scalar_const(u.inputs[0]) and _num(u.inputs[0]) == 1 and u.inputs[0].dtype is None:
-            if v.op != CONST:
-                return v / u.inputs[1]
+    for u, v in ((a, b), (b, a)):  # (1/r) * y -> y / r, (-1/r) * y -> -(y / r)
+        if u.op == "divide" and _constant_over(u) and _num(u.inputs[0]) in (1, -1) and v.op != CONST:
+            return v / u.inputs[1] if _num(u.inputs[0]) == 1 else ew.negative(v / u.inputs[1])
     return None
 
 

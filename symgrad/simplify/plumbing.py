@@ -13,7 +13,7 @@ from ..ops import linalg as la
 from ..ops import reduction as red
 from ..ops import shape as shp
 from ..ops.registry import OPS, rebuild
-from ..shapes import broadcast_leaves, covered_by, covers, sum_axes
+from ..shapes import broadcast_leaves, covered_by, covers, same_shape_input, sum_axes
 from .core import (
     Simplifier,
     _distributes,
@@ -28,18 +28,12 @@ from .core import (
 
 @rewrites("sum_like")
 def sum_like_noop(node: Symbol, s: Simplifier) -> Symbol | None:
-    """sum_like(g, x) -> g when g already fits x; else a sum over the axes x was broadcast along (ranks known)"""
+    """sum_like(g, x) -> g when g already fits x; else a sum over the axes x was broadcast along (ranks known):
+    the leading ones dropped by the sum itself, so a scalar b's gradient is sum(g, axis=0), not reshape(sum(...))"""
     g, like = node.inputs
     if covered_by(g, like):
         return g
-    if g.shape is not None and like.shape is not None:
-        axes = sum_axes(g.shape, like.shape)
-        out = red.sum(g, axis=axes, keepdims=True) if axes else g
-        lead = len(g.shape) - len(like.shape)
-        if lead > 0:
-            out = shp.reshape_to(out, out.shape[lead:])
-        return out
-    if g.partial_shape is not None and like.partial_shape is not None:  # ranks known, some sizes open
+    if g.partial_shape is not None and like.partial_shape is not None:  # ranks known (sizes too, or some open)
         axes = sum_axes(g.partial_shape, like.partial_shape)  # an open size is not 1 (checked at bind)
         lead = len(g.partial_shape) - len(like.partial_shape)
         kept = tuple(a for a in axes if a >= lead)
@@ -94,13 +88,6 @@ def reshape_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     return None
 
 
-@rewrites("cast", "cast_like")
-def cast_noop(node: Symbol, s: Simplifier) -> Symbol | None:
-    """cast(x, x.dtype) -> x, cast_like(x, y) -> x when x has y's dtype"""
-    x = node.inputs[0]
-    return x if x.dtype is not None and x.dtype == node.dtype else None
-
-
 @rewrites("broadcast_to")
 def broadcast_to_noop(node: Symbol, s: Simplifier) -> Symbol | None:
     """broadcast_to(x, x.shape) -> x"""
@@ -145,17 +132,22 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
 @rewrites("reduce_size")
 def reduce_size_of_leaf(node: Symbol, s: Simplifier) -> Symbol | None:
     """reduce_size(x**2) -> reduce_size(x): an elementwise expression of one array has its shape; so has
-    a product whose other factors broadcast into one of them"""
+    a broadcasting op whose other inputs broadcast into one of them (a variable taken first); and
+    size(sum(u, axis=1)) is size(u, axis=0) for a matrix u (the count is in the dtype it was: float32 or not)"""
     (x,) = node.inputs
+    axis = node.attrs["axis"]
     leaves = broadcast_leaves(x)
-    if leaves is not None and len(leaves) == 1 and x.op not in (VAR, CONST):
+    if x.op == "sum" and axis is None and x.attrs["axis"] is not None and x.inputs[0].ndim is not None:
+        summed = set(shp.positive_axes(x.attrs["axis"], x.inputs[0].ndim))
+        kept = tuple(a for a in range(x.inputs[0].ndim) if a not in summed)
+        new = red.reduce_size(x.inputs[0], axis=kept) if kept else None
+    elif leaves is not None and len(leaves) == 1 and x.op not in (VAR, CONST):
         (leaf,) = leaves
-        return None if leaf is x else red.reduce_size(leaf, axis=node.attrs["axis"])
-    if x.op in ("power", "multiply", "divide", "add", "subtract"):  # (a + b)**2 has a + b's shape
-        for i, u in enumerate(x.inputs):
-            if all(covered_by(v, u) for v in x.inputs[:i] + x.inputs[i + 1 :]):
-                return red.reduce_size(u, axis=node.attrs["axis"])
-    return None
+        new = None if leaf is x else red.reduce_size(leaf, axis=axis)
+    else:
+        u = same_shape_input(x)  # (a + b)**2 has a + b's shape, softplus(t) t's, y - x @ w y's
+        new = None if u is None else red.reduce_size(u, axis=axis)
+    return new if new is not None and new.dtype == node.dtype else None
 
 
 @rewrites("where")
@@ -193,7 +185,8 @@ def trace_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
     (x,) = node.inputs
     if x.op in ("dot", "matmul") and all(i.ndim == 2 for i in x.inputs):
         a, b = x.inputs
-        if a.shape is None or b.shape is None or None in a.shape + b.shape or a.shape != b.shape[::-1]:
+        square = a is b or not (a.shape is None or b.shape is None or a.shape != b.shape[::-1])  # x @ x: x is square
+        if not square:
             return None  # only a square product: trace(dot(x1, x0)) of a (1, 3) product is its [0, 0] entry
         return red.sum(a * la.transpose(b))
     return None
@@ -290,6 +283,64 @@ def broadcast_to_gradient_shape(node: Symbol, s: Simplifier) -> Symbol | None:
         scaled = u if value == 1 else rebuild(product, (scalar, u) if fill is a else (u, scalar))
         return rebuild(node, (shp.broadcast_like(scaled, like), like))
     return None
+
+
+@rewrites("cast", "cast_like")  # after broadcast_to_gradient_shape, which reads the variable's shape off it
+def cast_noop(node: Symbol, s: Simplifier) -> Symbol | None:
+    """cast(x, x.dtype) -> x, cast_like(x, y) -> x when x has y's dtype"""
+    x = node.inputs[0]
+    return x if x.dtype is not None and x.dtype == node.dtype else None
+
+
+def _transposed_to(u: Symbol, ndim: int) -> Symbol:
+    """u.T as it broadcasts in the transpose of an ndim-d array u broadcasts into (u's ndim known):
+    a 1-d u (along the last axis) becomes u[:, None] (along the first)."""
+    k = u.ndim
+    if k == 0:
+        return u
+    t = la.transpose(u) if k > 1 else u
+    return shp.expand_dims(t, axis=tuple(range(k, ndim))) if k < ndim else t
+
+
+@rewrites("transpose", needs=("multiply", "broadcast_to"))
+def transpose_of_fill_product(node: Symbol, s: Simplifier) -> Symbol | None:
+    """(u*ones_like(e)).T -> u'*ones_like(e).T and broadcast_to(u, s).T -> broadcast_to(u', s[::-1]) for u' the
+    transposed u (x[:, None] for a vector): the ones take the transpose, so the product still only spreads u"""
+    (x,) = node.inputs
+    n = node.ndim
+    if node.attrs["axes"] is not None or n is None or n < 2:
+        return None
+    if x.op == "broadcast_to" and x.inputs[0].ndim is not None:
+        return shp.broadcast_to(_transposed_to(x.inputs[0], n), shape=tuple(reversed(x.attrs["shape"])))
+    if x.op != "multiply" or s.shared(x):
+        return None
+    a, b = x.inputs
+    if not any(v.op in _FILLS and v.op != CONST for v in (a, b)) or a.ndim is None or b.ndim is None:
+        return None
+    new = _transposed_to(a, n) * _transposed_to(b, n)
+    return new if _same_meta(new, node) else None
+
+
+def _free_transpose(v: Symbol) -> bool:
+    """v.T costs no transpose node: v is one (v.T.T is v), an array of one value, or has at most 1 axis."""
+    return (v.op == "transpose" and v.attrs["axes"] is None) or v.op in _FILLS or (v.ndim is not None and v.ndim < 2)
+
+
+@rewrites("transpose", needs=("dot", "matmul"))
+def transpose_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
+    """(a @ b).T -> b.T @ a.T for matrices when that leaves fewer transposes: (ones @ x.T).T -> x @ ones.T,
+    (y.T @ x).T -> x.T @ y (the same products, each summed over the same k)"""
+    (x,) = node.inputs
+    if node.attrs["axes"] is not None or x.op not in ("dot", "matmul") or s.shared(x):
+        return None
+    a, b = x.inputs
+    if a.ndim != 2 or b.ndim != 2:
+        return None
+    before = 1 + sum(v.op == "transpose" and v.attrs["axes"] is None for v in (a, b))
+    if sum(not _free_transpose(v) for v in (a, b)) >= before:
+        return None
+    new = rebuild(x, (la.transpose(b), la.transpose(a)))
+    return new if _same_meta(new, node) else None
 
 
 @rewrites("add", "subtract", needs=("where",))
