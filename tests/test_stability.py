@@ -31,6 +31,7 @@ def rtol(dtype, magnitude=1.0):
 def test_the_rewrites_print_as_the_stable_forms():
     x = sym.var("x")
     assert str(sym.simplify(sym.log(sym.sigmoid(x)))) == "-softplus(-x)"
+    assert str(sym.simplify(sym.log(1 - sym.sigmoid(x)))) == "-softplus(x)"
     assert str(sym.simplify(sym.log(1 + x))) == "log1p(x)"
     assert str(sym.simplify(sym.log(x + 1))) == "log1p(x)"
     assert str(sym.simplify(sym.exp(x) - 1)) == "expm1(x)"
@@ -51,6 +52,29 @@ def test_log_sigmoid_at_plus_minus_800(dtype):
     # log sigmoid(x) = -log(1 + exp(-x)); d/dx = 1 - sigmoid(x)
     np.testing.assert_allclose(out, [-800.0, -np.log(2), 0.0], rtol=rtol(dtype, 800))
     np.testing.assert_allclose(grad, [1.0, 0.5, 0.0], rtol=rtol(dtype, 800), atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_one_minus_sigmoid_at_plus_minus_800(dtype):
+    x = sym.var("x")
+    out, grad = value_and_grad(sym.log(1 - sym.sigmoid(x)), [-800.0, 0.0, 800.0], dtype)
+    # log(1 - sigmoid(x)) = -log(1 + exp(x)); d/dx = -sigmoid(x)
+    np.testing.assert_allclose(out, [0.0, -np.log(2), -800.0], rtol=rtol(dtype, 800))
+    np.testing.assert_allclose(grad, [0.0, -0.5, -1.0], rtol=rtol(dtype, 800), atol=1e-30)
+
+
+def test_binary_cross_entropy_written_out_stays_finite_at_large_logits():
+    """The textbook BCE, -mean(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), at logits where
+    float32's sigmoid(z) rounds to 1: the loss is the mean softplus, its gradient (sigmoid(z) - y)/n."""
+    z, y = sym.var("z"), sym.var("y")
+    loss = -sym.mean(y * sym.log(sym.sigmoid(z)) + (1 - y) * sym.log(1 - sym.sigmoid(z)))
+    z0 = np.array([40.0, -40.0, 40.0, 0.0], dtype=np.float32)
+    y0 = np.array([1.0, 1.0, 0.0, 1.0], dtype=np.float32)
+    ex = loss.bind({"z": z0, "y": y0}, grad_req={"z": "write", "y": "null"})
+    out = ex.forward(is_train=True)[0].asnumpy()
+    ex.backward()
+    assert out == pytest.approx((0.0 + 40.0 + 40.0 + np.log(2)) / 4, rel=1e-6)
+    np.testing.assert_allclose(ex.grad_dict["z"].asnumpy(), [0.0, -0.25, 0.25, -0.125], atol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

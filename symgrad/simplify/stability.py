@@ -16,8 +16,9 @@ from .core import (
 
 @rewrites("log")
 def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
-    """log(1 + x) -> log1p(x), log(sigmoid(x)) -> -softplus(-x), log(softmax) -> log_softmax (picked
-    entries too: pick only selects, so log(pick(s, i)) is pick(log(s), i)), log(sum(exp(x))) -> logsumexp(x)"""
+    """log(1 + x) -> log1p(x), log(sigmoid(x)) -> -softplus(-x), log(1 - sigmoid(x)) -> -softplus(x),
+    log(softmax) -> log_softmax (picked entries too: pick only selects, so log(pick(s, i)) is
+    pick(log(s), i)), log(sum(exp(x))) -> logsumexp(x)"""
     (x,) = node.inputs
     if x.op == "add":
         a, b = x.inputs
@@ -26,6 +27,9 @@ def log_stability(node: Symbol, s: Simplifier) -> Symbol | None:
                 return ew.log1p(rest)
     if x.op == "sigmoid":
         return ew.negative(ew.softplus(ew.negative(x.inputs[0])))
+    if x.op == "subtract" and x.inputs[1].op == "sigmoid" and _identity_const(x.inputs[0], x.inputs[1], 1):
+        # binary cross-entropy's other half: 1 - sigmoid(x) = sigmoid(-x), which is 0 in float32 from x = 17
+        return ew.negative(ew.softplus(x.inputs[1].inputs[0]))
     if x.op == "softmax":
         return nn.log_softmax(x.inputs[0], axis=x.attrs["axis"])
     if x.op == "pick" and x.inputs[0].op == "softmax":
