@@ -404,3 +404,25 @@ def test_the_command_lines_error_message_has_no_built_at(capsys):
     err = capsys.readouterr().err
     assert "inner sizes differ" in err and "built at" not in err  # it named the symgrad script
     assert sg.errors.TRACK_ORIGIN[0]  # origins are tracked again after the command
+
+
+def test_a_head_gradient_of_shape_1_is_taken_for_a_full_reduction_as_mxnet_scripts_pass_it():
+    """MXNet's sum(x) has shape (1,), so its scripts pass nd.ones(1) or nd.array([c]) as its head
+    gradient; symgrad's is 0-d, and took only a 0-d head gradient."""
+    x = sym.var("x")
+    ex = sym.Group([sym.sum(x * x), sym.exp(x)]).bind({"x": np.array([1.0, 2.0])})
+    ex.forward(is_train=True)
+    ex.backward([nd.array([10.0]), nd.array([1.0, 2.0])])
+    np.testing.assert_allclose(ex.grad_dict["x"].asnumpy(), 10 * 2 * np.array([1.0, 2.0]) + [1, 2] * np.exp([1.0, 2.0]))
+    with pytest.raises(sg.BindError, match=r"head gradient 0 has shape \(2,\), output 0 has shape \(\)"):
+        ex.backward([nd.ones(2), nd.ones(2)])
+    v = nd.array([1.0, 2.0])
+    v.attach_grad()
+    with autograd.record():
+        y = (v * v).sum()
+    y.backward(nd.array([3.0]))
+    np.testing.assert_allclose(v.grad.asnumpy(), [6.0, 12.0])
+    with autograd.record():
+        y = (v * v).sum()
+    with pytest.raises(sg.AutogradError, match=r"head gradient of shape \(2,\) for an output of shape \(\)"):
+        y.backward(nd.ones(2))
