@@ -206,7 +206,8 @@ class Executor:
         new: dict[str, dict[str, np.ndarray]] = {"args": {}, "grads": {}}
         for name, shape in zip(names, arg_shapes):
             old = self._args[name]
-            shape = old.shape if shape is None or None in shape else shape
+            if shape is None or None in shape or (name not in shapes and _unit_axes_apart(shape, old.shape)):
+                shape = old.shape
             if name not in shapes and shape != old.shape and not partial_shaping:
                 raise BindError(
                     f"reshape: the shape of {name!r}, not given, changes from {old.shape} to {shape};"
@@ -414,6 +415,12 @@ class Executor:
                 raise BindError(f"backward: head gradient {i} has shape {g.shape}, output {i} has shape {shape}")
             heads.append(g.astype(dtype, copy=False))
         return heads
+
+
+def _unit_axes_apart(inferred: tuple, bound: tuple) -> bool:
+    """The shapes differ only by axes of size 1: a (1,) argument bound beside a 0-d full reduction,
+    which inference shares as (), as MXNet's (1,) reductions would share (1,)."""
+    return math.prod(inferred) == math.prod(bound) and np.broadcast_shapes(inferred, bound) == bound
 
 
 def _resized(array: np.ndarray, shape: tuple, name: str, allow_up_sizing: bool) -> np.ndarray:

@@ -426,3 +426,17 @@ def test_a_head_gradient_of_shape_1_is_taken_for_a_full_reduction_as_mxnet_scrip
         y = (v * v).sum()
     with pytest.raises(sg.AutogradError, match=r"head gradient of shape \(2,\) for an output of shape \(\)"):
         y.backward(nd.ones(2))
+
+
+def test_executor_reshape_keeps_a_1_shaped_argument_beside_a_full_reduction():
+    """A training loop's scale c, bound as nd.ones(1) beside mean(...) (0-d here, (1,) in MXNet):
+    reshape to a new batch size inferred c as () and refused to change it without partial_shaping."""
+    x, y, c = sym.var("x"), sym.var("y"), sym.var("c")
+    loss = sym.mean(sym.square(sym.sum(x, axis=1) - y)) * c
+    ex = loss.bind({"x": np.zeros((8, 3)), "y": np.zeros(8), "c": np.ones(1)}, grad_req="null")
+    small = ex.reshape(x=(4, 3), y=(4,))
+    assert small.arg_dict["c"].shape == (1,)
+    (out,) = small.forward(x=np.ones((4, 3)), y=np.arange(4.0), c=np.array([0.5]))
+    np.testing.assert_allclose(out.asnumpy(), [0.5 * np.mean((3 - np.arange(4.0)) ** 2)])
+    with pytest.raises(sg.BindError, match="the shape of 'y', not given, changes from"):
+        ex.reshape(x=(4, 3))  # y's size changes: as MXNet, only with partial_shaping=True
