@@ -440,3 +440,17 @@ def test_executor_reshape_keeps_a_1_shaped_argument_beside_a_full_reduction():
     np.testing.assert_allclose(out.asnumpy(), [0.5 * np.mean((3 - np.arange(4.0)) ** 2)])
     with pytest.raises(sg.BindError, match="the shape of 'y', not given, changes from"):
         ex.reshape(x=(4, 3))  # y's size changes: as MXNet, only with partial_shaping=True
+
+
+def test_two_layers_given_one_name_that_need_different_weight_shapes_are_named_as_the_fault():
+    """name='fc' twice makes one fc_weight for both layers: infer_shape listed the second layer's
+    (3, 3) only, and simple_bind then blamed the first layer's weight, which the user never shaped."""
+    data = sym.var("data")
+    net = sym.FullyConnected(sym.FullyConnected(data, num_hidden=3, name="fc"), num_hidden=3, name="fc")
+    assert net.list_arguments() == ["data", "fc_weight", "fc_bias"]
+    assert net.infer_shape(data=(2, 3))[0] == [(2, 3), (3, 3), (3,)]  # shared weights that fit: allowed
+    message = r"'fc_weight' would need shape \(3, 4\) and shape \(3, 3\).*own name(.|\n)*name=.fc.(.|\n)*name=.fc."
+    with pytest.raises(sg.ShapeError, match=message):
+        net.infer_shape(data=(2, 4))
+    with pytest.raises(sg.ShapeError, match="'fc_weight' would need shape"):
+        net.simple_bind(data=(2, 4))

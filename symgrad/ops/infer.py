@@ -161,10 +161,29 @@ def infer_meta(symbol: Symbol, kind: str, args: tuple, given: dict[str, Any]) ->
             break
         given = {**given, **learned}
     if kind == "shape":
+        _check_one_shape_per_name(order, table)
         table = _with_partial_shapes(order, table)
     by_name = {n.name: table[id(n)] for n in order if n.op == VAR}
     aux = [by_name[n] for n in aux_variables(order)]
     return [by_name[n] for n in names], [table[id(o)] for o in symbol.outputs()], aux
+
+
+def _check_one_shape_per_name(order: list[Symbol], table: dict[int, Any]) -> None:
+    """Variables of one name are one argument: refuse two of them that need different shapes (two
+    layers given one name= share their weights; the table would list the last one's shape only)."""
+    first: dict[str, Symbol] = {}
+    for node in order:
+        if node.op != VAR or table[id(node)] is None:
+            continue
+        seen = first.setdefault(node.name, node)
+        if table[id(seen)] != table[id(node)]:
+            raise ShapeError(
+                f"infer_shape: argument {node.name!r} would need shape {table[id(seen)]} and shape"
+                f" {table[id(node)]}: variables of one name are one argument (layers given one name= share their"
+                " parameters); give each variable or layer its own name"
+                + describe_origin(seen.origin)
+                + describe_origin(node.origin)
+            )
 
 
 def _with_partial_shapes(order: list[Symbol], table: dict[int, Any]) -> dict[int, Any]:
