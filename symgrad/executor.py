@@ -420,7 +420,7 @@ class Executor:
 def _unit_axes_apart(inferred: tuple, bound: tuple) -> bool:
     """The shapes differ only by axes of size 1: a (1,) argument bound beside a 0-d full reduction,
     which inference shares as (), as MXNet's (1,) reductions would share (1,)."""
-    return math.prod(inferred) == math.prod(bound) and np.broadcast_shapes(inferred, bound) == bound
+    return [n for n in inferred if n != 1] == [n for n in bound if n != 1]
 
 
 def _resized(array: np.ndarray, shape: tuple, name: str, allow_up_sizing: bool) -> np.ndarray:

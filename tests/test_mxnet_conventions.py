@@ -454,3 +454,12 @@ def test_two_layers_given_one_name_that_need_different_weight_shapes_are_named_a
         net.infer_shape(data=(2, 4))
     with pytest.raises(sg.ShapeError, match="'fc_weight' would need shape"):
         net.simple_bind(data=(2, 4))
+
+
+def test_executor_reshape_names_a_not_given_argument_whose_shape_would_turn():
+    """An argument not given whose inferred shape has its bound sizes in another order is refused
+    with the BindError, not kept as a size-1-axes variant (and not a NumPy broadcasting error)."""
+    a, b = sym.var("a"), sym.var("b")
+    ex = (a + b).bind({"a": np.zeros((2, 3)), "b": np.zeros((2, 3))}, grad_req="null")
+    with pytest.raises(sg.BindError, match="the shape of 'b', not given, changes from \\(2, 3\\) to \\(3, 2\\)"):
+        ex.reshape(allow_up_sizing=True, a=(3, 2))
