@@ -59,6 +59,7 @@ def test_arguments_outputs_groups_and_internals():
         g = sym.Group([y, sym.exp(x)])
         assert len(g) == 2 and g[1].name == "exp0"
         assert g.list_outputs() == ["_plus0_output", "exp0_output"]
+        assert g[1:].list_outputs() == ["exp0_output"] and g[::-1].list_outputs() == ["exp0_output", "_plus0_output"]
         assert sym.Group([x, y]).list_outputs() == ["x", "_plus0_output"]  # a variable's own name, as MXNet
         assert [s.name for s in y.get_internals()] == ["x", "w", "dot0", "b", "_plus0"]
 

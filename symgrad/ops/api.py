@@ -8,6 +8,7 @@ import numpy as _np
 
 from ..errors import SymgradError as _SymgradError
 from ..graph import GROUP as _GROUP
+from ..graph import Group as _Group
 from ..graph import Symbol
 from ..graph import topo_order as _topo_order
 from ..graph import variable_names as _variable_names
@@ -148,6 +149,8 @@ def _getitem(self: Symbol, index: Any) -> Symbol:
                 if node.name == index or f"{node.name}_output" == index:
                     return node
             raise _SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
+        if isinstance(index, slice):  # MXNet's g[1:] is a group of those outputs
+            return _Group(self.inputs[index])
         return self.inputs[index]
     items = index if isinstance(index, tuple) else (index,)
     if any(isinstance(item, (list, _np.ndarray)) for item in items):
