@@ -84,6 +84,12 @@ CASES = [
         {},
     ),
     (
+        "pool_max_nonfinite_head",
+        lambda S: S.Pooling(data=S.var("x"), kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max"),
+        {"x": R(2, 2, 6, 5)},
+        {},
+    ),
+    (
         "pool_global_avg",
         lambda S: S.Pooling(data=S.var("x"), kernel=(2, 2), global_pool=True, pool_type="avg"),
         {"x": R(2, 3, 4, 5)},
@@ -280,6 +286,10 @@ CASES = [
     ),
 ]
 
+# cases whose head gradient is not the default uniform(0.5, 1.5): max pooling's gradient with an infinite
+# or NaN head reaches each window's maximum only (windows of 3 with stride 2 overlap, so some entries add two)
+HEADS = {"pool_max_nonfinite_head": np.array([np.inf, -np.inf, np.nan, 1.0] * 9).reshape(2, 2, 3, 3)}
+
 INDEX_INPUTS = ("i",)  # Embedding's indices: MXNet computes no gradient for them
 
 # optimizer.create(name, **kwargs), five updates of one weight with these gradients
@@ -312,7 +322,7 @@ def run_mxnet(path: str) -> None:
         req = {k: "null" if k in INDEX_INPUTS else "write" for k in args}
         ex = s.bind(mx.cpu(), arrays, args_grad=grads, grad_req=req, aux_states=states)
         (y,) = ex.forward(is_train=True)
-        head = np.random.default_rng(3).uniform(0.5, 1.5, y.shape)
+        head = HEADS.get(name, np.random.default_rng(3).uniform(0.5, 1.5, y.shape))
         ex.backward([mx.nd.array(head, dtype="float64")])
         out[f"{name}/out"], out[f"{name}/head"] = y.asnumpy(), head
         out.update({f"{name}/grad/{k}": grads[k].asnumpy() for k in args if k not in INDEX_INPUTS})
@@ -322,6 +332,14 @@ def run_mxnet(path: str) -> None:
         out[f"optimizer{i}"] = optimizer_steps(mx, lambda a: mx.nd.array(a, dtype="float64"), name, kwargs)
     np.savez(path, **out)
     print(f"wrote {len(CASES)} cases and {len(OPTIMIZERS)} optimizers to {path}")
+
+
+def max_difference(ours, theirs) -> float:
+    """The largest |ours - theirs|, 0 where both hold the same inf or both NaN (NaN where only one does)."""
+    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    same = (ours == theirs) | (np.isnan(ours) & np.isnan(theirs))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are inf: masked by same
+        return float(np.where(same, 0.0, np.abs(ours - theirs)).max())
 
 
 def compare(path: str) -> None:
@@ -341,13 +359,13 @@ def compare(path: str) -> None:
         except Exception as exc:  # noqa: BLE001 - reported as a row
             print(f"| {name} | refused: {str(exc).splitlines()[0]} |")
             continue
-        diffs = {"out": np.abs(y - ref[f"{name}/out"]).max()}
+        diffs = {"out": max_difference(y, ref[f"{name}/out"])}
         diffs.update(
-            {f"d{k}": np.abs(ex.grad_dict[k] - ref[f"{name}/grad/{k}"]).max() for k in req if req[k] == "write"}
+            {f"d{k}": max_difference(ex.grad_dict[k], ref[f"{name}/grad/{k}"]) for k in req if req[k] == "write"}
         )
-        diffs.update({k: np.abs(ex.aux_dict[k] - ref[f"{name}/aux/{k}"]).max() for k in aux})
-        diffs["predict"] = np.abs(ex.forward()[0] - ref[f"{name}/predict"]).max()
-        print(f"| {name} | " + ", ".join(f"{k} {float(v):.0e}" for k, v in diffs.items()) + " |")  # NDArrays: float()
+        diffs.update({k: max_difference(ex.aux_dict[k], ref[f"{name}/aux/{k}"]) for k in aux})
+        diffs["predict"] = max_difference(ex.forward()[0], ref[f"{name}/predict"])
+        print(f"| {name} | " + ", ".join(f"{k} {v:.0e}" for k, v in diffs.items()) + " |")
     for i, (name, kwargs) in enumerate(OPTIMIZERS):
         weight = optimizer_steps(symgrad, lambda a: np.array(a, dtype="float64"), name, kwargs)
         print(f"| optimizer {name} {kwargs} | weight {np.abs(weight - ref[f'optimizer{i}']).max():.0e} |")

@@ -384,17 +384,22 @@ def max_pool_grads_ref(x, g, h, kernel, stride, pad, full):
     return dxp[(slice(None), slice(None), *inside)], picked
 
 
+@pytest.mark.parametrize("heads", ["finite", "inf-nan"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{len(c[1])}d-{c[4]}-pad{c[3][0]}")
-def test_max_pooling_gradient_and_its_adjoint_match_loops_with_ties_and_nan(case, dtype):
+def test_max_pooling_gradient_and_its_adjoint_match_loops_with_ties_and_nan(case, dtype, heads):
     """pool_grad sends g to each window's first maximum (first NaN in a window holding one), and
-    pool_pick (its adjoint, in second derivatives) reads h there; data full of ties, in both dtypes."""
+    pool_pick (its adjoint, in second derivatives) reads h there; data full of ties, in both dtypes.
+    An infinite or NaN g (or h) reaches those entries only: g * mask spread NaN (0 * inf) to the rest."""
     shape, kernel, stride, pad, convention = case
     x = rng.integers(0, 3, shape).astype(dtype)  # many ties
     x.flat[rng.choice(x.size, 3, replace=False)] = [np.nan, -np.inf, np.inf]
     pool = sym.Pooling(sym.var("x"), kernel=kernel, stride=stride, pad=pad, pooling_convention=convention)
     (out,) = pool.eval(x=x)
     g, h = rng.normal(size=out.shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    if heads == "inf-nan":
+        g.flat[rng.choice(g.size, 3, replace=False)] = [np.inf, -np.inf, np.nan]
+        h.flat[rng.choice(h.size, 3, replace=False)] = [np.inf, -np.inf, np.nan]
     # d/dx <grad of <pool(x), gv>, hv> is zero for max pooling; h's picks are the gradient's gradient for gv
     gv, hv = sym.var("gv", shape=out.shape), sym.var("hv", shape=shape)
     (dx,) = sym.grad(sym.sum(pool * gv), ["x"])

@@ -395,6 +395,17 @@ def _first_max_hits(data: np.ndarray, attrs: dict) -> list[tuple[tuple, np.ndarr
     return hits
 
 
+def _finite(values: np.ndarray) -> bool:
+    """No inf or NaN in values (checked once per call, not per kernel offset)."""
+    return values.dtype.kind not in "fc" or bool(np.isfinite(values).all())
+
+
+def _only_at(hit: np.ndarray, values: np.ndarray, finite: bool) -> np.ndarray:
+    """values where hit, exactly 0 elsewhere: values * hit, the fastest, unless values holds an inf or NaN
+    (0 * inf is NaN, which would reach entries that are not their window's maximum)."""
+    return values * hit if finite else np.where(hit, values, 0)
+
+
 def _pool_grad_impl(g: Any, data: Any, **attrs: Any) -> np.ndarray:
     """Pooling's gradient for data: g sent back to each window's maximum, or spread over it (avg, sum).
 
@@ -405,7 +416,8 @@ def _pool_grad_impl(g: Any, data: Any, **attrs: Any) -> np.ndarray:
         g = g / _pool_count(data.shape, attrs).astype(g.dtype)
     kernel, stride, pad, end, out = _pool_geometry(data.shape, attrs)
     if kind == "max":
-        parts = [(target, g * hit) for target, hit in _first_max_hits(data, attrs)]
+        finite = _finite(g)
+        parts = [(target, _only_at(hit, g, finite)) for target, hit in _first_max_hits(data, attrs)]
     else:
         parts = [(target, g) for _, target in _offsets(kernel, (1,) * len(kernel), stride, out)]
     grid = np.zeros((*data.shape[:2], *(x + 2 * p + e for x, p, e in zip(data.shape[2:], pad, end))), dtype=g.dtype)
@@ -420,8 +432,9 @@ def _pool_pick_impl(h: Any, data: Any, **attrs: Any) -> np.ndarray:
     _, _, pad, end, out = _pool_geometry(data.shape, attrs)
     padded = _padded(h, pad, end, 0)
     picked = np.zeros((*h.shape[:2], *out), dtype=h.dtype)
+    finite = _finite(h)
     for target, hit in _first_max_hits(data, attrs):
-        picked += padded[(Ellipsis, *target)] * hit
+        picked += _only_at(hit, padded[(Ellipsis, *target)], finite)
     return picked
 
 
