@@ -25,6 +25,7 @@ from .ndrandom import Random
 from .ops import registry as _registry
 from .ops.api import MXNET_ALIASES
 from .ops.indexing import encode_index, plain_index, split_index
+from .ops.indextext import setitem_error
 from .ops.registry import OPS, OpDef
 from .ops.shape import shape_method
 from .updates import (  # noqa: F401 - MXNet's update ops are nd's: nd.sgd_update(w, g, lr=0.1, out=w)
@@ -257,7 +258,10 @@ class NDArray:
                 # A recorded graph holds this buffer as its value: write into a copy, so a later
                 # backward still sees the values it recorded, and drop the stale history.
                 self._data, self._node = self._data.copy(), None
-            self._data[index] = value_data  # an attached variable stays one, with new values
+            try:
+                self._data[index] = value_data  # an attached variable stays one, with new values
+            except (ValueError, IndexError, TypeError) as exc:
+                raise setitem_error(self._data, index, value_data, exc) from None
             return
         # Functional update: recorded nodes keep the old values; gradients flow to `value`.
         self._refuse_while_recording("x[...] = value")
@@ -532,7 +536,6 @@ shape_method(NDArray, call)
 _registry.on_register(_publish)
 for _name, _op in MXNET_ALIASES.items():
     globals()[_name] = _make_eager(OPS[_op])
-BlockGrad = globals()["stop_gradient"]
 Concat = concatenate = globals()["concat"]
 
 

@@ -24,7 +24,7 @@ from .errors import SymgradError
 from .graph import CONST, GROUP, VAR, Symbol, is_const, topo_order
 from .numbertext import format_const, format_number, narrow_number, reciprocal
 from .ops import api
-from .ops.indexing import decode_index
+from .ops.indextext import format_index
 from .ops.registry import OPS
 from .shapes import same_shape_leaf
 
@@ -38,23 +38,6 @@ def format_name(name: str | None) -> str:
     if name is None:
         return "?"
     return name if name.isidentifier() else repr(name)
-
-
-def format_index(key: tuple) -> str:
-    parts = []
-    for item in decode_index(key):
-        if item is None:
-            parts.append("None")
-        elif item is Ellipsis:
-            parts.append("...")
-        elif isinstance(item, slice):
-            text = ":".join("" if v is None else str(v) for v in (item.start, item.stop))
-            parts.append(text + (f":{item.step}" if item.step is not None else ""))
-        elif isinstance(item, np.ndarray):
-            parts.append(str(item.tolist()))
-        else:
-            parts.append(str(item))
-    return ", ".join(parts)
 
 
 # ---- infix printing from the graph --------------------------------------------

@@ -123,6 +123,29 @@ def test_take_and_pick_on_0d_data_or_an_empty_axis_say_so():
         nd.take(nd.zeros((0, 3)), nd.array([0]))
 
 
+def test_writing_a_value_that_does_not_fit_into_an_ndarray_names_index_shapes_and_fix():
+    # NumPy's "could not broadcast input array from shape (4,) into shape (2,3)" came out of __setitem__,
+    # e.g. a label batch of the wrong size written into an executor's arg_dict
+    ex = (sym.var("x") * 2).bind({"x": np.zeros((2, 3), np.float32)})
+    label = ex.arg_dict["x"]
+    with pytest.raises(
+        sg.ShapeError,
+        match=r"NDArray\[:\] = value: a value of shape \(4,\) does not broadcast"
+        r" to the selection's shape \(2, 3\) \(the NDArray has shape \(2, 3\) and dtype float32\)",
+    ):
+        label[:] = np.ones(4)
+    with pytest.raises(sg.ShapeError, match=r"NDArray\[:, 1\] = value: a value of shape \(3, 2\) .* shape \(2,\)"):
+        label[:, 1] = np.ones((3, 2))
+    with pytest.raises(sg.ShapeError, match=r"NDArray\[5\] = value: index 5 is out of bounds for axis 0 with size 2"):
+        label[5] = 1.0
+    with pytest.raises(sg.ShapeError, match=r"cannot store 'abc' in an NDArray of float32"):
+        label[:] = "abc"
+    np.testing.assert_array_equal(label.asnumpy(), np.zeros((2, 3)))  # nothing written by the refused stores
+    label[:, 1] = np.arange(2.0)
+    label[nd.array([1])] = 7.0
+    np.testing.assert_array_equal(ex.forward()[0].asnumpy(), [[0, 0, 0], [14, 14, 14]])
+
+
 def test_missing_argument(bound):
     s, _ = bound
     with pytest.raises(sg.BindError, match=r"no array for argument 'w'; expected \['x', 'w'\]"):

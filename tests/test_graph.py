@@ -32,6 +32,13 @@ NAMED = [
     (lambda a, b: a @ b, "matmul0"),
     (lambda a, b: sym.sum(a, axis=0), "sum0"),
     (lambda a, b: a[0], "slice0"),
+    # MXNet 1.9.1 names a node by the lowercased name it was called by (mx.sym.BlockGrad(x).name)
+    (lambda a, b: sym.BlockGrad(a), "blockgrad0"),
+    (lambda a, b: sym.stop_gradient(a), "stop_gradient0"),
+    (lambda a, b: sym.SoftmaxActivation(a), "softmaxactivation0"),
+    (lambda a, b: sym.L2Normalization(a), "l2normalization0"),
+    (lambda a, b: sym.FullyConnected(a, num_hidden=2), "fullyconnected0"),
+    (lambda a, b: sym.broadcast_add(a, b), "broadcast_add0"),
 ]
 
 

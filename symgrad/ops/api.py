@@ -14,7 +14,6 @@ from ..graph import topo_order as _topo_order
 from ..graph import variable_names as _variable_names
 from .conv import Convolution, Pooling  # noqa: F401
 from .elementwise import (  # noqa: F401
-    BlockGrad,
     Cast,
     abs,
     add,
@@ -262,16 +261,17 @@ MXNET_ALIASES = {
     "broadcast_lesser_equal": "less_equal",
     "SliceChannel": "split",
     "reverse": "flip",
+    "BlockGrad": "stop_gradient",
 }
 
 
 def _alias(alias: str, opdef: OpDef) -> Any:
     def builder(*args: Any, **kwargs: Any) -> Symbol:
         tensors, attrs, name = opdef.parse(args, kwargs)
-        return apply(opdef, tensors, attrs, name, hint=alias)
+        return apply(opdef, tensors, attrs, name, hint=alias.lower())  # MXNet: blockgrad0
 
     builder.__name__ = builder.__qualname__ = alias
-    builder.__doc__ = f"MXNet's `{alias}`: symgrad's `{opdef.name}` (NumPy broadcasting)."
+    builder.__doc__ = f"MXNet's `{alias}`: symgrad's `{opdef.name}`."
     builder.opdef = opdef  # type: ignore[attr-defined]
     return builder
 

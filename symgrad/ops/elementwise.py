@@ -407,7 +407,6 @@ stop_gradient = register(
     arity=1,
     method=True,
 )
-BlockGrad = stop_gradient
 zeros_like = register(
     "zeros_like",
     np.zeros_like,

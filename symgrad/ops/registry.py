@@ -307,7 +307,7 @@ def register(
         sympy_simplify=sympy_simplify,
         arity=arity,
         attr_defaults=dict(attrs or {}),
-        hint=hint or name,
+        hint=hint or name.lower(),  # MXNet's auto names: softmaxactivation0, l2normalization0
         elementwise=shape is None if elementwise is None else elementwise,
         method=method,
         normalize=normalize,
