@@ -202,9 +202,22 @@ class Module:
         allow_extra: bool = False,
     ) -> None:
         """Fill the parameters from arg_params/aux_params, the rest with the initializer (None: left as they are)."""
+        self._fill_params("init_params", initializer, arg_params, aux_params, allow_missing, force_init, allow_extra)
+
+    def _fill_params(
+        self,
+        caller: str,
+        initializer: Any,
+        arg_params: dict[str, Any] | None,
+        aux_params: dict[str, Any] | None,
+        allow_missing: bool,
+        force_init: bool,
+        allow_extra: bool,
+    ) -> None:
+        """init_params and set_params: errors name the method the user called."""
         self._require()
         if self.params_initialized and not force_init:
-            warnings.warn("Module.init_params: already initialized; pass force_init=True", stacklevel=2)
+            warnings.warn(f"Module.{caller}: already initialized; pass force_init=True", stacklevel=3)
             return
         for given, names, bound in (
             (arg_params, self._param_names, self._exec.arg_dict),
@@ -212,19 +225,19 @@ class Module:
         ):
             extra = sorted(set(given or {}) - set(names))
             if extra and not allow_extra:
-                raise SymgradError(f"Module.init_params: {extra[0]!r} is not a parameter of the symbol {names}")
+                raise SymgradError(f"Module.{caller}: {extra[0]!r} is not a parameter of the symbol {names}")
             for name in names:
                 target = np.asarray(bound[name])
                 if given is not None and name in given:
                     value = given[name]
                     value = np.asarray(value.asnumpy() if isinstance(value, NDArray) else value)
                     if value.shape != target.shape:
-                        raise SymgradError(
-                            f"Module.init_params: {name!r} has shape {value.shape}, the symbol needs {target.shape}"
+                        raise ShapeError(
+                            f"Module.{caller}: {name!r} has shape {value.shape}, the symbol needs {target.shape}"
                         )
                     np.copyto(target, value, casting="unsafe")
                 elif given is not None and not allow_missing:
-                    raise SymgradError(f"Module.init_params: no value for {name!r}; pass allow_missing=True")
+                    raise SymgradError(f"Module.{caller}: no value for {name!r}; pass allow_missing=True")
                 elif initializer is not None:
                     initializer(name, target)
         self.params_initialized = True
@@ -244,7 +257,7 @@ class Module:
         allow_extra: bool = False,
     ) -> None:
         """Copy these values into the parameters (those missing keep their values with allow_missing)."""
-        self.init_params(None, arg_params, aux_params or {}, allow_missing, force_init, allow_extra)
+        self._fill_params("set_params", None, arg_params, aux_params or {}, allow_missing, force_init, allow_extra)
 
     # ---- checkpoints ----
     def save_params(self, fname: str) -> None:
