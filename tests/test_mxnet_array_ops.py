@@ -22,6 +22,10 @@ def test_split_is_a_group_of_its_outputs_named_as_mxnet_and_a_list_in_nd():
     assert len(parts) == 2 and parts.list_outputs() == ["split0_output0", "split0_output1"]
     first, second = parts.eval(x=X)
     np.testing.assert_array_equal(second.asnumpy(), X[:, 2:])
+    # MXNet looks a group's output up by its name; symgrad compared it with the node's name + "_output"
+    np.testing.assert_array_equal(parts["split0_output1"].eval(x=X)[0].asnumpy(), X[:, 2:])
+    with pytest.raises(sg.SymgradError, match=r"group has no output named 'split0_output2'; outputs: \['split0_"):
+        parts["split0_output2"]
     again = sym.load_json(parts.tojson())
     assert again.list_outputs() == parts.list_outputs()
     np.testing.assert_array_equal(again.eval(x=X)[0].asnumpy(), X[:, :2])

@@ -143,11 +143,14 @@ def _getitem(self: Symbol, index: Any) -> Symbol:
     with a new index array each step has one structure, so it binds to one cached plan.
     """
     if self.op == _GROUP:
-        if isinstance(index, str):
-            for node in self.inputs:
-                if node.name == index or f"{node.name}_output" == index:
-                    return node
-            raise _SymgradError(f"group has no output named {index!r}; outputs: {self.list_outputs()}")
+        if isinstance(index, str):  # an output's name (split0_output1), or its node's (exp0)
+            outputs = self.list_outputs()
+            found = [i for i, name in enumerate(outputs) if name == index]
+            found = found or [i for i, node in enumerate(self.inputs) if node.name == index]
+            if len(found) != 1:
+                problem = "no output named" if not found else f"{len(found)} outputs named"
+                raise _SymgradError(f"group has {problem} {index!r}; outputs: {outputs}")
+            return self.inputs[found[0]]
         if isinstance(index, slice):  # MXNet's g[1:] is a group of those outputs
             return _Group(self.inputs[index])
         return self.inputs[index]
