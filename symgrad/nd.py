@@ -483,8 +483,7 @@ def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
     """nd.<op>(...) with the same signature as sym.<op>(...)."""
     if opdef.inputs is not None:  # a layer: its weights are arrays the caller gives
         tensors, attrs, _ = opdef.parse_layer(args, kwargs, invoke, _missing_array(opdef))
-        return invoke(opdef, tuple(tensors), attrs)
-    if not kwargs and len(args) == opdef.arity:  # x.sum(), x.norm(): default attributes, parsed once
+    elif not kwargs and len(args) == opdef.arity:  # x.sum(), x.norm(): default attributes, parsed once
         attrs = _DEFAULT_ATTRS.get(opdef.name)
         if attrs is None:
             attrs = _DEFAULT_ATTRS[opdef.name] = opdef.parse(args, kwargs)[1]
@@ -495,7 +494,7 @@ def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
             drop = {"out", "dtype"} - set(opdef.attr_defaults)
             kwargs = {k: v for k, v in kwargs.items() if not (k in drop and v is None)}
         tensors, attrs, _ = opdef.parse(args, kwargs)
-    if opdef.outputs is not None and "output" not in kwargs and opdef.outputs(attrs) > 1:  # split: a list
+    if opdef.outputs is not None and "output" not in kwargs and opdef.outputs(attrs) > 1:  # split, LayerNorm: a list
         return [invoke(opdef, tuple(tensors), {**attrs, "output": i}) for i in range(opdef.outputs(attrs))]
     if opdef.name in ("maximum", "minimum") and _no_gradient(tensors[0]) and not _no_gradient(tensors[1]):
         tensors = [tensors[1], tensors[0]]  # same tie convention as the symbolic builder

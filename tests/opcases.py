@@ -37,6 +37,55 @@ def logsumexp_np(x, axis=None, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
+def deconv_np(x, w, stride, pad, dilate, adj, groups):
+    """MXNet's Deconvolution with loops: each input entry times its group's kernel, added onto the output
+    at input position * stride + kernel offset * dilate, less the padding."""
+    n, c, *size = x.shape
+    kernel, per_group = w.shape[2:], w.shape[1]
+    full = [s * (i - 1) + d * (k - 1) + 1 + a for i, k, s, d, a in zip(size, kernel, stride, dilate, adj)]
+    out = np.zeros((n, per_group * groups, *full))
+    for channel in range(c):
+        group = channel // (c // groups)
+        for at in np.ndindex(*size):
+            for offset in np.ndindex(*kernel):
+                target = tuple(i * s + o * d for i, o, s, d in zip(at, offset, stride, dilate))
+                filters = slice(group * per_group, (group + 1) * per_group)
+                out[(slice(None), filters, *target)] += (
+                    x[(slice(None), channel, *at)][:, None] * w[(channel, slice(None), *offset)]
+                )
+    inside = tuple(slice(p, f - p) for p, f in zip(pad, full))
+    return out[(slice(None), slice(None), *inside)]
+
+
+def standardized_np(x, axis, eps):
+    mean = x.mean(axis=axis, keepdims=True)
+    return (
+        (x - mean) / np.sqrt(x.var(axis=axis, keepdims=True) + eps),
+        mean,
+        np.sqrt(x.var(axis=axis, keepdims=True) + eps),
+    )
+
+
+def sequence_np(x, lengths, kind):
+    """SequenceMask (value -1), SequenceLast and SequenceReverse of (T, B, ...) data, a sequence at a time."""
+    out = np.full(x.shape, -1.0) if kind == "mask" else x.copy()
+    last = np.zeros(x.shape[1:])
+    for b, length in enumerate(lengths.astype(int)):
+        out[:length, b] = x[:length, b] if kind == "mask" else x[:length, b][::-1]
+        last[b] = x[length - 1, b]
+    return last if kind == "last" else out
+
+
+def lrn_np(x, nsize, alpha, beta, knorm):
+    half, channels = nsize // 2, x.shape[1]
+    total = np.stack([(x**2)[:, max(0, c - half) : c + half + 1].sum(axis=1) for c in range(channels)], axis=1)
+    return x / (knorm + alpha / nsize * total) ** beta
+
+
+PAD_WIDTH = (0, 0, 0, 0, 2, 1, 1, 3)
+PAD_PAIRS = [(0, 0), (0, 0), (2, 1), (1, 3)]
+
+
 # The reference is libm's erf whether or not SciPy (symgrad's faster path) is installed.
 erf_np = np.vectorize(math.erf, otypes=[float])
 
@@ -269,6 +318,85 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
         lambda x: sym.softmax_cross_entropy(x, np.array([0.0, 3.0, 1.0])),
         lambda x: -np.log(softmax_np(x))[[0, 1, 2], [0, 3, 1]].sum(keepdims=True),
         [any_(3, 4)],
+    ),
+]
+
+CASES += [
+    (
+        "Deconvolution",
+        lambda x, w: sym.Deconvolution(
+            x, w, kernel=(3, 2), stride=(2, 1), pad=(1, 0), adj=(1, 0), dilate=(1, 2), num_group=2, num_filter=4
+        ),
+        lambda x, w: deconv_np(x, w, (2, 1), (1, 0), (1, 2), (1, 0), 2),
+        [any_(2, 4, 3, 3), any_(4, 2, 3, 2)],
+    ),
+    (
+        "LayerNorm",
+        lambda x, g, b: sym.LayerNorm(x, g, b, axis=-2, eps=0.1),
+        lambda x, g, b: standardized_np(x, -2, 0.1)[0] * g[:, None] + b[:, None],
+        [any_(2, 3, 4), pos(3), any_(3)],
+    ),
+    (
+        "LayerNorm_mean_std",
+        lambda x: (lambda ln: ln[0] + ln[1] * ln[2])(sym.LayerNorm(x, np.ones(4), np.zeros(4), output_mean_var=True)),
+        lambda x: (lambda z, m, s: z + m * s)(*standardized_np(x, -1, 1e-5)),
+        [any_(3, 4)],
+    ),
+    (
+        "InstanceNorm",
+        lambda x, g, b: sym.InstanceNorm(x, g, b, eps=0.01),
+        lambda x, g, b: standardized_np(x, (2, 3), 0.01)[0] * g[:, None, None] + b[:, None, None],
+        [any_(2, 3, 2, 3), pos(3), any_(3)],
+    ),
+    (
+        "Pad",
+        lambda x: (
+            sym.Pad(x, mode="reflect", pad_width=PAD_WIDTH)
+            * sym.pad(x, mode="edge", pad_width=PAD_WIDTH)
+            * sym.Pad(x, mode="constant", pad_width=PAD_WIDTH, constant_value=2.5)
+        ),
+        lambda x: (
+            np.pad(x, PAD_PAIRS, mode="reflect")
+            * np.pad(x, PAD_PAIRS, mode="edge")
+            * np.pad(x, PAD_PAIRS, constant_values=2.5)
+        ),
+        [any_(2, 2, 3, 4)],
+    ),
+    (
+        "UpSampling",
+        lambda x: sym.UpSampling(x, scale=2, sample_type="nearest"),
+        lambda x: x.repeat(2, axis=2).repeat(2, axis=3),
+        [any_(2, 2, 3, 2)],
+    ),
+    (
+        "UpSampling_bilinear",
+        lambda x, w: sym.UpSampling(x, w, scale=2, sample_type="bilinear", num_filter=2),
+        lambda x, w: deconv_np(x, w, (2, 2), (1, 1), (1, 1), (0, 0), 2),
+        [any_(2, 2, 3, 2), any_(2, 1, 4, 4)],
+    ),
+    (
+        "LRN",
+        lambda x: sym.LRN(x, nsize=3, alpha=0.5, beta=0.75, knorm=1.5),
+        lambda x: lrn_np(x, 3, 0.5, 0.75, 1.5),
+        [any_(2, 5, 2)],
+    ),
+    (
+        "SequenceMask",
+        lambda x: sym.SequenceMask(x, np.array([2.0, 4.0, 1.0]), use_sequence_length=True, value=-1.0),
+        lambda x: sequence_np(x, np.array([2.0, 4.0, 1.0]), "mask"),
+        [any_(4, 3, 2)],
+    ),
+    (
+        "SequenceLast",
+        lambda x: sym.SequenceLast(x, np.array([2.0, 4.0, 1.0]), use_sequence_length=True),
+        lambda x: sequence_np(x, np.array([2.0, 4.0, 1.0]), "last"),
+        [any_(4, 3, 2)],
+    ),
+    (
+        "SequenceReverse",
+        lambda x: sym.SequenceReverse(x, np.array([2.0, 4.0, 3.0]), use_sequence_length=True),
+        lambda x: sequence_np(x, np.array([2.0, 4.0, 3.0]), "reverse"),
+        [any_(4, 3, 2)],
     ),
 ]
 

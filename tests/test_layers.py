@@ -929,3 +929,184 @@ def test_the_lenet_step_benchmark_runs_symgrad_alone_with_the_loss_numpy_gives()
     minimum, median, first, loss = (float(cell) for cell in row.split("|")[2:6])
     assert 0 < minimum <= median and first > 0
     assert loss == pytest.approx(expected, abs=2e-6)
+
+
+# ---- Deconvolution, LayerNorm, InstanceNorm, Pad, UpSampling, Sequence* (values and first derivatives:
+# tests/opcases.py rows; here MXNet's attributes, second derivatives and errors) --------------------------
+
+DECONV_CASES = [  # data shape, kernel, stride, pad, dilate, adj, groups, filters
+    ((2, 3, 5), (3,), (2,), (1,), (1,), (1,), 1, 2),
+    ((1, 4, 3, 4), (2, 3), (2, 2), (0, 1), (2, 1), (1, 0), 2, 6),
+    ((1, 2, 2, 3, 2), (2, 2, 3), (1, 2, 1), (0, 1, 1), (1, 1, 1), (0, 1, 0), 1, 2),  # NCDHW
+]
+
+
+@pytest.mark.parametrize("case", DECONV_CASES, ids=lambda c: f"{len(c[1])}d-g{c[6]}")
+def test_deconvolution_is_the_transpose_of_convolution_and_matches_a_loop_reference(case):
+    """<Deconvolution(x, w), y> = <x, Convolution(y, w)> for every y; values against loops; bias only with
+    no_bias=False (MXNet's Deconvolution defaults to no bias)."""
+    from opcases import deconv_np
+
+    shape, kernel, stride, pad, dilate, adj, groups, filters = case
+    x, w = rng.normal(size=shape), rng.normal(size=(shape[1], filters // groups, *kernel))
+    geometry = {"kernel": kernel, "stride": stride, "pad": pad, "dilate": dilate, "num_group": groups}
+    deconv = sym.Deconvolution(data=sym.var("x"), adj=adj, num_filter=filters, name="d", **geometry)
+    assert deconv.list_arguments() == ["x", "d_weight"] and deconv.infer_shape(x=shape)[0][1] == w.shape
+    (out,) = deconv.eval(x=x, d_weight=w)
+    np.testing.assert_allclose(out, deconv_np(x, w, stride, pad, dilate, adj, groups), rtol=1e-12, atol=1e-12)
+    y = rng.normal(size=out.shape)
+    conv = sym.Convolution(data=sym.var("y"), weight=sym.var("w"), num_filter=shape[1], no_bias=True, **geometry)
+    (back,) = conv.eval(y=y, w=w)
+    assert np.sum(out.asnumpy() * y) == pytest.approx(np.sum(x * back.asnumpy()), rel=1e-12)
+    biased = sym.Deconvolution(data=sym.var("x"), adj=adj, num_filter=filters, no_bias=False, name="b", **geometry)
+    b = rng.normal(size=filters)
+    (with_bias,) = biased.eval(x=x, b_weight=w, b_bias=b)
+    np.testing.assert_allclose(with_bias, out.asnumpy() + b.reshape(-1, *[1] * len(kernel)), rtol=1e-12)
+    fd_check(sym.tanh(biased), {"x": x, "b_weight": w, "b_bias": b})
+
+
+def test_deconvolution_target_shape_picks_mxnet_s_padding_and_second_derivatives_match_differences():
+    x = sym.var("x", shape=(1, 2, 4, 3))
+    deconv = sym.Deconvolution(data=x, kernel=(3, 3), stride=(2, 2), target_shape=(8, 6), num_filter=2, name="d")
+    assert deconv.infer_shape()[1] == [(1, 2, 8, 6)]  # full sizes (9, 7): padding 1 each side, adj 1
+    location = {"x": rng.normal(size=(1, 2, 4, 3)), "d_weight": rng.normal(size=(2, 2, 3, 3))}
+    from opcases import deconv_np
+
+    (out,) = deconv.eval(**location)
+    np.testing.assert_allclose(out, deconv_np(location["x"], location["d_weight"], (2, 2), (1, 1), (1, 1), (1, 1), 1))
+    fd_check(sym.Group(sym.grad(sym.sum(sym.tanh(deconv) ** 2), ["x", "d_weight"])), location)
+
+
+@pytest.mark.parametrize(
+    "kwargs, shape, message",
+    [
+        ({"adj": (2, 0), "stride": (2, 1)}, None, r"adj \(2, 0\) must be smaller than stride \(2, 1\)"),
+        ({"target_shape": (3,)}, None, r"target_shape \(3,\) must have one entry per kernel dimension"),
+        (
+            {"target_shape": (12, 6)},
+            (1, 2, 4, 3),
+            r"target_shape \(12, 6\) is larger than the unpadded output \(6, 5\)",
+        ),
+        (
+            {"target_shape": (5, 5)},
+            (1, 2, 4, 3),
+            r"target_shape \(5, 5\) needs adj \(1, 0\), which stride \(1, 1\) does not allow",
+        ),
+        ({"num_group": 2}, (1, 3, 4, 3), "channels 3 and num_filter 2 must be multiples of num_group 2"),
+    ],
+)
+def test_deconvolution_refuses_bad_attributes_and_shapes_naming_them(kwargs, shape, message):
+    def build():
+        return sym.Deconvolution(data=sym.var("x"), kernel=(3, 3), num_filter=2, name="dc", **kwargs)
+
+    if shape is None:
+        with pytest.raises(SymgradError, match=f"^Deconvolution: {message}"):
+            build()
+        return
+    with pytest.raises(
+        ShapeError, match=f"^Deconvolution 'dc': {message} \\((input shapes|data shape) {re.escape(str(shape))}"
+    ):
+        build().infer_shape(x=shape)
+
+
+def test_deconvolution_weight_of_the_wrong_shape_is_named_with_the_expected_one():
+    x, w = nd.ones((1, 4, 3, 3)), nd.ones((2, 4, 3, 3))
+    with pytest.raises(
+        ShapeError, match=r"^nd.Deconvolution: weight has shape \(2, 4, 3, 3\), expected \(4, 2, 3, 3\)"
+    ):
+        nd.Deconvolution(x, w, kernel=(3, 3), num_filter=2)
+
+
+def test_layernorm_on_a_leading_axis_with_its_mean_and_std_outputs():
+    """axis=1 (needs the rank, declared); output_mean_var=True gives out, mean and std = sqrt(var + eps) as MXNet,
+    the mean and std keeping the axis, all three differentiable (MXNet's backward ignores the last two heads)."""
+    x = sym.var("x", shape=(2, 3, 4))
+    ln = sym.LayerNorm(x, axis=1, eps=0.1, output_mean_var=True, name="ln")
+    assert len(ln) == 3 and ln.infer_shape()[1] == [(2, 3, 4), (2, 1, 4), (2, 1, 4)]
+    assert ln.list_arguments() == ["x", "ln_gamma", "ln_beta"]
+    xv, gamma, beta = rng.normal(size=(2, 3, 4)), rng.uniform(0.5, 2, 3), rng.normal(size=3)
+    out, mean, std = ln.eval(x=xv, ln_gamma=gamma, ln_beta=beta)
+    np.testing.assert_allclose(mean, xv.mean(axis=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(std, np.sqrt(xv.var(axis=1, keepdims=True) + 0.1), rtol=1e-12)
+    np.testing.assert_allclose(out, (xv - mean) / std * gamma[:, None] + beta[:, None], rtol=1e-12)
+    location = {"x": xv, "ln_gamma": gamma, "ln_beta": beta}
+    fd_check(sym.sum(ln[0] ** 3) + sym.sum(sym.sin(ln[1])) + sym.sum(ln[2] ** 2), location)
+    fd_check(sym.grad(sym.sum(sym.tanh(ln[0]) * ln[2]), "x"), location)  # second order
+    with pytest.raises(SymgradError, match=r"^LayerNorm: the gradient for axis=1 needs the data's rank"):
+        sym.grad(sym.sum(sym.LayerNorm(sym.var("free"), axis=1)), "free")
+
+
+def test_normalization_layers_name_bad_parameters_and_attributes():
+    with pytest.raises(ShapeError, match=r"^LayerNorm 'ln': gamma has shape \(4,\), expected \(3,\) \(axis 1 of data"):
+        sym.LayerNorm(sym.var("x", shape=(2, 3, 4)), sym.var("g", shape=(4,)), axis=1, name="ln")
+    with pytest.raises(ShapeError, match=r"^InstanceNorm 'in': data must have a batch, a channel and spatial axes"):
+        sym.InstanceNorm(sym.var("x"), name="in").infer_shape(x=(2, 3))
+    with pytest.raises(SymgradError, match=r"^LayerNorm: output 1 does not exist \(output_mean_var=False\)"):
+        sym.LayerNorm(sym.var("x"), output=1)
+    with pytest.raises(SymgradError, match=r"^LRN: nsize must be a positive odd int, got 4"):
+        sym.LRN(sym.var("x"), nsize=4)
+    with pytest.raises(SymgradError, match=r"^LRN: nsize is required"):
+        sym.LRN(sym.var("x"))
+
+
+def test_instancenorm_second_derivatives_match_differences_without_declared_shapes():
+    x, gamma, beta = sym.var("x"), sym.var("g"), sym.var("b")
+    grads = sym.grad(sym.sum(sym.sin(sym.InstanceNorm(x, gamma, beta)) ** 2), [x, gamma])
+    location = {"x": rng.normal(size=(2, 2, 3, 2)), "g": rng.uniform(0.5, 2, 2), "b": rng.normal(size=2)}
+    fd_check(sym.Group(grads), location)
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect"])
+def test_pad_second_derivatives_and_pads_wider_than_the_data_as_numpy(mode):
+    """Pad is NumPy's pad on any axes (MXNet pads only the spatial axes of 4-d/5-d data, reflect less than the size)."""
+    x = rng.normal(size=(2, 3))
+    padded = sym.Pad(sym.var("x"), mode=mode, pad_width=(1, 0, 4, 5), constant_value=-2.0)
+    kw = {"constant_values": -2.0} if mode == "constant" else {}
+    np.testing.assert_array_equal(padded.eval(x=x)[0], np.pad(x, [(1, 0), (4, 5)], mode=mode, **kw))
+    fd_check(sym.grad(sym.sum(sym.sin(padded) * padded), "x"), {"x": x})
+
+
+def test_pad_upsampling_and_sequence_ops_refuse_bad_attributes_and_shapes_naming_them():
+    x = sym.var("x")
+    with pytest.raises(ShapeError, match=r"^Pad 'p': pad_width \(1, 1\) must have 2 entries per axis of 2-d data"):
+        sym.Pad(x, mode="edge", pad_width=(1, 1), name="p").infer_shape(x=(2, 3))
+    with pytest.raises(SymgradError, match=r"^Pad: mode must be one of \('constant', 'edge', 'reflect'\)"):
+        sym.Pad(x, mode="wrap", pad_width=(1, 1))
+    with pytest.raises(ShapeError, match=r"^UpSampling 'u': data must be NCHW \(4-d\), got 3-d"):
+        sym.UpSampling(x, scale=2, sample_type="nearest", name="u").infer_shape(x=(1, 2, 3))
+    with pytest.raises(SymgradError, match=r"^UpSampling: num_args=2: symgrad upsamples one input"):
+        sym.UpSampling(x, scale=2, sample_type="nearest", num_args=2)
+    with pytest.raises(SymgradError, match=r"^UpSampling: scale and sample_type .* are required"):
+        sym.UpSampling(x, scale=2)
+    length = sym.var("n")
+    with pytest.raises(ShapeError, match=r"^SequenceMask 'm': sequence_length has shape \(4,\), expected \(3,\)"):
+        sym.SequenceMask(x, length, use_sequence_length=True, name="m").infer_shape(x=(5, 3, 2), n=(4,))
+    with pytest.raises(SymgradError, match=r"^SequenceReverse: axis must be 0 .* or 1 .*, got 2"):
+        sym.SequenceReverse(x, axis=2)
+    last = sym.SequenceLast(x, length, use_sequence_length=True)
+    with pytest.raises(SymgradError, match=r"SequenceLast: sequence_length 0 is outside 1\.\.5 \(the time axis\)"):
+        last.eval(x=np.ones((5, 3)), n=np.array([2.0, 0.0, 5.0]))
+
+
+def test_sequence_mask_gradient_is_exactly_zero_at_masked_steps_whatever_the_head():
+    """The masked steps do not reach the output: their gradient is 0 even for an infinite or NaN head
+    (a where, never g * mask), as max pooling's non-maxima."""
+    mask = sym.SequenceMask(sym.var("x"), np.array([1.0, 2.0]), use_sequence_length=True, value=7.0)
+    ex = mask.bind({"x": np.ones((3, 2))})
+    ex.forward(is_train=True)
+    head = np.array([[np.inf, np.nan], [-np.inf, np.inf], [np.nan, 1.0]])
+    ex.backward(head)
+    np.testing.assert_array_equal(ex.grad_dict["x"], [[np.inf, np.nan], [0.0, np.inf], [0.0, 0.0]])
+
+
+def test_eager_layernorm_with_output_mean_var_gives_three_arrays_recorded_for_backward():
+    """nd.LayerNorm(..., output_mean_var=True) is a list, as nd.split gives (a layer returned its first output)."""
+    x = nd.array(rng.normal(size=(2, 3, 4)), dtype=np.float64)
+    x.attach_grad()
+    with autograd.record():
+        out, mean, std = nd.LayerNorm(x, nd.ones(4), nd.zeros(4), output_mean_var=True)
+        loss = mean.sum() + (std * std).sum()
+    assert out.shape == (2, 3, 4) and mean.shape == std.shape == (2, 3, 1)
+    loss.backward()
+    xv = x.asnumpy()  # d/dx of sum(mean) + sum(var + eps): 1/4 + 2 (x - mean) / 4 per entry
+    np.testing.assert_allclose(x.grad.asnumpy(), 0.25 + (xv - xv.mean(axis=-1, keepdims=True)) / 2, rtol=1e-12)

@@ -12,7 +12,7 @@ from ..graph import Group as _Group
 from ..graph import Symbol
 from ..graph import topo_order as _topo_order
 from ..graph import variable_names as _variable_names
-from .conv import Convolution, Pooling  # noqa: F401
+from .conv import Convolution, Deconvolution, Pooling  # noqa: F401
 from .elementwise import (  # noqa: F401
     Cast,
     abs,
@@ -68,12 +68,15 @@ from .losses import (  # noqa: F401
     one_hot_like,
 )
 from .nn import log_softmax, softmax  # noqa: F401
+from .normalization import LRN, InstanceNorm, LayerNorm  # noqa: F401
 from .rearrange import batch_dot, flip, repeat, split, tile  # noqa: F401
 from .reduction import argmax, argmin, logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
 from .registry import OPS, OpDef, apply
 from .registry import aux_variables as _aux_variables
 from .registry import rebuild as _rebuild
 from .registry import substitute as _substitute
+from .resampling import Pad, UpSampling  # noqa: F401
+from .sequence import SequenceLast, SequenceMask, SequenceReverse  # noqa: F401
 from .shape import (  # noqa: F401
     Concat,
     Flatten,
@@ -265,6 +268,7 @@ MXNET_ALIASES = {
     "SliceChannel": "split",
     "reverse": "flip",
     "BlockGrad": "stop_gradient",
+    "pad": "Pad",
 }
 
 

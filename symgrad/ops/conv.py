@@ -143,13 +143,30 @@ def _geometry(attrs: dict) -> tuple[Shape, Shape, Shape, Shape]:
     return kernel, attrs["stride"] or ones, attrs["dilate"] or ones, attrs["pad"] or (0,) * len(kernel)
 
 
-def _conv_params(data: Shape, **attrs: Any) -> dict[str, Shape]:
+def _conv_params(data: Shape, transposed: bool = False, **attrs: Any) -> dict[str, Shape]:
+    """The weight and bias shapes: (F, C/groups, *kernel) for Convolution, (C, F/groups, *kernel) transposed."""
     kernel, groups, filters = attrs["kernel"], attrs["num_group"], attrs["num_filter"]
     if len(data) != 2 + len(kernel):
         raise ShapeError(f"data must be {_CONV_LAYOUTS[len(kernel)]} ({2 + len(kernel)}-d) for kernel {kernel}")
     if data[1] % groups or filters % groups:
         raise ShapeError(f"channels {data[1]} and num_filter {filters} must be multiples of num_group {groups}")
-    return {"weight": (filters, data[1] // groups, *kernel), "bias": (filters,)}
+    weight = (data[1], filters // groups) if transposed else (filters, data[1] // groups)
+    return {"weight": (*weight, *kernel), "bias": (filters,)}
+
+
+def _check_params(expected: dict[str, Shape], data: Shape, weight: Shape, bias: Shape | None) -> None:
+    if weight != expected["weight"]:
+        raise ShapeError(f"weight has shape {weight}, expected {expected['weight']} for data {data}")
+    if bias is not None and bias != expected["bias"]:
+        raise ShapeError(f"bias has shape {bias}, expected {expected['bias']}")
+
+
+def _plus_bias(result: np.ndarray, bias: Any) -> np.ndarray:
+    """result (N, F, *spatial) plus a bias per channel, into a new contiguous array."""
+    if bias is None:
+        return np.ascontiguousarray(result)
+    column = np.reshape(bias, (-1,) + (1,) * (result.ndim - 2))
+    return np.add(result, column, out=np.empty(result.shape, np.result_type(result, column)))
 
 
 def _conv_out(data: Shape, attrs: dict) -> Shape:
@@ -164,11 +181,9 @@ def _conv_out(data: Shape, attrs: dict) -> Shape:
 
 
 def _conv_shape(data: Shape, weight: Shape, bias: Shape | None = None, **attrs: Any) -> Shape:
-    expected = _conv_params(data, **attrs)
-    if weight != expected["weight"]:
-        raise ShapeError(f"weight has shape {weight}, expected {expected['weight']} for data {data}")
-    if bias is not None and bias != expected["bias"]:
-        raise ShapeError(f"bias has shape {bias}, expected {expected['bias']}")
+    if attrs["num_filter"] is None:  # Deconvolution's gradient: as many filters as the weight has, shapes unknown
+        attrs = {**attrs, "num_filter": weight[0]}
+    _check_params(_conv_params(data, **attrs), data, weight, bias)
     return _conv_out(data, attrs)
 
 
@@ -187,20 +202,19 @@ def _group_kernels(weight: Any, groups: int) -> np.ndarray:
 
 def _conv_impl(data: Any, weight: Any, bias: Any = None, **attrs: Any) -> np.ndarray:
     data = np.asarray(data)
-    n, out = data.shape[0], _conv_out(data.shape, attrs)[1:]
+    n, out = data.shape[0], (np.shape(weight)[0], *_conv_out(data.shape, attrs)[2:])
     product = np.matmul(_group_kernels(weight, attrs["num_group"]), _conv_cols(data, attrs))  # (G, F/G, out*N)
-    batch_first = np.moveaxis(product.reshape(*out, n), -1, 0)
-    if bias is None:
-        return np.ascontiguousarray(batch_first)
-    column = np.reshape(bias, (-1,) + (1,) * (data.ndim - 2))
-    return np.add(batch_first, column, out=np.empty(batch_first.shape, np.result_type(batch_first, column)))
+    return _plus_bias(np.moveaxis(product.reshape(*out, n), -1, 0), bias)
 
 
 def _conv_transpose_impl(g: Any, weight: Any, like: Any, **attrs: Any) -> np.ndarray:
     """The gradient of Convolution for its data: every output's g times the kernel, added onto its window."""
-    g = np.asarray(g)
+    return _transposed(np.asarray(g), weight, np.shape(like), attrs)
+
+
+def _transposed(g: np.ndarray, weight: Any, xshape: Shape, attrs: dict) -> np.ndarray:
+    """The transpose of Convolution with this weight and geometry, from its output g to data of xshape."""
     kernel, stride, dilate, pad = _geometry(attrs)
-    xshape = np.shape(like)
     kernels = _group_kernels(weight, attrs["num_group"])  # (G, F/G, C/G*kernel)
     cols = np.matmul(np.swapaxes(kernels, 1, 2), _batch_last(g, attrs["num_group"]))  # (G, C/G*kernel, out*N)
     return _col2im(cols.reshape(xshape[1], *kernel, *g.shape[2:], g.shape[0]), xshape, stride, dilate, pad)
@@ -275,6 +289,100 @@ def _conv_adjoint(name: str, impl: Any, grad: Any) -> Any:
 
 conv_transpose = _conv_adjoint("conv_transpose", _conv_transpose_impl, _conv_transpose_grad)
 conv_weight_grad = _conv_adjoint("conv_weight_grad", _conv_weight_grad_impl, _conv_weight_grad_grad)
+
+
+# ---- Deconvolution -----------------------------------------------------------------
+# MXNet's Deconvolution is the transpose of the Convolution with the same weight, kernel, stride,
+# dilate, pad and groups: data (N, C, *x), weight (C, F/groups, *kernel), out (N, F, *out) with
+# out = stride*(x-1) + dilate*(kernel-1) + 1 - 2*pad + adj. Its gradients are that Convolution
+# (for data) and conv_weight_grad with the roles of data and output swapped (for the weight).
+
+_DECONV_DEFAULTS = {**_CONV_DEFAULTS, "adj": (), "target_shape": (), "no_bias": True, "workspace": 512}
+
+
+def _deconv_attrs(attrs: dict) -> dict:
+    attrs = _conv_attrs(attrs)
+    kernel = attrs["kernel"]
+    for key in ("adj", "target_shape"):
+        value = attrs[key] = int_tuple(attrs[key], key)
+        if value and len(value) != len(kernel):
+            raise SymgradError(f"{key} {value} must have one entry per kernel dimension {kernel}")
+        if value and min(value) < (0 if key == "adj" else 1):
+            raise SymgradError(f"{key} must be {'non-negative' if key == 'adj' else 'positive'}, got {value}")
+    stride = attrs["stride"] or (1,) * len(kernel)
+    if attrs["adj"] and not attrs["target_shape"] and any(a >= s for a, s in zip(attrs["adj"], stride)):
+        raise SymgradError(f"adj {attrs['adj']} must be smaller than stride {stride}, as in MXNet")
+    return attrs
+
+
+def _deconv_geometry(data: Shape, attrs: dict) -> tuple[Shape, Shape]:
+    """The padding and output size: from pad and adj, or (target_shape) the padding that gives that size,
+    as MXNet computes it (the total padding split evenly, the odd unit added back by adj)."""
+    kernel, stride, dilate, pad = _geometry(attrs)
+    if len(data) != 2 + len(kernel):
+        raise ShapeError(f"data must be {_CONV_LAYOUTS[len(kernel)]} ({2 + len(kernel)}-d) for kernel {kernel}")
+    full = tuple(s * (x - 1) + d * (k - 1) + 1 for x, k, s, d in zip(data[2:], kernel, stride, dilate))
+    if attrs["target_shape"]:
+        total = [f - t for f, t in zip(full, attrs["target_shape"])]
+        if min(total) < 0:
+            raise ShapeError(f"target_shape {attrs['target_shape']} is larger than the unpadded output {full}")
+        pad, adj = tuple((t + 1) // 2 for t in total), tuple(t % 2 for t in total)
+        if any(a >= s for a, s in zip(adj, stride)):
+            raise ShapeError(
+                f"target_shape {attrs['target_shape']} needs adj {adj}, which stride {stride} does not allow"
+            )
+    else:
+        adj = attrs["adj"] or (0,) * len(kernel)
+    out = tuple(f - 2 * p + a for f, p, a in zip(full, pad, adj))
+    if min(out) < 1:
+        raise ShapeError(f"pad {pad} leaves no output from data {data[2:]} (output {out})")
+    return pad, out
+
+
+def deconv_shape(data: Shape, weight: Shape, bias: Shape | None = None, **attrs: Any) -> Shape:
+    _check_params(_conv_params(data, transposed=True, **attrs), data, weight, bias)
+    return (data[0], attrs["num_filter"], *_deconv_geometry(data, attrs)[1])
+
+
+def deconv_impl(data: Any, weight: Any, bias: Any = None, **attrs: Any) -> np.ndarray:
+    data = np.asarray(data)
+    pad, out = _deconv_geometry(data.shape, attrs)
+    return _plus_bias(
+        _transposed(data, weight, (data.shape[0], attrs["num_filter"], *out), {**attrs, "pad": pad}), bias
+    )
+
+
+def deconv_grad(g: Symbol, out: Symbol, data: Symbol, weight: Symbol, bias: Symbol | None = None, **attrs: Any):
+    # <Deconvolution(x, w), g> = <x, Convolution(g, w)>, whose num_filter (None) is the weight's first axis
+    if attrs["target_shape"] and data.shape is None:
+        raise SymgradError(
+            "Deconvolution: the gradient with target_shape needs the data's shape (the padding it gives)"
+        )
+    pad = _deconv_geometry(data.shape, attrs)[0] if attrs["target_shape"] else _geometry(attrs)[3]
+    geo = {**_geometry_attrs(attrs), "pad": pad, "num_filter": None}
+    grads = [
+        layer_node("Convolution", g, weight, **_no_bias({**_CONV_DEFAULTS, **geo})),
+        conv_weight_grad(g, data, weight, **geo),
+    ]
+    if bias is not None:
+        grads.append(red.sum(g, axis=(0, *range(2, 2 + len(attrs["kernel"])))))
+    return grads
+
+
+Deconvolution = register(
+    "Deconvolution",
+    deconv_impl,
+    shape=deconv_shape,
+    dtype=lambda *dtypes, **_: np.result_type(*dtypes),
+    grad=deconv_grad,
+    arity=None,
+    attrs=_DECONV_DEFAULTS,
+    normalize=_deconv_attrs,
+    elementwise=False,
+    inputs=data_weight_bias,
+    param_shapes=lambda data, **attrs: _conv_params(data, transposed=True, **attrs),
+    hint="deconvolution",
+)
 
 
 # ---- Pooling ------------------------------------------------------------------------

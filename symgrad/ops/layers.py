@@ -429,6 +429,15 @@ def _batchnorm_impl(data: Any, gamma: Any, beta: Any, moving_mean: Any, moving_v
     return (data * np.reshape(scale, column) + np.reshape(shift, column)).astype(data.dtype, copy=False)
 
 
+def standardized_grad(g: Symbol, x: Symbol, axes: Any, eps: float) -> tuple[Symbol, Symbol]:
+    """The gradient for x of xhat = (x - mean) / sqrt(var + eps) over axes, for head g, and xhat
+    (BatchNorm's, LayerNorm's and InstanceNorm's, through their statistics)."""
+    centred = x - red.mean(x, axis=axes, keepdims=True)
+    inv = 1 / ew.sqrt(red.mean(centred * centred, axis=axes, keepdims=True) + eps)
+    xhat = centred * inv
+    return inv * (g - red.mean(g, axis=axes, keepdims=True) - xhat * red.mean(g * xhat, axis=axes, keepdims=True)), xhat
+
+
 def _batchnorm_grad(g: Symbol, out: Symbol, data: Symbol, gamma: Symbol, beta: Symbol, mm: Symbol, mv: Symbol, **a):
     """Training mode's gradient (through the batch statistics), or the moving statistics' with use_global_stats."""
     rank = known_rank(data)
@@ -445,10 +454,7 @@ def _batchnorm_grad(g: Symbol, out: Symbol, data: Symbol, gamma: Symbol, beta: S
         xhat = (data - column(mm)) * inv
         dx = g * inv
     else:
-        centred = data - red.mean(data, axis=axes, keepdims=True)
-        inv = 1 / ew.sqrt(red.mean(centred * centred, axis=axes, keepdims=True) + a["eps"])
-        xhat = centred * inv
-        dx = inv * (g - red.mean(g, axis=axes, keepdims=True) - xhat * red.mean(g * xhat, axis=axes, keepdims=True))
+        dx, xhat = standardized_grad(g, data, axes, a["eps"])
     if not a["fix_gamma"]:
         dx = dx * column(gamma)
     gamma_grad = None if a["fix_gamma"] else red.sum(g * xhat, axis=axes)
