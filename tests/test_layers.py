@@ -975,6 +975,9 @@ def test_deconvolution_target_shape_picks_mxnet_s_padding_and_second_derivatives
     (out,) = deconv.eval(**location)
     np.testing.assert_allclose(out, deconv_np(location["x"], location["d_weight"], (2, 2), (1, 1), (1, 1), (1, 1), 1))
     fd_check(sym.Group(sym.grad(sym.sum(sym.tanh(deconv) ** 2), ["x", "d_weight"])), location)
+    free = sym.Deconvolution(data=sym.var("free"), kernel=(3, 3), stride=(2, 2), target_shape=(8, 6), num_filter=2)
+    with pytest.raises(SymgradError, match=r"^Deconvolution: the gradient with target_shape needs the data's shape"):
+        sym.grad(sym.sum(free), "free")
 
 
 @pytest.mark.parametrize(

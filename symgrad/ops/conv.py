@@ -356,7 +356,8 @@ def deconv_grad(g: Symbol, out: Symbol, data: Symbol, weight: Symbol, bias: Symb
     # <Deconvolution(x, w), g> = <x, Convolution(g, w)>, whose num_filter (None) is the weight's first axis
     if attrs["target_shape"] and data.shape is None:
         raise SymgradError(
-            "Deconvolution: the gradient with target_shape needs the data's shape (the padding it gives)"
+            "Deconvolution: the gradient with target_shape needs the data's shape (the padding depends on it);"
+            " declare it, sym.var('data', shape=...), or give pad and adj instead"
         )
     pad = _deconv_geometry(data.shape, attrs)[0] if attrs["target_shape"] else _geometry(attrs)[3]
     geo = {**_geometry_attrs(attrs), "pad": pad, "num_filter": None}
