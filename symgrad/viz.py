@@ -13,6 +13,7 @@ import networkx as nx
 
 from .graph import CONST, VAR, Symbol, topo_order
 from .ops.infer import infer_graph
+from .ops.registry import OPS
 from .printing import format_const
 
 _STYLE = {VAR: "ellipse", CONST: "plaintext"}
@@ -173,7 +174,8 @@ def print_summary(
     symbol: Symbol, shape: dict[str, Any] | None = None, line_length: int = 120, positions: Any = None
 ) -> None:
     """MXNet's viz.print_summary: one row per input and op, with output shape (batch axis dropped),
-    parameter count (its variable inputs not given in `shape`) and the layers it reads."""
+    parameter count (its variable inputs not given in `shape`, labels and auxiliary states aside)
+    and the layers it reads."""
     shape = dict(shape or {})
     node_shapes, _ = infer_graph(symbol.outputs(), shape, override=True)
     columns = [int(line_length * p) for p in (positions or (0.44, 0.64, 0.74, 1.0))]
@@ -186,10 +188,10 @@ def print_summary(
         if node.op == VAR:
             rows.append((f"{node.name}(null)", _dims(out), "0", ""))
             continue
-        params = [i for i in node.inputs if i.op == VAR and i.name not in shape]
+        params = [i for i in _parameters(node) if i.name not in shape]
         count = sum(math.prod(node_shapes[id(p)]) for p in params if node_shapes[id(p)] is not None)
         total += count
-        previous = [i.name for i in node.inputs if i.op != CONST and all(i is not p for p in params)]
+        previous = [i.name for i in node.inputs if i.op != CONST and (i.op != VAR or i.name in shape)]
         rows.append((f"{node.name}({node.op})", _dims(out), str(count), ", ".join(previous)))
     print("_" * line_length)
     for k, row in enumerate(rows):
@@ -200,6 +202,15 @@ def print_summary(
         print(("=" if k in (0, len(rows) - 1) else "_") * line_length)
     print(f"Total params: {total}")
     print("_" * line_length)
+
+
+def _parameters(node: Symbol) -> list[Symbol]:
+    """A layer's variable inputs that training learns: not a loss layer's label (data) nor an
+    auxiliary state (BatchNorm's moving statistics), which MXNet's print_summary does not count."""
+    opdef = OPS.get(node.op)
+    names = opdef.inputs(node.attrs) if opdef is not None and opdef.inputs is not None else ()
+    skip = {"label", *opdef.aux} if opdef is not None else set()
+    return [i for k, i in enumerate(node.inputs) if i.op == VAR and (k >= len(names) or names[k] not in skip)]
 
 
 def _dims(shape: tuple | None) -> str:

@@ -255,6 +255,23 @@ def test_print_summary_as_mxnet(capsys):
     assert lines[7] == "Total params: 16"
 
 
+def test_print_summary_counts_neither_labels_nor_moving_statistics(capsys):
+    data = sym.var("data")
+    bn = sym.BatchNorm(sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv"), name="bn")
+    fc = sym.FullyConnected(bn, num_hidden=1, name="fc")
+    for loss, label in [(sym.SoftmaxOutput(fc, name="sm"), "sm_label"), (sym.LinearRegressionOutput(fc), "")]:
+        viz.print_summary(loss, shape={"data": (2, 1, 5, 5)})
+        rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if "(" in line}
+        # MXNet 1.9.1: BatchNorm has 2 * 4 parameters (gamma, beta), a loss layer none (its label is data)
+        assert rows["bn(BatchNorm)"] == ["4x3x3", "8", "conv"]
+        assert rows[f"{loss.name}({loss.op})"] == ["1", "0", "fc"]
+        assert label == "" or not any(label in row for row in rows.values())
+    viz.print_summary(sym.SoftmaxOutput(fc, name="sm"), shape={"data": (2, 1, 5, 5), "sm_label": (2,)})
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if "(" in line}
+    assert rows["sm(SoftmaxOutput)"] == ["1", "0", "fc,", "sm_label"]
+    assert rows["sm_label(null)"] == ["scalar", "0"]
+
+
 # ---- names MXNet code uses daily --------------------------------------------------------------------
 
 
