@@ -288,8 +288,8 @@ class CustomMetric(EvalMetric):
 
 
 def np(numpy_feval: Callable[..., Any], name: str | None = None, allow_extra_outputs: bool = False) -> CustomMetric:
-    """MXNet's `mx.metric.np(feval)`: a CustomMetric named after feval (numpy is `numpy` in this module)."""
-    return CustomMetric(numpy_feval, name or numpy_feval.__name__)
+    """MXNet's `mx.metric.np(feval)`: a CustomMetric named as CustomMetric names feval (numpy is `numpy` here)."""
+    return CustomMetric(numpy_feval, name)
 
 
 class CompositeEvalMetric(EvalMetric):
