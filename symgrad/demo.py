@@ -33,7 +33,7 @@ def main() -> None:
         print(">>> a, b, c")
         print((a, b, c))
     (value,) = c.eval(**{"1": np.ones((2, 1)), "2": np.ones((2, 1))})
-    print(">>> c.eval('1'=ones((2, 1)), '2'=ones((2, 1)))")
+    print(">>> c.eval(**{'1': np.ones((2, 1)), '2': np.ones((2, 1))})")
     print(value)
 
     section("Printed derivatives")

@@ -102,6 +102,9 @@ def test_help_and_demo():
     assert "(<Symbol 1>, <Symbol 2>, <Symbol _plus0>)" in demo.stdout
     assert "[[3.]\n [3.]]" in demo.stdout
     assert "4*x" in demo.stdout
+    for line in demo.stdout.splitlines():  # what the demo shows as typed can be copied into Python
+        if line.startswith(">>> "):
+            compile(line[4:], "demo", "exec")
 
 
 def test_every_variable_defaults_to_a_scalar_not_only_the_one_differentiated(capsys):
