@@ -23,7 +23,7 @@ from . import metric as metrics
 from . import model
 from . import optimizer as optimizers
 from .callback import BatchEndParam
-from .errors import BindError, ShapeError, SymgradError
+from .errors import BindError, ShapeError, SymgradError, user_frame_depth
 from .graph import Symbol
 from .io import DataBatch, DataDesc, DataIter
 from .nd import NDArray
@@ -72,7 +72,10 @@ class Module:
         self._label_names = [n for n in label_names or [] if n in arguments]
         dropped = [n for n in label_names or [] if n not in arguments]
         if dropped:
-            warnings.warn(f"Module: label {dropped[0]!r} is not an argument of the symbol; it is ignored", stacklevel=2)
+            warnings.warn(
+                f"Module: label {dropped[0]!r} is not an argument of the symbol; it is ignored",
+                stacklevel=user_frame_depth(),
+            )
         inputs = {*self._data_names, *self._label_names}
         self._param_names = [n for n in arguments if n not in inputs]
         self._aux_names = symbol.list_auxiliary_states()
@@ -122,7 +125,9 @@ class Module:
     ) -> None:
         """Allocate the arrays for these input shapes (dtypes from the DataDescs)."""
         if self.binded and not force_rebind:
-            warnings.warn("Module.bind: already bound; pass force_rebind=True to bind again", stacklevel=2)
+            warnings.warn(
+                "Module.bind: already bound; pass force_rebind=True to bind again", stacklevel=user_frame_depth()
+            )
             return
         data_descs, label_descs = _descs(data_shapes, "data_shapes"), _descs(label_shapes, "label_shapes")
         descs = data_descs + label_descs
@@ -217,7 +222,7 @@ class Module:
         """init_params and set_params: errors name the method the user called."""
         self._require()
         if self.params_initialized and not force_init:
-            warnings.warn(f"Module.{caller}: already initialized; pass force_init=True", stacklevel=3)
+            warnings.warn(f"Module.{caller}: already initialized; pass force_init=True", stacklevel=user_frame_depth())
             return
         for given, names, bound in (
             (arg_params, self._param_names, self._exec.arg_dict),
@@ -295,7 +300,9 @@ class Module:
         """An optimizer by name (rescale_grad defaults to 1/batch_size, as in MXNet) or an Optimizer."""
         self._require(params=True)
         if self.optimizer_initialized and not force_init:
-            warnings.warn("Module.init_optimizer: already initialized; pass force_init=True", stacklevel=2)
+            warnings.warn(
+                "Module.init_optimizer: already initialized; pass force_init=True", stacklevel=user_frame_depth()
+            )
             return
         names = {i: n for i, n in enumerate(self._param_names)}
         if isinstance(optimizer, str):

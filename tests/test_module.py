@@ -229,6 +229,21 @@ def test_backward_on_a_module_bound_for_prediction_is_refused():
         mod.backward()
 
 
+def test_fit_after_bind_warns_at_the_users_line():
+    """MXNet's fine-tuning pattern, bind then fit: the 'already bound' warning names the fit call,
+    not a line inside symgrad's module.py."""
+    data, label = toy_data(8)
+    train = mx.io.NDArrayIter(data, label, batch_size=8)
+    mod = mx.mod.Module(mlp())
+    mod.bind(train.provide_data, train.provide_label)
+    with pytest.warns(UserWarning, match="already bound") as caught:
+        mod.fit(train, num_epoch=1)
+    assert [Path(w.filename).name for w in caught] == ["test_module.py"]
+    with pytest.warns(UserWarning, match="already initialized") as caught:
+        mod.init_params()
+    assert [Path(w.filename).name for w in caught] == ["test_module.py"]
+
+
 def test_module_fit_learns_and_predict_drops_the_padding(caplog):
     data, label = toy_data(60)
     train = mx.io.NDArrayIter(data[:40], label[:40], batch_size=16, shuffle=True)  # 40 = 2*16 + 8: padded
