@@ -87,8 +87,10 @@ def parse_expression(
                     raise ExpressionError(f"keyword {kw.arg!r} is not allowed")
                 kwargs[kw.arg] = constant(kw.value)
             return builders[node.func.id](*args, **kwargs)
+        power = isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor)  # x^2 written for x**2
+        hint = "; ^ is Python's exclusive or: write ** for a power, as in x**2" if power else ""
         raise ExpressionError(
-            f"not allowed in an expression: {_text(node)} (numbers, names, + - * / ** @ and op calls)"
+            f"not allowed in an expression: {_text(node)} (numbers, names, + - * / ** @ and op calls){hint}"
         )
 
     try:

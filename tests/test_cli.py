@@ -87,6 +87,11 @@ def test_hostile_expressions_exit_2_and_run_nothing(text, tmp_path):
     assert not os.path.exists(tmp_path / "PWNED")
 
 
+def test_a_caret_is_not_a_power_and_the_error_says_to_write_two_stars():
+    with pytest.raises(ExpressionError, match=r"x \^ 2 .*\^ is Python's exclusive or: write \*\* for a power"):
+        parse_expression("x^2")
+
+
 def test_parse_expression_raises_expression_error_for_non_expressions():
     with pytest.raises(ExpressionError):
         parse_expression("import os")
