@@ -140,8 +140,13 @@ def _run_backward(
     position = {id(n): i for i, n in enumerate(order)}
     if not head_nodes:
         return [np.zeros_like(t.value) for t in targets], targets
-    if any(id(t) not in position for t in targets):
-        raise AutogradError("grad: a variable is not part of the recorded computation of the heads")
+    unreached = [i for i, t in enumerate(targets) if id(t) not in position]
+    if unreached:
+        i = unreached[0]
+        raise AutogradError(
+            f"grad: variables[{i}] (shape {targets[i].shape}) is not part of the recorded computation of the heads;"
+            " compute the heads from it inside `with autograd.record():`, or leave it out of variables"
+        )
     compiled, constants = backward_plan(order, head_nodes, targets, list(grads_in))
     values = [order[p].value for p in compiled.feed_positions]
     values += constants

@@ -203,6 +203,17 @@ def test_backward_twice_without_retain_graph():
         y.backward()
 
 
+def test_autograd_grad_by_a_variable_the_heads_do_not_reach():
+    x, z = nd.ones(3), nd.ones((2, 2))
+    x.attach_grad()
+    z.attach_grad()
+    with autograd.record():
+        y = (x * 2).sum()
+    # MXNet 1.9.1: "Cannot differentiate with respect to the 2-th variable because it is unreachable"
+    with pytest.raises(sg.AutogradError, match=r"grad: variables\[1\] \(shape \(2, 2\)\) is not part of the recorded"):
+        autograd.grad(y, [x, z])
+
+
 def test_in_place_update_of_an_attached_array_while_recording():
     x = nd.array([1.0])
     x.attach_grad()
