@@ -104,8 +104,9 @@ class GraphPrinter:
             right_prec = prec + 1 if op in ("subtract", "divide") or b.op == "matmul" else prec
             left_prec = 3 if op == "multiply" and _is_neg_const(a) or a.op == "matmul" and prec == 2 else prec
             return f"{self.arg(a, left_prec, node)}{sym}{self.arg(b, right_prec, node)}", prec
-        if op == "negative":
-            return f"-{self.arg(node.inputs[0], 3 if node.inputs[0].op == 'matmul' else 2)}", 3
+        if op == "negative":  # -a/b reads as (-a)/b, the same value, but it is a quotient: x @ (-a/b)
+            x = node.inputs[0]
+            return f"-{self.arg(x, 3 if x.op == 'matmul' else 2)}", 2 if self.text[id(x)][1] == 2 else 3
         if op == "cast_like":  # a gradient in its variable's dtype: the same math
             return self.text[id(node.inputs[0])]
         if op in _COMPARE:

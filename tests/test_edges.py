@@ -257,6 +257,98 @@ def test_simplify_keeps_values_nan_and_inf_positions_shape_and_dtype(index, dtyp
         np.testing.assert_allclose(plain[mask], raw[mask], rtol=tol, atol=tol, equal_nan=True)
 
 
+def as_built(s, args):
+    """s's value computed op by op from the graph as built (no simplifier)."""
+    names = s.list_arguments()
+    variables = {n.name: n for n in sg.graph.topo_order([s]) if n.op == "var"}
+    program = compile_program([s], [variables[n] for n in names])
+    return np.asarray(replay(program, [args[n] for n in names], False, "forward")[0])
+
+
+def assert_same_bits(got, want):
+    """Equal values, NaN where NaN, and the same sign on every zero."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
+
+
+TOWARD_ZERO = np.array([1.0, -1.0])  # the terms cancel: +0.0, whatever their sign
+HUGE = np.array([1e308, -1e308])
+SIGNED_ZEROS = np.array([[1.0, 0.0], [-1.0, -0.0]])  # summed over axis 0: 0.0 + -0.0 and 1.0 + -1.0
+SCALED_REDUCTIONS = [  # (name, build, NumPy, x, y): a constant factor on the terms of a sum
+    ("sum(-2*x) cancelling", lambda x, y: sym.sum(-2 * x), lambda x, y: np.sum(-2 * x), TOWARD_ZERO, None),
+    ("sum(-x) of both zeros", lambda x, y: sym.sum(-x), lambda x, y: np.sum(-x), np.array([0.0, -0.0]), None),
+    ("sum(-x) empty", lambda x, y: sym.sum(-x), lambda x, y: np.sum(-x), np.zeros(0), None),
+    ("sum(x/-2)", lambda x, y: sym.sum(x / -2), lambda x, y: np.sum(x / -2), TOWARD_ZERO, None),
+    ("sum(-x, axis=0)", lambda x, y: sym.sum(-x, axis=0), lambda x, y: np.sum(-x, axis=0), SIGNED_ZEROS, None),
+    ("sum(2*x) overflowing", lambda x, y: sym.sum(2 * x), lambda x, y: np.sum(2 * x), HUGE, None),
+    ("sum(0.5*x) of huge", lambda x, y: sym.sum(0.5 * x), lambda x, y: np.sum(0.5 * x), np.array([1e308, 1e308]), None),
+    ("mean(-2*x)", lambda x, y: sym.mean(-2 * x), lambda x, y: np.mean(-2 * x), TOWARD_ZERO, None),
+    ("dot(-x, y)", lambda x, y: sym.dot(-x, y), lambda x, y: np.dot(-x, y), np.ones(2), TOWARD_ZERO),
+    ("dot(x, 3*y)", lambda x, y: sym.dot(x, 3 * y), lambda x, y: np.dot(x, 3 * y), np.ones(2), HUGE),
+    ("matmul(-x, y)", lambda x, y: sym.matmul(-x, y), lambda x, y: -x @ y, np.ones((1, 2)), TOWARD_ZERO[:, None]),
+    (
+        "dot(x, full(-2))",
+        lambda x, y: sym.dot(x, sym.broadcast_to(-2.0, shape=(100,))),  # too big to fold into a constant
+        lambda x, y: np.dot(x, np.full(100, -2.0)),
+        np.tile(TOWARD_ZERO, 50),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
+@pytest.mark.parametrize("case", SCALED_REDUCTIONS, ids=[c[0] for c in SCALED_REDUCTIONS])
+def test_a_constant_factor_stays_on_the_terms_of_a_sum_or_dot(case, declared):
+    """sum(c*x) is not c*sum(x) in IEEE arithmetic for any c but 1: with x = (1, -1), sum(-x) is
+    0.0 and -sum(x) -0.0; with x = (1e308, -1e308), sum(2*x) is inf - inf = NaN and 2*sum(x) 0.0;
+    sum(0.5*x) is 1e308 at x = (1e308, 1e308) and 0.5*sum(x) inf. The same holds for dot products."""
+    _, build, numpy, x0, y0 = case
+    args = {"x": x0} if y0 is None else {"x": x0, "y": y0}
+    v = {n: sym.var(n, shape=np.shape(a), dtype="float64") if declared else sym.var(n) for n, a in args.items()}
+    s = build(v["x"], v.get("y"))
+    with np.errstate(all="ignore"):
+        want = np.asarray(numpy(x0, y0))
+        assert_same_bits(as_built(s, args), want)
+        assert_same_bits(as_built(sym.simplify(s), args), want)
+        sg.clear_cache()  # a plan cached for the same structure with other constants would hide the rewrite
+        assert_same_bits(s.eval(**args)[0].asnumpy(), want)
+
+
+def test_a_factor_leaves_a_sum_only_where_it_is_exact_or_assumed():
+    """int64 products and sums wrap alike, so 2*sum(k) is sum(2*k) to the bit; int32 products wrap
+    before a sum that counts in int64, so the factor stays; for floats only assume_finite takes it out."""
+    k = sym.var("k", dtype="int64")
+    assert str(sym.simplify(sym.sum(2 * k))) == "2*sum(k)"
+    v = np.array([2**62, 2**62, 3])
+    with np.errstate(over="ignore"):
+        assert_same_bits(sym.sum(2 * k).eval(k=v)[0].asnumpy(), np.sum(2 * v))
+    i = sym.var("i", dtype="int32")
+    assert str(sym.simplify(sym.sum(2 * i))) == "sum(2*i)"
+    w = np.array([2**30, 2**30], np.int32)
+    assert_same_bits(sym.sum(2 * i).eval(i=w)[0].asnumpy(), np.sum(2 * w))
+    x = sym.var("x")
+    assert str(sym.simplify(sym.sum(-2 * x))) == "sum(-2*x)"
+    assert str(sym.simplify(sym.sum(-2 * x), assume_finite=True)) == "-2*sum(x)"
+    assert str(sym.simplify(sym.dot(-x, 3 * x))) == "dot(-x, 3*x)"
+    assert str(sym.simplify(sym.dot(-x, 3 * x), assume_finite=True)) == "-3*dot(x, x)"
+
+
+def test_a_gradient_through_a_mean_keeps_the_sign_of_a_cancelling_zero():
+    """d mean(y - x @ w)/dw is x.T @ full(-1/n): a column of x summing to 0 gets +0.0, as the graph as built
+    and NumPy give it; -(x.T @ full(1/n)) gave -0.0."""
+    x, y, w = sym.var("x", shape=(4, 2)), sym.var("y", shape=(4, 3)), sym.var("w", shape=(2, 3))
+    loss = sym.mean(y - sym.dot(x, w))
+    x0 = np.array([[1.0, 2.0], [-1.0, 2.0], [2.0, 2.0], [-2.0, 2.0]])  # column 0 sums to 0
+    args = {"x": x0, "y": np.ones((4, 3)), "w": np.ones((2, 3))}
+    raw = sym.grad(loss, w, simplify=False)
+    want = args["x"].T @ np.full((4, 3), -1 / 12)
+    assert_same_bits(as_built(raw, args), want)
+    sg.clear_cache()
+    assert_same_bits(sym.grad(loss, w).eval(**args)[0].asnumpy(), want)
+
+
 def test_finite_only_rules_need_assume_finite():
     x = sym.var("x", dtype="float32")
     pairs = ((x - x, "zeros_like(x)"), (x * 0, "zeros_like(x)"), (x / x, "ones_like(x)"), (x * x ** (x - 1), "x**x"))

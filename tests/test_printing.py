@@ -23,7 +23,7 @@ def test_printed_derivatives_of_the_contract():
 def test_matrix_gradient_prints_as_a_short_matrix_expression():
     x, y, w = sym.var("x", shape=(10, 20)), sym.var("y", shape=(10, 5)), sym.var("w", shape=(20, 5))
     text = str(sym.grad(sym.mean(y - sym.dot(x, w)), w))
-    assert text == "-dot(x.T, full((10, 5), 0.02))"
+    assert text == "dot(x.T, -full((10, 5), 0.02))"  # not -dot(...): -0.0 where a column cancels
     assert str(sym.grad(sym.sum(sym.dot(x, w)), x)).startswith("dot(")
 
 
@@ -236,3 +236,10 @@ def test_a_constant_index_of_take_and_pick_prints_its_values_as_the_keyword_mxne
     assert str(picked) == "pick(x, index=[0, 0, 0], axis=1)"
     assert str(sym.load_json(picked.tojson())) == str(picked)
     assert "zeros((3,))" not in str(sym.grad(picked, x))
+
+
+def test_a_negated_quotient_as_a_matmul_operand_keeps_its_parentheses():
+    # -b/c is a quotient ((-b)/c): a @ -b/c would read as (a @ -b)/c
+    a, b, c = (sym.var(n, shape=(2, 2)) for n in "abc")
+    assert str(sym.matmul(a, -(b / c))) == "a @ (-b/c)"
+    assert str(sym.matmul(a, -b)) == "a @ -b"

@@ -384,13 +384,20 @@ def _stays_a_number(value: Any, parts: Any, product: bool = False, dtype: Any = 
     return _stays_a_number(float(merged), [float(p) for p in narrow], product)
 
 
-def _distributes(*factors: Any) -> bool:
-    """c*sum(t) is sum(c*t) for finite nonzero factors: inf*(1 - 2) is -inf where inf*1 + inf*-2 is
-    NaN, and 0*(1 - 2) is -0.0 where 0*1 + 0*-2 is 0.0."""
+def _factors_out(s: Simplifier, dtypes: tuple, *factors: Any) -> bool:
+    """sum(c*t) may become c*sum(t) (and dot(c*a, b) c*dot(a, b)) for arrays of these dtypes: for
+    64-bit integers, whose wrapping products and sums distribute exactly; for floats only under
+    assume_finite, as no factor but 1 keeps the result there: sum(-x) is 0.0 at x = [1, -1] and
+    -sum(x) -0.0, sum(2*x) is inf - inf = NaN at x = [1e308, -1e308] and 2*sum(x) 0.0, sum(0.5*x) is
+    1e308 at x = [1e308, 1e308] and 0.5*sum(x) inf (and inf*(1 - 2) is -inf where inf*1 + inf*-2 is NaN)."""
     try:
-        return all(math.isfinite(c) and c != 0 for c in factors)
+        if not all(math.isfinite(c) and c != 0 for c in factors):
+            return False
     except OverflowError:  # an int too large for a float
         return False
+    if all(d is not None and d.kind in "iu" for d in dtypes):  # int32 products wrap, their sum is int64
+        return all(d == np.int64 for d in dtypes) and all(isinstance(c, int) for c in factors)
+    return s.assume_finite and not any(d is not None and d.kind in "biu" for d in dtypes)
 
 
 def _scaled(c: Any, t: Symbol) -> Symbol:

@@ -16,7 +16,7 @@ from ..ops.registry import OPS, rebuild
 from ..shapes import broadcast_leaves, covered_by, covers, same_shape_input, sum_axes
 from .core import (
     Simplifier,
-    _distributes,
+    _factors_out,
     _is_scalar_const,
     _product,
     _scaled,
@@ -109,11 +109,12 @@ def transpose_transpose(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("sum")
 def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
-    """sum(c*x) -> c*sum(x), sum(broadcast_to(c, s)) -> c*size, sum of a 0-d x -> x"""
+    """sum(c*x) -> c*sum(x) (int64, or assume_finite: see _factors_out), sum(broadcast_to(c, s)) -> c*size,
+    sum of a 0-d x -> x"""
     (x,) = node.inputs
     axis, keepdims = node.attrs["axis"], node.attrs["keepdims"]
     c, t = s.coef_term(x)
-    if c != 1 and t is not x and _distributes(c):
+    if c != 1 and t is not x and _factors_out(s, (x.dtype,), c):
         return _scaled(c, red.sum(t, axis=axis, keepdims=keepdims))
     constant = _row_constant(node, s)
     if constant is not None and constant.op == CONST and node.shape is not None:
@@ -161,19 +162,20 @@ def where_same(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("dot", "matmul")
 def scalar_out_of_product(node: Symbol, s: Simplifier) -> Symbol | None:
-    """dot(c*a, b) -> c*dot(a, b); dot(a, broadcast_to(c, s)) -> c*dot(a, ones)"""
+    """dot(c*a, b) -> c*dot(a, b); dot(a, broadcast_to(c, s)) -> c*dot(a, ones) (int64, or assume_finite:
+    a dot product is a sum of products, see _factors_out)"""
     a, b = node.inputs
     build = la.dot if node.op == "dot" else la.matmul
     ca, ta = s.coef_term(a)
     cb, tb = s.coef_term(b)
-    if ((ca != 1 and ta is not a) or (cb != 1 and tb is not b)) and _distributes(ca, cb):
+    if ((ca != 1 and ta is not a) or (cb != 1 and tb is not b)) and _factors_out(s, (a.dtype, b.dtype), ca, cb):
         c = _product(ca, cb, dtype=node.dtype)
         if c is not None:
             return _scaled(c, build(ta, tb))
     for u, v, left in ((a, b, True), (b, a, False)):
         if u.op == "broadcast_to" and _is_scalar_const(u.inputs[0]) and u.inputs[0].dtype is None:
             c = u.inputs[0].attrs["value"]
-            if c != 1 and _distributes(c):
+            if c != 1 and _factors_out(s, (a.dtype, b.dtype), c):
                 ones = shp.broadcast_to(1.0, shape=u.shape)
                 return c * (build(ones, v) if left else build(v, ones))
     return None
