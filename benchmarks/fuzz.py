@@ -46,7 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad import autograd, nd, sym
+from symgrad import autograd, clear_cache, nd, sym
+from symgrad.compile.backends import compile_program, replay
+from symgrad.graph import VAR, topo_order
 from symgrad.ops.registry import OPS, build
 
 SHAPES = [(), (3,), (2, 3), (3, 1), (1, 3), (2, 1, 3), (3, 3)]
@@ -921,11 +923,58 @@ def snippet(case: Case) -> str:
 # ---- the simplifier soundness run --------------------------------------------------------------
 
 
+# leaf values: NaN, +-inf, zeros of both signs (x + y cancelling to +0.0 where -(x - y) is -0.0), and
+# values whose double (1e308, 3e38 in float32) or half (5e-324) leaves the floats: sum(2*x) is inf - inf
+# at x = (1e308, -1e308) where 2*sum(x) is 0.0, sum(0.5*x) 1e308 at (1e308, 1e308) where 0.5*sum(x) is inf
+SIMPLIFIER_VALUES = [0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf, np.nan, 1e30, 1e308, -1e308, 3e38, -3e38, 5e-324]
+SIMPLIFIER_CONSTANTS = [0, 1, -1, 2, 0.0, -0.0, 0.5, -2, -0.5, 3]  # x*0, x + 0.0, 0*(-x), sum(-2*x)
+
+
+def as_built(s: sym.Symbol, args: dict[str, np.ndarray]) -> np.ndarray:
+    """s's value from the graph as built, op by op with the ops' kernels (no simplifier on the way)."""
+    variables = {n.name: n for n in topo_order([s]) if n.op == VAR}
+    names = s.list_arguments()
+    with np.errstate(all="ignore"):
+        return np.asarray(
+            replay(compile_program([s], [variables[n] for n in names]), [args[n] for n in names], False, "forward")[0]
+        )
+
+
+def _rewrite_changes(got: np.ndarray, want: np.ndarray, exact: bool) -> list[str]:
+    """How got differs from want beyond rounding: shape and dtype, and (exact) NaN and inf placement,
+    the sign of a zero, or a finite value off by more than rounding."""
+    kinds = []
+    if got.shape != want.shape:
+        kinds.append("shape")
+    if got.dtype != want.dtype:
+        kinds.append("dtype")
+    if not exact or kinds:
+        return kinds
+    if not np.array_equal(np.isnan(got), np.isnan(want)):
+        kinds.append("NaN placement")
+    if not (
+        np.array_equal(np.isposinf(got), np.isposinf(want)) and np.array_equal(np.isneginf(got), np.isneginf(want))
+    ):
+        kinds.append("inf placement")
+    zeros = (got == 0) & (want == 0)
+    if not np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros])):
+        kinds.append("signed zero")
+    finite = np.isfinite(got) & np.isfinite(want)
+    if got.dtype.kind == "f":  # to rounding: relative, or a few ulps of the subnormals (0.5*x + 0.5*x at 5e-324)
+        info = np.finfo(got.dtype)
+        rtol, atol = (1e-5 if got.dtype == np.float32 else 1e-12), 4 * info.smallest_subnormal
+        if not np.allclose(got[finite], want[finite], rtol=rtol, atol=atol):
+            kinds.append("value")
+    return kinds
+
+
 def simplifier_cases(n: int, seed: int) -> tuple[int, collections.Counter, list[str]]:
-    """n random elementwise/broadcast/reduction expressions on inputs holding NaN, +-inf and +-0:
-    count the changes simplify makes (shape, dtype, signed zero, NaN/inf placement)."""
+    """n random elementwise/broadcast/reduction expressions on inputs holding NaN, +-inf, +-0 and values
+    at the ends of the floats: count the changes simplify makes (shape, dtype, signed zero, NaN/inf
+    placement, values beyond rounding) against the graph as built, computed op by op."""
     rng = np.random.default_rng(seed)
-    names = "add subtract multiply divide negative maximum minimum exp log sqrt abs square power where sum sin tanh"
+    names = "add subtract multiply divide negative maximum minimum exp log sqrt abs square power where sum mean dot"
+    names += " sin tanh"
     ops = [o for o in names.split() if o in OPS]
     changes: collections.Counter = collections.Counter()
     failures: list[str] = []
@@ -934,8 +983,9 @@ def simplifier_cases(n: int, seed: int) -> tuple[int, collections.Counter, list[
         for _ in range(int(rng.integers(1, 4))):
             shape = SHAPES[int(rng.integers(5))]
             case.leaves.append((shape, bool(rng.random() < 0.5)))
-            v = rng.choice([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf, np.nan, 1e30], size=shape)
-            case.values.append(np.asarray(v, dtype=case.dtype))
+            v = rng.choice(SIMPLIFIER_VALUES, size=shape)
+            with np.errstate(over="ignore"):
+                case.values.append(np.asarray(v, dtype=case.dtype))
         nodes = symbolic(case, declared=True)
         for _ in range(int(rng.integers(2, 7))):
             name = ops[int(rng.integers(len(ops)))]
@@ -943,8 +993,8 @@ def simplifier_cases(n: int, seed: int) -> tuple[int, collections.Counter, list[
             pool = list(range(len(nodes)))
             inputs = []
             for _ in range(arity):
-                if rng.random() < 0.25:  # an integer or float constant: x*0, x + 0.0, 0*(-x)
-                    const_value = [0, 1, -1, 2, 0.0, -0.0, 0.5][int(rng.integers(7))]
+                if rng.random() < 0.25 and name != "dot":  # a constant: x*0, x + 0.0, 0*(-x) (np.dot(x, 2) is float64)
+                    const_value = SIMPLIFIER_CONSTANTS[int(rng.integers(len(SIMPLIFIER_CONSTANTS)))]
                     case.leaves.append(((), False))
                     inputs.append(("const", const_value))
                 else:
@@ -960,38 +1010,33 @@ def simplifier_cases(n: int, seed: int) -> tuple[int, collections.Counter, list[
             args = {f"x{i}": v for i, v in enumerate(case.values)}
             for out in exprs:
                 try:
-                    (want,) = out.eval(**{a: args[a] for a in out.list_arguments()})
+                    want = as_built(out, args)
                 except Exception:  # noqa: BLE001 - a graph whose shapes do not fit: not a case
                     continue
-                want = np.asarray(want)
                 changes["cases"] += 1
-                for af in (False, True):
+
+                def run(s: sym.Symbol) -> Any:
+                    return s.eval(**{a: args[a] for a in s.list_arguments()})[0]
+
+                clear_cache()  # the plan a structure is first compiled to (its constants folded in) is run
+                ways = [
+                    ("executor", lambda o=out: run(o), False),
+                    ("assume_finite=False", lambda o=out: as_built(sym.simplify(o), args), False),  # op by op
+                    # run by bind, which settles broadcast_like(g, x) of a g wider than x
+                    ("assume_finite=True", lambda o=out: run(sym.simplify(o, assume_finite=True)), True),
+                ]
+                for way, compute, af in ways:
                     try:
-                        s = sym.simplify(out, assume_finite=af)
-                        (got,) = s.eval(**{a: args[a] for a in s.list_arguments()})
+                        got = np.asarray(compute())
                     except Exception as exc:  # noqa: BLE001
-                        changes[f"error (assume_finite={af})"] += 1
-                        failures.append(f"{out}: {type(exc).__name__}: {exc}")
+                        changes[f"error ({way})"] += 1
+                        failures.append(f"{out} [{way}]: {type(exc).__name__}: {exc} with {args}")
                         continue
-                    got = np.asarray(got)
-                    kinds = []
-                    if got.shape != want.shape:
-                        kinds.append("shape")
-                    if got.dtype != want.dtype:
-                        kinds.append("dtype")
-                    if not af and not kinds:
-                        if not np.array_equal(np.isnan(got), np.isnan(want)):
-                            kinds.append("NaN placement")
-                        if not (np.array_equal(np.isposinf(got), np.isposinf(want))
-                                and np.array_equal(np.isneginf(got), np.isneginf(want))):  # fmt: skip
-                            kinds.append("inf placement")
-                        zeros = (got == 0) & (want == 0)
-                        if not np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros])):
-                            kinds.append("signed zero")
+                    kinds = _rewrite_changes(got, want, exact=not af)
                     for kind in kinds:
-                        changes[f"{kind} (assume_finite={af})"] += 1
+                        changes[f"{kind} ({way})"] += 1
                     if kinds:
-                        failures.append(f"{out} [{', '.join(kinds)}, assume_finite={af}] with {args}")
+                        failures.append(f"{out} [{', '.join(kinds)}, {way}] with {args}: {got} for {want}")
         if changes["cases"] >= n:
             break
     return changes["cases"], changes, failures

@@ -349,6 +349,38 @@ def test_a_gradient_through_a_mean_keeps_the_sign_of_a_cancelling_zero():
     assert_same_bits(sym.grad(loss, w).eval(**args)[0].asnumpy(), want)
 
 
+EDGE_GRID = np.array([1e308, -1e308, 5e307, 1.7e308, 3e-308, 1e-310, 5e-324, 0.0, -0.0, 1.0, -1.0, 0.5, np.inf, np.nan])
+SCALAR_CHAINS = {  # constants collected across a product or quotient: each fired before, each changed a value
+    "0.5*(2*x)": lambda x, y: 0.5 * (2 * x),  # x: 1e308 where 2*x overflows to inf
+    "1e-200*(1e200*x)": lambda x, y: 1e-200 * (1e200 * x),
+    "(2*x)*y": lambda x, y: (2 * x) * y,  # 2*(x*y): 1e308 at (1e308, 0.5), inf as built
+    "(4*x)/y": lambda x, y: (4 * x) / y,  # 4*(x/y): 4 at x = y = 1e308, inf as built
+    "x/(0.5*y)": lambda x, y: x / (0.5 * y),
+    "0.5*(x/0.25)": lambda x, y: 0.5 * (x / 0.25),
+    "0.5*(4/y)": lambda x, y: 0.5 * (4 / y),  # 2/y: 1e308 at y = 2e-308, inf as built
+    "(1/y)*x": lambda x, y: (1 / y) * x,  # x/y: 0 at (0, 1e-310), inf*0 = NaN as built
+    "2*((0.5/y)*x)": lambda x, y: 2 * ((0.5 / y) * x),
+}
+
+
+@pytest.mark.parametrize("name", SCALAR_CHAINS)
+def test_constants_are_collected_only_where_no_value_leaves_the_floats_differently(name):
+    """c*(d*x) -> (c*d)*x holds where |c| and |d| are both at least 1 or both at most 1; across another
+    factor or a quotient ((c*x)*y, (c*x)/y) only under assume_finite: the graph keeps its values at the
+    ends of the floats (overflow, underflow, 0*inf), up to rounding."""
+    x, y = sym.var("x"), sym.var("y")
+    s = SCALAR_CHAINS[name](x, y)
+    grid = np.meshgrid(EDGE_GRID, np.append(EDGE_GRID, [2e-308, 1e-323]), indexing="ij")
+    args = {n: v.ravel() for n, v in zip("xy", grid) if n in s.list_arguments()}
+    with np.errstate(all="ignore"):
+        want, got = as_built(s, args), as_built(sym.simplify(s), args)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[np.isinf(want)], want[np.isinf(want)])
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-322, equal_nan=True)  # a subnormal ulp or two
+    zeros = (got == 0) & (want == 0)
+    assert np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))
+
+
 def test_finite_only_rules_need_assume_finite():
     x = sym.var("x", dtype="float32")
     pairs = ((x - x, "zeros_like(x)"), (x * 0, "zeros_like(x)"), (x / x, "ones_like(x)"), (x * x ** (x - 1), "x**x"))

@@ -23,6 +23,7 @@ from .core import (
     _num,
     _product,
     _quotient,
+    _same_side,
     _scaled,
     _stays_a_number,
     rewrites,
@@ -290,18 +291,22 @@ def weaken_scalar(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("multiply", needs=(CONST, "multiply", "negative"))
 def collect_factors(node: Symbol, s: Simplifier) -> Symbol | None:
-    """c*(d*x) -> (c*d)*x, c*(-x) -> (-c)*x (one node for one), and (c*x)*y -> c*(x*y), (-x)*(-y) -> x*y
-    unless c*x has other users (taking it apart would keep it for them and add a node)"""
+    """c*(d*x) -> (c*d)*x where |c| and |d| are on one side of 1 (see _same_side), c*(-x) -> (-c)*x (one node
+    for one), and (-x)*(-y) -> x*y, -x*y -> -(x*y) unless -x has other users (taking it apart would keep it
+    for them and add a node); (c*x)*y -> c*(x*y) only under assume_finite: 2*x overflows at x = 1e308 where
+    2*(x*y) is 1e308 for y = 0.5"""
     a, b = node.inputs
     if _is_scalar_const(a) and a.dtype is None:
         cb, tb = _coef_term(b)
-        if cb == 1:
+        if cb == 1 or not (s.assume_finite or _same_side(a.attrs["value"], cb)):
             return None
         c = _product(a.attrs["value"], cb, dtype=node.dtype)
         return None if c is None else _scaled(c, tb)
     ca, ta = s.coef_term(a)
     cb, tb = s.coef_term(b)
     if ca == 1 and cb == 1 or ta is a and tb is b:
+        return None
+    if not (s.assume_finite or abs(ca) == abs(cb) == 1):
         return None
     c = _product(ca, cb, dtype=node.dtype)
     return None if c is None else _scaled(c, ta * tb)
@@ -360,10 +365,12 @@ def _constant_over(n: Symbol) -> bool:
 
 @rewrites("multiply", needs=("divide", "multiply"))
 def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
-    """c * (x / d) -> (c/d) * x, c * (d / y) -> (c*d) / y, c * ((d / y) * v) -> ((c*d) / y) * v,
-    (1/r) * y -> y / r and (-1/r) * y -> -(y / r)"""
+    """c * (x / d) -> (c/d) * x and c * (d / y) -> (c*d) / y for |c| and |d| (|1/d|) on one side of 1 (see
+    _same_side), (1/r) * y -> y / r and (-1/r) * y -> -(y / r) for a count r (1/r overflows at r = 1e-310
+    where y/r need not); under assume_finite all of these and c * ((d / y) * v) -> ((c*d) / y) * v"""
     a, b = node.inputs
-    if _is_scalar_const(a) and a.dtype is None and b.op == "multiply":
+    exact = s.assume_finite
+    if exact and _is_scalar_const(a) and a.dtype is None and b.op == "multiply":
         for i, u in enumerate(b.inputs):
             if _constant_over(u):
                 c = _product(a.attrs["value"], u.inputs[0].attrs["value"], dtype=node.dtype)
@@ -372,12 +379,16 @@ def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
     if _is_scalar_const(a) and a.dtype is None and b.op == "divide":
         n, d = b.inputs
         if _is_scalar_const(d) and d.dtype is None and _num(d) != 0:
+            if not (exact or _same_side(a.attrs["value"], 1 / d.attrs["value"])):
+                return None
             c = _quotient(a.attrs["value"], d.attrs["value"], dtype=node.dtype)
             return None if c is None else c * n
-        if _is_scalar_const(n) and n.dtype is None:
+        if _is_scalar_const(n) and n.dtype is None and (exact or _same_side(a.attrs["value"], n.attrs["value"])):
             c = _product(a.attrs["value"], n.attrs["value"], dtype=node.dtype)
             return None if c is None else c / d
     for u, v in ((a, b), (b, a)):  # (1/r) * y -> y / r, (-1/r) * y -> -(y / r)
+        if not (exact or (u.op == "divide" and u.inputs[1].op == "reduce_size")):
+            continue
         if u.op == "divide" and _constant_over(u) and _num(u.inputs[0]) in (1, -1) and v.op != CONST:
             return v / u.inputs[1] if _num(u.inputs[0]) == 1 else ew.negative(v / u.inputs[1])
     return None
@@ -385,7 +396,8 @@ def multiply_divide(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("divide", needs=(CONST, "multiply", "negative"))
 def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
-    """x/1 -> x, x/c -> (1/c)*x, (c*x)/y -> c*(x/y), x/(c*y) -> (1/c)*(x/y)"""
+    """x/1 -> x, x/c -> (1/c)*x for c = 2**k (exact), (-x)/y -> -(x/y), x/(-y) -> -(x/y); (c*x)/y -> c*(x/y)
+    and x/(c*y) -> (1/c)*(x/y) for other c only under assume_finite: (4*x)/x is inf at x = 1e308, 4*(x/x) 4"""
     a, b = node.inputs
     if _identity_const(b, a, 1):
         return a
@@ -394,10 +406,10 @@ def divide_identities(node: Symbol, s: Simplifier) -> Symbol | None:
         if c is not None and math.frexp(b.attrs["value"])[0] in (0.5, -0.5):
             return c * a  # 1/c is exact for c = 2**k: x/4 is 0.25*x to the last bit, x/10 is not 0.1*x
     ca, ta = s.coef_term(a)
-    if ca != 1 and ta is not a:
+    if ca != 1 and ta is not a and (s.assume_finite or ca == -1):
         return _scaled(ca, ta / b)
     cb, tb = s.coef_term(b)
-    if cb != 1 and tb is not b and cb != 0:
+    if cb != 1 and tb is not b and cb != 0 and (s.assume_finite or cb == -1):
         c = _quotient(1, cb, dtype=node.dtype)  # x/(1e-310*y) is not inf*(x/y)
         return None if c is None else _scaled(c, a / tb)
     return None

@@ -400,6 +400,15 @@ def _factors_out(s: Simplifier, dtypes: tuple, *factors: Any) -> bool:
     return s.assume_finite and not any(d is not None and d.kind in "biu" for d in dtypes)
 
 
+def _same_side(*factors: Any) -> bool:
+    """Scaling by each factor in turn leaves the floats where scaling once by their product does: c*(d*x)
+    is (c*d)*x up to rounding when |c| and |d| are both at least 1 (d*x overflows only where the product
+    does), both at most 1 (underflows likewise), or one is +-1 (exact); 0.5*(2*x) is inf at x = 1e308
+    where x is not."""
+    sizes = [abs(c) for c in factors]
+    return any(v == 1 for v in sizes) or all(v >= 1 for v in sizes) or all(v <= 1 for v in sizes)
+
+
 def _scaled(c: Any, t: Symbol) -> Symbol:
     if c == 1:
         return t
