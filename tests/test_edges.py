@@ -316,6 +316,25 @@ def test_a_constant_factor_stays_on_the_terms_of_a_sum_or_dot(case, declared):
         assert_same_bits(s.eval(**args)[0].asnumpy(), want)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_sum_of_a_0d_negative_zero_is_positive_zero_as_numpys(dtype):
+    # NumPy's sum starts from +0.0: sum(-0.0) is 0.0, so the sum of a 0-d x is not x (the fuzz's seed 64)
+    x = sym.var("x", shape=(), dtype=dtype)
+    v = np.array(-0.0, dtype)
+    for s in (sym.sum(x), sym.sum(sym.sum(x)), sym.sum(-0.5 * sym.maximum(x, 0))):
+        assert_same_bits(as_built(sym.simplify(s), {"x": v}), np.sum(v))
+        sg.clear_cache()
+        assert_same_bits(s.eval(x=v)[0].asnumpy(), np.sum(v))
+
+
+def test_where_of_one_number_keeps_numpys_int64():
+    # where(x, -2, -2) is np.where's int64 array; folded to the number -2, the square ran as float64 4.0
+    x = sym.var("x", shape=(), dtype="float64")
+    s = sym.square(sym.where(x, -2, -2))
+    sg.clear_cache()
+    assert_same_bits(s.eval(x=np.array(1.0))[0].asnumpy(), np.square(np.where(1.0, -2, -2)))
+
+
 def test_a_factor_leaves_a_sum_only_where_it_is_exact_or_assumed():
     """int64 products and sums wrap alike, so 2*sum(k) is sum(2*k) to the bit; int32 products wrap
     before a sum that counts in int64, so the factor stays; for floats only assume_finite takes it out."""

@@ -109,8 +109,8 @@ def transpose_transpose(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("sum")
 def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
-    """sum(c*x) -> c*sum(x) (int64, or assume_finite: see _factors_out), sum(broadcast_to(c, s)) -> c*size,
-    sum of a 0-d x -> x"""
+    """sum(c*x) -> c*sum(x) (int64, or assume_finite: see _factors_out), sum(broadcast_to(c, s)) -> c*size
+    (not sum of a 0-d x -> x: NumPy's sum starts from +0.0, so it is 0.0 at x = -0.0)"""
     (x,) = node.inputs
     axis, keepdims = node.attrs["axis"], node.attrs["keepdims"]
     c, t = s.coef_term(x)
@@ -125,8 +125,6 @@ def sum_rules(node: Symbol, s: Simplifier) -> Symbol | None:
         size = math.prod(x.shape)
         value = x.inputs[0].attrs["value"]
         return const(value * size) if x.inputs[0].dtype is None else None
-    if x.shape == () and axis is None and x.dtype is not None and x.dtype.kind == "f":
-        return x
     return None
 
 
@@ -153,9 +151,9 @@ def reduce_size_of_leaf(node: Symbol, s: Simplifier) -> Symbol | None:
 
 @rewrites("where")
 def where_same(node: Symbol, s: Simplifier) -> Symbol | None:
-    """where(c, a, a) -> a when c does not widen the shape"""
+    """where(c, a, a) -> a when c does not widen the shape (not for a number a: where(c, -2, -2) is int64)"""
     c, a, b = node.inputs
-    if a is b and covered_by(c, a):
+    if a is b and covered_by(c, a) and not (a.op == CONST and a.dtype is None):
         return a
     return None
 
