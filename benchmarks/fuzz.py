@@ -87,7 +87,8 @@ class Case:
 # the simplifier takes broadcast_like(g, x) of g's shape to be g, which holds for what autodiff gives it.
 AUTODIFF_HELPERS = ("sum_like", "broadcast_like", "reshape_like", "cast_like", "concat_part", "take_scatter",
                     "scatter_like", "reduce_size", "one_hot_like", "tile_sum", "repeat_sum", "split_scatter",
-                    "along_axis", "along_axis_scatter", "pad_grad", "sequence_last_scatter")  # fmt: skip
+                    "along_axis", "along_axis_scatter", "pad_grad", "sequence_last_scatter",
+                    "corner_scatter", "diag_adjoint")  # fmt: skip
 # MXNet layers without weights (no `inputs`), checked against MXNet itself as the others are
 WEIGHTLESS_LAYERS = ("Dropout", "Pad", "LRN")
 
@@ -291,11 +292,20 @@ def _head(case: Case, vals: list) -> float:
     return float(np.sum(np.asarray(out, np.float64) * case.weights))
 
 
+def _mod_piece(vals: list, step: Step) -> np.ndarray:
+    """Which piece of mod(a, b) = a - b*floor(a/b) the inputs are on: its value jumps between pieces."""
+    a, b = (np.asarray(vals[i], np.float64) for i in step.inputs)
+    with np.errstate(all="ignore"):
+        return np.floor(a / b)
+
+
 def _branch_flips(case: Case, vals: list, held: list) -> bool:
-    """A where's condition, or the output of an op without gradient, differs from its held value."""
+    """A where's condition, mod's piece, or the output of an op without gradient, differs from its held value."""
     n = len(case.leaves)
     for k, s in enumerate(case.steps):
         if s.op == "where" and not np.array_equal(vals[s.inputs[0]] != 0, held[s.inputs[0]] != 0):
+            return True
+        if s.op == "mod" and not np.array_equal(_mod_piece(vals, s), _mod_piece(held, s), equal_nan=True):
             return True
         moved = not np.array_equal(vals[n + k], held[n + k], equal_nan=True)
         if moved and _no_gradient(s) and s.op != "stop_gradient":  # stop_gradient's value may move: its rule says 0

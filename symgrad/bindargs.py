@@ -9,13 +9,14 @@ import numpy as np
 from .errors import BindError
 
 
-def as_array(value: Any, name: str) -> np.ndarray:
+def as_array(value: Any, name: str, python_dtype: Any = None) -> np.ndarray:
     """The NumPy array bound as argument `name` (an NDArray's own, by reference as MXNet binds it),
-    refusing what is not real numbers."""
+    refusing what is not real numbers; Python data (lists, numbers) in python_dtype when given."""
     if hasattr(value, "_is_ndarray"):
         value = value._data
+    dtype = python_dtype if isinstance(value, (list, tuple, int, float)) and not isinstance(value, bool) else None
     try:
-        arr = np.asarray(value)
+        arr = np.asarray(value, dtype=dtype)
     except ValueError as exc:  # a ragged list
         raise BindError(f"argument {name!r} is not a rectangular array: {exc}") from None
     if arr.dtype.kind == "c":

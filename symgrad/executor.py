@@ -25,7 +25,7 @@ from .compile.pipeline import compile_binding
 from .context import Context
 from .dask import DaskExecutor, is_dask_array
 from .errors import BindError, SymgradError, UnknownNameError
-from .graph import Symbol, topo_order, variable_names
+from .graph import VAR, Symbol, topo_order, variable_names
 from .ops.registry import aux_variables
 
 GRAD_REQS = ("write", "add", "null")
@@ -77,7 +77,9 @@ class Executor:
         aux_names = aux_variables(order)
         names = [n for n in every if n not in aux_names]
         given = bound_args(args, names)
-        args = {n: as_array(given[n], n) for n in names}
+        # Python data binds as nd.array makes it: float32 (MXNet's default), or the variable's declared dtype
+        declared = {v.name: v.dtype for v in order if v.op == VAR and v.dtype is not None}
+        args = {n: as_array(given[n], n, declared.get(n, np.float32)) for n in names}
         aux = per_arg(aux_states, aux_names, "aux_states")
         missing = [n for n in aux_names if n not in aux]
         if missing:

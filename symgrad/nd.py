@@ -302,6 +302,12 @@ class NDArray:
     def __rtruediv__(self, other: Any) -> NDArray:
         return invoke(OPS["divide"], (other, self), {})
 
+    def __mod__(self, other: Any) -> NDArray:
+        return invoke(OPS["mod"], (self, other), {})
+
+    def __rmod__(self, other: Any) -> NDArray:
+        return invoke(OPS["mod"], (other, self), {})
+
     def __pow__(self, other: Any) -> NDArray:
         return invoke(OPS["power"], (self, other), {})
 
@@ -479,8 +485,17 @@ def _shape_or_symgrad(exc: Exception) -> type:
 _DEFAULT_ATTRS: dict[str, dict] = {}
 
 
+def _construct(op: str, inputs: tuple, **attrs: Any) -> NDArray:
+    return call(OPS[op], tuple(inputs), attrs)
+
+
 def call(opdef: OpDef, args: tuple, kwargs: dict[str, Any]) -> NDArray:
     """nd.<op>(...) with the same signature as sym.<op>(...)."""
+    if opdef.unsugar is not None and kwargs:
+        plain = opdef.unsugared(tuple(args), dict(kwargs), _construct)
+        if not isinstance(plain, tuple):
+            return plain
+        args, kwargs = plain
     if opdef.inputs is not None:  # a layer: its weights are arrays the caller gives
         tensors, attrs, _ = opdef.parse_layer(args, kwargs, invoke, _missing_array(opdef))
     elif not kwargs and len(args) == opdef.arity:  # x.sum(), x.norm(): default attributes, parsed once
@@ -574,13 +589,6 @@ def full(shape: Any, val: Any, ctx: Any = None, dtype: Any = "float32", **_: Any
 
 
 empty = zeros  # MXNet's uninitialised array; zeros here
-
-
-def arange(
-    start: Any, stop: Any = None, step: Any = 1.0, repeat: int = 1, ctx: Any = None, dtype: Any = "float32"
-) -> NDArray:
-    values = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype)
-    return NDArray(np.repeat(values, repeat) if repeat != 1 else values)
 
 
 random = Random(NDArray, call)  # nd.random.normal/uniform/randint/shuffle/multinomial/seed

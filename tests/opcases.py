@@ -7,6 +7,7 @@ appear where the op has them.
 
 import math
 
+import mpmath
 import numpy as np
 
 from symgrad import sym
@@ -24,6 +25,10 @@ def unit(*shape):
 
 def any_(*shape):
     return rng.normal(size=shape)
+
+
+def above1(*shape):
+    return rng.uniform(1.2, 3.0, shape)
 
 
 def softmax_np(x, axis=-1):
@@ -113,6 +118,27 @@ UNARY = [
     ("softplus", sym.softplus, lambda x: np.log1p(np.exp(x)), any_),
     ("erf", sym.erf, erf_np, any_),
     ("negative", lambda x: -x, np.negative, any_),
+    # MXNet's further unary math (benchmarks/crosscheck_mxnet.py checks them against MXNet 1.9.1)
+    ("arcsinh", sym.arcsinh, np.arcsinh, any_),
+    ("arccosh", sym.arccosh, np.arccosh, above1),
+    ("arctanh", sym.arctanh, np.arctanh, unit),
+    ("log10", sym.log10, np.log10, pos),
+    ("degrees", sym.degrees, np.degrees, any_),
+    ("radians", sym.radians, np.radians, any_),
+    ("reciprocal", sym.reciprocal, np.reciprocal, pos),
+    ("rsqrt", sym.rsqrt, lambda x: 1 / np.sqrt(x), pos),
+    ("rcbrt", sym.rcbrt, lambda x: 1 / np.cbrt(x), pos),
+    ("softsign", sym.softsign, lambda x: x / (1 + np.abs(x)), any_),
+    ("identity", sym.identity, lambda x: x, any_),
+    ("gamma", sym.gamma, np.vectorize(math.gamma, otypes=[float]), pos),
+    ("gammaln", sym.gammaln, np.vectorize(math.lgamma, otypes=[float]), pos),
+    ("erfinv", sym.erfinv, np.vectorize(lambda v: float(mpmath.erfinv(v)), otypes=[float]), unit),
+    (
+        "polygamma",
+        lambda x: sym.polygamma(x, n=1),
+        np.vectorize(lambda v: float(mpmath.psi(1, v)), otypes=[float]),
+        pos,
+    ),
 ]
 
 # (name, builder, reference, [arrays])
@@ -311,6 +337,116 @@ CASES = [(n, b, r, [f(3, 4)]) for n, b, r, f in UNARY] + [
         "linspace",
         lambda x: x * sym.linspace(0, 1, 4),
         lambda x: x * np.linspace(0, 1, 4, dtype="float32"),
+        [any_(3, 4)],
+    ),
+    # MXNet's rounding ops: zero gradient, so each row multiplies by x to carry one
+    (
+        "rounding",
+        lambda x: (sym.round(x) + sym.rint(x) + sym.floor(x) + sym.ceil(x) + sym.trunc(x) + sym.fix(x)) * x,
+        lambda x: (
+            (np.sign(x) * np.floor(np.abs(x) + 0.5) + np.ceil(x - 0.5) + np.floor(x) + np.ceil(x) + 2 * np.trunc(x)) * x
+        ),
+        [3 * any_(3, 4)],
+    ),
+    (
+        "logical_not",
+        lambda x: sym.logical_not(sym.floor(x)) * x,
+        lambda x: (np.floor(x) == 0) * x,
+        [any_(3, 4)],
+    ),
+    (
+        "mod",
+        lambda a, b: a % b + sym.broadcast_mod(b, 0.7),
+        lambda a, b: np.mod(a, b) + np.mod(b, 0.7),
+        [3 * any_(3, 4), pos(4)],
+    ),
+    (
+        "hard_sigmoid",
+        lambda x: sym.hard_sigmoid(x) + sym.hard_sigmoid(x, alpha=0.5, beta=0.1),
+        lambda x: np.clip(0.2 * x + 0.5, 0, 1) + np.clip(0.5 * x + 0.1, 0, 1),
+        [3 * any_(3, 4)],
+    ),
+    (
+        "smooth_l1",
+        lambda x: sym.smooth_l1(x) + sym.smooth_l1(x, scalar=2.0),
+        lambda x: (
+            np.where(np.abs(x) <= 1, 0.5 * x * x, np.abs(x) - 0.5)
+            + np.where(np.abs(x) <= 0.25, 2 * x * x, np.abs(x) - 0.125)
+        ),
+        [any_(3, 4)],
+    ),
+    (
+        "slice",
+        lambda x: (
+            sym.slice(x, begin=(None, 1), end=(None, 3)) * sym.slice(x, begin=(2, -2), end=(None, 0), step=(-1, -1))
+        ),
+        lambda x: x[:, 1:3] * x[2::-1, -2:0:-1],
+        [any_(3, 4)],
+    ),
+    (
+        "slice_like",
+        lambda x, y: sym.slice_like(x, y) ** 2 + sym.slice_like(x, y, axes=(1,))[:2],
+        lambda x, y: x[:2, :3] ** 2 + x[:2, :3],
+        [any_(3, 4), any_(2, 3)],
+    ),
+    (
+        "broadcast_axis",
+        lambda x: sym.broadcast_axis(x, axis=1, size=3) * sym.broadcast_axes(x, axis=(0, 1), size=(2, 3)),
+        lambda x: np.broadcast_to(x, (2, 3, 4)) ** 2,
+        [any_(1, 1, 4)],
+    ),
+    (
+        "eye_arange",
+        lambda x: x * sym.eye(3, 4, k=1) + sym.arange(0, 4, 1.5, repeat=2)[:4] * sym.eye(3, 4, dtype="float32"),
+        lambda x: x * np.eye(3, 4, 1, dtype="float32") + np.array([0.0, 0.0, 1.5, 1.5]) * np.eye(3, 4),
+        [any_(3, 4)],
+    ),
+    (
+        "shape_size_array",
+        lambda x: x * sym.cast(sym.shape_array(x)[1], dtype="float32") + sym.cast(sym.size_array(x), dtype="float16"),
+        lambda x: x * 4 + 12.0,
+        [any_(3, 4)],
+    ),
+    (
+        "linalg_gemm2",
+        lambda a, b: sym.linalg_gemm2(a, b, transpose_b=True, alpha=0.5) ** 2,
+        lambda a, b: (0.5 * a @ np.swapaxes(b, -1, -2)) ** 2,
+        [any_(2, 3, 4), any_(2, 5, 4)],
+    ),
+    (
+        "linalg_gemm",
+        lambda a, b, c: sym.linalg_gemm(a, b, c, transpose_a=True, alpha=2.0, beta=-0.5) ** 2,
+        lambda a, b, c: (2 * a.T @ b - 0.5 * c) ** 2,
+        [any_(4, 3), any_(4, 2), any_(3, 2)],
+    ),
+    (
+        "cumsum",
+        lambda x: sym.cumsum(x, axis=1) ** 2 + sym.cumsum(x).reshape((3, 4)),
+        lambda x: np.cumsum(x, axis=1) ** 2 + np.cumsum(x).reshape(3, 4),
+        [any_(3, 4)],
+    ),
+    (
+        "diag",
+        lambda x, v: sym.diag(x, k=1) ** 2 + sym.diag(sym.diag(v, k=-1) ** 2, k=-1),
+        lambda x, v: np.diag(x, 1) ** 2 + v**2,
+        [any_(3, 4), any_(3)],
+    ),
+    (
+        "diag_axes",
+        lambda x: sym.diag(x, k=-1, axis1=2, axis2=0) ** 2,
+        lambda x: np.diagonal(x, -1, 2, 0) ** 2,
+        [any_(3, 2, 4)],
+    ),
+    (
+        "nansum_nanprod",
+        lambda x: sym.nansum(x, axis=1) * sym.nanprod(x, axis=0, keepdims=True).T[:, 0][:3],
+        lambda x: np.nansum(x, axis=1) * np.nanprod(x, axis=0)[:3],
+        [pos(3, 4)],
+    ),
+    (
+        "argmax_channel",
+        lambda x: x * sym.expand_dims(sym.argmax_channel(x), axis=1),
+        lambda x: x * np.argmax(x, axis=1)[:, None],
         [any_(3, 4)],
     ),
     (

@@ -145,8 +145,12 @@ COMPARISONS = ["greater", "greater_equal", "less", "less_equal", "equal", "not_e
 REDUCTIONS = ["sum", "mean", "max", "min", "prod", "logsumexp", "norm"]
 
 
+ABOVE_ONE = {"arccosh"}  # defined from 1 up: the chain's (0, 1) values are moved there
+
+
 def _unary(y: sym.Symbol, v: dict, k: int) -> sym.Symbol:
-    return _squash(getattr(sym, UNARY[k % len(UNARY)])(y) * v["w"])
+    name = UNARY[k % len(UNARY)]
+    return _squash(getattr(sym, name)(y + 1 if name in ABOVE_ONE else y) * v["w"])
 
 
 def _binary(y: sym.Symbol, v: dict, k: int) -> sym.Symbol:

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401  (registration order)
     api,  # noqa: F401 - attaches Symbol's operators and indexing
+    arrays,
     elementwise,
     layers,
     linalg,
@@ -9,7 +10,9 @@ from . import (  # noqa: F401  (registration order)
     rearrange,
     reduction,
     shape,
+    slicing,
     sorting,
+    special,
 )
 from .registry import OPS, OpDef, register
 

@@ -12,15 +12,19 @@ from ..graph import Group as _Group
 from ..graph import Symbol
 from ..graph import topo_order as _topo_order
 from ..graph import variable_names as _variable_names
+from .arrays import broadcast_axis  # noqa: F401
 from .conv import Convolution, Deconvolution, Pooling  # noqa: F401
 from .elementwise import (  # noqa: F401
-    Cast,
     abs,
     add,
     arccos,
+    arccosh,
     arcsin,
+    arcsinh,
     arctan,
+    arctanh,
     cast,
+    ceil,
     clip,
     cos,
     cosh,
@@ -28,6 +32,7 @@ from .elementwise import (  # noqa: F401
     erf,
     exp,
     expm1,
+    floor,
     log,
     log1p,
     maximum,
@@ -73,13 +78,13 @@ from .rearrange import batch_dot, flip, repeat, split, tile  # noqa: F401
 from .reduction import argmax, argmin, logsumexp, max, mean, min, norm, prod, sum  # noqa: F401
 from .registry import OPS, OpDef, apply
 from .registry import aux_variables as _aux_variables
+from .registry import build as _build
 from .registry import rebuild as _rebuild
 from .registry import substitute as _substitute
 from .resampling import Pad, UpSampling  # noqa: F401
 from .sequence import SequenceLast, SequenceMask, SequenceReverse  # noqa: F401
 from .shape import (  # noqa: F401
     Concat,
-    Flatten,
     broadcast_to,
     concat,
     concatenate,
@@ -91,7 +96,9 @@ from .shape import (  # noqa: F401
     stack,
     zeros,
 )
+from .slicing import slice_like  # noqa: F401
 from .sorting import argsort, sort, topk  # noqa: F401
+from .special import erfinv, gamma, gammaln  # noqa: F401
 
 
 def binary_operator(op: str, left: Any, right: Any, hint: str, scalar_hint: str) -> Symbol:
@@ -113,6 +120,8 @@ _OPERATORS = {
     "__rtruediv__": ("divide", "_div", "_rdivscalar", True),
     "__pow__": ("power", "_power", "_powerscalar", False),
     "__rpow__": ("power", "_power", "_rpowerscalar", True),
+    "__mod__": ("mod", "_mod", "_modscalar", False),
+    "__rmod__": ("mod", "_mod", "_rmodscalar", True),
     "__lt__": ("less", "_lesser", "_lesserscalar", False),
     "__le__": ("less_equal", "_lesser_equal", "_lesser_equalscalar", False),
     "__gt__": ("greater", "_greater", "_greaterscalar", False),
@@ -251,12 +260,14 @@ Symbol.replace = _replace
 
 # MXNet's names for ops symgrad spells the NumPy way; symgrad's ops broadcast as NumPy does,
 # so the broadcast_ and elemwise_ forms are one op each (nodes get MXNet's auto names).
+# An alias builds as its op does (SliceChannel gives a group of its outputs, make_loss makes MakeLoss).
 MXNET_ALIASES = {
     **dict.fromkeys(["broadcast_add", "broadcast_plus", "elemwise_add"], "add"),
     **dict.fromkeys(["broadcast_sub", "broadcast_minus", "elemwise_sub"], "subtract"),
     **dict.fromkeys(["broadcast_mul", "elemwise_mul"], "multiply"),
     **dict.fromkeys(["broadcast_div", "elemwise_div"], "divide"),
     "broadcast_power": "power",
+    "broadcast_mod": "mod",
     "broadcast_maximum": "maximum",
     "broadcast_minimum": "minimum",
     "broadcast_equal": "equal",
@@ -269,13 +280,21 @@ MXNET_ALIASES = {
     "reverse": "flip",
     "BlockGrad": "stop_gradient",
     "pad": "Pad",
+    # MXNet's other spellings of one op (its auto names are the spelling in lower case: reshape0, swapaxis0)
+    "Reshape": "reshape",
+    "Flatten": "flatten",
+    "Cast": "cast",
+    "SwapAxis": "swapaxes",
+    "fix": "trunc",
+    "sum_axis": "sum",
+    "make_loss": "MakeLoss",
+    "broadcast_axes": "broadcast_axis",
 }
 
 
 def _alias(alias: str, opdef: OpDef) -> Any:
     def builder(*args: Any, **kwargs: Any) -> Symbol:
-        tensors, attrs, name = opdef.parse(args, kwargs)
-        return apply(opdef, tensors, attrs, name, hint=alias.lower())  # MXNet: blockgrad0
+        return _build(opdef, args, kwargs, hint=alias.lower())  # MXNet's auto name: broadcast_add0, reshape0
 
     builder.__name__ = builder.__qualname__ = alias
     builder.__doc__ = f"MXNet's `{alias}`: symgrad's `{opdef.name}`."
@@ -285,4 +304,3 @@ def _alias(alias: str, opdef: OpDef) -> Any:
 
 for _alias_name, _op in MXNET_ALIASES.items():
     globals()[_alias_name] = _alias(_alias_name, OPS[_op])
-SliceChannel, reverse = split, flip  # built as split and flip are: SliceChannel gives a group of its outputs

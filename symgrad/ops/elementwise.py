@@ -18,6 +18,7 @@ import sympy as sp
 
 from ..errors import SymgradError
 from ..graph import Symbol, is_const, scalar_value
+from .layer_args import check_number
 from .registry import OPS, apply, float_dtype, register, same_dtype
 
 
@@ -84,6 +85,23 @@ divide = register(
     hint="_div",
     operator=operator.truediv,
     sympy_simplify=True,
+)
+
+
+def _mod_impl(a: Any, b: Any) -> np.ndarray:
+    """MXNet's mod (its `%`): the remainder with the divisor's sign, as np.mod, and 0 where b is 0 (not NaN)."""
+    zero = np.equal(b, 0)
+    return np.where(zero, 0, np.mod(a, np.where(zero, 1, b))).astype(np.result_type(a, b), copy=False)
+
+
+mod = register(
+    "mod",
+    _mod_impl,
+    grad=lambda g, out, a, b: [g, negative(g * floor(a / b))],  # a - b*floor(a/b), floor's jumps aside
+    sympy=lambda a, b: sp.Mod(a, b),  # not from_sympy: SymPy's Mod(a, 0) is NaN, MXNet's mod 0
+    arity=2,
+    hint="_mod",
+    aliases=(),
 )
 
 
@@ -188,6 +206,69 @@ cosh = _unary("cosh", np.cosh, lambda g, out, x: [g * sinh(x)], sp.cosh, sympy_s
 arcsin = _unary("arcsin", np.arcsin, lambda g, out, x: [g / sqrt(1 - x * x)], sp.asin, sympy_simplify=True)
 arccos = _unary("arccos", np.arccos, lambda g, out, x: [negative(g / sqrt(1 - x * x))], sp.acos, sympy_simplify=True)
 arctan = _unary("arctan", np.arctan, lambda g, out, x: [g / (1 + x * x)], sp.atan, sympy_simplify=True)
+
+arcsinh = _unary("arcsinh", np.arcsinh, lambda g, out, x: [g / sqrt(x * x + 1)], sp.asinh, sympy_simplify=True)
+arccosh = _unary("arccosh", np.arccosh, lambda g, out, x: [g / sqrt(x * x - 1)], sp.acosh, sympy_simplify=True)
+arctanh = _unary("arctanh", np.arctanh, lambda g, out, x: [g / (1 - x * x)], sp.atanh, sympy_simplify=True)
+log10 = _unary("log10", np.log10, lambda g, out, x: [g / (x * math.log(10))], lambda x: sp.log(x, 10))
+degrees = _unary("degrees", np.degrees, lambda g, out, x: [g * (180 / math.pi)], lambda x: x * 180 / sp.pi)
+radians = _unary("radians", np.radians, lambda g, out, x: [g * (math.pi / 180)], lambda x: x * sp.pi / 180)
+# MXNet's reciprocals; 1/x as a division, so an integer input gives floats (np.reciprocal of 2 is 0)
+reciprocal = _unary(
+    "reciprocal", lambda x: np.true_divide(1, x), lambda g, out, x: [negative(g * out * out)], lambda x: 1 / x
+)
+rsqrt = _unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, out, x: [g * (-0.5 * out**3)], lambda x: 1 / sp.sqrt(x))
+rcbrt = _unary(
+    "rcbrt",
+    lambda x: 1 / np.cbrt(x),
+    lambda g, out, x: [negative(g * out**4) / 3],
+    lambda x: 1 / (sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
+)
+softsign = _unary(
+    "softsign", lambda x: x / (1 + np.abs(x)), lambda g, out, x: [g / square(1 + abs(x))], lambda x: x / (1 + sp.Abs(x))
+)
+
+
+def _round_half_away(x: Any) -> np.ndarray:
+    """MXNet's round (C's round): halves away from zero, 2.5 -> 3 and -0.5 -> -1 (NumPy's rounds to even)."""
+    whole = np.trunc(x)
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole)  # x - trunc(x) is exact
+
+
+def _rint_half_down(x: Any) -> np.ndarray:
+    """MXNet's rint: the nearer of floor and ceil, a tie to floor (2.5 -> 2, -2.5 -> -3), not NumPy's to even."""
+    low, high = np.floor(x), np.ceil(x)
+    return np.where(x - low <= high - x, low, high)
+
+
+def _rounding(name: str, impl: Any, sympy: Any) -> Any:
+    """A rounding op: piecewise constant, so no gradient (MXNet's is zero too); integers stay as they are
+    (MXNet keeps the dtype; NumPy 1's floor of an int array is float64)."""
+
+    def kernel(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        return x.copy() if x.dtype.kind in "biu" else impl(x)
+
+    return _unary(name, kernel, lambda g, out, x: [None], sympy, dtype=same_dtype, nondiff=True)
+
+
+round = _rounding("round", _round_half_away, lambda x: sp.sign(x) * sp.floor(sp.Abs(x) + sp.Rational(1, 2)))  # noqa: A001
+rint = _rounding(
+    "rint",
+    _rint_half_down,
+    lambda x: sp.Piecewise((sp.floor(x), x - sp.floor(x) <= sp.ceiling(x) - x), (sp.ceiling(x), True)),
+)
+floor = _rounding("floor", np.floor, sp.floor)
+ceil = _rounding("ceil", np.ceil, sp.ceiling)
+trunc = _rounding("trunc", np.trunc, lambda x: sp.sign(x) * sp.floor(sp.Abs(x)))  # MXNet's fix too
+logical_not = _unary(
+    "logical_not",
+    lambda x: np.asarray(np.equal(x, 0), dtype=np.result_type(x)),
+    lambda g, out, x: [None],
+    lambda x: sp.Piecewise((1, sp.Eq(x, 0)), (0, True)),
+    dtype=same_dtype,  # as MXNet: 0/1 in the input's dtype
+    nondiff=True,
+)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -335,6 +416,69 @@ clip = register(
 )
 
 
+# ---- MXNet's hard_sigmoid and smooth_l1: piecewise, with attributes ------------------------------
+
+
+def _hard_sigmoid_attrs(attrs: dict) -> dict:
+    check_number(attrs, "alpha", "beta")
+    return attrs
+
+
+def _hard_sigmoid_grad(g: Symbol, out: Symbol, x: Symbol, alpha: float, beta: float) -> list:
+    line = alpha * x + beta  # the gradient is alpha strictly inside (0, 1), as MXNet's
+    return [where(where(line > 0, line < 1, 0), g * alpha, 0)]
+
+
+hard_sigmoid = register(
+    "hard_sigmoid",
+    lambda x, alpha, beta: np.clip(alpha * x + beta, 0, 1),
+    grad=_hard_sigmoid_grad,
+    sympy=lambda x, alpha, beta: sp.Min(sp.Max(alpha * x + beta, 0), 1),
+    dtype=lambda x, **_: float_dtype(x),
+    arity=1,
+    attrs={"alpha": 0.2, "beta": 0.5},
+    normalize=_hard_sigmoid_attrs,
+    elementwise=True,
+    method=True,
+    aliases=(),
+)
+
+
+def _smooth_l1_attrs(attrs: dict) -> dict:
+    check_number(attrs, "scalar")
+    if attrs["scalar"] <= 0:
+        raise SymgradError(f"smooth_l1: scalar (sigma) must be positive, got {attrs['scalar']!r}")
+    return attrs
+
+
+def _smooth_l1_impl(x: Any, scalar: float) -> np.ndarray:
+    s2 = scalar * scalar
+    quadratic = np.abs(x) <= 1 / s2  # MXNet's: |x| - 0.5/s2 only where |x| > 1/s2
+    return np.where(quadratic, 0.5 * s2 * np.square(x), np.abs(x) - 0.5 / s2)
+
+
+def _smooth_l1_grad(g: Symbol, out: Symbol, x: Symbol, scalar: float) -> list:
+    s2 = scalar * scalar
+    return [where(abs(x) <= 1 / s2, g * (s2 * x), g * sign(x))]
+
+
+smooth_l1 = register(
+    "smooth_l1",
+    _smooth_l1_impl,
+    grad=_smooth_l1_grad,
+    sympy=lambda x, scalar: sp.Piecewise(
+        (scalar**2 * x**2 / 2, sp.Abs(x) <= 1 / scalar**2), (sp.Abs(x) - 1 / (2 * scalar**2), True)
+    ),
+    dtype=lambda x, **_: float_dtype(x),
+    arity=1,
+    attrs={"scalar": 1.0},
+    normalize=_smooth_l1_attrs,
+    elementwise=True,
+    method=True,
+    aliases=(),
+)
+
+
 def _cast_attrs(attrs: dict) -> dict:
     """dtype as its NumPy name (JSON-safe, one spelling per dtype); real dtypes only."""
     if attrs["dtype"] is None:
@@ -368,7 +512,6 @@ cast = register(
     hint="cast",
     aliases=(),
 )
-Cast = cast
 
 
 def _cast_like_impl(g: Any, like: Any) -> np.ndarray:
@@ -406,6 +549,15 @@ stop_gradient = register(
     sympy=sp.Function("stop_gradient"),
     arity=1,
     method=True,
+)
+identity = register(
+    "identity",
+    lambda x: np.array(x, copy=True),  # MXNet's identity (_copy): a new array with x's values
+    grad=lambda g, out, x: [g],
+    sympy=lambda x: x,
+    arity=1,
+    aliases=(),
+    sympy_simplify=True,
 )
 zeros_like = register(
     "zeros_like",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ShapeError
+from ..errors import ShapeError, SymgradError
 from ..graph import Symbol
 from . import elementwise as ew
 from . import shape as shp
@@ -45,6 +45,18 @@ def _dot_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol) -> list:
     return [dot(b, g), shp.expand_dims(a, axis=-1) * g]  # (1, 2)
 
 
+def _dot_transposes(args: tuple, kwargs: dict, construct: Any) -> tuple[tuple, dict]:
+    """MXNet's dot(a, b, transpose_a=True, transpose_b=True): the dot of the transposes (all axes reversed)."""
+    args = list(args)
+    for k, key in enumerate(("transpose_a", "transpose_b")):
+        flag = kwargs.pop(key, False)
+        if flag not in (True, False, 0, 1):
+            raise SymgradError(f"dot: {key} must be True or False, got {flag!r}")
+        if flag and k < len(args):
+            args[k] = construct("transpose", (args[k],))
+    return tuple(args), kwargs
+
+
 dot = register(
     "dot",
     np.dot,
@@ -54,6 +66,7 @@ dot = register(
     arity=2,
     method=True,
     aliases=(),
+    unsugar=_dot_transposes,
 )
 
 
@@ -240,6 +253,18 @@ def _swapaxes_shape(x: Shape, axis1: int, axis2: int) -> Shape:
     return tuple(dims)
 
 
+def _normalize_swapaxes(attrs: dict) -> dict:
+    """MXNet's names dim1 and dim2 (its swapaxes and SwapAxis) for axis1 and axis2; ints."""
+    for mxnet_key, key in (("dim1", "axis1"), ("dim2", "axis2")):
+        given = attrs.pop(mxnet_key, None)
+        if given is not None:
+            attrs[key] = given
+        if not shp._is_int(attrs[key]):
+            raise SymgradError(f"{key} must be an int, got {attrs[key]!r}")
+        attrs[key] = int(attrs[key])
+    return attrs
+
+
 swapaxes = register(
     "swapaxes",
     lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2),
@@ -247,7 +272,8 @@ swapaxes = register(
     dtype=lambda x, **_: same_dtype(x),
     grad=lambda g, out, x, axis1, axis2: [swapaxes(g, axis1=axis1, axis2=axis2)],
     arity=1,
-    attrs={"axis1": 0, "axis2": 1},
+    attrs={"axis1": 0, "axis2": 1, "dim1": None, "dim2": None},
+    normalize=_normalize_swapaxes,
     method=True,
     view=True,
     relayout=True,

@@ -63,6 +63,16 @@ def _numpy_log_softmax(node: Symbol) -> Any:
     return kernel
 
 
+def _temperature(args: tuple, kwargs: dict, construct: Any) -> tuple[tuple, dict]:
+    """MXNet's softmax(x, temperature=t): softmax(x / t); None or 1 leaves x as it is."""
+    t = kwargs.pop("temperature", None)
+    if t is None or t == 1 or not args:
+        return args, kwargs
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not t > 0:
+        raise SymgradError(f"temperature must be a positive number, got {t!r}")
+    return (construct("divide", (args[0], float(t))), *args[1:]), kwargs
+
+
 softmax = register(
     "softmax",
     _softmax_impl,
@@ -76,6 +86,7 @@ softmax = register(
     elementwise=False,
     method=True,
     aliases=(),
+    unsugar=_temperature,
 )
 log_softmax = register(
     "log_softmax",
@@ -91,6 +102,7 @@ log_softmax = register(
     method=True,
     numpy_kernel=_numpy_log_softmax,
     aliases=(),
+    unsugar=_temperature,
 )
 
 

@@ -1,6 +1,6 @@
 """MXNet's ops that rearrange or repeat elements: tile, repeat, flip (MXNet's reverse too), split
-(SliceChannel too; several outputs) and batch_dot. Their gradients sum the copies back
-(tile_sum, repeat_sum) or rearrange the adjoint the same way.
+(SliceChannel too; several outputs), cumsum and diag, and its batched products batch_dot, linalg_gemm2 and
+linalg_gemm. Their gradients sum the copies back (tile_sum, repeat_sum) or rearrange the adjoint the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ShapeError, SymgradError
 from ..graph import Symbol
 from .registry import register, same_dtype
-from .shape import _is_int, normalize_single_axis, positive_axes
+from .shape import _is_int, normalize_single_axis, positive_axes, reshape_like
 
 Shape = tuple[int, ...]
 
@@ -251,17 +251,19 @@ def _batch_dot_impl(a: Any, b: Any, transpose_a: bool, transpose_b: bool) -> np.
     return np.matmul(np.swapaxes(a, -1, -2) if transpose_a else a, np.swapaxes(b, -1, -2) if transpose_b else b)
 
 
-def _batch_dot_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol, transpose_a: bool, transpose_b: bool) -> list:
-    """C = op(A) op(B): the adjoints are products of g with the other side, transposed to match."""
-    if transpose_a:
-        ga = batch_dot(b, g, transpose_a=transpose_b, transpose_b=True)
-    else:
-        ga = batch_dot(g, b, transpose_b=not transpose_b)
-    if transpose_b:
-        gb = batch_dot(g, a, transpose_a=True, transpose_b=transpose_a)
-    else:
-        gb = batch_dot(a, g, transpose_a=not transpose_a)
+def product_adjoints(product: Any, g: Symbol, a: Symbol, b: Symbol, transpose_a: bool, transpose_b: bool) -> list:
+    """C = op(A) op(B) (batch_dot, linalg_gemm2): the adjoints are products of g with the other side,
+    transposed to match, each built by `product(x, y, transpose_a, transpose_b)`."""
+    ga = product(b, g, transpose_b, True) if transpose_a else product(g, b, False, not transpose_b)
+    gb = product(g, a, True, transpose_a) if transpose_b else product(a, g, not transpose_a, False)
     return [ga, gb]
+
+
+def _batch_dot_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol, transpose_a: bool, transpose_b: bool) -> list:
+    def product(x: Symbol, y: Symbol, ta: bool, tb: bool) -> Symbol:
+        return batch_dot(x, y, transpose_a=ta, transpose_b=tb)
+
+    return product_adjoints(product, g, a, b, transpose_a, transpose_b)
 
 
 batch_dot = register(
@@ -275,4 +277,186 @@ batch_dot = register(
     normalize=_normalize_batch_dot,
     elementwise=False,
     aliases=(),
+)
+
+
+# ---- MXNet's linalg_gemm2 (alpha*op(A) op(B)) and linalg_gemm (+ beta*C), matrices in the last two axes ----
+
+
+def _normalize_gemm(attrs: dict) -> dict:
+    attrs = _normalize_batch_dot({k: attrs[k] for k in ("transpose_a", "transpose_b")}) | {
+        k: v for k, v in attrs.items() if k not in ("transpose_a", "transpose_b")
+    }
+    for key in ("alpha", "beta"):
+        if key in attrs and (isinstance(attrs[key], bool) or not isinstance(attrs[key], (int, float, np.number))):
+            raise SymgradError(f"{key} must be a number, got {attrs[key]!r}")
+    if not _is_int(attrs["axis"]) or attrs["axis"] not in (-2,):
+        raise SymgradError(f"axis must be -2 (the matrices in the last two axes), got {attrs['axis']!r}")
+    return {**attrs, "alpha": float(attrs["alpha"]), **({"beta": float(attrs["beta"])} if "beta" in attrs else {})}
+
+
+def _gemm2_shape(a: Shape, b: Shape, transpose_a: bool, transpose_b: bool, alpha: float, axis: int) -> Shape:
+    if len(a) < 2 or len(a) != len(b) or a[:-2] != b[:-2]:
+        raise ShapeError(f"needs two arrays of 2 or more dimensions with the same leading axes, got {a} and {b}")
+    m, k = a[-1:-3:-1] if transpose_a else a[-2:]
+    k2, n = b[-1:-3:-1] if transpose_b else b[-2:]
+    if k != k2:
+        raise ShapeError(f"inner sizes differ ({k} vs {k2}) for {a} and {b}")
+    return a[:-2] + (m, n)
+
+
+def _gemm2_impl(a: Any, b: Any, transpose_a: bool, transpose_b: bool, alpha: float, axis: int) -> np.ndarray:
+    return alpha * _batch_dot_impl(a, b, transpose_a, transpose_b)
+
+
+def _gemm2_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol, alpha: float, **flags: Any) -> list:
+    def product(x: Symbol, y: Symbol, ta: bool, tb: bool) -> Symbol:
+        return linalg_gemm2(x, y, transpose_a=ta, transpose_b=tb, alpha=alpha)
+
+    return product_adjoints(product, g, a, b, flags["transpose_a"], flags["transpose_b"])
+
+
+_GEMM2_ATTRS = {"transpose_a": False, "transpose_b": False, "alpha": 1.0, "axis": -2}
+linalg_gemm2 = register(
+    "linalg_gemm2",
+    _gemm2_impl,
+    shape=_gemm2_shape,
+    dtype=same_dtype,
+    grad=_gemm2_grad,
+    arity=2,
+    attrs=_GEMM2_ATTRS,
+    normalize=_normalize_gemm,
+    elementwise=False,
+    aliases=(),
+)
+
+
+def _gemm_shape(a: Shape, b: Shape, c: Shape, beta: float, **attrs: Any) -> Shape:
+    out = _gemm2_shape(a, b, **attrs)
+    if c != out:
+        raise ShapeError(f"C has shape {c}, not the product's {out} (MXNet does not broadcast it)")
+    return out
+
+
+def _gemm_grad(g: Symbol, out: Symbol, a: Symbol, b: Symbol, c: Symbol, beta: float, **attrs: Any) -> list:
+    return [*_gemm2_grad(g, out, a, b, **attrs), g * beta]
+
+
+linalg_gemm = register(
+    "linalg_gemm",
+    lambda a, b, c, beta, **attrs: _gemm2_impl(a, b, **attrs) + beta * np.asarray(c),
+    shape=_gemm_shape,
+    dtype=same_dtype,
+    grad=_gemm_grad,
+    arity=3,
+    attrs={"transpose_a": False, "transpose_b": False, "alpha": 1.0, "beta": 1.0, "axis": -2},  # MXNet's order
+    normalize=_normalize_gemm,
+    elementwise=False,
+    aliases=(),
+)
+
+
+# ---- cumsum (MXNet's: axis=None flattens; the input's dtype unless dtype=) and diag ---------------------
+
+
+def _normalize_cumsum(attrs: dict) -> dict:
+    if attrs["axis"] is not None and not _is_int(attrs["axis"]):
+        raise SymgradError(f"axis must be an int or None, got {attrs['axis']!r}")
+    dtype = attrs["dtype"]
+    return {
+        "axis": None if attrs["axis"] is None else int(attrs["axis"]),
+        "dtype": None if dtype is None else np.dtype(dtype).name,
+    }
+
+
+def _cumsum_shape(x: Shape, axis: int | None, dtype: str | None) -> Shape:
+    if axis is None:
+        return (math.prod(x),)
+    positive_axes((axis,), len(x))
+    return x
+
+
+def _cumsum_grad(g: Symbol, out: Symbol, x: Symbol, axis: int | None, dtype: str | None) -> list:
+    """Each entry feeds every later sum: the adjoint summed from the end (a cumsum of the flipped g)."""
+    along = 0 if axis is None else axis
+    back = flip(cumsum(flip(g, axis=along), axis=along), axis=along)
+    return [reshape_like(back, x) if axis is None else back]
+
+
+cumsum = register(
+    "cumsum",
+    lambda x, axis, dtype: np.cumsum(x, axis=axis, dtype=dtype or np.result_type(x)),
+    shape=_cumsum_shape,
+    dtype=lambda x, axis, dtype: np.dtype(dtype) if dtype else np.result_type(x),
+    grad=_cumsum_grad,
+    arity=1,
+    attrs={"axis": None, "dtype": None},
+    normalize=_normalize_cumsum,
+    elementwise=False,
+    method=True,
+    aliases=(),
+)
+
+
+def _normalize_diag(attrs: dict) -> dict:
+    for key in ("k", "axis1", "axis2"):
+        if not _is_int(attrs[key]):
+            raise SymgradError(f"{key} must be an int, got {attrs[key]!r}")
+    return {key: int(value) for key, value in attrs.items()}
+
+
+def _diag_shape(x: Shape, k: int, axis1: int, axis2: int) -> Shape:
+    if len(x) == 1:
+        return (x[0] + abs(k),) * 2
+    if not x:
+        raise ShapeError("diag needs an array of at least 1 dimension")
+    i, j = positive_axes((axis1, axis2), len(x))
+    rest = tuple(d for a, d in enumerate(x) if a not in (i, j))
+    return rest + (max(0, min(x[i], x[j] - k) if k >= 0 else min(x[i] + k, x[j])),)
+
+
+def _diag_impl(x: Any, k: int, axis1: int, axis2: int) -> np.ndarray:
+    """MXNet's diag: a vector becomes the matrix with it on diagonal k; otherwise diagonal k of axes axis1, axis2."""
+    x = np.asarray(x)
+    return np.diag(x, k) if x.ndim == 1 else np.diagonal(x, k, axis1, axis2).copy()
+
+
+def _diag_adjoint_impl(g: Any, x: Any, k: int, axis1: int, axis2: int) -> np.ndarray:
+    """diag's gradient: g's diagonal k when x was a vector, else g put on diagonal k of zeros of x's shape."""
+    if np.ndim(x) == 1:
+        return np.diagonal(g, k).copy()
+    out = np.zeros(np.shape(x), dtype=np.result_type(g))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))  # a view: writing it writes out
+    n = np.shape(g)[-1]
+    rows, cols = np.arange(n) + max(-k, 0), np.arange(n) + max(k, 0)
+    view[..., rows, cols] = g
+    return out
+
+
+_DIAG_ATTRS = {"k": 0, "axis1": 0, "axis2": 1}
+diag = register(
+    "diag",
+    _diag_impl,
+    shape=_diag_shape,
+    dtype=lambda x, **_: np.result_type(x),
+    grad=lambda g, out, x, **attrs: [diag_adjoint(g, x, **attrs)],
+    arity=1,
+    attrs=_DIAG_ATTRS,
+    normalize=_normalize_diag,
+    elementwise=False,
+    aliases=(),
+)
+diag_adjoint = register(
+    "diag_adjoint",
+    _diag_adjoint_impl,
+    shape=lambda g, x, **_: x,
+    dtype=lambda g, x, **_: np.result_type(g),
+    grad=lambda gg, out, g, x, **attrs: [diag(gg, **attrs), None],  # diag is linear: its adjoint's adjoint
+    shape_of=1,
+    arity=2,
+    attrs=_DIAG_ATTRS,
+    normalize=_normalize_diag,
+    elementwise=False,
+    aliases=(),
+    dask=False,
 )

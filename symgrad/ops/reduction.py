@@ -60,6 +60,24 @@ reduce_size = register(
 )
 
 
+def exclude_axes(args: tuple, kwargs: dict, construct: Any) -> tuple[tuple, dict]:
+    """MXNet's exclude=True: reduce over the axes *not* named (a reduction's unsugar; needs x's rank)."""
+    if not kwargs.pop("exclude", False):
+        return args, kwargs
+    x = args[0] if args else kwargs.get("data")
+    if len(args) > 1:  # sum(x, 1, exclude=True): the axis given positionally
+        kwargs["axis"], args = args[1], args[:1] + args[2:]
+    ndim = getattr(x, "ndim", None)
+    if ndim is None:
+        raise ShapeError(
+            "exclude=True needs the input's number of dimensions when the graph is built: declare it"
+            " (sym.var('x', shape=(2, 3)), or shape=(0, 0) for sizes left to bind), or name the axes to reduce"
+        )
+    named = shp.positive_axes(shp.normalize_axis_attr({"axis": kwargs.get("axis")})["axis"] or (), ndim)
+    kwargs["axis"] = tuple(a for a in range(ndim) if a not in named)
+    return args, kwargs
+
+
 def _reduction(
     name: str,
     impl: Any,
@@ -86,6 +104,7 @@ def _reduction(
         reduction=True,
         tiling=tiling,
         relayout=relayout,
+        unsugar=exclude_axes,
     )
     return builder
 
@@ -158,13 +177,22 @@ def _logsumexp_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool
     return [unreduce(g, axis, keepdims) * ew.exp(x - finite_lse)]
 
 
+def _one_norm(args: tuple, kwargs: dict, construct: Any) -> Any:
+    """norm(x, ord=1) (MXNet's ord=1) is sum(abs(x)): abs's gradient, 0 at 0 as MXNet's."""
+    order = kwargs.get("ord", kwargs.get("p"))
+    if isinstance(order, bool) or order != 1 or len(args) != 1:
+        return args, kwargs
+    rest = {k: v for k, v in kwargs.items() if k not in ("ord", "p")}
+    return construct("sum", (construct("abs", args),), **rest)
+
+
 def _check_ord(attrs: dict) -> dict:
     attrs = shp.normalize_axis_attr(attrs)
     p = attrs.pop("p", None)
     if p is not None:
         attrs["ord"] = p
     if attrs.get("ord") not in (None, 2, "fro"):
-        raise ShapeError(f"norm supports the 2-norm (ord=None, 2 or 'fro'), got ord={attrs['ord']!r}")
+        raise ShapeError(f"norm supports ord=1 and the 2-norm (ord=None, 2 or 'fro'), got ord={attrs['ord']!r}")
     attrs["ord"] = None
     return attrs
 
@@ -241,6 +269,7 @@ norm = register(
     method=True,
     aliases=(),
     reduction=True,
+    unsugar=_one_norm,
 )
 
 
@@ -275,3 +304,34 @@ def _one_axis(attrs: dict) -> dict:
 
 argmax = _arg_extreme("argmax", np.argmax)
 argmin = _arg_extreme("argmin", np.argmin)
+argmax_channel = register(
+    "argmax_channel",
+    lambda x: np.asarray(np.argmax(x, axis=1), dtype=np.result_type(x)),  # MXNet's: axis 1, the channels
+    shape=lambda x: reduce_shape(x, (1,)),
+    dtype=lambda x: np.result_type(x),
+    grad=lambda g, out, x: [None],
+    arity=1,
+    elementwise=False,
+    aliases=(),
+    nondiff=True,
+)
+
+
+# ---- nansum, nanprod: NaN entries count as 0 (sum) or 1 (prod), and get no gradient ---------------
+
+
+def _nansum_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    return [ew.where(x != x, 0, shp.broadcast_like(unreduce(g, axis, keepdims), x))]
+
+
+def _nanprod_grad(g: Symbol, out: Symbol, x: Symbol, axis: Any, keepdims: bool) -> list:
+    (grad,) = _prod_grad(g, out, ew.where(x != x, 1, x), axis, keepdims)  # prod's, with NaN as 1
+    return [ew.where(x != x, 0, grad)]
+
+
+nansum = _reduction(
+    "nansum", lambda x, axis=None, keepdims=False: np.nansum(x, axis=axis, keepdims=keepdims), _nansum_grad
+)
+nanprod = _reduction(
+    "nanprod", lambda x, axis=None, keepdims=False: np.nanprod(x, axis=axis, keepdims=keepdims), _nanprod_grad
+)

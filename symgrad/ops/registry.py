@@ -89,6 +89,11 @@ class OpDef:
     # A multi-output op (split): how many outputs its attrs give. Building it gives a group of one node
     # per output, each with its position as attr `output` (nd: a list of arrays), as MXNet's split does.
     outputs: Callable[[dict], int] | None = None
+    # MXNet keywords that stand for other ops (dot's transpose_a, a reduction's exclude, norm's ord=1):
+    # unsugar(args, kwargs, construct) -> (args, kwargs) without them, or the whole result when the call
+    # is other ops altogether; construct(op, inputs, **attrs) calls an op as the user would (sym: a node,
+    # nd: eagerly), so graphs hold the plain ops, which the rewrites and gradients know
+    unsugar: Callable[..., Any] | None = None
 
     def parse(self, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any], str | None]:
         """Split a builder call into (tensor inputs, attrs, name)."""
@@ -123,6 +128,14 @@ class OpDef:
         attrs = self.normalized(attrs)
         return tensors, attrs, name
 
+    def unsugared(self, args: tuple, kwargs: dict[str, Any], construct: Callable[..., Any]) -> Any:
+        """`unsugar`'s (args, kwargs) or result (see the field), an error naming this op."""
+        try:
+            return self.unsugar(args, kwargs, construct)
+        except SymgradError as exc:
+            message = str(exc)
+            raise type(exc)(message if message.startswith(self.name) else f"{self.name}: {message}") from None
+
     def normalized(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """attrs in canonical form (`normalize`), an error naming this op."""
         if self.normalize is None:
@@ -134,7 +147,12 @@ class OpDef:
             raise type(exc)(message if message.startswith(self.name) else f"{self.name}: {message}") from None
 
     def parse_layer(
-        self, args: Sequence[Any], kwargs: dict[str, Any], construct: Callable[..., Any], variable: Callable[..., Any]
+        self,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        construct: Callable[..., Any],
+        variable: Callable[..., Any],
+        hint: str | None = None,
     ) -> tuple[list[Any], dict[str, Any], str]:
         """Split a layer call into (inputs, attrs, name); missing inputs come from `derived` or `variable`.
 
@@ -160,7 +178,7 @@ class OpDef:
         self._reject_unknown([k for k in given if k not in names], names)
         if names[0] not in given:
             raise SymgradError(f"{self.name}: no {names[0]!r} input given")
-        name = NameManager.current().get(name, self.hint)
+        name = NameManager.current().get(name, hint or self.hint)
         data = given[names[0]]
         shapes = None
         inputs = []
@@ -275,6 +293,7 @@ def register(
     shown_as: Callable[[tuple, dict], tuple[str, tuple, dict] | None] | None = None,
     writes: tuple[str, ...] = (),
     outputs: Callable[[dict], int] | None = None,
+    unsugar: Callable[..., Any] | None = None,
 ) -> Callable[..., Symbol]:
     """Declare an op once; returns its Symbol builder (also `sym.<name>` and `nd.<name>`).
 
@@ -335,6 +354,7 @@ def register(
         shown_as=shown_as,
         writes=writes,
         outputs=outputs,
+        unsugar=unsugar,
     )
     OPS[name] = opdef
 
@@ -533,16 +553,25 @@ def aux_variables(order: Sequence[Symbol]) -> list[str]:
     return list(names)
 
 
-def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
-    """sym.<op>(*args, **kwargs): parse the call, then build the node."""
+def build(opdef: OpDef, args: Sequence[Any], kwargs: dict[str, Any], hint: str | None = None) -> Symbol:
+    """sym.<op>(*args, **kwargs): parse the call, then build the node (auto-named from hint, else the op's)."""
+    if opdef.unsugar is not None and kwargs:
+        plain = opdef.unsugared(tuple(args), dict(kwargs), _construct)
+        if not isinstance(plain, tuple):
+            return plain
+        args, kwargs = plain
     if opdef.inputs is not None:  # a layer: missing weights become `<name>_weight` variables, as in MXNet
-        tensors, attrs, name = opdef.parse_layer(args, kwargs, apply, _parameter)
+        tensors, attrs, name = opdef.parse_layer(args, kwargs, apply, _parameter, hint)
     else:
         tensors, attrs, name = opdef.parse(args, kwargs)
     if opdef.outputs is not None and "output" not in kwargs and opdef.outputs(attrs) > 1:  # split's outputs
-        name = NameManager.current().get(name, opdef.hint)
+        name = NameManager.current().get(name, hint or opdef.hint)
         return Group([apply(opdef, tensors, {**attrs, "output": i}, name) for i in range(opdef.outputs(attrs))])
-    return apply(opdef, tensors, attrs, name)
+    return apply(opdef, tensors, attrs, name, hint)
+
+
+def _construct(op: str, inputs: Sequence[Any], **attrs: Any) -> Symbol:
+    return build(OPS[op], tuple(inputs), attrs)
 
 
 def _parameter(layer: str, key: str, shape: Shape | None) -> Symbol:

@@ -362,7 +362,6 @@ flatten = register(
     reshapes=True,
     relayout=True,
 )
-Flatten = flatten
 
 
 def _normalize_concat(attrs: dict) -> dict:
