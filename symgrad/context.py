@@ -9,6 +9,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
+
 from .errors import SymgradError
 
 DEVICE_TYPES = ("cpu", "gpu", "cpu_pinned", "cpu_shared")  # MXNet's names
@@ -70,3 +72,12 @@ def current_context() -> Context:
 def num_gpus() -> int:
     """GPUs symgrad can use: none (so `mx.gpu() if mx.context.num_gpus() else mx.cpu()` picks the CPU)."""
     return 0
+
+
+def creation_dtype(name: str, ctx: Any, dtype: Any, stype: Any) -> Any:
+    """nd.zeros/ones/full's dtype (None: float32, as MXNet); a ctx or stype that MXNet refuses is refused."""
+    if ctx is not None and not isinstance(ctx, (Context, str)):
+        raise SymgradError(f"nd.{name}: ctx={ctx!r} is not a context (mx.cpu()); a shape of 2+ axes is a tuple")
+    if stype not in (None, "default"):
+        raise SymgradError(f"nd.{name}: stype={stype!r}: symgrad's arrays are dense; leave stype out")
+    return np.float32 if dtype is None else dtype

@@ -276,7 +276,10 @@ class Module:
     def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False) -> None:
         """prefix-symbol.json and prefix-<epoch>.params (optimizer states are not saved)."""
         if save_optimizer_states:
-            raise SymgradError("Module.save_checkpoint: optimizer states are not saved by symgrad")
+            raise SymgradError(
+                "Module.save_checkpoint: symgrad does not save optimizer states; pass save_optimizer_states=False"
+                " (the symbol and parameters are saved; the optimizer starts afresh when training resumes)"
+            )
         model.save_checkpoint(prefix, epoch, self.symbol, *self.get_params())
 
     @staticmethod

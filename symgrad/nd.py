@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import fpwarnings
-from .context import Context, cpu
+from .context import Context, cpu, creation_dtype
 from .errors import ShapeError, SymgradError, user_origin
 from .fpwarnings import NOTES, SECTION, restore, start, state
 from .graph import VAR, Symbol, const
@@ -143,11 +143,14 @@ class NDArray:
         return getattr(ufunc, method)(*(x._data if isinstance(x, NDArray) else x for x in inputs), **kwargs)
 
     def asscalar(self) -> Any:
+        """The one value as a NumPy scalar of the array's dtype, as MXNet's (a float32 prints 13.036259)."""
         if self._data.size != 1:
             raise SymgradError(f"asscalar needs an array of size 1, got shape {self.shape}")
-        return self._data.item()
+        return self._data.reshape(-1)[0]
 
-    item = asscalar
+    def item(self) -> Any:
+        """The one value as a Python number, as PyTorch's and NumPy's item()."""
+        return self.asscalar().item()
 
     def __float__(self) -> float:
         return float(self.asscalar())
@@ -576,16 +579,16 @@ def waitall() -> None:
     """MXNet's barrier for its asynchronous engine: symgrad computes eagerly, so nothing is pending."""
 
 
-def zeros(shape: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:
-    return NDArray(np.zeros(shape, dtype=dtype))
+def zeros(shape: Any, ctx: Any = None, dtype: Any = None, stype: Any = None) -> NDArray:
+    return NDArray(np.zeros(shape, dtype=creation_dtype("zeros", ctx, dtype, stype)))
 
 
-def ones(shape: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:
-    return NDArray(np.ones(shape, dtype=dtype))
+def ones(shape: Any, ctx: Any = None, dtype: Any = None, stype: Any = None) -> NDArray:
+    return NDArray(np.ones(shape, dtype=creation_dtype("ones", ctx, dtype, stype)))
 
 
-def full(shape: Any, val: Any, ctx: Any = None, dtype: Any = "float32", **_: Any) -> NDArray:
-    return NDArray(np.full(shape, val, dtype=dtype))
+def full(shape: Any, val: Any, ctx: Any = None, dtype: Any = None, stype: Any = None) -> NDArray:
+    return NDArray(np.full(shape, val, dtype=creation_dtype("full", ctx, dtype, stype)))
 
 
 empty = zeros  # MXNet's uninitialised array; zeros here

@@ -334,6 +334,8 @@ def test_checkpoints_save_and_load_the_symbol_and_parameters_and_fit_resumes(tmp
     save = mx.callback.do_checkpoint(prefix)
     mod.fit(it, num_epoch=2, optimizer_params={"learning_rate": 0.1}, epoch_end_callback=save)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp-0001.params", "mlp-0002.params", "mlp-symbol.json"]
+    with pytest.raises(SymgradError, match="does not save optimizer states; pass save_optimizer_states=False"):
+        mod.save_checkpoint(prefix, 3, save_optimizer_states=True)
     symbol, args, aux = mx.model.load_checkpoint(prefix, 2)
     assert symbol.list_arguments() == mlp().list_arguments() and aux == {}
     trained = mod.get_params()[0]

@@ -345,6 +345,25 @@ def test_broadcast_names(name, reference):
         assert getattr(sym, name)(sym.var("a"), sym.var("b")).name == f"{name}0"  # MXNet's auto name
 
 
+def test_asscalar_is_a_numpy_scalar_of_the_dtype_and_item_a_python_number():
+    # d2l prints asscalar(): MXNet 1.9.1 shows a float32 as 13.036259; a Python float showed 13.036258697509766
+    w = nd.array([13.036258697509766])
+    assert type(w.asscalar()) is np.float32 and str(w.asscalar()) == "13.036259"
+    assert type(nd.array([2.0], dtype="float64").asscalar()) is np.float64
+    assert type(w.item()) is float and w.item() == float(np.float32(13.036258697509766))
+
+
+def test_creation_functions_refuse_what_mxnet_refuses():
+    assert nd.zeros(3, dtype=None).dtype == np.float32 and nd.full((2,), 3, ctx="cpu(0)").dtype == np.float32
+    assert nd.ones((2, 2), sg.cpu(), "float64").dtype == np.float64
+    with pytest.raises(sg.SymgradError, match=r"nd.zeros: ctx=4 is not a context .* a shape of 2\+ axes is a tuple"):
+        nd.zeros(3, 4)  # it made 3 zeros, taking 4 as the context
+    with pytest.raises(TypeError, match="dytpe"):
+        nd.ones((2,), dytpe="float64")  # the misspelt keyword was dropped: float32 silently
+    with pytest.raises(sg.SymgradError, match="stype='csr': symgrad's arrays are dense"):
+        nd.full((2,), 1.0, stype="csr")
+
+
 def test_ndarray_helpers_mxnet_and_pytorch_names():
     x = nd.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert x.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] and x[0, 1].asscalar() == 2.0
