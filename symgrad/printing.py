@@ -103,7 +103,10 @@ class GraphPrinter:
                 return (f"-{text}", 3) if n < 0 else (text, 2)
             right_prec = prec + 1 if op in ("subtract", "divide") or b.op == "matmul" else prec
             left_prec = 3 if op == "multiply" and _is_neg_const(a) or a.op == "matmul" and prec == 2 else prec
-            return f"{self.arg(a, left_prec, node)}{sym}{self.arg(b, right_prec, node)}", prec
+            right = self.arg(b, right_prec, node)
+            if prec == 1 and right.startswith("-"):  # a + -b*c as a - b*c, a - -b as a + b
+                sym, right = (" - " if op == "add" else " + "), right[1:]
+            return f"{self.arg(a, left_prec, node)}{sym}{right}", prec
         if op == "negative":  # -a/b reads as (-a)/b, the same value, but it is a quotient: x @ (-a/b)
             x = node.inputs[0]
             return f"-{self.arg(x, 3 if x.op == 'matmul' else 2)}", 2 if self.text[id(x)][1] == 2 else 3
@@ -130,6 +133,8 @@ class GraphPrinter:
             if g.op == CONST and g.shape == () and node.shape:
                 return format_const(np.full(node.shape, g.attrs["value"])), _ATOM
             shape = f"shape({self.text[id(same_shape_leaf(like))][0]})"  # shape(y), not shape(y - x @ w)
+            if node.shape is not None:  # declared shapes print as numbers, as broadcast_to's do
+                shape = str(node.shape)
             if g.shape != ():
                 known = f"shape={node.shape}" if node.shape is not None else shape
                 return f"broadcast_to({self.text[id(g)][0]}, {known})", _ATOM

@@ -243,3 +243,24 @@ def test_a_negated_quotient_as_a_matmul_operand_keeps_its_parentheses():
     a, b, c = (sym.var(n, shape=(2, 2)) for n in "abc")
     assert str(sym.matmul(a, -(b / c))) == "a @ (-b/c)"
     assert str(sym.matmul(a, -b)) == "a @ -b"
+
+
+def test_a_negative_term_prints_as_a_subtraction_and_declared_broadcasts_as_numbers():
+    # the review met `a + -sum(...)*ones(shape(x))` for a softmax's gradient with x declared (3,)
+    from symgrad.ops import elementwise as ew
+    from symgrad.printing import GraphPrinter
+
+    x, y = sym.var("x"), sym.var("y")
+    for built, text in ((ew.add(x, ew.negative(y * 2)), "x - y*2"), (ew.subtract(x, ew.negative(y)), "x + y")):
+        assert GraphPrinter([built]).result([built]) == text
+    xs = sym.var("x", shape=(3,))
+    printed = str(sym.grad(sym.exp(xs) / sym.sum(sym.exp(xs)) * xs, xs))
+    assert "+ -" not in printed and "ones((3,))" in printed and "shape(x)" not in printed
+    at = np.array([0.5, -1.0, 2.0])
+    body, temps = printed.split("\n where\n")
+    names = {"sum": np.sum, "exp": np.exp, "ones": np.ones, "x": at}
+    for line in temps.splitlines():
+        name, text = line.strip().split(" = ")
+        names[name] = eval(text, names)  # noqa: S307 - symgrad's own printed text
+    soft = np.exp(at) / np.exp(at).sum()
+    np.testing.assert_allclose(eval(body, names), soft + soft * at - soft * (soft * at).sum(), rtol=1e-12)  # noqa: S307
