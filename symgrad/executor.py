@@ -18,10 +18,11 @@ import numpy as np
 from . import fpwarnings
 from .bindargs import as_array, bound_args, per_arg
 from .compile.backends import CODEGEN_AFTER_CALLS as CODEGEN_AFTER_CALLS  # where tests and benchmarks read it
-from .compile.backends import run, run_train
+from .compile.backends import run, run_train, train_buffers, train_step
 from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
 from .compile.choice import resolve
 from .compile.pipeline import compile_binding
+from .compile.vmcode import DECLINED
 from .context import Context
 from .dask import DaskExecutor, is_dask_array
 from .errors import BindError, SymgradError, UnknownNameError
@@ -141,6 +142,11 @@ class Executor:
         )
         # the backward program's write-into arrays when it runs early: none (backward() writes the gradients)
         self._no_targets = (None,) * len(grad_names) if self._early and c.backward.writes_into else ()
+        # After CODEGEN_AFTER_CALLS early runs, `backends.train_step` runs both programs as one function,
+        # writing gradients into arrays of this executor's own where a step can (copied at backward)
+        self._step: Any = None
+        self._step_args: list[Any] = []
+        self._step_calls = 0
         self._grads: tuple | None = None  # the gradients the last forward(is_train=True) computed early
         self._grads_noted: str | None = None  # and the floating-point errors noted meanwhile
         self._n_out = len(self._compiled.out_shapes)
@@ -258,10 +264,8 @@ class Executor:
         if new_args:
             self._copy_in(new_args)
         if is_train and self._early and not check_finite:
-            c = self._compiled
-            results, self._grads, noted, self._grads_noted = run_train(
-                c.forward, c.backward, self._arg_list, self._n_out, self._no_targets, self._backend
-            )
+            ran = None if self._step is None else self._step(*self._step_args)
+            results, self._grads, noted, self._grads_noted = self._run_train() if ran is None else ran
             self._store_outputs(results)
             self._saved = results[self._n_out :]
             self._fused = False
@@ -282,6 +286,28 @@ class Executor:
                 named += [(f"the gradient of {n!r}", g) for n, g in zip(self._compiled.grad_names, self._saved)]
             fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
         return self.outputs
+
+    def _run_train(self) -> tuple:
+        """`run_train` of the forward and backward programs, for the first calls or after the train step raised."""
+        c = self._compiled
+        if self._step is not None:  # it raised: drop what it noted, as run_train's replay notes it again
+            fpwarnings.take_noted()
+        else:
+            self._step_calls += 1
+            if self._step_calls == CODEGEN_AFTER_CALLS:
+                self._make_step()
+        return run_train(c.forward, c.backward, self._arg_list, self._n_out, self._no_targets, self._backend)
+
+    def _make_step(self) -> None:
+        """The generated train step, where the backend runs both programs as the NumPy backend does."""
+        c = self._compiled
+        if self._backend != "numpy" and not (c.forward.jit is DECLINED and c.backward.jit is DECLINED):
+            return
+        if c.step is None:
+            c.step = train_step(c.forward, c.backward, self._n_out) or False
+        if c.step:
+            buffers = [np.empty(*spec) for spec in train_buffers(c.backward) if spec is not None]
+            self._step, self._step_args = c.step, [*self._arg_list, *buffers]
 
     def _store_outputs(self, results: Sequence[Any]) -> None:
         """Each output's array into its NDArray: one plain loop, as this runs on every forward of

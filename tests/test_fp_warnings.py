@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from without import run_without
 
-from symgrad import SymgradError, autograd, nd, sym
+from symgrad import SymgradError, autograd, executor, nd, sym
 
 
 def line_of(marker: str) -> int:
@@ -71,10 +71,15 @@ def test_an_infinite_gradient_from_the_users_value_warns_at_backward():
     assert ex.grad_dict["x"][0] == np.inf and ex.grad_dict["x"][1] == 0.5
 
 
-def test_a_gradient_a_train_forward_computed_early_warns_at_backward_not_at_forward():
+@pytest.mark.parametrize("calls_before", [0, executor.CODEGEN_AFTER_CALLS])
+def test_a_gradient_a_train_forward_computed_early_warns_at_backward_not_at_forward(calls_before):
+    """The same before and after the executor switches to its generated train step (`calls_before`)."""
     x = sym.var("x")
     ex = sym.sum(sym.sqrt(x)).simple_bind(x=(2,), dtype="float64")
     assert ex._early  # the forward computes the gradient (1/(2 sqrt(x)), infinite at 0) too
+    for _ in range(calls_before):
+        ex.forward(is_train=True, x=np.array([1.0, 4.0]))
+    assert (ex._step is not None) == (calls_before > 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ex.forward(is_train=True, x=np.array([0.0, 4.0]))
@@ -82,6 +87,8 @@ def test_a_gradient_a_train_forward_computed_early_warns_at_backward_not_at_forw
         ex.backward()  # user-early-backward
     assert len(seen) == 1 and seen[0].lineno == line_of("user-early-backward")
     assert ex.grad_dict["x"][0] == np.inf and ex.grad_dict["x"][1] == 0.25
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in the forward pass: NaN or Inf in output"):
+        ex.forward(is_train=True, x=np.array([-1.0, 4.0]))
 
 
 def test_eager_ops_and_backward_warn_at_the_users_line():

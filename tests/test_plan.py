@@ -273,13 +273,18 @@ def test_gradient_arrays_that_share_memory_are_copied_into_in_order():
     np.testing.assert_array_equal(shared, [3.0, 3.0, 3.0])  # y's gradient, written last, as before
 
 
-def test_a_small_graphs_train_forward_computes_the_gradients_that_backward_then_writes():
+@pytest.mark.parametrize("calls_before", [0, executor.CODEGEN_AFTER_CALLS])
+def test_a_small_graphs_train_forward_computes_the_gradients_that_backward_then_writes(calls_before):
+    """The same before and after the executor switches to its generated train step (`calls_before`)."""
     x = sym.var("x")
     x0 = np.array([0.5, -1.0, 2.0])
     for req in ("write", "add"):
         grad = np.zeros(3)
         ex = sym.sum(sym.sin(x) * x).bind({"x": x0.copy()}, args_grad={"x": grad}, grad_req=req)
         assert ex._early
+        for _ in range(calls_before):
+            ex.forward(is_train=True)
+        assert (ex._step is not None) == (calls_before > 0)
         expected = np.sin(x0) + x0 * np.cos(x0)
         ex.forward(is_train=True)
         np.testing.assert_array_equal(grad, 0.0)  # the gradient arrays change at backward(), not before
@@ -296,6 +301,30 @@ def test_a_small_graphs_train_forward_computes_the_gradients_that_backward_then_
         ex.forward(is_train=False)
         with pytest.raises(SymgradError, match="forward\\(is_train=True\\) call first"):
             ex.backward()  # an inference forward leaves no gradients from an earlier train forward
+
+
+def _raises_at_13(x):
+    if (x == 13).any():
+        raise ValueError("13 is unlucky")
+    return x * 3
+
+
+unlucky = symgrad.ops.register("unlucky_for_train_step_test", _raises_at_13, grad=lambda g, out, x: [3 * g])
+
+
+def test_a_generated_train_step_that_raises_falls_back_to_the_replay_naming_the_node():
+    x = sym.var("x")
+    ex = sym.sum(unlucky(x) * x).bind({"x": np.ones(3)})
+    for _ in range(executor.CODEGEN_AFTER_CALLS):
+        ex.forward(is_train=True)
+    assert ex._step is not None
+    ex.arg_dict["x"][:] = [1.0, 13.0, 2.0]
+    with pytest.raises(SymgradError, match="unlucky_for_train_step_test .* failed in the forward pass: 13 is unlucky"):
+        ex.forward(is_train=True)
+    ex.arg_dict["x"][:] = [1.0, 2.0, 3.0]
+    assert float(ex.forward(is_train=True)[0].asnumpy()) == 42.0
+    ex.backward()
+    np.testing.assert_array_equal(ex.grad_dict["x"].asnumpy(), [6.0, 12.0, 18.0])
 
 
 def test_a_0d_output_is_written_into_its_own_array_each_call():

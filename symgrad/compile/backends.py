@@ -199,6 +199,74 @@ def _generated(plan: Plan, consts: list, arg_slots: list[int], out_slots: list[i
     return _function(lines, namespace, arg_slots, out_slots)
 
 
+def train_step(forward: Program, backward: Program, n_out: int) -> Callable[..., tuple | None] | None:
+    """`run_train` of a small graph's two programs as one generated function, or None where that cannot be.
+
+    A training step of a few small steps is mostly fixed cost: `run_train`'s calls, the two
+    programs' own calls, and a backward step given `out=None`. Here the backward's steps
+    follow the forward's in one body and read its saved values as locals. The function
+    takes the forward's inputs, then an array for each gradient whose step writes into one
+    (`train_buffers`); it returns what `run_train` returns, or None if a step raised (the
+    caller then runs `run_train`, whose replay names the node). Only slot numbers appear in
+    the source. Not for tiled programs, nor for ops that read the training flag or a random
+    generator or write into their inputs: a step that raised is run again by the caller.
+    """
+    programs = (forward, backward)
+    if any(p.tile or any(OPS[n.op].stateful or OPS[n.op].writes for n in p.nodes) for p in programs):
+        return None
+    n_in = forward.n_slots - len(forward.plan) - len(forward.consts)
+    names = {s: f"v{s}" for s in range(n_in)}
+    lines = ["    notes = NOTES[0]", "    token = start()", "    try:"]
+    lines += _step_lines(forward, "v", "c", "k", names)
+    saved = forward.out_slots[n_out:]  # the backward's inputs: the saved values, then the forward's inputs
+    back_names = {j: names.get(s, f"v{s}") for j, s in enumerate(saved)}
+    back_names.update({len(saved) + s: f"v{s}" for s in range(n_in)})
+    buffers = [j for j, shape in enumerate(train_buffers(backward)) if shape is not None]
+    back_names.update({backward.n_slots + j: f"t{j}" for j in buffers})
+    lines += ["        noted = None if NOTES[0] == notes else take_noted()", "        notes = NOTES[0]"]
+    lines += _step_lines(backward, "w", "d", "b", back_names)
+    lines += ["    except Exception:", "        return None", "    finally:", "        restore(token)"]
+    results = "".join(names.get(s, f"v{s}") + ", " for s in forward.out_slots)
+    grads = "".join(back_names.get(s, f"w{s}") + ", " for s in backward.out_slots)
+    lines.append(f"    return ({results}), ({grads}), noted, None if NOTES[0] == notes else take_noted()")
+    args = ", ".join([*(f"v{s}" for s in range(n_in)), *(f"t{j}" for j in buffers)])
+    namespace: dict[str, Any] = {"NOTES": fpwarnings.NOTES, "start": fpwarnings.start}
+    namespace.update(restore=fpwarnings.restore, take_noted=fpwarnings.take_noted)
+    for const, kernel, program in (("c", "k", forward), ("d", "b", backward)):
+        namespace.update({f"{const}{s}": value for s, value in program.consts})
+        namespace.update({f"{kernel}{s}": k for k, s in zip(program.plan.kernels, program.plan.out_slots)})
+    source = f"def train_step({args}):\n" + "\n".join(lines) + "\n"
+    exec(compile(source, "<symgrad train step>", "exec"), namespace)  # noqa: S102 - source holds slot numbers only
+    return namespace["train_step"]
+
+
+def _step_lines(program: Program, local: str, const: str, kernel: str, names: dict[int, str]) -> list[str]:
+    """A program's steps as `train_step` body lines: slot s is names[s] (inputs, write-into
+    arrays), its constant, or the local {local}{s}; a write-into slot not in names gets no `out=`."""
+    names.update({s: f"{const}{s}" for s, _ in program.consts})
+    lines = []
+    for _, in_slots, s, dead, into in program.plan:
+        args = ", ".join(names.get(j, f"{local}{j}") for j in in_slots)
+        if into is not None and (into < program.n_slots or into in names):
+            args += f", out={names.get(into, f'{local}{into}')}"
+        lines.append(f"        {local}{s} = {kernel}{s}({args})")
+        dying = [f"{local}{j}" for j in dead if j not in names]  # constants are not locals
+        if dying:
+            lines.append(f"        del {', '.join(dying)}")
+    return lines
+
+
+def train_buffers(backward: Program) -> list[tuple[tuple, np.dtype] | None]:
+    """Per gradient: (shape, dtype) of the array `train_step`'s backward step writes it into, or None."""
+    made = dict(zip(backward.plan.out_slots, backward.nodes))
+    buffers: list[tuple[tuple, np.dtype] | None] = [None] * len(backward.out_slots)
+    for into in backward.plan.into:
+        if into is not None and into >= backward.n_slots:
+            node = made[backward.out_slots[into - backward.n_slots]]
+            buffers[into - backward.n_slots] = (node.shape, node.dtype)
+    return buffers
+
+
 def _function(
     lines: list[str], namespace: dict[str, Any], arg_slots: list[int], out_slots: list[int]
 ) -> Callable[..., tuple]:

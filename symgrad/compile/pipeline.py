@@ -42,6 +42,7 @@ class Compiled:
     reuse_buffers: bool = True
     train: Program | None = None  # forward(is_train=True) computing the gradients too (tiled graphs)
     grad_dtypes: list[np.dtype] | None = None
+    step: Any = None  # forward and backward as one function (`backends.train_step`), False if they cannot be
     _with_heads: Program | None = None
 
     def nbytes(self) -> int:
