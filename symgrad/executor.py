@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from . import fpwarnings
+from . import fpwarnings, trainstep
 from .bindargs import as_array, bound_args, per_arg
 from .compile.backends import CODEGEN_AFTER_CALLS as CODEGEN_AFTER_CALLS  # where tests and benchmarks read it
-from .compile.backends import run, run_train, train_buffers, train_step
+from .compile.backends import run, run_train
 from .compile.cache import clear_cache as clear_cache  # executor.clear_cache(), as before the one cache
 from .compile.choice import resolve
 from .compile.pipeline import compile_binding
@@ -142,11 +142,9 @@ class Executor:
         )
         # the backward program's write-into arrays when it runs early: none (backward() writes the gradients)
         self._no_targets = (None,) * len(grad_names) if self._early and c.backward.writes_into else ()
-        # After CODEGEN_AFTER_CALLS early runs, `backends.train_step` runs both programs as one function,
-        # writing gradients into arrays of this executor's own where a step can (copied at backward)
-        self._step: Any = None
-        self._step_args: list[Any] = []
-        self._step_calls = 0
+        # After CODEGEN_AFTER_CALLS early runs, this executor's forward and backward become
+        # generated functions (`trainstep.attach`), which call these methods for anything else
+        self._train_calls = 0
         self._grads: tuple | None = None  # the gradients the last forward(is_train=True) computed early
         self._grads_noted: str | None = None  # and the floating-point errors noted meanwhile
         self._n_out = len(self._compiled.out_shapes)
@@ -264,14 +262,19 @@ class Executor:
         if new_args:
             self._copy_in(new_args)
         if is_train and self._early and not check_finite:
-            ran = None if self._step is None else self._step(*self._step_args)
-            results, self._grads, noted, self._grads_noted = self._run_train() if ran is None else ran
+            c = self._compiled
+            ran = run_train(c.forward, c.backward, self._arg_list, self._n_out, self._no_targets, self._backend)
+            results, self._grads, noted, self._grads_noted = ran
             self._store_outputs(results)
             self._saved = results[self._n_out :]
             self._fused = False
             if noted is not None:
-                named = [(f"output {n!r}", o._data) for n, o in zip(self._symbol.list_outputs(), self.outputs)]
-                fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
+                self._warn_forward(noted)
+            self._train_calls += 1
+            if self._train_calls == CODEGEN_AFTER_CALLS and (
+                self._backend == "numpy" or (c.forward.jit is DECLINED and c.backward.jit is DECLINED)
+            ):
+                trainstep.attach(self)  # where the backend runs both programs as the NumPy backend does
             return self.outputs
         self._grads = None
         train = self._compiled.train if is_train else None
@@ -280,34 +283,14 @@ class Executor:
         self._store_outputs(results)
         self._saved = results[self._n_out :] if is_train else None
         self._fused = train is not None
-        if noted is not None:
-            named = [(f"output {n!r}", o._data) for n, o in zip(self._symbol.list_outputs(), self.outputs)]
-            if train is not None:  # the fused pass computed the gradients as well
-                named += [(f"the gradient of {n!r}", g) for n, g in zip(self._compiled.grad_names, self._saved)]
-            fpwarnings.warn_if_spoilt(noted, named, "the forward pass")
+        if noted is not None:  # a fused pass computed the gradients as well
+            fused = () if train is None else zip(self._compiled.grad_names, self._saved)
+            self._warn_forward(noted, [(f"the gradient of {n!r}", g) for n, g in fused])
         return self.outputs
 
-    def _run_train(self) -> tuple:
-        """`run_train` of the forward and backward programs, for the first calls or after the train step raised."""
-        c = self._compiled
-        if self._step is not None:  # it raised: drop what it noted, as run_train's replay notes it again
-            fpwarnings.take_noted()
-        else:
-            self._step_calls += 1
-            if self._step_calls == CODEGEN_AFTER_CALLS:
-                self._make_step()
-        return run_train(c.forward, c.backward, self._arg_list, self._n_out, self._no_targets, self._backend)
-
-    def _make_step(self) -> None:
-        """The generated train step, where the backend runs both programs as the NumPy backend does."""
-        c = self._compiled
-        if self._backend != "numpy" and not (c.forward.jit is DECLINED and c.backward.jit is DECLINED):
-            return
-        if c.step is None:
-            c.step = train_step(c.forward, c.backward, self._n_out) or False
-        if c.step:
-            buffers = [np.empty(*spec) for spec in train_buffers(c.backward) if spec is not None]
-            self._step, self._step_args = c.step, [*self._arg_list, *buffers]
+    def _warn_forward(self, noted: str, gradients: Sequence[tuple[str, Any]] = ()) -> None:
+        named = [(f"output {n!r}", o._data) for n, o in zip(self._symbol.list_outputs(), self.outputs)]
+        fpwarnings.warn_if_spoilt(noted, [*named, *gradients], "the forward pass")
 
     def _store_outputs(self, results: Sequence[Any]) -> None:
         """Each output's array into its NDArray: one plain loop, as this runs on every forward of
@@ -315,32 +298,27 @@ class Executor:
         outs = self._outs
         if outs is None:
             outs = self._outs = self._output_specs(results)
-        for (d, scalar, copy, wrapper, zero_d), r in zip(outs, results):
-            if type(r) is not np.ndarray:
-                if type(r) is scalar:  # a 0-d step's NumPy scalar: into the output's own 0-d array,
-                    zero_d[()] = r  # a tenth of np.asarray's cost
-                    wrapper._data = zero_d
-                    continue
-                r = np.asarray(r, dtype=d)
-            elif r.dtype is not d and r.dtype != d:
-                r = np.asarray(r, dtype=d)
-            wrapper._data = r.copy() if copy else r
+        for (d, copy, zero_d), wrapper, r in zip(outs, self.outputs, results):
+            if zero_d is not None:  # often a NumPy scalar: into the output's own 0-d array
+                zero_d[()] = r
+                wrapper._data = zero_d
+            elif type(r) is not np.ndarray or (r.dtype is not d and r.dtype != d):
+                wrapper._data = np.array(r, dtype=d)
+            else:
+                wrapper._data = r.copy() if copy else r
 
     def _output_specs(self, results: Sequence[Any]) -> list[tuple]:
-        """Per output: its dtype, the NumPy scalar type that converts to it as is (or None), whether it
-        is copied on each forward (it may share memory with an argument or an earlier output, so that
-        writing into an output changes no argument and no other output), its NDArray, and a 0-d
-        array of its own that a NumPy scalar result is written into."""
+        """Per output: its dtype, whether it is copied on each forward (it may share memory with an
+        argument or an earlier output, so that writing into an output changes no argument and no
+        other output), and for a 0-d output the 0-d array of its own that each result is written into."""
         outputs = [np.asarray(r, dtype=d) for r, d in zip(results, self._out_dtypes)]
         return [
             (
                 d,
-                d.type if d.isnative and o.shape == () else None,
                 any(np.may_share_memory(o, a) for a in (*self._arg_list, *outputs[:i])),
-                wrapper,
-                np.zeros((), d),
+                np.zeros((), d) if o.shape == () else None,
             )
-            for i, (o, d, wrapper) in enumerate(zip(outputs, self._out_dtypes, self.outputs))
+            for i, (o, d) in enumerate(zip(outputs, self._out_dtypes))
         ]
 
     def _copy_in(self, new_args: dict[str, Any]) -> None:

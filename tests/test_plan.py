@@ -284,7 +284,7 @@ def test_a_small_graphs_train_forward_computes_the_gradients_that_backward_then_
         assert ex._early
         for _ in range(calls_before):
             ex.forward(is_train=True)
-        assert (ex._step is not None) == (calls_before > 0)
+        assert ("forward" in vars(ex)) == (calls_before > 0)
         expected = np.sin(x0) + x0 * np.cos(x0)
         ex.forward(is_train=True)
         np.testing.assert_array_equal(grad, 0.0)  # the gradient arrays change at backward(), not before
@@ -317,7 +317,7 @@ def test_a_generated_train_step_that_raises_falls_back_to_the_replay_naming_the_
     ex = sym.sum(unlucky(x) * x).bind({"x": np.ones(3)})
     for _ in range(executor.CODEGEN_AFTER_CALLS):
         ex.forward(is_train=True)
-    assert ex._step is not None
+    assert "forward" in vars(ex)
     ex.arg_dict["x"][:] = [1.0, 13.0, 2.0]
     with pytest.raises(SymgradError, match="unlucky_for_train_step_test .* failed in the forward pass: 13 is unlucky"):
         ex.forward(is_train=True)
@@ -325,6 +325,78 @@ def test_a_generated_train_step_that_raises_falls_back_to_the_replay_naming_the_
     assert float(ex.forward(is_train=True)[0].asnumpy()) == 42.0
     ex.backward()
     np.testing.assert_array_equal(ex.grad_dict["x"].asnumpy(), [6.0, 12.0, 18.0])
+
+
+def _trained(ex, calls, **new_args):
+    for _ in range(calls):
+        ex.forward(is_train=True, **new_args)
+        ex.backward()
+    return ex
+
+
+def test_the_generated_forward_and_backward_give_what_the_methods_give_for_every_output_and_request_kind():
+    """Outputs 0-d and not, one that is an argument (copied), float32; gradients written and added;
+    arguments given to forward: the same values before and after the switch, call for call."""
+    x, w = sym.var("x"), sym.var("w")
+    y = sym.Group([sym.sum(sym.tanh(x * w)), x, w * 3.0])
+    x0, w0 = np.array([0.5, -1.0, 2.0], np.float32), np.array([1.5, 0.25, -2.0], np.float32)
+
+    def bind():
+        return y.bind({"x": x0.copy(), "w": w0.copy()}, grad_req={"x": "add", "w": "write"})
+
+    switched = _trained(bind(), executor.CODEGEN_AFTER_CALLS)
+    assert "forward" in vars(switched) and "backward" in vars(switched)
+    fresh = bind()
+    for ex in (fresh, switched):
+        ex.grad_dict["x"][:] = 0.0
+    for step in range(3):
+        xs = x0 + step
+        for ex in (fresh, switched):
+            outs = ex.forward(is_train=True, x=xs)
+            assert outs is ex.outputs
+            ex.backward()
+        for a, b in zip(fresh.outputs, switched.outputs):
+            assert a.dtype == b.dtype == np.float32
+            np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+        for name in ("x", "w"):
+            np.testing.assert_array_equal(fresh.grad_dict[name].asnumpy(), switched.grad_dict[name].asnumpy())
+    switched.outputs[1][:] = 99.0  # the output that is the argument x is a copy of it
+    np.testing.assert_array_equal(switched.arg_dict["x"].asnumpy(), x0 + 2)
+    np.testing.assert_allclose(switched.outputs[0].asnumpy(), np.tanh((x0 + 2) * w0).sum(), rtol=1e-6)
+    np.testing.assert_allclose(switched.grad_dict["w"].asnumpy(), (x0 + 2) / np.cosh((x0 + 2) * w0) ** 2 + 3, rtol=1e-5)
+
+
+def test_the_generated_methods_fall_back_for_inference_head_gradients_and_finite_checks():
+    x = sym.var("x")
+    ex = _trained(sym.sum(sym.exp(x)).bind({"x": np.zeros(2)}), executor.CODEGEN_AFTER_CALLS)
+    assert "forward" in vars(ex)
+    assert float(ex.forward(x=np.ones(2))[0].asnumpy()) == pytest.approx(2 * np.e)
+    with pytest.raises(SymgradError, match="forward\\(is_train=True\\) call first"):
+        ex.backward()
+    ex.forward(is_train=True, x=np.array([0.0, 1.0]))
+    ex.backward(out_grads=np.array(3.0))
+    np.testing.assert_allclose(ex.grad_dict["x"].asnumpy(), 3 * np.exp([0.0, 1.0]))
+    ex.forward(is_train=True, check_finite=True)
+    ex.backward()
+    np.testing.assert_allclose(ex.grad_dict["x"].asnumpy(), np.exp([0.0, 1.0]))
+
+
+def test_an_executor_with_generated_methods_is_freed_without_the_cyclic_collector():
+    import gc
+    import weakref
+
+    x = sym.var("x")
+    ex = _trained(sym.sum(x * x).bind({"x": np.ones(3)}), executor.CODEGEN_AFTER_CALLS)
+    forward, gone = ex.forward, weakref.ref(ex)
+    assert "forward" in vars(ex)
+    gc.disable()
+    try:
+        del ex
+        assert gone() is None
+    finally:
+        gc.enable()
+    with pytest.raises(SymgradError, match="executor that was freed; keep the executor"):
+        forward(is_train=True)
 
 
 def test_a_0d_output_is_written_into_its_own_array_each_call():

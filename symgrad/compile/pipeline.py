@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,9 @@ class Compiled:
     reuse_buffers: bool = True
     train: Program | None = None  # forward(is_train=True) computing the gradients too (tiled graphs)
     grad_dtypes: list[np.dtype] | None = None
-    step: Any = None  # forward and backward as one function (`backends.train_step`), False if they cannot be
+    # per output and gradient kinds: the maker of an executor's generated forward and backward
+    # (`symgrad/trainstep.py`), or False where they cannot be
+    step: dict = field(default_factory=dict)
     _with_heads: Program | None = None
 
     def nbytes(self) -> int:
