@@ -163,6 +163,15 @@ class Executor:
             NDArray(np.zeros(shape, dtype)) for shape, dtype in zip(self._compiled.out_shapes, self._out_dtypes)
         ]
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What copy.copy/deepcopy copy: not the generated forward/backward (`trainstep.attach`), which
+        run the executor they were made for; a copy gets its own after as many calls of its own."""
+        state = dict(vars(self))
+        if state.pop("forward", None) is not None:
+            del state["backward"]
+            state["_train_calls"] = 0
+        return state
+
     @property
     def arg_arrays(self) -> list[Any]:
         return [self.arg_dict[n] for n in self._names]

@@ -399,6 +399,26 @@ def test_an_executor_with_generated_methods_is_freed_without_the_cyclic_collecto
         forward(is_train=True)
 
 
+@pytest.mark.parametrize("calls", [0, executor.CODEGEN_AFTER_CALLS])
+def test_a_deep_copy_of_an_executor_computes_with_its_own_arrays_before_and_after_the_switch(calls):
+    """The generated methods hold the executor they were made for: a copy's forward ran the
+    original's arrays into the original's outputs, leaving the copy's as they were."""
+    import copy
+
+    x, w = sym.var("x"), sym.var("w")
+    original = _trained(sym.sum(sym.tanh(x * w)).bind({"x": np.arange(3.0), "w": np.ones(3)}), calls)
+    twin = copy.deepcopy(original)
+    twin.forward(is_train=True, x=np.full(3, 0.5))
+    twin.backward()
+    assert float(twin.outputs[0].asnumpy()) == pytest.approx(3 * np.tanh(0.5), rel=1e-15)
+    np.testing.assert_allclose(twin.grad_dict["w"].asnumpy(), np.full(3, 0.5) / np.cosh(0.5) ** 2, rtol=1e-15)
+    original.forward()
+    assert float(original.outputs[0].asnumpy()) == pytest.approx(np.tanh(1.0) + np.tanh(2.0), rel=1e-15)
+    _trained(twin, executor.CODEGEN_AFTER_CALLS)  # the copy switches after its own calls
+    assert "forward" in vars(twin)
+    assert float(twin.forward(is_train=True, x=np.ones(3))[0].asnumpy()) == pytest.approx(3 * np.tanh(1.0), rel=1e-15)
+
+
 def test_a_0d_output_is_written_into_its_own_array_each_call():
     x = sym.var("x")
     ex = (2 * sym.dot(x, x)).bind({"x": np.arange(4.0)})
