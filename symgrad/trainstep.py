@@ -59,9 +59,16 @@ def attach(executor: Any) -> bool:
         *executor._out_dtypes,
         *(target for target, _ in writes),
     )
-    executor.forward = functools.update_wrapper(forward, cls.forward)
-    executor.backward = functools.update_wrapper(backward, cls.backward)
+    executor.forward = _like(forward, cls.forward)
+    executor.backward = _like(backward, cls.backward)
     return True
+
+
+def _like(function: Callable, method: Callable) -> Callable:
+    """function named and documented as method, with its own signature: the bound method's (no self)."""
+    functools.update_wrapper(function, method)
+    del function.__wrapped__  # inspect.signature (and help) would follow it to the method's, self first
+    return function
 
 
 def _factory(

@@ -399,6 +399,21 @@ def test_an_executor_with_generated_methods_is_freed_without_the_cyclic_collecto
         forward(is_train=True)
 
 
+def test_the_generated_methods_have_the_signatures_and_docstrings_of_the_bound_methods():
+    """inspect.signature (and so help()) showed `self` first once forward/backward were generated."""
+    import inspect
+
+    x = sym.var("x")
+    fresh = sym.sum(x * x).bind({"x": np.ones(3)})
+    switched = _trained(sym.sum(x * x).bind({"x": np.ones(3)}), executor.CODEGEN_AFTER_CALLS)
+    assert "forward" in vars(switched)
+    for name in ("forward", "backward"):
+        method, generated = getattr(fresh, name), getattr(switched, name)
+        assert str(inspect.signature(generated)) == str(inspect.signature(method))
+        assert "self" not in inspect.signature(generated).parameters
+        assert generated.__doc__ == method.__doc__ and generated.__name__ == name
+
+
 @pytest.mark.parametrize("calls", [0, executor.CODEGEN_AFTER_CALLS])
 def test_a_deep_copy_of_an_executor_computes_with_its_own_arrays_before_and_after_the_switch(calls):
     """The generated methods hold the executor they were made for: a copy's forward ran the
