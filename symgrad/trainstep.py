@@ -46,7 +46,6 @@ def attach(executor: Any) -> bool:
     if not factory:
         return False
     buffers = [np.empty(*spec) for spec in train_buffers(c.backward) if spec is not None]
-    sinks = [zero if zero is not None else wrapper for wrapper, (_, _, zero) in zip(executor.outputs, outs)]
     cls = type(executor)
     forward, backward = factory(
         weakref.ref(executor),
@@ -55,7 +54,8 @@ def attach(executor: Any) -> bool:
         executor.outputs,
         *executor._arg_list,
         *buffers,
-        *sinks,
+        *executor.outputs,
+        *(zero for _, _, zero in outs),
         *executor._out_dtypes,
         *(target for target, _ in writes),
     )
@@ -103,6 +103,7 @@ def _factory(
         *(f"v{s}" for s in range(n_in)),
         *(f"t{j}" for j in buffers),
         *(f"o{i}" for i in range(len(outs))),
+        *(f"z{i}" for i in range(len(outs))),
         *(f"D{i}" for i in range(len(outs))),
         *(f"T{i}" for i in range(len(writes))),
     ]
@@ -162,9 +163,10 @@ def _factory(
 
 
 def _store_line(i: int, result: str, copy: bool, zero_d: bool) -> str:
-    """Output i's store: a 0-d result into its own 0-d array o{i}; an array as the NDArray o{i}'s data."""
+    """Output i's store as the NDArray o{i}'s data: a 0-d result in its own 0-d array z{i} (o{i}'s data
+    again, as the user may have given o{i} other data meanwhile), an array as it is."""
     if zero_d:
-        return f"        o{i}[()] = {result}"
+        return f"        z{i}[()] = {result}\n        o{i}._data = z{i}"
     value = f"{result}.copy()" if copy else result
     return f"        o{i}._data = {value} if {result}.dtype is D{i} else conform({result}, D{i})"
 

@@ -434,6 +434,26 @@ def test_a_deep_copy_of_an_executor_computes_with_its_own_arrays_before_and_afte
     assert float(twin.forward(is_train=True, x=np.ones(3))[0].asnumpy()) == pytest.approx(3 * np.tanh(1.0), rel=1e-15)
 
 
+def test_a_0d_output_whose_ndarray_was_given_other_data_shows_each_new_forward_after_the_switch():
+    """x[...] = value while recording gives the NDArray new data (a functional update): the
+    generated forward wrote the next results into the old array only, so the output stayed stale."""
+    from symgrad import autograd, nd
+
+    x = sym.var("x")
+    y = sym.Group([sym.sum(x * x), 2 * x])
+    for calls in (1, executor.CODEGEN_AFTER_CALLS):
+        ex = _trained(y.bind({"x": np.arange(3.0)}), calls)
+        assert ("forward" in vars(ex)) == (calls > 1)
+        for out in ex.outputs:
+            value = nd.ones(out.shape, dtype=out.dtype)
+            value.attach_grad()
+            with autograd.record():
+                out[...] = 7 * value
+        ex.forward(is_train=True, x=np.array([1.0, 2.0, 3.0]))
+        assert float(ex.outputs[0].asnumpy()) == 14.0
+        np.testing.assert_array_equal(ex.outputs[1].asnumpy(), [2.0, 4.0, 6.0])
+
+
 def test_a_0d_output_is_written_into_its_own_array_each_call():
     x = sym.var("x")
     ex = (2 * sym.dot(x, x)).bind({"x": np.arange(4.0)})
