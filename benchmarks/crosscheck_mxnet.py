@@ -182,6 +182,9 @@ CASES = [
         {},
     ),
     ("make_loss_batch", lambda S: S.MakeLoss(S.var("x"), grad_scale=0.5, normalization="batch"), {"x": R(4, 3)}, {}),
+    # MXNet divides by the rows of x flattened to 2-d: 1 for a per-example loss (N,), 6 for (2, 3, 4)
+    ("make_loss_batch_1d", lambda S: S.MakeLoss(S.var("x"), grad_scale=0.5, normalization="batch"), {"x": R(5)}, {}),
+    ("make_loss_batch_3d", lambda S: S.MakeLoss(S.var("x"), normalization="batch"), {"x": R(2, 3, 4)}, {}),
     ("activation_softsign", lambda S: S.Activation(data=S.var("x"), act_type="softsign"), {"x": R(3, 4)}, {}),
     ("activation_softrelu", lambda S: S.Activation(data=S.var("x"), act_type="softrelu"), {"x": R(3, 4)}, {}),
     ("leaky_elu", lambda S: S.LeakyReLU(data=S.var("x"), act_type="elu", slope=0.3), {"x": R(3, 4)}, {}),

@@ -645,14 +645,22 @@ def test_regression_outputs_forward_and_backward_as_mxnet():
         np.testing.assert_allclose(g, 2.0 / 3 * loss_grad_by_differences(loss, x), rtol=1e-6, atol=1e-8)
 
 
-def test_make_loss_passes_data_forward_and_sends_back_grad_scale_whatever_the_head():
-    x = rng.normal(size=(4, 3))
-    for normalization, divisor in (("null", 1), ("batch", 4), ("valid", np.sum(x > 0.1))):
+@pytest.mark.parametrize("shape, rows", [((4, 3), 4), ((5,), 1), ((2, 3, 4), 6), ((), 1)])
+def test_make_loss_passes_data_forward_and_sends_back_grad_scale_whatever_the_head(shape, rows):
+    """normalization='batch' divides by the rows of the loss flattened to 2-d, all axes but the
+    last, as MXNet's MakeLoss (a per-example loss of shape (N,) is one row: not divided by N)."""
+    x = rng.normal(size=shape)
+    for normalization, divisor in (("null", 1), ("batch", rows), ("valid", max(np.sum(x > 0.1), 1))):
         loss = sym.MakeLoss(sym.var("x"), grad_scale=0.5, normalization=normalization, valid_thresh=0.1)
         ex = loss.bind({"x": x})
         np.testing.assert_array_equal(ex.forward(is_train=True)[0], x)
-        ex.backward(out_grads=np.full((4, 3), 9.0))
-        np.testing.assert_allclose(ex.grad_dict["x"], np.full((4, 3), 0.5 / divisor), rtol=1e-12)
+        ex.backward(out_grads=np.full(shape, 9.0))
+        np.testing.assert_allclose(ex.grad_dict["x"], np.full(shape, 0.5 / divisor), rtol=1e-12)
+        declared = sym.MakeLoss(sym.var("x", shape=shape), grad_scale=0.5, normalization=normalization)
+        undeclared = sym.MakeLoss(sym.var("x"), grad_scale=0.5, normalization=normalization, valid_thresh=0.1)
+        for loss in (declared, undeclared) if normalization == "batch" else ():
+            (g,) = grad_values(loss, {"x": x}, ["x"])
+            np.testing.assert_allclose(g, np.full(shape, 0.5 / rows), rtol=1e-12)
 
 
 def test_block_grad_and_flatten_as_layers():

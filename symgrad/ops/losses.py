@@ -205,12 +205,21 @@ MAERegressionOutput = _regression_output("MAERegressionOutput", lambda x: x.copy
 def _make_loss_grad(g: Symbol, out: Symbol, data: Symbol, **attrs: Any) -> list:
     kind = attrs["normalization"]
     if kind == "batch":
-        scale = attrs["grad_scale"] / red.reduced_count(data, (0,))
+        scale = attrs["grad_scale"] / _make_loss_rows(data)
     elif kind == "valid":
         scale = attrs["grad_scale"] / ew.maximum(red.sum(data > attrs["valid_thresh"]), 1)
     else:
         scale = attrs["grad_scale"]
     return [ew.ones_like(data) * scale]
+
+
+def _make_loss_rows(data: Symbol) -> Any:
+    """What MakeLoss's 'batch' divides by: MXNet's rows of data flattened to 2-d, all axes but the last
+    (1 for a per-example loss of shape (N,) and for a 0-d one; N*C for (N, C, K))."""
+    rank = known_rank(data)
+    if rank is not None:
+        return red.reduced_count(data, tuple(range(rank - 1)))
+    return red.reduced_count(data, None) / red.reduced_count(data, (-1,))
 
 
 def _make_loss_attrs(attrs: dict) -> dict:
