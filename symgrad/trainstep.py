@@ -85,12 +85,12 @@ def _factory(
     n_in = forward.n_slots - len(forward.plan) - len(forward.consts)
     names = {s: f"v{s}" for s in range(n_in)}
     body = _step_lines(forward, "v", "c", "k", names)
+    body.append("            mid = NOTES[0]")
     saved = forward.out_slots[n_out:]  # the backward's inputs: the saved values, then the forward's inputs
     back_names = {j: names.get(s, f"v{s}") for j, s in enumerate(saved)}
     back_names.update({len(saved) + s: f"v{s}" for s in range(n_in)})
     buffers = [j for j, shape in enumerate(train_buffers(backward)) if shape is not None]
     back_names.update({backward.n_slots + j: f"t{j}" for j in buffers})
-    body += ["            noted = None if NOTES[0] == notes else take_noted()", "            notes = NOTES[0]"]
     body += _step_lines(backward, "w", "d", "b", back_names)
     results = [names.get(s, f"v{s}") for s in forward.out_slots]
     grads = [back_names.get(s, f"w{s}") for s in backward.out_slots]
@@ -121,19 +121,22 @@ def _factory(
             "        try:",
             *body,
             "        except Exception:",
-            "            failed = True",
-            "        else:",
-            "            failed = False",
+            "            notes = None",
             "        finally:",
             "            restore(token)",
-            "        if failed:  # Executor.forward's replay names the node, noting what it notes again",
-            "            if NOTES[0] != notes:",
-            "                take_noted()",
+            "        if NOTES[0] == notes:",
+            "            noted = grads_noted = None",
+            "        elif notes is not None and mid == notes:  # noted in the backward program only",
+            "            noted, grads_noted = None, take_noted()",
+            "        elif notes is not None and NOTES[0] == mid:  # in the forward program only",
+            "            noted, grads_noted = take_noted(), None",
+            "        else:  # a step raised, or both noted: Executor.forward runs them again, naming a failing node",
+            "            take_noted()",
             "            return slow_forward(ex, is_train)",
             *stores,
             f"        ex._saved = ({''.join(r + ', ' for r in results[n_out:])})",
             f"        ex._grads = ({''.join(g + ', ' for g in grads)})",
-            "        ex._grads_noted = None if NOTES[0] == notes else take_noted()",
+            "        ex._grads_noted = grads_noted",
             "        if noted is not None:",
             "            ex._warn_forward(noted)",
             "        return outputs",

@@ -93,6 +93,36 @@ def test_a_gradient_a_train_forward_computed_early_warns_at_backward_not_at_forw
     assert len(seen) == 1 and (seen[0].filename, seen[0].lineno) == (__file__, line_of("user-early-forward"))
 
 
+def test_the_generated_train_step_warns_as_the_methods_do_whichever_program_noted():
+    """Errors noted in the forward program, the backward one, or both: the same warnings, at the
+    same lines, before and after the executor's forward and backward become generated code."""
+    x = sym.var("x")
+    y = sym.sum(sym.sqrt(x)) + sym.sum(sym.log(x + 2.0))
+    switched = y.simple_bind(x=(2,), dtype="float64")
+    for _ in range(executor.CODEGEN_AFTER_CALLS):
+        switched.forward(is_train=True, x=np.array([1.0, 4.0]))
+    assert "forward" in vars(switched)
+    inputs = {"forward only": [-1.0, 4.0], "backward only": [0.0, 4.0], "both": [0.0, -3.0], "none": [1.0, 2.0]}
+    for case, value in inputs.items():
+        said = []
+        for ex in (y.simple_bind(x=(2,), dtype="float64"), switched):
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                ex.forward(is_train=True, x=np.array(value))  # generated-forward
+                ex.backward()  # generated-backward
+            said.append([(str(w.message), w.filename, w.lineno) for w in seen])
+            grads = ex.grad_dict["x"].asnumpy()
+        assert said[0] == said[1], case
+        forward_line, backward_line = line_of("generated-forward"), line_of("generated-backward")
+        expected_lines = {"forward only": [forward_line], "backward only": [backward_line]}
+        expected_lines.update({"both": [forward_line, backward_line], "none": []})
+        assert [line for _, _, line in said[1]] == expected_lines[case], (case, said[1])
+        assert all(filename == __file__ for _, filename, _ in said[1])
+        with np.errstate(all="ignore"):
+            v = np.array(value)
+            np.testing.assert_array_equal(grads, 0.5 / np.sqrt(v) + 1 / (v + 2.0))
+
+
 def test_eager_ops_and_backward_warn_at_the_users_line():
     a = nd.array([-1.0, 0.0], dtype="float64")
     with pytest.warns(
