@@ -280,8 +280,10 @@ class Executor:
             if noted is not None:
                 self._warn_forward(noted)
             self._train_calls += 1
-            if self._train_calls == CODEGEN_AFTER_CALLS and (
-                self._backend == "numpy" or (c.forward.jit is DECLINED and c.backward.jit is DECLINED)
+            if (
+                self._train_calls == CODEGEN_AFTER_CALLS
+                and self._methods_are_executors()
+                and (self._backend == "numpy" or (c.forward.jit is DECLINED and c.backward.jit is DECLINED))
             ):
                 trainstep.attach(self)  # where the backend runs both programs as the NumPy backend does
             return self.outputs
@@ -296,6 +298,11 @@ class Executor:
             fused = () if train is None else zip(self._compiled.grad_names, self._saved)
             self._warn_forward(noted, [(f"the gradient of {n!r}", g) for n, g in fused])
         return self.outputs
+
+    def _methods_are_executors(self) -> bool:
+        """Whether forward/backward are Executor's own: generated ones would shadow a subclass's."""
+        cls = type(self)
+        return cls.forward is Executor.forward and cls.backward is Executor.backward
 
     def _warn_forward(self, noted: str, gradients: Sequence[tuple[str, Any]] = ()) -> None:
         named = [(f"output {n!r}", o._data) for n, o in zip(self._symbol.list_outputs(), self.outputs)]

@@ -414,6 +414,27 @@ def test_the_generated_methods_have_the_signatures_and_docstrings_of_the_bound_m
         assert generated.__doc__ == method.__doc__ and generated.__name__ == name
 
 
+def test_a_subclass_overriding_forward_and_backward_keeps_its_methods_past_the_switch():
+    """The generated methods shadowed a subclass's forward/backward (a hook counting the steps)
+    once CODEGEN_AFTER_CALLS training steps had run: it stopped being called, silently."""
+
+    class Counting(executor.Executor):
+        steps = 0
+
+        def forward(self, is_train=False, check_finite=False, **new_args):
+            self.steps += 1
+            return super().forward(is_train, check_finite, **new_args)
+
+        def backward(self, out_grads=None, check_finite=False):
+            self.steps += 1
+            super().backward(out_grads, check_finite)
+
+    x = sym.var("x")
+    ex = _trained(Counting(sym.sum(x * x), {"x": np.arange(3.0)}), executor.CODEGEN_AFTER_CALLS + 5)
+    assert ex.steps == 2 * (executor.CODEGEN_AFTER_CALLS + 5)
+    np.testing.assert_array_equal(ex.grad_dict["x"].asnumpy(), [0.0, 2.0, 4.0])
+
+
 @pytest.mark.parametrize("calls", [0, executor.CODEGEN_AFTER_CALLS])
 def test_a_deep_copy_of_an_executor_computes_with_its_own_arrays_before_and_after_the_switch(calls):
     """The generated methods hold the executor they were made for: a copy's forward ran the
