@@ -41,6 +41,20 @@ def test_what_is_known_of_a_shape_follows_the_ops():
         X + sym.var("d", shape=(4,))
 
 
+def test_a_slice_of_an_open_size_that_only_small_sizes_change_is_not_known():
+    """x[0, -1:2] is empty for every big size but one element for size 2: its size is not known,
+    and the gradient through its broadcast against x is right at size 2 (it was built for 0)."""
+    x = sym.var("x", shape=(1, None))
+    assert x[0, -1:2].partial_shape is None
+    assert x[0, 1:2].partial_shape == (1,)  # one element for every size it may be
+    assert x[0, -1:].partial_shape == (1,)
+    f = sym.sum(sym.sin(x) + x[0, -1:2])
+    x0 = np.array([[0.3, 0.7]])
+    (grad,) = sym.grad(f, x).eval(x=x0)
+    np.testing.assert_allclose(grad.asnumpy(), [[np.cos(0.3), np.cos(0.7) + 2.0]], rtol=1e-15)
+    check_numeric_gradient(f, {"x": x0})
+
+
 def test_an_open_size_an_op_matches_with_a_known_one_takes_it():
     X, W, w = sym.var("X", shape=(None, None)), sym.var("W", shape=(3, 4)), sym.var("w", shape=(3,))
     assert sym.dot(X, W).partial_shape == (None, 4)  # X's second size must be W's first, 3

@@ -109,7 +109,20 @@ def _probed(rule: Any, partials: Sequence[Any], attrs: dict[str, Any]) -> Any:
             sizes.append(None)
         else:
             return None  # a size computed from an open one (a product, a difference) may be 1
-    return tuple(sizes)
+    return None if _differs_when_small(rule, partials, attrs, sizes) else tuple(sizes)
+
+
+def _differs_when_small(rule: Any, partials: Sequence[Any], attrs: dict[str, Any], sizes: list) -> bool:
+    """Whether a size both probes agree on is another with each open size 2, the least it may be: a
+    slice of an open axis (x[-1:2] is empty for every big size, one element for 2) depends on the
+    size only when it is small, and taking it as known would build a gradient for the wrong shape."""
+    if not any(None in s for s in partials):
+        return False
+    try:
+        small = tuple(rule(*[tuple(2 if d is None else d for d in s) for s in partials], **attrs))
+    except Exception:  # noqa: BLE001 - a rule refusing size 2 (a window wider than that) says nothing here
+        return False
+    return len(small) != len(sizes) or any(d is not None and d != e for d, e in zip(sizes, small))
 
 
 def partial_parameter_shapes(param_shapes: Any, data: tuple, attrs: dict[str, Any]) -> dict[str, tuple]:
