@@ -4,12 +4,13 @@ A training step of a few small steps is mostly fixed cost: the calls around the 
 programs, the outputs stored into their NDArrays, the gradients copied at backward.
 Once an executor has run `forward(is_train=True)` CODEGEN_AFTER_CALLS times, its
 `forward` and `backward` become generated closures (`attach`): the forward program's
-steps, then the backward's reading the saved values as locals, in one window of NumPy's
-noting error state; each output stored as its spec says; the gradients kept for
-`backward`, which copies (or adds) them into the gradient arrays. They do what
-`Executor.forward`/`backward` do on their early-gradients path and call those methods
-for anything else (inference, check_finite, head gradients) and when a step raises (its
-replay names the node). Only slot numbers appear in the source, never user text.
+steps, then the backward's reading the saved values as locals, run in the executor's own
+noting context (`fpwarnings.noting_context`: NumPy's error state set once, not switched and
+restored on each call, which was a third of W1's overhead); each output stored as its
+spec says; the gradients kept for `backward`, which copies (or adds) them into the
+gradient arrays. They do what `Executor.forward`/`backward` do on their early-gradients
+path and call those methods for anything else (inference, check_finite, head gradients)
+and when a step raises (its replay names the node). Only slot numbers appear in the source, never user text.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def attach(executor: Any) -> bool:
         cls.forward,
         cls.backward,
         executor.outputs,
+        fpwarnings.noting_context().run,  # the executor's own: a context is entered by one thread at a time
         *executor._arg_list,
         *buffers,
         *executor.outputs,
@@ -85,7 +87,7 @@ def _factory(
     n_in = forward.n_slots - len(forward.plan) - len(forward.consts)
     names = {s: f"v{s}" for s in range(n_in)}
     body = _step_lines(forward, "v", "c", "k", names)
-    body.append("            mid = NOTES[0]")
+    body.append("        mid = NOTES[0]")
     saved = forward.out_slots[n_out:]  # the backward's inputs: the saved values, then the forward's inputs
     back_names = {j: names.get(s, f"v{s}") for j, s in enumerate(saved)}
     back_names.update({len(saved) + s: f"v{s}" for s in range(n_in)})
@@ -94,12 +96,15 @@ def _factory(
     body += _step_lines(backward, "w", "d", "b", back_names)
     results = [names.get(s, f"v{s}") for s in forward.out_slots]
     grads = [back_names.get(s, f"w{s}") for s in backward.out_slots]
-    stores = [_store_line(i, r, copy, zero is not None) for i, (r, (_, copy, zero)) in enumerate(zip(results, outs))]
     copies = [f"        T{i} += g{i}" if add else f"        T{i}[...] = g{i}" for i, (_, add) in enumerate(writes)]
     added = [f"T{i}" for i, (_, add) in enumerate(writes) if add]
     adds = [f"        nonlocal {', '.join(added)}  # += rebinds: to the same array"] if added else []
+    kept = list(dict.fromkeys(results + grads))  # what the steps give the forward, each once
+    got = {name: f"r{j}" for j, name in enumerate(kept)}
+    results, grads = [got[r] for r in results], [got[g] for g in grads]
+    stores = [_store_line(i, r, copy, zero is not None) for i, (r, (_, copy, zero)) in enumerate(zip(results, outs))]
     params = [
-        "ref, slow_forward, slow_backward, outputs",
+        "ref, slow_forward, slow_backward, outputs, run",
         *(f"v{s}" for s in range(n_in)),
         *(f"t{j}" for j in buffers),
         *(f"o{i}" for i in range(len(outs))),
@@ -110,6 +115,10 @@ def _factory(
     source = "\n".join(
         [
             f"def make({', '.join(params)}):",
+            "    def steps():",
+            *body,
+            f"        return {''.join(k + ', ' for k in kept)}mid",
+            "",
             "    def forward(is_train=False, check_finite=False, **new_args):",
             "        ex = ref()",
             "        if ex is None or not is_train or check_finite:",
@@ -117,13 +126,10 @@ def _factory(
             "        if new_args:",
             "            ex._copy_in(new_args)",
             "        notes = NOTES[0]",
-            "        token = start()",
             "        try:",
-            *body,
-            "        except Exception:",
+            f"            {''.join(r + ', ' for r in got.values())}mid = run(steps)  # in the noting state",
+            "        except Exception:  # a step raised (or another thread runs this executor's steps)",
             "            notes = None",
-            "        finally:",
-            "            restore(token)",
             "        if NOTES[0] == notes:",
             "            noted = grads_noted = None",
             "        elif notes is not None and mid == notes:  # noted in the backward program only",
@@ -156,8 +162,8 @@ def _factory(
             "",
         ]
     )
-    namespace: dict[str, Any] = {"NOTES": fpwarnings.NOTES, "start": fpwarnings.start, "alive": _alive}
-    namespace.update(restore=fpwarnings.restore, take_noted=fpwarnings.take_noted, conform=_conform)
+    namespace: dict[str, Any] = {"NOTES": fpwarnings.NOTES, "alive": _alive}
+    namespace.update(take_noted=fpwarnings.take_noted, conform=_conform)
     for const, kernel, program in (("c", "k", forward), ("d", "b", backward)):
         namespace.update({f"{const}{s}": value for s, value in program.consts})
         namespace.update({f"{kernel}{s}": k for k, s in zip(program.plan.kernels, program.plan.out_slots)})
@@ -198,10 +204,10 @@ def _step_lines(program: Program, local: str, const: str, kernel: str, names: di
         args = ", ".join(names.get(j, f"{local}{j}") for j in in_slots)
         if into is not None and (into < program.n_slots or into in names):
             args += f", out={names.get(into, f'{local}{into}')}"
-        lines.append(f"            {local}{s} = {kernel}{s}({args})")
+        lines.append(f"        {local}{s} = {kernel}{s}({args})")
         dying = [f"{local}{j}" for j in dead if j not in names]  # constants are not locals
         if dying:
-            lines.append(f"            del {', '.join(dying)}")
+            lines.append(f"        del {', '.join(dying)}")
     return lines
 
 

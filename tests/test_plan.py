@@ -475,6 +475,48 @@ def test_a_0d_output_whose_ndarray_was_given_other_data_shows_each_new_forward_a
         np.testing.assert_array_equal(ex.outputs[1].asnumpy(), [2.0, 4.0, 6.0])
 
 
+_meeting: list = []  # a threading.Barrier while the test below wants both threads inside a step at once
+
+
+def _meet_then_triple(x):
+    if _meeting:
+        _meeting[0].wait(timeout=10)
+    return x * 3
+
+
+meeting_op = symgrad.ops.register("meet_for_train_step_test", _meet_then_triple, grad=lambda g, out, x: [3 * g])
+
+
+def test_two_threads_in_one_executors_generated_forward_at_once_both_get_its_values():
+    """The generated forward runs its steps in the executor's own noting context, which one thread
+    at a time may enter: the second thread, refused it, runs Executor.forward's path instead."""
+    import threading
+
+    x = sym.var("x")
+    ex = _trained(sym.sum(meeting_op(x) * x).bind({"x": np.arange(3.0)}), executor.CODEGEN_AFTER_CALLS)
+    assert "forward" in vars(ex)
+    _meeting.append(threading.Barrier(2))
+    got, failed = [], []
+
+    def train():
+        try:
+            got.append(float(ex.forward(is_train=True)[0].asnumpy()))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=train) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=20)
+    finally:
+        _meeting.clear()
+    assert not failed and got == [15.0, 15.0]  # 3 * (0 + 1 + 4)
+    ex.backward()
+    np.testing.assert_array_equal(ex.grad_dict["x"].asnumpy(), [0.0, 6.0, 12.0])
+
+
 def test_a_0d_output_is_written_into_its_own_array_each_call():
     x = sym.var("x")
     ex = (2 * sym.dot(x, x)).bind({"x": np.arange(4.0)})
